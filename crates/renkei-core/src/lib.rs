@@ -1,0 +1,19 @@
+//! Renkei's domain vocabulary: identifiers, roles and permissions, time, policies and
+//! audit events.
+//!
+//! **Invariant:** this crate does no I/O. It has no database, HTTP, file system or clock
+//! access of its own (time comes in through [`time::Clock`]), so everything here is
+//! deterministic and testable with plain values. Every other Renkei crate depends on it;
+//! it depends on none of them.
+#![warn(missing_docs)]
+
+pub mod audit;
+pub mod ids;
+pub mod password;
+pub mod role;
+pub mod time;
+
+pub use audit::{Actor, AuditEvent, Outcome};
+pub use ids::{UserId, Username};
+pub use role::{Access, Permission, Role};
+pub use time::{Clock, Timestamp};

@@ -1,0 +1,317 @@
+//! Root keys, where they come from, and what is derived from them.
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Where the root keys come from. Each key is 64 hex characters (32 bytes), read from an
+/// environment variable if set, otherwise from a file.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyConfig {
+    /// File holding the master key (hex). Default: `<data_dir>/keys/master.key`.
+    pub master_key_file: Option<PathBuf>,
+    /// File holding the linkage key (hex). Default: `<data_dir>/keys/linkage.key`.
+    pub linkage_key_file: Option<PathBuf>,
+}
+
+/// Environment variable that overrides the master key file.
+pub const MASTER_KEY_ENV: &str = "RENKEI_MASTER_KEY";
+/// Environment variable that overrides the linkage key file.
+pub const LINKAGE_KEY_ENV: &str = "RENKEI_LINKAGE_KEY";
+
+/// Key loading failed. Messages name the source, never the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// No key in the environment and no file.
+    #[error("no {which} key: set {env} or create {file} (64 hex characters)")]
+    Missing {
+        /// `master` or `linkage`.
+        which: &'static str,
+        /// The environment variable consulted.
+        env: &'static str,
+        /// The file consulted.
+        file: String,
+    },
+    /// The key text is not 64 hex characters.
+    #[error("the {which} key from {source_name} is not 64 hex characters (32 bytes)")]
+    Malformed {
+        /// `master` or `linkage`.
+        which: &'static str,
+        /// Where it came from (variable name or file path).
+        source_name: String,
+    },
+    /// Reading or writing a key file failed.
+    #[error("key file {path}: {err}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        err: std::io::Error,
+    },
+    /// The linkage key is needed but this process was not given it.
+    #[error("this process does not hold the linkage key")]
+    NoLinkageKey,
+}
+
+/// A root key. Zeroed on drop; no `Debug`.
+pub struct RootKey(Zeroizing<[u8; 32]>);
+
+impl RootKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self(Zeroizing::new(crate::random_bytes::<32>()))
+    }
+    /// Parses 64 hex characters (surrounding whitespace ignored).
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(s.trim(), &mut k[..]).ok()?;
+        Some(Self(k))
+    }
+    /// Writes the key as hex to `path` with owner-only permissions, refusing to overwrite.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        use std::io::Write as _;
+        let io = |err| KeyError::Io { path: path.display().to_string(), err };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(path).map_err(io)?;
+        let text = Zeroizing::new(format!("{}\n", hex::encode(&self.0[..])));
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)
+    }
+}
+
+/// What a derived key is for. The label is part of the derivation, so keys for different
+/// purposes are independent, and bumping a label's version rotates that key alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// CSRF tokens bound to a browser cookie.
+    Csrf,
+    /// Sealing small secrets in the store (TOTP secrets).
+    Seal,
+    /// The per-entry MAC of the audit log, so a database-only attacker cannot forge entries.
+    AuditMac,
+    /// The Ed25519 seed that signs audit checkpoints.
+    AuditCheckpoint,
+    /// Wrapping per-dataset data keys.
+    DatasetKeyWrap,
+}
+
+impl Purpose {
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::Csrf => "renkei/v1/csrf",
+            Purpose::Seal => "renkei/v1/seal",
+            Purpose::AuditMac => "renkei/v1/audit-mac",
+            Purpose::AuditCheckpoint => "renkei/v1/audit-checkpoint-ed25519",
+            Purpose::DatasetKeyWrap => "renkei/v1/dataset-key-wrap",
+        }
+    }
+}
+
+/// The loaded root keys.
+pub struct KeyStore {
+    master: RootKey,
+    linkage: Option<RootKey>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("master", &"<redacted>")
+            .field("linkage", &self.linkage.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl KeyStore {
+    /// Builds a key store from keys already in memory (tests, benchmarks).
+    pub fn from_keys(master: RootKey, linkage: Option<RootKey>) -> Self {
+        Self { master, linkage }
+    }
+
+    /// Loads the keys: the environment wins over files; files default to
+    /// `<data_dir>/keys/{master,linkage}.key`. The master key is required, the linkage
+    /// key optional (a server without it cannot compute linkage tokens).
+    pub fn load(cfg: &KeyConfig, data_dir: &Path) -> Result<Self, KeyError> {
+        let master_file = cfg.master_key_file.clone().unwrap_or_else(|| data_dir.join("keys/master.key"));
+        let linkage_file = cfg.linkage_key_file.clone().unwrap_or_else(|| data_dir.join("keys/linkage.key"));
+        let master = load_one("master", MASTER_KEY_ENV, &master_file)?.ok_or_else(|| KeyError::Missing {
+            which: "master",
+            env: MASTER_KEY_ENV,
+            file: master_file.display().to_string(),
+        })?;
+        let linkage = load_one("linkage", LINKAGE_KEY_ENV, &linkage_file)?;
+        Ok(Self { master, linkage })
+    }
+
+    /// Loads the keys, first creating missing key files with fresh random keys. For the
+    /// demo and first-time set-up only; production keys are provisioned by the operator.
+    pub fn load_or_create(cfg: &KeyConfig, data_dir: &Path) -> Result<Self, KeyError> {
+        let master_file = cfg.master_key_file.clone().unwrap_or_else(|| data_dir.join("keys/master.key"));
+        let linkage_file = cfg.linkage_key_file.clone().unwrap_or_else(|| data_dir.join("keys/linkage.key"));
+        for (env, file) in [(MASTER_KEY_ENV, &master_file), (LINKAGE_KEY_ENV, &linkage_file)] {
+            if std::env::var_os(env).is_none() && !file.exists() {
+                RootKey::generate().write_new(file)?;
+            }
+        }
+        Self::load(cfg, data_dir)
+    }
+
+    /// A 32-byte key for `purpose`, derived from the master key.
+    pub fn derive(&self, purpose: Purpose) -> Zeroizing<[u8; 32]> {
+        derive(&self.master, purpose.label().as_bytes())
+    }
+
+    /// A 32-byte key derived from the linkage key for a linkage-token family and
+    /// normalizer version. Fails if this process does not hold the linkage key.
+    pub fn derive_linkage(&self, label: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+        let root = self.linkage.as_ref().ok_or(KeyError::NoLinkageKey)?;
+        Ok(derive(root, format!("renkei/v1/linkage/{label}").as_bytes()))
+    }
+
+    /// Whether the linkage key is loaded.
+    pub fn has_linkage_key(&self) -> bool {
+        self.linkage.is_some()
+    }
+
+    /// HMAC-SHA256 under the key for `purpose`.
+    pub fn mac(&self, purpose: Purpose, data: &[u8]) -> [u8; 32] {
+        self.macer(purpose).mac(data)
+    }
+
+    /// A keyed HMAC for `purpose`, for computing many MACs without re-deriving the key.
+    pub fn macer(&self, purpose: Purpose) -> Macer {
+        let k = self.derive(purpose);
+        Macer::new(&k[..])
+    }
+
+    /// The Ed25519 key that signs audit checkpoints.
+    pub fn checkpoint_signing_key(&self) -> ed25519_dalek::SigningKey {
+        let seed = self.derive(Purpose::AuditCheckpoint);
+        ed25519_dalek::SigningKey::from_bytes(&seed)
+    }
+}
+
+fn load_one(which: &'static str, env: &'static str, file: &Path) -> Result<Option<RootKey>, KeyError> {
+    if let Ok(v) = std::env::var(env) {
+        let v = Zeroizing::new(v);
+        return RootKey::from_hex(&v)
+            .map(Some)
+            .ok_or(KeyError::Malformed { which, source_name: env.to_owned() });
+    }
+    match std::fs::read_to_string(file) {
+        Ok(text) => {
+            let text = Zeroizing::new(text);
+            RootKey::from_hex(&text)
+                .map(Some)
+                .ok_or_else(|| KeyError::Malformed { which, source_name: file.display().to_string() })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(KeyError::Io { path: file.display().to_string(), err }),
+    }
+}
+
+fn derive(root: &RootKey, info: &[u8]) -> Zeroizing<[u8; 32]> {
+    let hk = Hkdf::<Sha256>::new(Some(b"renkei"), &root.0[..]);
+    let mut out = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+    let _ = hk.expand(info, &mut out[..]);
+    out
+}
+
+/// HMAC-SHA256 under a fixed key. Holds the keyed state (not the key), and clones it per
+/// message, so each MAC costs two compressions instead of four.
+#[derive(Clone)]
+pub struct Macer {
+    keyed: Hmac<Sha256>,
+}
+
+impl Macer {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        #[allow(clippy::expect_used)] // HMAC accepts keys of any length.
+        let keyed = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        Self { keyed }
+    }
+
+    /// HMAC-SHA256 of `data`.
+    pub fn mac(&self, data: &[u8]) -> [u8; 32] {
+        let mut m = self.keyed.clone();
+        m.update(data);
+        m.finalize().into_bytes().into()
+    }
+
+    /// HMAC-SHA256 of the concatenation of `parts`.
+    pub fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut m = self.keyed.clone();
+        for p in parts {
+            m.update(p);
+        }
+        m.finalize().into_bytes().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ks() -> KeyStore {
+        KeyStore::from_keys(RootKey::from_hex(&"11".repeat(32)).unwrap(), Some(RootKey::from_hex(&"22".repeat(32)).unwrap()))
+    }
+
+    #[test]
+    fn purposes_give_independent_keys() {
+        let k = ks();
+        assert_ne!(*k.derive(Purpose::Csrf), *k.derive(Purpose::Seal));
+        assert_eq!(*k.derive(Purpose::Csrf), *ks().derive(Purpose::Csrf));
+        assert_ne!(*k.derive_linkage("id1/v1").unwrap(), *k.derive_linkage("id2/v1").unwrap());
+    }
+
+    #[test]
+    fn debug_never_prints_keys() {
+        let s = format!("{:?}", ks());
+        assert!(!s.contains("1111") && !s.contains("2222"), "{s}");
+    }
+
+    #[test]
+    fn files_are_created_owner_only_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = KeyConfig::default();
+        let a = KeyStore::load_or_create(&cfg, dir.path()).unwrap();
+        let b = KeyStore::load(&cfg, dir.path()).unwrap();
+        assert_eq!(*a.derive(Purpose::Seal), *b.derive(Purpose::Seal));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join("keys/master.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "key file readable by others: {mode:o}");
+        }
+    }
+
+    #[test]
+    fn missing_and_malformed_keys_are_named_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = KeyStore::load(&KeyConfig::default(), dir.path()).unwrap_err();
+        assert!(matches!(err, KeyError::Missing { which: "master", .. }));
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        std::fs::write(dir.path().join("keys/master.key"), "not-a-key-secretvalue").unwrap();
+        let err = KeyStore::load(&KeyConfig::default(), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not 64 hex") && !err.contains("secretvalue"), "{err}");
+    }
+
+    #[test]
+    fn linkage_key_is_optional() {
+        let k = KeyStore::from_keys(RootKey::generate(), None);
+        assert!(matches!(k.derive_linkage("x"), Err(KeyError::NoLinkageKey)));
+    }
+}

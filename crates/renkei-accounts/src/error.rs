@@ -1,0 +1,109 @@
+//! Why an account operation failed. Each variant has a stable code for audit entries,
+//! error pages and the API.
+
+use renkei_core::Timestamp;
+use renkei_core::ids::UsernameError;
+use renkei_core::password::PasswordProblem;
+
+/// An account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The username is malformed.
+    #[error("invalid username: {0}")]
+    InvalidUsername(#[from] UsernameError),
+    /// The password breaks the policy.
+    #[error("password refused: {0}")]
+    WeakPassword(#[from] PasswordProblem),
+    /// A user with that name exists.
+    #[error("that username is taken")]
+    DuplicateUsername,
+    /// No such user.
+    #[error("no such user")]
+    NoSuchUser,
+    /// Wrong username or password (deliberately not saying which).
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// Too many failures; try again after the time given.
+    #[error("too many failed attempts; try again after {until}")]
+    Locked {
+        /// When sign-in is allowed again.
+        until: Timestamp,
+    },
+    /// The account is disabled.
+    #[error("this account is disabled")]
+    Disabled,
+    /// The TOTP code is wrong or expired.
+    #[error("wrong or expired authentication code")]
+    BadTotp,
+    /// The TOTP code was already used.
+    #[error("this authentication code was already used; wait for the next one")]
+    TotpReplayed,
+    /// The user has not enrolled a second factor yet.
+    #[error("no authenticator enrolled")]
+    MfaNotEnrolled,
+    /// The user already has a second factor.
+    #[error("an authenticator is already enrolled")]
+    MfaAlreadyEnrolled,
+    /// No enrolment in progress.
+    #[error("no authenticator enrolment in progress")]
+    NoEnrolment,
+    /// The session is unknown, expired or revoked.
+    #[error("session {0}")]
+    Session(&'static str),
+    /// The change would leave no active admin.
+    #[error("this would leave no active admin")]
+    LastAdmin,
+    /// A user needs at least one role.
+    #[error("a user needs at least one role")]
+    NoRoles,
+    /// The input is malformed (names too long, unknown role, ...).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// Password hashing failed.
+    #[error(transparent)]
+    Hash(#[from] renkei_crypto::HashError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] renkei_store::StoreError),
+    /// The audit log failed, so the operation did not happen.
+    #[error(transparent)]
+    Audit(#[from] renkei_audit::AuditError),
+}
+
+impl From<renkei_store::sqlx::Error> for AccountError {
+    fn from(e: renkei_store::sqlx::Error) -> Self {
+        AccountError::Store(e.into())
+    }
+}
+
+impl AccountError {
+    /// Stable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AccountError::InvalidUsername(_) => "invalid_username",
+            AccountError::WeakPassword(p) => p.code(),
+            AccountError::DuplicateUsername => "duplicate_username",
+            AccountError::NoSuchUser => "no_such_user",
+            AccountError::BadCredentials => "bad_credentials",
+            AccountError::Locked { .. } => "locked",
+            AccountError::Disabled => "account_disabled",
+            AccountError::BadTotp => "bad_totp",
+            AccountError::TotpReplayed => "totp_replayed",
+            AccountError::MfaNotEnrolled => "mfa_not_enrolled",
+            AccountError::MfaAlreadyEnrolled => "mfa_already_enrolled",
+            AccountError::NoEnrolment => "no_enrolment",
+            AccountError::Session(r) => r,
+            AccountError::LastAdmin => "last_admin",
+            AccountError::NoRoles => "no_roles",
+            AccountError::Invalid(_) => "invalid_input",
+            AccountError::Hash(_) => "internal",
+            AccountError::Store(_) => "internal",
+            AccountError::Audit(_) => "internal",
+        }
+    }
+
+    /// Whether this is the caller's fault (4xx) rather than ours (5xx).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, AccountError::Hash(_) | AccountError::Store(_) | AccountError::Audit(_))
+    }
+}

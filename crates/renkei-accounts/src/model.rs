@@ -1,0 +1,172 @@
+//! Account types as the rest of the system sees them.
+
+use renkei_core::role::AuthLevel;
+use renkei_core::{Role, Timestamp, UserId, Username};
+use serde::Serialize;
+
+/// Whether a user may sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    /// May sign in.
+    Active,
+    /// May not; sessions and tokens were revoked when disabled.
+    Disabled,
+}
+
+impl UserStatus {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Self {
+        if s == "active" { UserStatus::Active } else { UserStatus::Disabled }
+    }
+}
+
+/// A user.
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    /// Permanent id.
+    pub id: UserId,
+    /// Login name.
+    pub username: Username,
+    /// Name shown in the UI.
+    pub display_name: String,
+    /// Active or disabled.
+    pub status: UserStatus,
+    /// Roles, in [`Role::ALL`] order.
+    pub roles: Vec<Role>,
+    /// Whether a TOTP authenticator is enrolled.
+    pub mfa_enrolled: bool,
+    /// Sign-in refused until then (0 if not locked).
+    pub locked_until: Timestamp,
+    /// Consecutive failed attempts.
+    pub failed_attempts: i64,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// How a session was established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A browser cookie.
+    Cookie,
+    /// An API bearer token.
+    ApiToken,
+}
+
+/// A resolved, valid session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// SHA-256 of the token (the token itself is never kept).
+    pub token_hash: String,
+    /// The user.
+    pub user: User,
+    /// How far authenticated.
+    pub level: AuthLevel,
+    /// Cookie or API token.
+    pub via: Via,
+    /// Expiry (absolute).
+    pub expires_at: Timestamp,
+}
+
+/// A successful password step.
+#[derive(Debug)]
+pub struct SignIn {
+    /// The new session token (for the cookie). Never logged.
+    pub token: String,
+    /// The user.
+    pub user: User,
+}
+
+/// An authenticator enrolment in progress.
+#[derive(Debug)]
+pub struct Enrolment {
+    /// The secret in base32, for typing into an authenticator app.
+    pub secret_base32: String,
+    /// The `otpauth://` URL, for the QR code.
+    pub otpauth_url: String,
+}
+
+/// An API token as listed (never its value).
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiTokenInfo {
+    /// Id.
+    pub id: String,
+    /// Name given by the user.
+    pub name: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Expires.
+    pub expires_at: Timestamp,
+    /// Revoked, if so.
+    pub revoked_at: Option<Timestamp>,
+    /// Last used, if ever.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Session timeouts.
+#[derive(Clone, Copy, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends (seconds).
+    pub idle_timeout_secs: i64,
+    /// A session ends this long after sign-in whatever happens (seconds).
+    pub absolute_timeout_secs: i64,
+    /// A password-only session (waiting for the second factor) ends after this (seconds).
+    pub mfa_timeout_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self { idle_timeout_secs: 30 * 60, absolute_timeout_secs: 12 * 3600, mfa_timeout_secs: 5 * 60 }
+    }
+}
+
+/// Lockout after repeated failures.
+#[derive(Clone, Copy, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutPolicy {
+    /// Failures allowed before the first lock.
+    pub free_attempts: i64,
+    /// First lock length (seconds); doubles with each further failure.
+    pub base_delay_secs: i64,
+    /// Longest lock (seconds).
+    pub max_delay_secs: i64,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self { free_attempts: 5, base_delay_secs: 30, max_delay_secs: 3600 }
+    }
+}
+
+impl LockoutPolicy {
+    /// The lock length after `failures` consecutive failures (0 = not locked).
+    pub fn delay_secs(&self, failures: i64) -> i64 {
+        if failures < self.free_attempts {
+            return 0;
+        }
+        let doublings = (failures - self.free_attempts).min(30);
+        self.base_delay_secs.saturating_mul(1i64 << doublings).min(self.max_delay_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = LockoutPolicy::default();
+        assert_eq!(p.delay_secs(4), 0);
+        assert_eq!(p.delay_secs(5), 30);
+        assert_eq!(p.delay_secs(6), 60);
+        assert_eq!(p.delay_secs(7), 120);
+        assert_eq!(p.delay_secs(100), 3600);
+    }
+}

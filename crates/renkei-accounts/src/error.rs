@@ -104,6 +104,9 @@ impl AccountError {
 
     /// Whether this is the caller's fault (4xx) rather than ours (5xx).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, AccountError::Hash(_) | AccountError::Store(_) | AccountError::Audit(_))
+        !matches!(
+            self,
+            AccountError::Hash(_) | AccountError::Store(_) | AccountError::Audit(_)
+        )
     }
 }

@@ -20,9 +20,11 @@ mod service;
 mod totp;
 
 pub use error::AccountError;
-pub use model::{ApiTokenInfo, Enrolment, LockoutPolicy, Session, SessionPolicy, SignIn, User, UserStatus, Via};
+pub use model::{
+    ApiTokenInfo, Enrolment, LockoutPolicy, Session, SessionPolicy, SignIn, User, UserStatus, Via,
+};
 pub use service::{Accounts, Ctx};
-pub use totp::{current_code, totp_for};
+pub use totp::{current_code, encode_secret, totp_for};
 
 #[cfg(test)]
 mod tests;

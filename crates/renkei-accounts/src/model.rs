@@ -22,7 +22,11 @@ impl UserStatus {
         }
     }
     pub(crate) fn parse(s: &str) -> Self {
-        if s == "active" { UserStatus::Active } else { UserStatus::Disabled }
+        if s == "active" {
+            UserStatus::Active
+        } else {
+            UserStatus::Disabled
+        }
     }
 }
 
@@ -123,7 +127,11 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { idle_timeout_secs: 30 * 60, absolute_timeout_secs: 12 * 3600, mfa_timeout_secs: 5 * 60 }
+        Self {
+            idle_timeout_secs: 30 * 60,
+            absolute_timeout_secs: 12 * 3600,
+            mfa_timeout_secs: 5 * 60,
+        }
     }
 }
 
@@ -141,7 +149,11 @@ pub struct LockoutPolicy {
 
 impl Default for LockoutPolicy {
     fn default() -> Self {
-        Self { free_attempts: 5, base_delay_secs: 30, max_delay_secs: 3600 }
+        Self {
+            free_attempts: 5,
+            base_delay_secs: 30,
+            max_delay_secs: 3600,
+        }
     }
 }
 
@@ -152,7 +164,9 @@ impl LockoutPolicy {
             return 0;
         }
         let doublings = (failures - self.free_attempts).min(30);
-        self.base_delay_secs.saturating_mul(1i64 << doublings).min(self.max_delay_secs)
+        self.base_delay_secs
+            .saturating_mul(1i64 << doublings)
+            .min(self.max_delay_secs)
     }
 }
 

@@ -25,18 +25,28 @@ pub struct Ctx {
 impl Ctx {
     /// An operator at the command line.
     pub fn cli(who: &str) -> Self {
-        Self { actor: Actor::cli(who), request_id: format!("cli-{}", uuid::Uuid::now_v7()) }
+        Self {
+            actor: Actor::cli(who),
+            request_id: format!("cli-{}", uuid::Uuid::now_v7()),
+        }
     }
     /// The platform itself.
     pub fn system() -> Self {
-        Self { actor: Actor::system(), request_id: format!("sys-{}", uuid::Uuid::now_v7()) }
+        Self {
+            actor: Actor::system(),
+            request_id: format!("sys-{}", uuid::Uuid::now_v7()),
+        }
     }
     /// An event by this actor.
     pub fn event(&self, action: &str, object: impl Into<String>, outcome: Outcome) -> AuditEvent {
-        AuditEvent::new(self.actor.clone(), action, object, outcome).request(self.request_id.clone())
+        AuditEvent::new(self.actor.clone(), action, object, outcome)
+            .request(self.request_id.clone())
     }
     fn as_user(&self, u: &User) -> Ctx {
-        Ctx { actor: Actor::user(&u.id, u.username.as_str(), &u.roles), request_id: self.request_id.clone() }
+        Ctx {
+            actor: Actor::user(&u.id, u.username.as_str(), &u.roles),
+            request_id: self.request_id.clone(),
+        }
     }
 }
 
@@ -59,7 +69,8 @@ struct Inner {
 /// Seconds between writes of a session's `last_seen_at` (so reading a page is not a write).
 const TOUCH_EVERY_SECS: i64 = 60;
 
-const USER_COLS: &str = "id, username, display_name, status, totp_secret, locked_until, failed_attempts, created_at";
+const USER_COLS: &str =
+    "id, username, display_name, status, totp_secret, locked_until, failed_attempts, created_at";
 
 impl Accounts {
     /// The service over `store`, recording to `audit`.
@@ -94,9 +105,18 @@ impl Accounts {
         self.inner.sessions
     }
 
-    async fn deny<T>(&self, ctx: &Ctx, action: &str, object: impl Into<String>, err: AccountError) -> Result<T, AccountError> {
+    async fn deny<T>(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        object: impl Into<String>,
+        err: AccountError,
+    ) -> Result<T, AccountError> {
         if err.is_client_error() {
-            self.inner.audit.record(ctx.event(action, object, Outcome::denied(err.code()))).await?;
+            self.inner
+                .audit
+                .record(ctx.event(action, object, Outcome::denied(err.code())))
+                .await?;
         }
         Err(err)
     }
@@ -145,7 +165,9 @@ impl Accounts {
         if let Err(e) = r {
             drop(tx);
             if renkei_store::is_unique_violation(&e) {
-                return self.deny(ctx, "user.create", object, AccountError::DuplicateUsername).await;
+                return self
+                    .deny(ctx, "user.create", object, AccountError::DuplicateUsername)
+                    .await;
             }
             return Err(e.into());
         }
@@ -153,10 +175,12 @@ impl Accounts {
         roles.sort();
         roles.dedup();
         insert_roles(&mut tx, &id, &roles, now, &ctx.actor.id).await?;
-        let ev = ctx.event("user.create", format!("user:{id}"), Outcome::Allowed).detail(serde_json::json!({
-            "username": username.as_str(),
-            "roles": roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-        }));
+        let ev = ctx
+            .event("user.create", format!("user:{id}"), Outcome::Allowed)
+            .detail(serde_json::json!({
+                "username": username.as_str(),
+                "roles": roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
+            }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         self.get_user(&id).await
@@ -167,12 +191,20 @@ impl Accounts {
         let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))
             .fetch_all(self.inner.store.pool())
             .await?;
-        let role_rows = sqlx::query("SELECT user_id, role FROM user_roles").fetch_all(self.inner.store.pool()).await?;
-        let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+        let role_rows = sqlx::query("SELECT user_id, role FROM user_roles")
+            .fetch_all(self.inner.store.pool())
+            .await?;
+        let mut users = rows
+            .iter()
+            .map(user_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         for r in role_rows {
             let uid: String = r.try_get(0)?;
             let role: String = r.try_get(1)?;
-            if let (Some(u), Some(role)) = (users.iter_mut().find(|u| u.id.as_str() == uid), Role::parse(&role)) {
+            if let (Some(u), Some(role)) = (
+                users.iter_mut().find(|u| u.id.as_str() == uid),
+                Role::parse(&role),
+            ) {
                 u.roles.push(role);
             }
         }
@@ -205,18 +237,28 @@ impl Accounts {
     }
 
     async fn roles_of(&self, id: &UserId) -> Result<Vec<Role>, AccountError> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
-            .bind(id.as_str())
-            .fetch_all(self.inner.store.pool())
-            .await?;
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
+                .bind(id.as_str())
+                .fetch_all(self.inner.store.pool())
+                .await?;
         let mut roles: Vec<Role> = rows.iter().filter_map(|r| Role::parse(r)).collect();
         roles.sort();
         Ok(roles)
     }
 
     /// Disables or re-enables a user. Disabling revokes every session and API token.
-    pub async fn set_status(&self, ctx: &Ctx, id: &UserId, status: UserStatus) -> Result<User, AccountError> {
-        let action = if status == UserStatus::Disabled { "user.disable" } else { "user.enable" };
+    pub async fn set_status(
+        &self,
+        ctx: &Ctx,
+        id: &UserId,
+        status: UserStatus,
+    ) -> Result<User, AccountError> {
+        let action = if status == UserStatus::Disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
         let object = format!("user:{id}");
         let user = match self.get_user(id).await {
             Ok(u) => u,
@@ -224,9 +266,14 @@ impl Accounts {
         };
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
-        if status == UserStatus::Disabled && user.roles.contains(&Role::Admin) && other_active_admins(&mut tx, id).await? == 0 {
+        if status == UserStatus::Disabled
+            && user.roles.contains(&Role::Admin)
+            && other_active_admins(&mut tx, id).await? == 0
+        {
             drop(tx);
-            return self.deny(ctx, action, object, AccountError::LastAdmin).await;
+            return self
+                .deny(ctx, action, object, AccountError::LastAdmin)
+                .await;
         }
         sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.code())
@@ -247,14 +294,21 @@ impl Accounts {
     }
 
     /// Replaces a user's roles.
-    pub async fn set_roles(&self, ctx: &Ctx, id: &UserId, roles: &[Role]) -> Result<User, AccountError> {
+    pub async fn set_roles(
+        &self,
+        ctx: &Ctx,
+        id: &UserId,
+        roles: &[Role],
+    ) -> Result<User, AccountError> {
         let object = format!("user:{id}");
         let user = match self.get_user(id).await {
             Ok(u) => u,
             Err(e) => return self.deny(ctx, "user.roles", object, e).await,
         };
         if roles.is_empty() {
-            return self.deny(ctx, "user.roles", object, AccountError::NoRoles).await;
+            return self
+                .deny(ctx, "user.roles", object, AccountError::NoRoles)
+                .await;
         }
         let mut roles = roles.to_vec();
         roles.sort();
@@ -266,16 +320,23 @@ impl Accounts {
             && other_active_admins(&mut tx, id).await? == 0
         {
             drop(tx);
-            return self.deny(ctx, "user.roles", object, AccountError::LastAdmin).await;
+            return self
+                .deny(ctx, "user.roles", object, AccountError::LastAdmin)
+                .await;
         }
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         insert_roles(&mut tx, id, &roles, now, &ctx.actor.id).await?;
         // Sessions keep working; roles are read afresh on every request.
-        let ev = ctx.event("user.roles", object, Outcome::Allowed).detail(serde_json::json!({
-            "username": user.username.as_str(),
-            "before": user.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-            "after": roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-        }));
+        let ev = ctx
+            .event("user.roles", object, Outcome::Allowed)
+            .detail(serde_json::json!({
+                "username": user.username.as_str(),
+                "before": user.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
+                "after": roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
+            }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         self.get_user(id).await
@@ -305,9 +366,47 @@ impl Accounts {
         self.get_user(id).await
     }
 
-    /// Sets a new password for a user (admin reset or the user's own change, after the
-    /// caller has checked the old one).
-    pub async fn set_password(&self, ctx: &Ctx, id: &UserId, password: &str) -> Result<(), AccountError> {
+    /// Sets a new password for a user (operator reset) and ends all their sessions.
+    pub async fn set_password(
+        &self,
+        ctx: &Ctx,
+        id: &UserId,
+        password: &str,
+    ) -> Result<(), AccountError> {
+        self.replace_password(ctx, id, password, None).await
+    }
+
+    /// A user changes their own password: the current one must be right (a wrong one
+    /// counts towards lockout). Their other sessions end; this one continues.
+    pub async fn change_own_password(
+        &self,
+        ctx: &Ctx,
+        session: &Session,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        let user = &session.user;
+        let uctx = ctx.as_user(user);
+        let phc: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user.id.as_str())
+            .fetch_one(self.inner.store.pool())
+            .await?;
+        if !self.verify_password(current, Some(phc)).await {
+            return Err(self
+                .fail(&uctx, user, "user.password", AccountError::BadCredentials)
+                .await?);
+        }
+        self.replace_password(&uctx, &user.id, new, Some(&session.token_hash))
+            .await
+    }
+
+    async fn replace_password(
+        &self,
+        ctx: &Ctx,
+        id: &UserId,
+        password: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), AccountError> {
         let object = format!("user:{id}");
         let user = match self.get_user(id).await {
             Ok(u) => u,
@@ -325,7 +424,16 @@ impl Accounts {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        let ev = ctx.event("user.password", object, Outcome::Allowed);
+        let ended = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND token_hash <> $3")
+            .bind(now.micros())
+            .bind(id.as_str())
+            .bind(keep_session.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let ev = ctx
+            .event("user.password", object, Outcome::Allowed)
+            .detail(serde_json::json!({ "sessions_ended": ended }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(())
@@ -358,20 +466,38 @@ impl Accounts {
 
     /// The password step. On success returns a password-level session; the caller then
     /// sends the user to enrol or to the TOTP challenge.
-    pub async fn sign_in_password(&self, ctx: &Ctx, username: &str, password: &str, user_agent: &str) -> Result<SignIn, AccountError> {
+    pub async fn sign_in_password(
+        &self,
+        ctx: &Ctx,
+        username: &str,
+        password: &str,
+        user_agent: &str,
+    ) -> Result<SignIn, AccountError> {
         let claimed = truncate(username.trim(), 64);
-        let anon = Ctx { actor: Actor::anonymous(Some(&claimed)), request_id: ctx.request_id.clone() };
+        let anon = Ctx {
+            actor: Actor::anonymous(Some(&claimed)),
+            request_id: ctx.request_id.clone(),
+        };
         let row = match Username::parse(username.trim()) {
-            Ok(u) => sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
-                .bind(u.as_str())
-                .fetch_optional(self.inner.store.pool())
-                .await?,
+            Ok(u) => {
+                sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
+                    .bind(u.as_str())
+                    .fetch_optional(self.inner.store.pool())
+                    .await?
+            }
             Err(_) => None,
         };
         let Some(row) = row else {
             // Same work as a real check, so timing does not reveal unknown usernames.
             self.verify_password(password, None).await;
-            return self.deny(&anon, "auth.password", "user:?", AccountError::BadCredentials).await;
+            return self
+                .deny(
+                    &anon,
+                    "auth.password",
+                    "user:?",
+                    AccountError::BadCredentials,
+                )
+                .await;
         };
         let id = UserId::from_stored(row.try_get(0)?);
         let phc: String = row.try_get(1)?;
@@ -380,18 +506,42 @@ impl Accounts {
         let object = format!("user:{id}");
         let now = self.now();
         if user.locked_until > now {
-            return self.deny(&uctx, "auth.password", object, AccountError::Locked { until: user.locked_until }).await;
+            return self
+                .deny(
+                    &uctx,
+                    "auth.password",
+                    object,
+                    AccountError::Locked {
+                        until: user.locked_until,
+                    },
+                )
+                .await;
         }
         if !self.verify_password(password, Some(phc)).await {
-            return Err(self.fail(&uctx, &user, "auth.password", AccountError::BadCredentials).await?);
+            return Err(self
+                .fail(&uctx, &user, "auth.password", AccountError::BadCredentials)
+                .await?);
         }
         if user.status == UserStatus::Disabled {
-            return self.deny(&uctx, "auth.password", object, AccountError::Disabled).await;
+            return self
+                .deny(&uctx, "auth.password", object, AccountError::Disabled)
+                .await;
         }
         let token = random_token();
         let mut tx = self.inner.store.begin().await?;
-        insert_session(&mut tx, &token, &id, "password", now, now.plus_secs(self.inner.sessions.absolute_timeout_secs), user_agent).await?;
-        let ev = uctx.event("auth.password", object, Outcome::Allowed).detail(serde_json::json!({ "mfa_enrolled": user.mfa_enrolled }));
+        insert_session(
+            &mut tx,
+            &token,
+            &id,
+            "password",
+            now,
+            now.plus_secs(self.inner.sessions.absolute_timeout_secs),
+            user_agent,
+        )
+        .await?;
+        let ev = uctx
+            .event("auth.password", object, Outcome::Allowed)
+            .detail(serde_json::json!({ "mfa_enrolled": user.mfa_enrolled }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(SignIn { token, user })
@@ -399,7 +549,13 @@ impl Accounts {
 
     /// Records a failed attempt (password or code), locking the account when the policy
     /// says so, in one transaction with its audit entry. Returns the error to give.
-    async fn fail(&self, ctx: &Ctx, user: &User, action: &str, err: AccountError) -> Result<AccountError, AccountError> {
+    async fn fail(
+        &self,
+        ctx: &Ctx,
+        user: &User,
+        action: &str,
+        err: AccountError,
+    ) -> Result<AccountError, AccountError> {
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
         let failures: i64 = sqlx::query_scalar("SELECT failed_attempts FROM users WHERE id = $1")
@@ -408,7 +564,11 @@ impl Accounts {
             .await?;
         let failures = failures + 1;
         let delay = self.inner.lockout.delay_secs(failures);
-        let until = if delay > 0 { now.plus_secs(delay) } else { Timestamp(0) };
+        let until = if delay > 0 {
+            now.plus_secs(delay)
+        } else {
+            Timestamp(0)
+        };
         sqlx::query("UPDATE users SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
             .bind(failures)
             .bind(until.micros())
@@ -416,7 +576,11 @@ impl Accounts {
             .execute(&mut *tx)
             .await?;
         let ev = ctx
-            .event(action, format!("user:{}", user.id), Outcome::denied(err.code()))
+            .event(
+                action,
+                format!("user:{}", user.id),
+                Outcome::denied(err.code()),
+            )
             .detail(serde_json::json!({ "failed_attempts": failures, "locked_for_secs": delay }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
@@ -427,16 +591,28 @@ impl Accounts {
     }
 
     /// Starts (or resumes) authenticator enrolment for the session's user.
-    pub async fn begin_enrolment(&self, ctx: &Ctx, session: &Session) -> Result<Enrolment, AccountError> {
+    pub async fn begin_enrolment(
+        &self,
+        ctx: &Ctx,
+        session: &Session,
+    ) -> Result<Enrolment, AccountError> {
         let user = &session.user;
         let uctx = ctx.as_user(user);
         if user.mfa_enrolled {
-            return self.deny(&uctx, "mfa.enrol", format!("user:{}", user.id), AccountError::MfaAlreadyEnrolled).await;
+            return self
+                .deny(
+                    &uctx,
+                    "mfa.enrol",
+                    format!("user:{}", user.id),
+                    AccountError::MfaAlreadyEnrolled,
+                )
+                .await;
         }
-        let pending: Option<String> = sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
-            .bind(user.id.as_str())
-            .fetch_one(self.inner.store.pool())
-            .await?;
+        let pending: Option<String> =
+            sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
+                .bind(user.id.as_str())
+                .fetch_one(self.inner.store.pool())
+                .await?;
         let context = format!("totp-pending:{}", user.id);
         let secret = match pending.and_then(|p| self.inner.sealer.open(&p, &context).ok()) {
             Some(s) => s,
@@ -448,34 +624,61 @@ impl Accounts {
                     .bind(user.id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                let ev = uctx.event("mfa.enrol.begin", format!("user:{}", user.id), Outcome::Allowed);
+                let ev = uctx.event(
+                    "mfa.enrol.begin",
+                    format!("user:{}", user.id),
+                    Outcome::Allowed,
+                );
                 self.inner.audit.append_in(&mut tx, &[ev]).await?;
                 tx.commit().await?;
                 s
             }
         };
-        let totp = totp_for(&secret, user.username.as_str()).ok_or_else(|| AccountError::Invalid("totp".into()))?;
-        Ok(Enrolment { secret_base32: totp.get_secret_base32(), otpauth_url: totp.get_url() })
+        let totp = totp_for(&secret, user.username.as_str())
+            .ok_or_else(|| AccountError::Invalid("totp".into()))?;
+        Ok(Enrolment {
+            secret_base32: totp.get_secret_base32(),
+            otpauth_url: totp.get_url(),
+        })
     }
 
     /// Completes enrolment with a first code. Returns a new, fully signed-in session
     /// token (the old one is revoked).
-    pub async fn confirm_enrolment(&self, ctx: &Ctx, session: &Session, code: &str) -> Result<String, AccountError> {
+    pub async fn confirm_enrolment(
+        &self,
+        ctx: &Ctx,
+        session: &Session,
+        code: &str,
+    ) -> Result<String, AccountError> {
         let user = &session.user;
         let uctx = ctx.as_user(user);
         let object = format!("user:{}", user.id);
         if user.mfa_enrolled {
-            return self.deny(&uctx, "mfa.enrol", object, AccountError::MfaAlreadyEnrolled).await;
+            return self
+                .deny(&uctx, "mfa.enrol", object, AccountError::MfaAlreadyEnrolled)
+                .await;
         }
         if user.locked_until > self.now() {
-            return self.deny(&uctx, "mfa.enrol", object, AccountError::Locked { until: user.locked_until }).await;
+            return self
+                .deny(
+                    &uctx,
+                    "mfa.enrol",
+                    object,
+                    AccountError::Locked {
+                        until: user.locked_until,
+                    },
+                )
+                .await;
         }
-        let pending: Option<String> = sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
-            .bind(user.id.as_str())
-            .fetch_one(self.inner.store.pool())
-            .await?;
+        let pending: Option<String> =
+            sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
+                .bind(user.id.as_str())
+                .fetch_one(self.inner.store.pool())
+                .await?;
         let Some(sealed) = pending else {
-            return self.deny(&uctx, "mfa.enrol", object, AccountError::NoEnrolment).await;
+            return self
+                .deny(&uctx, "mfa.enrol", object, AccountError::NoEnrolment)
+                .await;
         };
         let secret = self
             .inner
@@ -485,7 +688,9 @@ impl Accounts {
         let totp = totp_for(&secret, user.username.as_str()).ok_or(AccountError::NoEnrolment)?;
         let now = self.now();
         let Some(step) = matching_step(&totp, code, now.secs().max(0) as u64) else {
-            return Err(self.fail(&uctx, user, "mfa.enrol", AccountError::BadTotp).await?);
+            return Err(self
+                .fail(&uctx, user, "mfa.enrol", AccountError::BadTotp)
+                .await?);
         };
         let mut tx = self.inner.store.begin().await?;
         sqlx::query(
@@ -497,7 +702,13 @@ impl Accounts {
         .bind(user.id.as_str())
         .execute(&mut *tx)
         .await?;
-        let token = rotate_to_full(&mut tx, session, now, self.inner.sessions.absolute_timeout_secs).await?;
+        let token = rotate_to_full(
+            &mut tx,
+            session,
+            now,
+            self.inner.sessions.absolute_timeout_secs,
+        )
+        .await?;
         let ev = uctx.event("mfa.enrol", object, Outcome::Allowed);
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
@@ -505,16 +716,32 @@ impl Accounts {
     }
 
     /// The second step of sign-in. Returns a new, fully signed-in session token.
-    pub async fn verify_mfa(&self, ctx: &Ctx, session: &Session, code: &str) -> Result<String, AccountError> {
+    pub async fn verify_mfa(
+        &self,
+        ctx: &Ctx,
+        session: &Session,
+        code: &str,
+    ) -> Result<String, AccountError> {
         let user = &session.user;
         let uctx = ctx.as_user(user);
         let object = format!("user:{}", user.id);
         if !user.mfa_enrolled {
-            return self.deny(&uctx, "auth.mfa", object, AccountError::MfaNotEnrolled).await;
+            return self
+                .deny(&uctx, "auth.mfa", object, AccountError::MfaNotEnrolled)
+                .await;
         }
         let now = self.now();
         if user.locked_until > now {
-            return self.deny(&uctx, "auth.mfa", object, AccountError::Locked { until: user.locked_until }).await;
+            return self
+                .deny(
+                    &uctx,
+                    "auth.mfa",
+                    object,
+                    AccountError::Locked {
+                        until: user.locked_until,
+                    },
+                )
+                .await;
         }
         let row = sqlx::query("SELECT totp_secret, totp_last_step FROM users WHERE id = $1")
             .bind(user.id.as_str())
@@ -523,15 +750,24 @@ impl Accounts {
         let sealed: Option<String> = row.try_get(0)?;
         let last_step: i64 = row.try_get(1)?;
         let secret = sealed
-            .and_then(|s| self.inner.sealer.open(&s, &format!("totp:{}", user.id)).ok())
+            .and_then(|s| {
+                self.inner
+                    .sealer
+                    .open(&s, &format!("totp:{}", user.id))
+                    .ok()
+            })
             .ok_or(AccountError::MfaNotEnrolled)?;
         let totp = totp_for(&secret, user.username.as_str()).ok_or(AccountError::MfaNotEnrolled)?;
         let Some(step) = matching_step(&totp, code, now.secs().max(0) as u64) else {
-            return Err(self.fail(&uctx, user, "auth.mfa", AccountError::BadTotp).await?);
+            return Err(self
+                .fail(&uctx, user, "auth.mfa", AccountError::BadTotp)
+                .await?);
         };
         let step = step as i64;
         if step <= last_step {
-            return Err(self.fail(&uctx, user, "auth.mfa", AccountError::TotpReplayed).await?);
+            return Err(self
+                .fail(&uctx, user, "auth.mfa", AccountError::TotpReplayed)
+                .await?);
         }
         let mut tx = self.inner.store.begin().await?;
         // The condition makes two concurrent uses of one code race safely: one wins.
@@ -545,9 +781,17 @@ impl Accounts {
         .rows_affected();
         if won != 1 {
             drop(tx);
-            return Err(self.fail(&uctx, user, "auth.mfa", AccountError::TotpReplayed).await?);
+            return Err(self
+                .fail(&uctx, user, "auth.mfa", AccountError::TotpReplayed)
+                .await?);
         }
-        let token = rotate_to_full(&mut tx, session, now, self.inner.sessions.absolute_timeout_secs).await?;
+        let token = rotate_to_full(
+            &mut tx,
+            session,
+            now,
+            self.inner.sessions.absolute_timeout_secs,
+        )
+        .await?;
         let ev = uctx.event("auth.mfa", object, Outcome::Allowed);
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
@@ -577,7 +821,11 @@ impl Accounts {
         if now >= expires {
             return Err(AccountError::Session("expired"));
         }
-        let level = if level == "full" { AuthLevel::Full } else { AuthLevel::PasswordOnly };
+        let level = if level == "full" {
+            AuthLevel::Full
+        } else {
+            AuthLevel::PasswordOnly
+        };
         if level == AuthLevel::PasswordOnly && now.secs() - created.secs() > p.mfa_timeout_secs {
             return Err(AccountError::Session("expired"));
         }
@@ -595,19 +843,31 @@ impl Accounts {
                 .execute(self.inner.store.pool())
                 .await?;
         }
-        Ok(Session { token_hash: hash, user, level, via: Via::Cookie, expires_at: expires })
+        Ok(Session {
+            token_hash: hash,
+            user,
+            level,
+            via: Via::Cookie,
+            expires_at: expires,
+        })
     }
 
     /// Ends a session.
     pub async fn sign_out(&self, ctx: &Ctx, session: &Session) -> Result<(), AccountError> {
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(now.micros())
-            .bind(&session.token_hash)
-            .execute(&mut *tx)
-            .await?;
-        let ev = ctx.as_user(&session.user).event("auth.signout", format!("user:{}", session.user.id), Outcome::Allowed);
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.micros())
+        .bind(&session.token_hash)
+        .execute(&mut *tx)
+        .await?;
+        let ev = ctx.as_user(&session.user).event(
+            "auth.signout",
+            format!("user:{}", session.user.id),
+            Outcome::Allowed,
+        );
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(())
@@ -617,14 +877,34 @@ impl Accounts {
 
     /// Creates an API token for `user`. Returns its description and its value, which is
     /// shown once and never stored.
-    pub async fn create_api_token(&self, ctx: &Ctx, user: &User, name: &str, ttl_days: i64) -> Result<(ApiTokenInfo, String), AccountError> {
+    pub async fn create_api_token(
+        &self,
+        ctx: &Ctx,
+        user: &User,
+        name: &str,
+        ttl_days: i64,
+    ) -> Result<(ApiTokenInfo, String), AccountError> {
         let object = format!("user:{}", user.id);
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return self.deny(ctx, "token.create", object, AccountError::Invalid("a token name has 1 to 100 characters".into())).await;
+            return self
+                .deny(
+                    ctx,
+                    "token.create",
+                    object,
+                    AccountError::Invalid("a token name has 1 to 100 characters".into()),
+                )
+                .await;
         }
         if !(1..=365).contains(&ttl_days) {
-            return self.deny(ctx, "token.create", object, AccountError::Invalid("a token lives 1 to 365 days".into())).await;
+            return self
+                .deny(
+                    ctx,
+                    "token.create",
+                    object,
+                    AccountError::Invalid("a token lives 1 to 365 days".into()),
+                )
+                .await;
         }
         let value = format!("rkt_{}", random_token());
         let id = uuid::Uuid::now_v7().to_string();
@@ -678,7 +958,12 @@ impl Accounts {
     }
 
     /// Revokes one of `user`'s tokens.
-    pub async fn revoke_api_token(&self, ctx: &Ctx, user: &UserId, token_id: &str) -> Result<(), AccountError> {
+    pub async fn revoke_api_token(
+        &self,
+        ctx: &Ctx,
+        user: &UserId,
+        token_id: &str,
+    ) -> Result<(), AccountError> {
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
         let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
@@ -690,9 +975,20 @@ impl Accounts {
             .rows_affected();
         if n == 0 {
             drop(tx);
-            return self.deny(ctx, "token.revoke", format!("token:{}", truncate(token_id, 64)), AccountError::Invalid("no such active token".into())).await;
+            return self
+                .deny(
+                    ctx,
+                    "token.revoke",
+                    format!("token:{}", truncate(token_id, 64)),
+                    AccountError::Invalid("no such active token".into()),
+                )
+                .await;
         }
-        let ev = ctx.event("token.revoke", format!("token:{token_id}"), Outcome::Allowed);
+        let ev = ctx.event(
+            "token.revoke",
+            format!("token:{token_id}"),
+            Outcome::Allowed,
+        );
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(())
@@ -729,12 +1025,23 @@ impl Accounts {
                 .execute(self.inner.store.pool())
                 .await?;
         }
-        Ok(Session { token_hash: hash, user, level: AuthLevel::Full, via: Via::ApiToken, expires_at: expires })
+        Ok(Session {
+            token_hash: hash,
+            user,
+            level: AuthLevel::Full,
+            via: Via::ApiToken,
+            expires_at: expires,
+        })
     }
 
     /// Enrols a known TOTP secret directly (demo accounts, whose secrets are printed so
     /// the person trying the demo can add them to an authenticator app).
-    pub async fn enrol_known_secret(&self, ctx: &Ctx, id: &UserId, secret: &[u8]) -> Result<(), AccountError> {
+    pub async fn enrol_known_secret(
+        &self,
+        ctx: &Ctx,
+        id: &UserId,
+        secret: &[u8],
+    ) -> Result<(), AccountError> {
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
         sqlx::query("UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_last_step = 0, updated_at = $2 WHERE id = $3")
@@ -743,7 +1050,9 @@ impl Accounts {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        let ev = ctx.event("mfa.enrol", format!("user:{id}"), Outcome::Allowed).detail(serde_json::json!({ "by": "operator" }));
+        let ev = ctx
+            .event("mfa.enrol", format!("user:{id}"), Outcome::Allowed)
+            .detail(serde_json::json!({ "by": "operator" }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(())
@@ -755,7 +1064,8 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, AccountError> {
     let totp: Option<String> = r.try_get(4)?;
     Ok(User {
         id: UserId::from_stored(r.try_get(0)?),
-        username: Username::parse(&username).map_err(|_| AccountError::Invalid(format!("stored username {username:?}")))?,
+        username: Username::parse(&username)
+            .map_err(|_| AccountError::Invalid(format!("stored username {username:?}")))?,
         display_name: r.try_get(2)?,
         status: UserStatus::parse(&r.try_get::<String, _>(3)?),
         roles: Vec::new(),
@@ -769,7 +1079,9 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, AccountError> {
 fn check_display_name(s: &str) -> Result<(), AccountError> {
     let n = s.trim().chars().count();
     if n == 0 || n > 100 || s.chars().any(char::is_control) {
-        return Err(AccountError::Invalid("a display name has 1 to 100 characters".into()));
+        return Err(AccountError::Invalid(
+            "a display name has 1 to 100 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -778,7 +1090,13 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(n).collect()
 }
 
-async fn insert_roles(tx: &mut Tx, id: &UserId, roles: &[Role], now: Timestamp, by: &str) -> Result<(), AccountError> {
+async fn insert_roles(
+    tx: &mut Tx,
+    id: &UserId,
+    roles: &[Role],
+    now: Timestamp,
+    by: &str,
+) -> Result<(), AccountError> {
     for r in roles {
         sqlx::query("INSERT INTO user_roles (user_id, role, granted_at, granted_by) VALUES ($1, $2, $3, $4)")
             .bind(id.as_str())
@@ -802,18 +1120,22 @@ async fn other_active_admins(tx: &mut Tx, except: &UserId) -> Result<i64, Accoun
 }
 
 async fn revoke_all(tx: &mut Tx, id: &UserId, now: Timestamp) -> Result<u64, AccountError> {
-    let s = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now.micros())
-        .bind(id.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    let t = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now.micros())
-        .bind(id.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let s = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now.micros())
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let t = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now.micros())
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     Ok(s + t)
 }
 
@@ -842,7 +1164,12 @@ async fn insert_session(
 
 /// Revokes the password-level session and issues a full one with a new token, so a
 /// token seen before the second factor (session fixation) is worth nothing after it.
-async fn rotate_to_full(tx: &mut Tx, old: &Session, now: Timestamp, absolute_secs: i64) -> Result<String, AccountError> {
+async fn rotate_to_full(
+    tx: &mut Tx,
+    old: &Session,
+    now: Timestamp,
+    absolute_secs: i64,
+) -> Result<String, AccountError> {
     let ua: String = sqlx::query_scalar("SELECT user_agent FROM sessions WHERE token_hash = $1")
         .bind(&old.token_hash)
         .fetch_optional(&mut **tx)
@@ -854,6 +1181,15 @@ async fn rotate_to_full(tx: &mut Tx, old: &Session, now: Timestamp, absolute_sec
         .execute(&mut **tx)
         .await?;
     let token = random_token();
-    insert_session(tx, &token, &old.user.id, "full", now, now.plus_secs(absolute_secs), &ua).await?;
+    insert_session(
+        tx,
+        &token,
+        &old.user.id,
+        "full",
+        now,
+        now.plus_secs(absolute_secs),
+        &ua,
+    )
+    .await?;
     Ok(token)
 }

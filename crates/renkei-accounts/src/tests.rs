@@ -32,7 +32,12 @@ fn world(store: &Store) -> World {
         SessionPolicy::default(),
         LockoutPolicy::default(),
     );
-    World { accounts, audit, clock, store: store.clone() }
+    World {
+        accounts,
+        audit,
+        clock,
+        store: store.clone(),
+    }
 }
 
 fn cli() -> Ctx {
@@ -45,37 +50,78 @@ fn code_at(secret_b32: &str, clock: &ManualClock) -> String {
 
 /// Signs `username` in fully, enrolling on the way. Returns (full token, secret).
 async fn enrol(w: &World, username: &str) -> (String, String) {
-    let s = w.accounts.sign_in_password(&cli(), username, PW, "test").await.unwrap();
+    let s = w
+        .accounts
+        .sign_in_password(&cli(), username, PW, "test")
+        .await
+        .unwrap();
     let sess = w.accounts.resolve_session(&s.token).await.unwrap();
     assert_eq!(sess.level, AuthLevel::PasswordOnly);
     let e = w.accounts.begin_enrolment(&cli(), &sess).await.unwrap();
     let again = w.accounts.begin_enrolment(&cli(), &sess).await.unwrap();
-    assert_eq!(e.secret_base32, again.secret_base32, "reloading the page shows the same secret");
-    assert!(e.otpauth_url.starts_with("otpauth://totp/Renkei:"), "{}", e.otpauth_url);
-    let full = w.accounts.confirm_enrolment(&cli(), &sess, &code_at(&e.secret_base32, &w.clock)).await.unwrap();
+    assert_eq!(
+        e.secret_base32, again.secret_base32,
+        "reloading the page shows the same secret"
+    );
+    assert!(
+        e.otpauth_url.starts_with("otpauth://totp/Renkei:"),
+        "{}",
+        e.otpauth_url
+    );
+    let full = w
+        .accounts
+        .confirm_enrolment(&cli(), &sess, &code_at(&e.secret_base32, &w.clock))
+        .await
+        .unwrap();
     (full, e.secret_base32)
 }
 
 async fn audit_text(w: &World) -> String {
     let mut out = Vec::new();
-    export_jsonl(&w.store, &ExportFilter::default(), &mut out).await.unwrap();
+    export_jsonl(&w.store, &ExportFilter::default(), &mut out)
+        .await
+        .unwrap();
     String::from_utf8(out).unwrap()
 }
 
 async fn creating_users_validates_and_audits(store: Store) {
     let w = world(&store);
-    let u = w.accounts.create_user(&cli(), "alice", "Alice 有栖", PW, &[Role::Researcher]).await.unwrap();
+    let u = w
+        .accounts
+        .create_user(&cli(), "alice", "Alice 有栖", PW, &[Role::Researcher])
+        .await
+        .unwrap();
     assert_eq!(u.roles, vec![Role::Researcher]);
     assert!(!u.mfa_enrolled);
-    let e = w.accounts.create_user(&cli(), "alice", "Other", PW, &[Role::Admin]).await.unwrap_err();
+    let e = w
+        .accounts
+        .create_user(&cli(), "alice", "Other", PW, &[Role::Admin])
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "duplicate_username");
-    let e = w.accounts.create_user(&cli(), "bob", "Bob", "short", &[Role::Admin]).await.unwrap_err();
+    let e = w
+        .accounts
+        .create_user(&cli(), "bob", "Bob", "short", &[Role::Admin])
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "password_too_short");
-    let e = w.accounts.create_user(&cli(), "Bob", "Bob", PW, &[Role::Admin]).await.unwrap_err();
+    let e = w
+        .accounts
+        .create_user(&cli(), "Bob", "Bob", PW, &[Role::Admin])
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "invalid_username");
-    let e = w.accounts.create_user(&cli(), "bob", "Bob", PW, &[]).await.unwrap_err();
+    let e = w
+        .accounts
+        .create_user(&cli(), "bob", "Bob", PW, &[])
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "no_roles");
-    assert_eq!(w.accounts.list_users().await.unwrap().len(), 1, "refused creations leave nothing behind");
+    assert_eq!(
+        w.accounts.list_users().await.unwrap().len(),
+        1,
+        "refused creations leave nothing behind"
+    );
     let log = audit_text(&w).await;
     assert_eq!(log.matches("\"user.create\"").count(), 5);
     assert_eq!(log.matches("\"denied\"").count(), 4);
@@ -85,72 +131,172 @@ async fn creating_users_validates_and_audits(store: Store) {
 
 async fn sign_in_with_totp_and_replay_guard(store: Store) {
     let w = world(&store);
-    w.accounts.create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher]).await.unwrap();
+    w.accounts
+        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
     let (full, secret) = enrol(&w, "alice").await;
     let sess = w.accounts.resolve_session(&full).await.unwrap();
     assert_eq!(sess.level, AuthLevel::Full);
     assert!(sess.user.mfa_enrolled);
     w.accounts.sign_out(&cli(), &sess).await.unwrap();
-    assert_eq!(w.accounts.resolve_session(&full).await.unwrap_err().code(), "revoked");
+    assert_eq!(
+        w.accounts.resolve_session(&full).await.unwrap_err().code(),
+        "revoked"
+    );
 
     // Second sign-in in the same 30 s step: the enrolment code may not be used again.
-    let s = w.accounts.sign_in_password(&cli(), "alice", PW, "test").await.unwrap();
+    let s = w
+        .accounts
+        .sign_in_password(&cli(), "alice", PW, "test")
+        .await
+        .unwrap();
     let pending = w.accounts.resolve_session(&s.token).await.unwrap();
     let code = code_at(&secret, &w.clock);
-    assert_eq!(w.accounts.verify_mfa(&cli(), &pending, &code).await.unwrap_err().code(), "totp_replayed");
-    assert_eq!(w.accounts.verify_mfa(&cli(), &pending, "000000").await.unwrap_err().code(), "bad_totp");
-    w.clock.advance_secs(30);
-    let full2 = w.accounts.verify_mfa(&cli(), &pending, &code_at(&secret, &w.clock)).await.unwrap();
-    assert_eq!(w.accounts.resolve_session(&full2).await.unwrap().level, AuthLevel::Full);
     assert_eq!(
-        w.accounts.resolve_session(&s.token).await.unwrap_err().code(),
+        w.accounts
+            .verify_mfa(&cli(), &pending, &code)
+            .await
+            .unwrap_err()
+            .code(),
+        "totp_replayed"
+    );
+    assert_eq!(
+        w.accounts
+            .verify_mfa(&cli(), &pending, "000000")
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_totp"
+    );
+    w.clock.advance_secs(30);
+    let full2 = w
+        .accounts
+        .verify_mfa(&cli(), &pending, &code_at(&secret, &w.clock))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.accounts.resolve_session(&full2).await.unwrap().level,
+        AuthLevel::Full
+    );
+    assert_eq!(
+        w.accounts
+            .resolve_session(&s.token)
+            .await
+            .unwrap_err()
+            .code(),
         "revoked",
         "the password-level token is rotated away"
     );
     let log = audit_text(&w).await;
-    assert!(log.contains("\"totp_replayed\"") && log.contains("\"bad_totp\"") && log.contains("\"auth.mfa\""));
+    assert!(
+        log.contains("\"totp_replayed\"")
+            && log.contains("\"bad_totp\"")
+            && log.contains("\"auth.mfa\"")
+    );
     assert!(!log.contains(&secret), "no TOTP secret in the audit log");
     assert!(w.audit.verify().await.unwrap().is_ok());
 }
 
 async fn wrong_passwords_lock_with_backoff(store: Store) {
     let w = world(&store);
-    w.accounts.create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher]).await.unwrap();
+    w.accounts
+        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
     for _ in 0..4 {
-        assert_eq!(w.accounts.sign_in_password(&cli(), "alice", "wrong password!!", "t").await.unwrap_err().code(), "bad_credentials");
+        assert_eq!(
+            w.accounts
+                .sign_in_password(&cli(), "alice", "wrong password!!", "t")
+                .await
+                .unwrap_err()
+                .code(),
+            "bad_credentials"
+        );
     }
-    assert_eq!(w.accounts.sign_in_password(&cli(), "alice", "wrong password!!", "t").await.unwrap_err().code(), "bad_credentials");
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "alice", "wrong password!!", "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_credentials"
+    );
     // Locked now, even with the right password.
-    assert_eq!(w.accounts.sign_in_password(&cli(), "alice", PW, "t").await.unwrap_err().code(), "locked");
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "alice", PW, "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "locked"
+    );
     w.clock.advance_secs(31);
     // One more failure doubles the lock.
-    w.accounts.sign_in_password(&cli(), "alice", "wrong password!!", "t").await.unwrap_err();
+    w.accounts
+        .sign_in_password(&cli(), "alice", "wrong password!!", "t")
+        .await
+        .unwrap_err();
     w.clock.advance_secs(31);
-    assert_eq!(w.accounts.sign_in_password(&cli(), "alice", PW, "t").await.unwrap_err().code(), "locked");
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "alice", PW, "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "locked"
+    );
     w.clock.advance_secs(30);
-    w.accounts.sign_in_password(&cli(), "alice", PW, "t").await.unwrap();
+    w.accounts
+        .sign_in_password(&cli(), "alice", PW, "t")
+        .await
+        .unwrap();
     // Unknown users get the same answer as wrong passwords.
-    assert_eq!(w.accounts.sign_in_password(&cli(), "nobody", PW, "t").await.unwrap_err().code(), "bad_credentials");
-    assert_eq!(w.accounts.sign_in_password(&cli(), "NOT VALID", PW, "t").await.unwrap_err().code(), "bad_credentials");
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "nobody", PW, "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_credentials"
+    );
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "NOT VALID", PW, "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_credentials"
+    );
     let log = audit_text(&w).await;
     assert_eq!(log.matches("\"locked\"").count(), 2, "{log}");
 }
 
 async fn sessions_time_out(store: Store) {
     let w = world(&store);
-    w.accounts.create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher]).await.unwrap();
+    w.accounts
+        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
     let (full, _) = enrol(&w, "alice").await;
     w.clock.advance_secs(29 * 60);
     w.accounts.resolve_session(&full).await.unwrap();
     w.clock.advance_secs(29 * 60);
     w.accounts.resolve_session(&full).await.unwrap();
     w.clock.advance_secs(31 * 60);
-    assert_eq!(w.accounts.resolve_session(&full).await.unwrap_err().code(), "expired_idle");
+    assert_eq!(
+        w.accounts.resolve_session(&full).await.unwrap_err().code(),
+        "expired_idle"
+    );
 
     // Absolute timeout, however active the session.
     w.clock.advance_secs(60);
     let (full, _) = {
-        let s = w.accounts.sign_in_password(&cli(), "alice", PW, "t").await.unwrap();
+        let s = w
+            .accounts
+            .sign_in_password(&cli(), "alice", PW, "t")
+            .await
+            .unwrap();
         (s.token, ())
     };
     for _ in 0..(12 * 4) {
@@ -160,60 +306,182 @@ async fn sessions_time_out(store: Store) {
     assert!(w.accounts.resolve_session(&full).await.is_err());
 
     // A password-only session not completed within five minutes.
-    let s = w.accounts.sign_in_password(&cli(), "alice", PW, "t").await.unwrap();
+    let s = w
+        .accounts
+        .sign_in_password(&cli(), "alice", PW, "t")
+        .await
+        .unwrap();
     w.clock.advance_secs(6 * 60);
-    assert_eq!(w.accounts.resolve_session(&s.token).await.unwrap_err().code(), "expired");
-    assert_eq!(w.accounts.resolve_session("made-up").await.unwrap_err().code(), "unknown");
+    assert_eq!(
+        w.accounts
+            .resolve_session(&s.token)
+            .await
+            .unwrap_err()
+            .code(),
+        "expired"
+    );
+    assert_eq!(
+        w.accounts
+            .resolve_session("made-up")
+            .await
+            .unwrap_err()
+            .code(),
+        "unknown"
+    );
 }
 
 async fn disabling_revokes_and_last_admin_is_kept(store: Store) {
     let w = world(&store);
-    let admin = w.accounts.create_user(&cli(), "root1", "Admin", PW, &[Role::Admin]).await.unwrap();
-    let alice = w.accounts.create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher]).await.unwrap();
+    let admin = w
+        .accounts
+        .create_user(&cli(), "root1", "Admin", PW, &[Role::Admin])
+        .await
+        .unwrap();
+    let alice = w
+        .accounts
+        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
     let (full, _) = enrol(&w, "alice").await;
-    let (_, tok) = w.accounts.create_api_token(&cli(), &alice, "laptop", 30).await.unwrap();
+    let (_, tok) = w
+        .accounts
+        .create_api_token(&cli(), &alice, "laptop", 30)
+        .await
+        .unwrap();
     w.accounts.resolve_api_token(&tok).await.unwrap();
-    w.accounts.set_status(&cli(), &alice.id, UserStatus::Disabled).await.unwrap();
+    w.accounts
+        .set_status(&cli(), &alice.id, UserStatus::Disabled)
+        .await
+        .unwrap();
     assert!(w.accounts.resolve_session(&full).await.is_err());
     assert!(w.accounts.resolve_api_token(&tok).await.is_err());
-    assert_eq!(w.accounts.sign_in_password(&cli(), "alice", PW, "t").await.unwrap_err().code(), "account_disabled");
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "alice", PW, "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "account_disabled"
+    );
     // The only admin can be neither disabled nor demoted.
-    assert_eq!(w.accounts.set_status(&cli(), &admin.id, UserStatus::Disabled).await.unwrap_err().code(), "last_admin");
-    assert_eq!(w.accounts.set_roles(&cli(), &admin.id, &[Role::Auditor]).await.unwrap_err().code(), "last_admin");
-    let u = w.accounts.set_roles(&cli(), &alice.id, &[Role::Admin, Role::Auditor]).await.unwrap();
+    assert_eq!(
+        w.accounts
+            .set_status(&cli(), &admin.id, UserStatus::Disabled)
+            .await
+            .unwrap_err()
+            .code(),
+        "last_admin"
+    );
+    assert_eq!(
+        w.accounts
+            .set_roles(&cli(), &admin.id, &[Role::Auditor])
+            .await
+            .unwrap_err()
+            .code(),
+        "last_admin"
+    );
+    let u = w
+        .accounts
+        .set_roles(&cli(), &alice.id, &[Role::Admin, Role::Auditor])
+        .await
+        .unwrap();
     assert_eq!(u.roles, vec![Role::Admin, Role::Auditor]);
-    w.accounts.set_roles(&cli(), &admin.id, &[Role::Auditor]).await.unwrap_err();
-    w.accounts.set_status(&cli(), &alice.id, UserStatus::Active).await.unwrap();
-    w.accounts.set_roles(&cli(), &admin.id, &[Role::Auditor]).await.unwrap();
+    w.accounts
+        .set_roles(&cli(), &admin.id, &[Role::Auditor])
+        .await
+        .unwrap_err();
+    w.accounts
+        .set_status(&cli(), &alice.id, UserStatus::Active)
+        .await
+        .unwrap();
+    w.accounts
+        .set_roles(&cli(), &admin.id, &[Role::Auditor])
+        .await
+        .unwrap();
     assert!(w.audit.verify().await.unwrap().is_ok());
 }
 
 async fn api_tokens(store: Store) {
     let w = world(&store);
-    let alice = w.accounts.create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher]).await.unwrap();
-    let (info, tok) = w.accounts.create_api_token(&cli(), &alice, "notebook", 1).await.unwrap();
+    let alice = w
+        .accounts
+        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
+    let (info, tok) = w
+        .accounts
+        .create_api_token(&cli(), &alice, "notebook", 1)
+        .await
+        .unwrap();
     assert!(tok.starts_with("rkt_"));
     let s = w.accounts.resolve_api_token(&tok).await.unwrap();
     assert_eq!((s.level, s.via), (AuthLevel::Full, Via::ApiToken));
-    assert_eq!(w.accounts.list_api_tokens(&alice.id).await.unwrap().len(), 1);
-    assert!(w.accounts.create_api_token(&cli(), &alice, "", 1).await.is_err());
-    assert!(w.accounts.create_api_token(&cli(), &alice, "x", 400).await.is_err());
+    assert_eq!(
+        w.accounts.list_api_tokens(&alice.id).await.unwrap().len(),
+        1
+    );
+    assert!(
+        w.accounts
+            .create_api_token(&cli(), &alice, "", 1)
+            .await
+            .is_err()
+    );
+    assert!(
+        w.accounts
+            .create_api_token(&cli(), &alice, "x", 400)
+            .await
+            .is_err()
+    );
     w.clock.advance_secs(86_401);
-    assert_eq!(w.accounts.resolve_api_token(&tok).await.unwrap_err().code(), "expired");
-    let (_, tok2) = w.accounts.create_api_token(&cli(), &alice, "second", 5).await.unwrap();
+    assert_eq!(
+        w.accounts.resolve_api_token(&tok).await.unwrap_err().code(),
+        "expired"
+    );
+    let (_, tok2) = w
+        .accounts
+        .create_api_token(&cli(), &alice, "second", 5)
+        .await
+        .unwrap();
     // Revoking an expired token is allowed once; a second time there is nothing to revoke.
-    w.accounts.revoke_api_token(&cli(), &alice.id, &info.id).await.unwrap();
-    assert_eq!(w.accounts.revoke_api_token(&cli(), &alice.id, &info.id).await.unwrap_err().code(), "invalid_input");
+    w.accounts
+        .revoke_api_token(&cli(), &alice.id, &info.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.accounts
+            .revoke_api_token(&cli(), &alice.id, &info.id)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
     let list = w.accounts.list_api_tokens(&alice.id).await.unwrap();
     let second = list.iter().find(|t| t.name == "second").unwrap();
-    w.accounts.revoke_api_token(&cli(), &alice.id, &second.id).await.unwrap();
-    assert_eq!(w.accounts.resolve_api_token(&tok2).await.unwrap_err().code(), "revoked");
-    assert!(!audit_text(&w).await.contains(&tok2), "token values never reach the log");
+    w.accounts
+        .revoke_api_token(&cli(), &alice.id, &second.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.accounts
+            .resolve_api_token(&tok2)
+            .await
+            .unwrap_err()
+            .code(),
+        "revoked"
+    );
+    assert!(
+        !audit_text(&w).await.contains(&tok2),
+        "token values never reach the log"
+    );
 }
 
 async fn mfa_reset_forces_reenrolment(store: Store) {
     let w = world(&store);
-    let alice = w.accounts.create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher]).await.unwrap();
+    let alice = w
+        .accounts
+        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
     let (full, _) = enrol(&w, "alice").await;
     w.accounts.reset_mfa(&cli(), &alice.id).await.unwrap();
     assert!(w.accounts.resolve_session(&full).await.is_err());

@@ -7,7 +7,16 @@ pub(crate) const STEP: u64 = 30;
 
 /// A TOTP for a raw secret. `account` labels it in the authenticator app.
 pub fn totp_for(secret: &[u8], account: &str) -> Option<TOTP> {
-    TOTP::new(Algorithm::SHA1, 6, 1, STEP, secret.to_vec(), Some("Renkei".into()), account.to_owned()).ok()
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        STEP,
+        secret.to_vec(),
+        Some("Renkei".into()),
+        account.to_owned(),
+    )
+    .ok()
 }
 
 /// Finds the time step at which `code` is valid for `secret` around `now_secs`, if any.
@@ -28,10 +37,17 @@ pub(crate) fn matching_step(totp: &TOTP, code: &str, now_secs: u64) -> Option<u6
     found
 }
 
+/// A raw secret in the base32 form authenticator apps take.
+pub fn encode_secret(raw: &[u8]) -> String {
+    Secret::Raw(raw.to_vec()).to_encoded().to_string()
+}
+
 /// The current code for a base32 secret (the `renkei totp-code` helper, for demos and
 /// tests; it reveals nothing the secret's holder does not already have).
 pub fn current_code(secret_base32: &str, now_secs: u64) -> Option<String> {
-    let raw = Secret::Encoded(secret_base32.trim().to_owned()).to_bytes().ok()?;
+    let raw = Secret::Encoded(secret_base32.trim().to_owned())
+        .to_bytes()
+        .ok()?;
     let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, STEP, raw, None, String::new());
     Some(totp.generate(now_secs))
 }
@@ -43,11 +59,27 @@ mod tests {
     #[test]
     fn rfc6238_vector() {
         // RFC 6238 appendix B, SHA-1, T = 59 s: 94287082 (8 digits); 6 digits = 287082.
-        let t = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, b"12345678901234567890".to_vec(), None, String::new());
+        let t = TOTP::new_unchecked(
+            Algorithm::SHA1,
+            6,
+            1,
+            30,
+            b"12345678901234567890".to_vec(),
+            None,
+            String::new(),
+        );
         assert_eq!(t.generate(59), "287082");
         assert_eq!(matching_step(&t, "287082", 59), Some(1));
-        assert_eq!(matching_step(&t, "287 082", 75), Some(1), "one step of skew is accepted");
-        assert_eq!(matching_step(&t, "287082", 150), None, "older codes are not");
+        assert_eq!(
+            matching_step(&t, "287 082", 75),
+            Some(1),
+            "one step of skew is accepted"
+        );
+        assert_eq!(
+            matching_step(&t, "287082", 150),
+            None,
+            "older codes are not"
+        );
         assert_eq!(matching_step(&t, "28708", 59), None);
         assert_eq!(matching_step(&t, "abcdef", 59), None);
     }

@@ -51,8 +51,7 @@ pub struct EntryRow {
 }
 
 /// Columns in table order, for SELECTs.
-pub(crate) const COLUMNS: &str =
-    "seq, at, actor, actor_name, actor_roles, action, object, outcome, reason, request_id, detail, prev_hash, hash, mac";
+pub(crate) const COLUMNS: &str = "seq, at, actor, actor_name, actor_roles, action, object, outcome, reason, request_id, detail, prev_hash, hash, mac";
 
 impl EntryRow {
     pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
@@ -114,13 +113,17 @@ pub fn entry_hash(prev: &[u8; 32], at: i64, fields: [&str; 9]) -> [u8; 32] {
     h.finalize().into()
 }
 
-
 /// Rows per INSERT statement. Fixed sizes keep the prepared-statement cache small.
 const CHUNK: usize = 64;
 const NCOLS: usize = 14;
 
 /// Appends `events` in `tx` and returns their sequence numbers.
-pub(crate) async fn append(tx: &mut Tx, keys: &KeyStore, now: Timestamp, events: &[AuditEvent]) -> Result<Vec<i64>, AuditError> {
+pub(crate) async fn append(
+    tx: &mut Tx,
+    keys: &KeyStore,
+    now: Timestamp,
+    events: &[AuditEvent],
+) -> Result<Vec<i64>, AuditError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
@@ -134,7 +137,8 @@ pub(crate) async fn append(tx: &mut Tx, keys: &KeyStore, now: Timestamp, events:
     let last: i64 = head.try_get(0)?;
     let mut prev_hex: String = head.try_get(1)?;
     let mut prev = [0u8; 32];
-    hex::decode_to_slice(&prev_hex, &mut prev).map_err(|_| sqlx::Error::Protocol("audit head hash is not hex".into()))?;
+    hex::decode_to_slice(&prev_hex, &mut prev)
+        .map_err(|_| sqlx::Error::Protocol("audit head hash is not hex".into()))?;
     let first = last - n + 1;
     let macer = keys.macer(Purpose::AuditMac);
     let mut rows = Vec::with_capacity(events.len());
@@ -222,7 +226,9 @@ async fn insert_rows(tx: &mut Tx, rows: &[EntryRow]) -> Result<(), sqlx::Error> 
 
 /// The committed head: (last sequence number, its hash).
 pub(crate) async fn head(store: &Store) -> Result<(i64, String), AuditError> {
-    let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(store.pool()).await?;
+    let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(store.pool())
+        .await?;
     Ok((r.try_get(0)?, r.try_get(1)?))
 }
 
@@ -267,18 +273,25 @@ impl Checkpoint {
     /// Whether the signature is valid and was made by `expected` (when given; otherwise
     /// by the key the checkpoint names, which proves only internal consistency).
     pub fn is_valid(&self, expected: Option<&ed25519_dalek::VerifyingKey>) -> bool {
-        let Ok(pk_bytes) = <[u8; 32]>::try_from(hex::decode(&self.public_key).unwrap_or_default().as_slice()) else {
+        let Ok(pk_bytes) =
+            <[u8; 32]>::try_from(hex::decode(&self.public_key).unwrap_or_default().as_slice())
+        else {
             return false;
         };
-        let Ok(pk) = ed25519_dalek::VerifyingKey::from_bytes(&pk_bytes) else { return false };
+        let Ok(pk) = ed25519_dalek::VerifyingKey::from_bytes(&pk_bytes) else {
+            return false;
+        };
         if expected.is_some_and(|e| e != &pk) {
             return false;
         }
-        let Ok(sig_bytes) = <[u8; 64]>::try_from(hex::decode(&self.signature).unwrap_or_default().as_slice()) else {
+        let Ok(sig_bytes) =
+            <[u8; 64]>::try_from(hex::decode(&self.signature).unwrap_or_default().as_slice())
+        else {
             return false;
         };
         let sig = ed25519_dalek::Signature::from_bytes(&sig_bytes);
-        pk.verify_strict(&Self::message(self.seq, &self.hash, self.at), &sig).is_ok()
+        pk.verify_strict(&Self::message(self.seq, &self.hash, self.at), &sig)
+            .is_ok()
     }
 }
 
@@ -299,11 +312,18 @@ pub(crate) async fn store_checkpoint(store: &Store, cp: &Checkpoint) -> Result<(
 }
 
 pub(crate) fn append_checkpoint_file(path: &Path, cp: &Checkpoint) -> Result<(), AuditError> {
-    let io = |err| AuditError::CheckpointFile { path: path.display().to_string(), err };
+    let io = |err| AuditError::CheckpointFile {
+        path: path.display().to_string(),
+        err,
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
     let mut line = serde_json::to_string(cp).unwrap_or_default();
     line.push('\n');
     f.write_all(line.as_bytes()).map_err(io)?;
@@ -312,12 +332,17 @@ pub(crate) fn append_checkpoint_file(path: &Path, cp: &Checkpoint) -> Result<(),
 
 /// Reads every checkpoint from the store and the file. Unparseable file lines are
 /// returned as errors in the second list (they are reported, not ignored).
-pub(crate) async fn load_checkpoints(store: &Store, file: Option<&Path>) -> Result<(Vec<Checkpoint>, Vec<String>), AuditError> {
+pub(crate) async fn load_checkpoints(
+    store: &Store,
+    file: Option<&Path>,
+) -> Result<(Vec<Checkpoint>, Vec<String>), AuditError> {
     let mut out = Vec::new();
     let mut bad = Vec::new();
-    let rows = sqlx::query("SELECT seq, at, hash, public_key, signature FROM audit_checkpoints ORDER BY seq")
-        .fetch_all(store.pool())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT seq, at, hash, public_key, signature FROM audit_checkpoints ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await?;
     for r in rows {
         out.push(Checkpoint {
             seq: r.try_get(0)?,
@@ -330,15 +355,26 @@ pub(crate) async fn load_checkpoints(store: &Store, file: Option<&Path>) -> Resu
     if let Some(path) = file {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                for (i, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
                     match serde_json::from_str::<Checkpoint>(line) {
                         Ok(cp) => out.push(cp),
-                        Err(_) => bad.push(format!("{}:{}: not a checkpoint", path.display(), i + 1)),
+                        Err(_) => {
+                            bad.push(format!("{}:{}: not a checkpoint", path.display(), i + 1))
+                        }
                     }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(AuditError::CheckpointFile { path: path.display().to_string(), err }),
+            Err(err) => {
+                return Err(AuditError::CheckpointFile {
+                    path: path.display().to_string(),
+                    err,
+                });
+            }
         }
     }
     out.sort_by_key(|c| (c.seq, c.at));

@@ -50,7 +50,11 @@ impl ExportFilter {
         if self.denied_only {
             conds.push("outcome = 'denied'".into());
         }
-        let w = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+        let w = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
         (w, binds)
     }
 }
@@ -94,12 +98,19 @@ struct Line<'a> {
 }
 
 /// Writes matching entries as JSON Lines, oldest first. Returns how many.
-pub async fn export_jsonl(store: &Store, filter: &ExportFilter, out: &mut dyn Write) -> Result<u64, AuditError> {
+pub async fn export_jsonl(
+    store: &Store,
+    filter: &ExportFilter,
+    out: &mut (dyn Write + Send),
+) -> Result<u64, AuditError> {
     let (w, binds) = filter.where_clause();
     let sql = format!("SELECT {COLUMNS} FROM audit_log{w} ORDER BY seq");
     let mut rows = bind_all(sqlx::query(&sql), &binds).fetch(store.pool());
     let mut n = 0;
-    let io = |err| AuditError::CheckpointFile { path: "<export>".into(), err };
+    let io = |err| AuditError::CheckpointFile {
+        path: "<export>".into(),
+        err,
+    };
     while let Some(r) = rows.try_next().await? {
         let e = EntryRow::from_row(&r)?;
         let line = Line {
@@ -114,7 +125,8 @@ pub async fn export_jsonl(store: &Store, filter: &ExportFilter, out: &mut dyn Wr
             outcome: &e.outcome,
             reason: &e.reason,
             request_id: &e.request_id,
-            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::String(e.detail.clone())),
+            detail: serde_json::from_str(&e.detail)
+                .unwrap_or(serde_json::Value::String(e.detail.clone())),
             prev_hash: &e.prev_hash,
             hash: &e.hash,
             mac: &e.mac,
@@ -128,9 +140,20 @@ pub async fn export_jsonl(store: &Store, filter: &ExportFilter, out: &mut dyn Wr
 }
 
 /// The newest `limit` matching entries, newest first.
-pub async fn recent(store: &Store, filter: &ExportFilter, limit: i64) -> Result<Vec<EntryRow>, AuditError> {
+pub async fn recent(
+    store: &Store,
+    filter: &ExportFilter,
+    limit: i64,
+) -> Result<Vec<EntryRow>, AuditError> {
     let (w, binds) = filter.where_clause();
-    let sql = format!("SELECT {COLUMNS} FROM audit_log{w} ORDER BY seq DESC LIMIT {}", limit.clamp(1, 10_000));
-    let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(store.pool()).await?;
-    rows.iter().map(|r| EntryRow::from_row(r).map_err(Into::into)).collect()
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_log{w} ORDER BY seq DESC LIMIT {}",
+        limit.clamp(1, 10_000)
+    );
+    let rows = bind_all(sqlx::query(&sql), &binds)
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|r| EntryRow::from_row(r).map_err(Into::into))
+        .collect()
 }

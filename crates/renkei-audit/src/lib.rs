@@ -82,7 +82,12 @@ impl Audit {
     /// Opens the log on `store`. `checkpoint_file` is the append-only file that mirrors
     /// checkpoints outside the store (`<data_dir>/audit/checkpoints.jsonl`). Starts the
     /// group-commit writer on the current Tokio runtime.
-    pub fn new(store: Store, keys: Arc<KeyStore>, clock: SharedClock, checkpoint_file: Option<PathBuf>) -> Self {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyStore>,
+        clock: SharedClock,
+        checkpoint_file: Option<PathBuf>,
+    ) -> Self {
         let writer = writer::Handle::start(store.clone(), keys.clone(), clock.clone());
         Self {
             inner: Arc::new(Inner {
@@ -98,7 +103,11 @@ impl Audit {
 
     /// Appends `events` inside `tx`, so they commit or roll back with the change they
     /// record. Returns their sequence numbers.
-    pub async fn append_in(&self, tx: &mut Tx, events: &[AuditEvent]) -> Result<Vec<i64>, AuditError> {
+    pub async fn append_in(
+        &self,
+        tx: &mut Tx,
+        events: &[AuditEvent],
+    ) -> Result<Vec<i64>, AuditError> {
         chain::append(tx, &self.inner.keys, self.inner.clock.now(), events).await
     }
 

@@ -9,17 +9,30 @@ use renkei_store::sqlx;
 use renkei_store::{Backend, store_test};
 
 fn keys() -> Arc<KeyStore> {
-    Arc::new(KeyStore::from_keys(RootKey::from_hex(&"ab".repeat(32)).unwrap(), None))
+    Arc::new(KeyStore::from_keys(
+        RootKey::from_hex(&"ab".repeat(32)).unwrap(),
+        None,
+    ))
 }
 
 fn ev(i: usize) -> AuditEvent {
-    AuditEvent::new(Actor::cli("tester"), "test.event", format!("thing:{i}"), Outcome::Allowed)
-        .request(format!("req-{i}"))
-        .detail(serde_json::json!({ "i": i }))
+    AuditEvent::new(
+        Actor::cli("tester"),
+        "test.event",
+        format!("thing:{i}"),
+        Outcome::Allowed,
+    )
+    .request(format!("req-{i}"))
+    .detail(serde_json::json!({ "i": i }))
 }
 
 async fn audit_with_entries(store: &Store, n: usize, cp_dir: &std::path::Path) -> Audit {
-    let audit = Audit::new(store.clone(), keys(), Arc::new(SystemClock), Some(cp_dir.join("checkpoints.jsonl")));
+    let audit = Audit::new(
+        store.clone(),
+        keys(),
+        Arc::new(SystemClock),
+        Some(cp_dir.join("checkpoints.jsonl")),
+    );
     let mut tx = store.begin().await.unwrap();
     let events: Vec<_> = (1..=n).map(ev).collect();
     audit.append_in(&mut tx, &events).await.unwrap();
@@ -30,7 +43,9 @@ async fn audit_with_entries(store: &Store, n: usize, cp_dir: &std::path::Path) -
 async fn drop_guards(store: &Store) {
     let sql = match store.backend() {
         Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
-        Backend::Postgres => "DROP TRIGGER audit_log_no_change ON audit_log; DROP TRIGGER audit_log_no_truncate ON audit_log;",
+        Backend::Postgres => {
+            "DROP TRIGGER audit_log_no_change ON audit_log; DROP TRIGGER audit_log_no_truncate ON audit_log;"
+        }
     };
     sqlx::raw_sql(sql).execute(store.pool()).await.unwrap();
 }
@@ -40,7 +55,9 @@ async fn exec(store: &Store, sql: &str) {
 }
 
 fn first(r: &VerifyReport) -> (i64, ProblemKind) {
-    let p = r.first_problem().unwrap_or_else(|| panic!("no problem found: {r:?}"));
+    let p = r
+        .first_problem()
+        .unwrap_or_else(|| panic!("no problem found: {r:?}"));
     (p.seq, p.kind)
 }
 
@@ -54,7 +71,10 @@ async fn appends_chain_and_verifies(store: Store) {
     assert_eq!((r.entries, r.last_seq, r.mac_checked), (11, 11, true));
     let cp = audit.checkpoint().await.unwrap().unwrap();
     assert_eq!(cp.seq, 11);
-    assert!(audit.checkpoint().await.unwrap().is_none(), "no new checkpoint without new entries");
+    assert!(
+        audit.checkpoint().await.unwrap().is_none(),
+        "no new checkpoint without new entries"
+    );
     let r = audit.verify().await.unwrap();
     assert_eq!((r.checkpoints, r.latest_checkpoint), (1, Some(11)));
     // The file mirrors the store.
@@ -101,7 +121,10 @@ async fn rolled_back_changes_leave_no_entry(store: Store) {
     audit.append_in(&mut tx, &[ev(4), ev(5)]).await.unwrap();
     tx.rollback().await.unwrap();
     let seq = audit.record(ev(6)).await.unwrap();
-    assert_eq!(seq, 4, "the rolled-back entries did not consume sequence numbers");
+    assert_eq!(
+        seq, 4,
+        "the rolled-back entries did not consume sequence numbers"
+    );
     assert!(audit.verify().await.unwrap().is_ok());
 }
 
@@ -109,7 +132,11 @@ async fn detects_modification(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let audit = audit_with_entries(&store, 10, dir.path()).await;
     drop_guards(&store).await;
-    exec(&store, "UPDATE audit_log SET object = 'thing:innocent' WHERE seq = 5").await;
+    exec(
+        &store,
+        "UPDATE audit_log SET object = 'thing:innocent' WHERE seq = 5",
+    )
+    .await;
     let r = audit.verify().await.unwrap();
     assert_eq!(first(&r), (5, ProblemKind::Modified), "{:?}", r.problems);
 }
@@ -121,7 +148,12 @@ async fn detects_deletion(store: Store) {
     exec(&store, "DELETE FROM audit_log WHERE seq = 5").await;
     let r = audit.verify().await.unwrap();
     assert_eq!(first(&r), (5, ProblemKind::Deleted), "{:?}", r.problems);
-    assert_eq!(r.problems.len(), 1, "one deletion, one finding: {:?}", r.problems);
+    assert_eq!(
+        r.problems.len(),
+        1,
+        "one deletion, one finding: {:?}",
+        r.problems
+    );
 }
 
 async fn detects_deletion_with_renumbering(store: Store) {
@@ -129,7 +161,11 @@ async fn detects_deletion_with_renumbering(store: Store) {
     let audit = audit_with_entries(&store, 10, dir.path()).await;
     drop_guards(&store).await;
     exec(&store, "DELETE FROM audit_log WHERE seq = 5").await;
-    exec(&store, "UPDATE audit_log SET seq = -(seq - 1) WHERE seq > 5").await;
+    exec(
+        &store,
+        "UPDATE audit_log SET seq = -(seq - 1) WHERE seq > 5",
+    )
+    .await;
     exec(&store, "UPDATE audit_log SET seq = -seq WHERE seq < 0").await;
     exec(&store, "UPDATE audit_head SET seq = 9").await;
     let r = audit.verify().await.unwrap();
@@ -142,12 +178,29 @@ async fn detects_insertion(store: Store) {
     drop_guards(&store).await;
     // A forger with database access computes a perfectly chained entry after entry 4 and
     // shifts the rest down. Without the MAC key, the entry's MAC is wrong.
-    let h4: String = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = 4").fetch_one(store.pool()).await.unwrap();
+    let h4: String = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = 4")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     let mut prev = [0u8; 32];
     hex::decode_to_slice(&h4, &mut prev).unwrap();
-    let fields = ["user:x", "x", "researcher", "dataset.read", "dataset:ndb", "allowed", "", "r", "{}"];
+    let fields = [
+        "user:x",
+        "x",
+        "researcher",
+        "dataset.read",
+        "dataset:ndb",
+        "allowed",
+        "",
+        "r",
+        "{}",
+    ];
     let fake = hex::encode(entry_hash(&prev, 1, fields));
-    exec(&store, "UPDATE audit_log SET seq = -(seq + 1) WHERE seq >= 5").await;
+    exec(
+        &store,
+        "UPDATE audit_log SET seq = -(seq + 1) WHERE seq >= 5",
+    )
+    .await;
     exec(&store, "UPDATE audit_log SET seq = -seq WHERE seq < 0").await;
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor, actor_name, actor_roles, action, object, outcome, reason, request_id, detail, prev_hash, hash, mac) \
@@ -185,12 +238,23 @@ async fn detects_truncation_through_checkpoints(store: Store) {
     drop_guards(&store).await;
     // Cut the tail and repair the head so the chain alone looks whole, and remove the
     // checkpoint from the store too: the file outside the store still has it.
-    let h7: String = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = 7").fetch_one(store.pool()).await.unwrap();
+    let h7: String = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = 7")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     exec(&store, "DELETE FROM audit_log WHERE seq > 7").await;
-    sqlx::query("UPDATE audit_head SET seq = 7, hash = $1").bind(&h7).execute(store.pool()).await.unwrap();
+    sqlx::query("UPDATE audit_head SET seq = 7, hash = $1")
+        .bind(&h7)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let sql = match store.backend() {
-        Backend::Sqlite => "DROP TRIGGER audit_checkpoints_no_delete; DELETE FROM audit_checkpoints;",
-        Backend::Postgres => "DROP TRIGGER audit_checkpoints_no_change ON audit_checkpoints; DELETE FROM audit_checkpoints;",
+        Backend::Sqlite => {
+            "DROP TRIGGER audit_checkpoints_no_delete; DELETE FROM audit_checkpoints;"
+        }
+        Backend::Postgres => {
+            "DROP TRIGGER audit_checkpoints_no_change ON audit_checkpoints; DELETE FROM audit_checkpoints;"
+        }
     };
     exec(&store, sql).await;
     let r = audit.verify().await.unwrap();
@@ -210,7 +274,10 @@ async fn detects_forged_checkpoint(store: Store) {
 async fn guards_refuse_changes(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let _audit = audit_with_entries(&store, 2, dir.path()).await;
-    for sql in ["UPDATE audit_log SET object = 'x' WHERE seq = 1", "DELETE FROM audit_log WHERE seq = 2"] {
+    for sql in [
+        "UPDATE audit_log SET object = 'x' WHERE seq = 1",
+        "DELETE FROM audit_log WHERE seq = 2",
+    ] {
         let e = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
     }
@@ -220,20 +287,52 @@ async fn export_and_filters(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let audit = audit_with_entries(&store, 5, dir.path()).await;
     audit
-        .record(AuditEvent::new(Actor::anonymous(Some("mallory")), "auth.signin", "user:?", Outcome::denied("bad_credentials")))
+        .record(AuditEvent::new(
+            Actor::anonymous(Some("mallory")),
+            "auth.signin",
+            "user:?",
+            Outcome::denied("bad_credentials"),
+        ))
         .await
         .unwrap();
     let mut out = Vec::new();
-    let n = export_jsonl(&store, &ExportFilter::default(), &mut out).await.unwrap();
+    let n = export_jsonl(&store, &ExportFilter::default(), &mut out)
+        .await
+        .unwrap();
     assert_eq!(n, 6);
-    let lines: Vec<serde_json::Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines[5]["reason"], "bad_credentials");
     assert_eq!(lines[0]["detail"]["i"], 1);
-    let denied = recent(&store, &ExportFilter { denied_only: true, ..Default::default() }, 10).await.unwrap();
+    let denied = recent(
+        &store,
+        &ExportFilter {
+            denied_only: true,
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(denied.len(), 1);
-    let auth = recent(&store, &ExportFilter { action_prefix: Some("auth.".into()), ..Default::default() }, 10).await.unwrap();
+    let auth = recent(
+        &store,
+        &ExportFilter {
+            action_prefix: Some("auth.".into()),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(auth.len(), 1);
-    let future = ExportFilter { since: Some(Timestamp::parse("2999-01-01").unwrap()), ..Default::default() };
+    let future = ExportFilter {
+        since: Some(Timestamp::parse("2999-01-01").unwrap()),
+        ..Default::default()
+    };
     let mut out = Vec::new();
     assert_eq!(export_jsonl(&store, &future, &mut out).await.unwrap(), 0);
 }

@@ -104,10 +104,17 @@ const RECENT: usize = 100_000;
 /// Walks the whole log in order and reports every problem found.
 pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
     let (checkpoints, bad_lines) = load_checkpoints(store, opts.checkpoint_file.as_deref()).await?;
-    let mut report = VerifyReport { mac_checked: opts.keys.is_some(), ..Default::default() };
+    let mut report = VerifyReport {
+        mac_checked: opts.keys.is_some(),
+        ..Default::default()
+    };
     let mut problems = Vec::new();
     for line in bad_lines {
-        problems.push(Problem { seq: 0, kind: ProblemKind::Checkpoint, detail: line });
+        problems.push(Problem {
+            seq: 0,
+            kind: ProblemKind::Checkpoint,
+            detail: line,
+        });
     }
     let mut valid_cps: Vec<&Checkpoint> = Vec::new();
     for cp in &checkpoints {
@@ -117,7 +124,10 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
             problems.push(Problem {
                 seq: cp.seq,
                 kind: ProblemKind::Checkpoint,
-                detail: format!("checkpoint at entry {} has an invalid signature or an unknown key", cp.seq),
+                detail: format!(
+                    "checkpoint at entry {} has an invalid signature or an unknown key",
+                    cp.seq
+                ),
             });
         }
     }
@@ -132,7 +142,10 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
     let mut recent_order: VecDeque<String> = VecDeque::new();
     let mut wanted: HashMap<String, i64> = HashMap::new();
 
-    let sql = format!("SELECT {} FROM audit_log ORDER BY seq", crate::chain::COLUMNS);
+    let sql = format!(
+        "SELECT {} FROM audit_log ORDER BY seq",
+        crate::chain::COLUMNS
+    );
     let mut rows = sqlx::query(&sql).fetch(store.pool());
     while let Some(r) = rows.try_next().await? {
         let row = EntryRow::from_row(&r)?;
@@ -147,7 +160,11 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
             } else {
                 format!("entries {expected} to {} are missing", row.seq - 1)
             };
-            problems.push(Problem { seq: expected, kind: ProblemKind::Deleted, detail });
+            problems.push(Problem {
+                seq: expected,
+                kind: ProblemKind::Deleted,
+                detail,
+            });
             explained = true;
         }
         expected = row.seq + 1;
@@ -187,7 +204,10 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
                 problems.push(Problem {
                     seq: row.seq,
                     kind: ProblemKind::Reordered,
-                    detail: format!("entry {} follows entry {k}, not the entry before it", row.seq),
+                    detail: format!(
+                        "entry {} follows entry {k}, not the entry before it",
+                        row.seq
+                    ),
                 });
             } else {
                 wanted.insert(row.prev_hash.clone(), row.seq);
@@ -197,7 +217,10 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
             problems.push(Problem {
                 seq: w,
                 kind: ProblemKind::Reordered,
-                detail: format!("entry {w} follows entry {}, which is stored after it", row.seq),
+                detail: format!(
+                    "entry {w} follows entry {}, which is stored after it",
+                    row.seq
+                ),
             });
         }
         explained = false;
@@ -224,19 +247,27 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
     }
 
     // The head row and the checkpoints speak for the end of the log.
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(store.pool()).await?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(store.pool())
+        .await?;
     let (head_seq, head_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
     if head_seq > report.last_seq {
         problems.push(Problem {
             seq: report.last_seq + 1,
             kind: ProblemKind::Truncated,
-            detail: format!("the log ends at entry {} but its head records entry {head_seq}", report.last_seq),
+            detail: format!(
+                "the log ends at entry {} but its head records entry {head_seq}",
+                report.last_seq
+            ),
         });
     } else if head_seq != report.last_seq || (head_seq > 0 && head_hash != prev) {
         problems.push(Problem {
             seq: head_seq.max(1),
             kind: ProblemKind::Head,
-            detail: format!("the head records entry {head_seq}, the log ends at entry {}", report.last_seq),
+            detail: format!(
+                "the head records entry {head_seq}, the log ends at entry {}",
+                report.last_seq
+            ),
         });
     }
     for cp in &valid_cps {
@@ -257,7 +288,10 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
                 Some(_) => problems.push(Problem {
                     seq: cp.seq,
                     kind: ProblemKind::Modified,
-                    detail: format!("entry {} differs from the signed checkpoint: history was rewritten", cp.seq),
+                    detail: format!(
+                        "entry {} differs from the signed checkpoint: history was rewritten",
+                        cp.seq
+                    ),
                 }),
                 None => problems.push(Problem {
                     seq: cp.seq,

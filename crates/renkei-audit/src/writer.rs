@@ -33,7 +33,10 @@ impl Handle {
 
     pub(crate) async fn submit(&self, e: AuditEvent) -> Result<i64, AuditError> {
         let (reply, wait) = oneshot::channel();
-        self.tx.send(Msg::Entry(e, reply)).await.map_err(|_| AuditError::WriterGone)?;
+        self.tx
+            .send(Msg::Entry(e, reply))
+            .await
+            .map_err(|_| AuditError::WriterGone)?;
         wait.await.map_err(|_| AuditError::WriterGone)?
     }
 
@@ -88,7 +91,12 @@ async fn run(store: Store, keys: Arc<KeyStore>, clock: SharedClock, mut rx: mpsc
     }
 }
 
-async fn write(store: &Store, keys: &KeyStore, clock: &SharedClock, events: &[AuditEvent]) -> Result<Vec<i64>, AuditError> {
+async fn write(
+    store: &Store,
+    keys: &KeyStore,
+    clock: &SharedClock,
+    events: &[AuditEvent],
+) -> Result<Vec<i64>, AuditError> {
     let mut tx = store.begin().await?;
     let seqs = crate::chain::append(&mut tx, keys, clock.now(), events).await?;
     tx.commit().await?;

@@ -26,15 +26,27 @@ impl Actor {
     }
     /// Someone not signed in. `claimed` is the username they typed, if any.
     pub fn anonymous(claimed: Option<&str>) -> Self {
-        Self { id: "anonymous".into(), name: claimed.unwrap_or("").to_owned(), roles: String::new() }
+        Self {
+            id: "anonymous".into(),
+            name: claimed.unwrap_or("").to_owned(),
+            roles: String::new(),
+        }
     }
     /// The platform itself (timers, start-up).
     pub fn system() -> Self {
-        Self { id: "system".into(), name: "system".into(), roles: String::new() }
+        Self {
+            id: "system".into(),
+            name: "system".into(),
+            roles: String::new(),
+        }
     }
     /// An operator at the command line of the server host. `who` is the OS user.
     pub fn cli(who: &str) -> Self {
-        Self { id: "cli".into(), name: who.to_owned(), roles: "operator".into() }
+        Self {
+            id: "cli".into(),
+            name: who.to_owned(),
+            roles: "operator".into(),
+        }
     }
 }
 
@@ -54,7 +66,9 @@ pub enum Outcome {
 impl Outcome {
     /// A denial with a reason code.
     pub fn denied(reason: impl Into<String>) -> Self {
-        Outcome::Denied { reason: reason.into() }
+        Outcome::Denied {
+            reason: reason.into(),
+        }
     }
     /// `allowed` or `denied`.
     pub fn code(&self) -> &'static str {

@@ -39,13 +39,41 @@ pub const MAX_LEN: usize = 256;
 /// A short list of the most common passwords of 12+ characters (from public breach
 /// corpora). Shorter ones are already refused by the length rule.
 const COMMON: &[&str] = &[
-    "123456789012", "1234567890123", "12345678901234", "123456789abc", "1q2w3e4r5t6y",
-    "qwertyuiopas", "qwerty123456", "password1234", "password12345", "passw0rd1234",
-    "iloveyou1234", "administrator", "adminadmin12", "welcome12345", "letmein12345",
-    "qwertyuiop12", "1qaz2wsx3edc", "zaq12wsxcde3", "abcdefghijkl", "abc123456789",
-    "changeme1234", "trustno11234", "football1234", "baseball1234", "monkey123456",
-    "sunshine1234", "princess1234", "dragon123456", "superman1234", "master123456",
-    "p@ssw0rd1234", "p@ssword1234", "passwordpassword", "qwertyqwerty", "asdfghjkl123",
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "123456789abc",
+    "1q2w3e4r5t6y",
+    "qwertyuiopas",
+    "qwerty123456",
+    "password1234",
+    "password12345",
+    "passw0rd1234",
+    "iloveyou1234",
+    "administrator",
+    "adminadmin12",
+    "welcome12345",
+    "letmein12345",
+    "qwertyuiop12",
+    "1qaz2wsx3edc",
+    "zaq12wsxcde3",
+    "abcdefghijkl",
+    "abc123456789",
+    "changeme1234",
+    "trustno11234",
+    "football1234",
+    "baseball1234",
+    "monkey123456",
+    "sunshine1234",
+    "princess1234",
+    "dragon123456",
+    "superman1234",
+    "master123456",
+    "p@ssw0rd1234",
+    "p@ssword1234",
+    "passwordpassword",
+    "qwertyqwerty",
+    "asdfghjkl123",
 ];
 
 /// Checks a candidate password. Returns the first problem found.
@@ -85,11 +113,26 @@ mod tests {
     #[test]
     fn examples() {
         assert_eq!(check("short", "alice"), Err(PasswordProblem::TooShort));
-        assert_eq!(check("alice-is-great-2026", "alice"), Err(PasswordProblem::ContainsUsername));
-        assert_eq!(check("Password1234", "bob"), Err(PasswordProblem::TooCommon));
-        assert_eq!(check("aaaaaaaaaaaaaaaa", "bob"), Err(PasswordProblem::TooCommon));
-        assert_eq!(check("abcdefghijklmnop", "bob"), Err(PasswordProblem::TooCommon));
-        assert_eq!(check(&"x".repeat(300), "bob"), Err(PasswordProblem::TooLong));
+        assert_eq!(
+            check("alice-is-great-2026", "alice"),
+            Err(PasswordProblem::ContainsUsername)
+        );
+        assert_eq!(
+            check("Password1234", "bob"),
+            Err(PasswordProblem::TooCommon)
+        );
+        assert_eq!(
+            check("aaaaaaaaaaaaaaaa", "bob"),
+            Err(PasswordProblem::TooCommon)
+        );
+        assert_eq!(
+            check("abcdefghijklmnop", "bob"),
+            Err(PasswordProblem::TooCommon)
+        );
+        assert_eq!(
+            check(&"x".repeat(300), "bob"),
+            Err(PasswordProblem::TooLong)
+        );
         assert_eq!(check("correct horse battery staple", "bob"), Ok(()));
         // Length is counted in characters, so Japanese passphrases are first-class.
         assert_eq!(check("青い空と白い雲と赤い夕日が見える", "bob"), Ok(()));

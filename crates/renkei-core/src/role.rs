@@ -208,7 +208,10 @@ mod tests {
     #[test]
     fn every_permission_is_granted_to_someone() {
         for p in Permission::ALL {
-            assert!(Role::ALL.iter().any(|r| r.has(p)), "{p:?} is granted to no role");
+            assert!(
+                Role::ALL.iter().any(|r| r.has(p)),
+                "{p:?} is granted to no role"
+            );
         }
     }
 
@@ -217,16 +220,25 @@ mod tests {
         use AuthLevel::*;
         let p = Access::Permission(Permission::ManageUsers);
         assert_eq!(p.check(Anonymous, &[]), Err(AccessDenied::NotSignedIn));
-        assert_eq!(p.check(PasswordOnly, &[Role::Admin]), Err(AccessDenied::MfaRequired));
+        assert_eq!(
+            p.check(PasswordOnly, &[Role::Admin]),
+            Err(AccessDenied::MfaRequired)
+        );
         assert_eq!(
             p.check(Full, &[Role::Researcher, Role::Auditor]),
             Err(AccessDenied::Missing(Permission::ManageUsers))
         );
         assert_eq!(p.check(Full, &[Role::Admin]), Ok(()));
         assert_eq!(Access::SignedIn.check(Full, &[]), Ok(()));
-        assert_eq!(Access::SignedIn.check(PasswordOnly, &[Role::Admin]), Err(AccessDenied::MfaRequired));
+        assert_eq!(
+            Access::SignedIn.check(PasswordOnly, &[Role::Admin]),
+            Err(AccessDenied::MfaRequired)
+        );
         assert_eq!(Access::MfaPending.check(PasswordOnly, &[]), Ok(()));
-        assert_eq!(Access::MfaPending.check(Anonymous, &[]), Err(AccessDenied::NotSignedIn));
+        assert_eq!(
+            Access::MfaPending.check(Anonymous, &[]),
+            Err(AccessDenied::NotSignedIn)
+        );
         assert_eq!(Access::Public.check(Anonymous, &[]), Ok(()));
     }
 

@@ -42,7 +42,9 @@ impl Timestamp {
     pub fn parse(s: &str) -> Option<Self> {
         use time::format_description::well_known::Rfc3339;
         if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-            return i64::try_from(t.unix_timestamp_nanos() / 1000).ok().map(Self);
+            return i64::try_from(t.unix_timestamp_nanos() / 1000)
+                .ok()
+                .map(Self);
         }
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
         let d = time::Date::parse(s, &fmt).ok()?;
@@ -113,7 +115,10 @@ mod tests {
         let t = Timestamp(1_795_000_000_123_456);
         let s = t.to_rfc3339();
         assert_eq!(Timestamp::parse(&s), Some(t));
-        assert_eq!(Timestamp::parse("2026-11-25"), Some(Timestamp::from_secs(1_795_564_800)));
+        assert_eq!(
+            Timestamp::parse("2026-11-25"),
+            Some(Timestamp::from_secs(1_795_564_800))
+        );
         assert_eq!(Timestamp::parse("yesterday"), None);
     }
 

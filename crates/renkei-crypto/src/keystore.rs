@@ -73,7 +73,10 @@ impl RootKey {
     /// Writes the key as hex to `path` with owner-only permissions, refusing to overwrite.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
         use std::io::Write as _;
-        let io = |err| KeyError::Io { path: path.display().to_string(), err };
+        let io = |err| KeyError::Io {
+            path: path.display().to_string(),
+            err,
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -144,13 +147,20 @@ impl KeyStore {
     /// `<data_dir>/keys/{master,linkage}.key`. The master key is required, the linkage
     /// key optional (a server without it cannot compute linkage tokens).
     pub fn load(cfg: &KeyConfig, data_dir: &Path) -> Result<Self, KeyError> {
-        let master_file = cfg.master_key_file.clone().unwrap_or_else(|| data_dir.join("keys/master.key"));
-        let linkage_file = cfg.linkage_key_file.clone().unwrap_or_else(|| data_dir.join("keys/linkage.key"));
-        let master = load_one("master", MASTER_KEY_ENV, &master_file)?.ok_or_else(|| KeyError::Missing {
-            which: "master",
-            env: MASTER_KEY_ENV,
-            file: master_file.display().to_string(),
-        })?;
+        let master_file = cfg
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys/master.key"));
+        let linkage_file = cfg
+            .linkage_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys/linkage.key"));
+        let master =
+            load_one("master", MASTER_KEY_ENV, &master_file)?.ok_or_else(|| KeyError::Missing {
+                which: "master",
+                env: MASTER_KEY_ENV,
+                file: master_file.display().to_string(),
+            })?;
         let linkage = load_one("linkage", LINKAGE_KEY_ENV, &linkage_file)?;
         Ok(Self { master, linkage })
     }
@@ -158,9 +168,18 @@ impl KeyStore {
     /// Loads the keys, first creating missing key files with fresh random keys. For the
     /// demo and first-time set-up only; production keys are provisioned by the operator.
     pub fn load_or_create(cfg: &KeyConfig, data_dir: &Path) -> Result<Self, KeyError> {
-        let master_file = cfg.master_key_file.clone().unwrap_or_else(|| data_dir.join("keys/master.key"));
-        let linkage_file = cfg.linkage_key_file.clone().unwrap_or_else(|| data_dir.join("keys/linkage.key"));
-        for (env, file) in [(MASTER_KEY_ENV, &master_file), (LINKAGE_KEY_ENV, &linkage_file)] {
+        let master_file = cfg
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys/master.key"));
+        let linkage_file = cfg
+            .linkage_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys/linkage.key"));
+        for (env, file) in [
+            (MASTER_KEY_ENV, &master_file),
+            (LINKAGE_KEY_ENV, &linkage_file),
+        ] {
             if std::env::var_os(env).is_none() && !file.exists() {
                 RootKey::generate().write_new(file)?;
             }
@@ -177,7 +196,10 @@ impl KeyStore {
     /// normalizer version. Fails if this process does not hold the linkage key.
     pub fn derive_linkage(&self, label: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
         let root = self.linkage.as_ref().ok_or(KeyError::NoLinkageKey)?;
-        Ok(derive(root, format!("renkei/v1/linkage/{label}").as_bytes()))
+        Ok(derive(
+            root,
+            format!("renkei/v1/linkage/{label}").as_bytes(),
+        ))
     }
 
     /// Whether the linkage key is loaded.
@@ -203,22 +225,33 @@ impl KeyStore {
     }
 }
 
-fn load_one(which: &'static str, env: &'static str, file: &Path) -> Result<Option<RootKey>, KeyError> {
+fn load_one(
+    which: &'static str,
+    env: &'static str,
+    file: &Path,
+) -> Result<Option<RootKey>, KeyError> {
     if let Ok(v) = std::env::var(env) {
         let v = Zeroizing::new(v);
-        return RootKey::from_hex(&v)
-            .map(Some)
-            .ok_or(KeyError::Malformed { which, source_name: env.to_owned() });
+        return RootKey::from_hex(&v).map(Some).ok_or(KeyError::Malformed {
+            which,
+            source_name: env.to_owned(),
+        });
     }
     match std::fs::read_to_string(file) {
         Ok(text) => {
             let text = Zeroizing::new(text);
             RootKey::from_hex(&text)
                 .map(Some)
-                .ok_or_else(|| KeyError::Malformed { which, source_name: file.display().to_string() })
+                .ok_or_else(|| KeyError::Malformed {
+                    which,
+                    source_name: file.display().to_string(),
+                })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(KeyError::Io { path: file.display().to_string(), err }),
+        Err(err) => Err(KeyError::Io {
+            path: file.display().to_string(),
+            err,
+        }),
     }
 }
 
@@ -266,7 +299,10 @@ mod tests {
     use super::*;
 
     fn ks() -> KeyStore {
-        KeyStore::from_keys(RootKey::from_hex(&"11".repeat(32)).unwrap(), Some(RootKey::from_hex(&"22".repeat(32)).unwrap()))
+        KeyStore::from_keys(
+            RootKey::from_hex(&"11".repeat(32)).unwrap(),
+            Some(RootKey::from_hex(&"22".repeat(32)).unwrap()),
+        )
     }
 
     #[test]
@@ -274,7 +310,10 @@ mod tests {
         let k = ks();
         assert_ne!(*k.derive(Purpose::Csrf), *k.derive(Purpose::Seal));
         assert_eq!(*k.derive(Purpose::Csrf), *ks().derive(Purpose::Csrf));
-        assert_ne!(*k.derive_linkage("id1/v1").unwrap(), *k.derive_linkage("id2/v1").unwrap());
+        assert_ne!(
+            *k.derive_linkage("id1/v1").unwrap(),
+            *k.derive_linkage("id2/v1").unwrap()
+        );
     }
 
     #[test]
@@ -293,7 +332,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("keys/master.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("keys/master.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "key file readable by others: {mode:o}");
         }
     }
@@ -302,11 +344,22 @@ mod tests {
     fn missing_and_malformed_keys_are_named_not_shown() {
         let dir = tempfile::tempdir().unwrap();
         let err = KeyStore::load(&KeyConfig::default(), dir.path()).unwrap_err();
-        assert!(matches!(err, KeyError::Missing { which: "master", .. }));
+        assert!(matches!(
+            err,
+            KeyError::Missing {
+                which: "master",
+                ..
+            }
+        ));
         std::fs::create_dir_all(dir.path().join("keys")).unwrap();
         std::fs::write(dir.path().join("keys/master.key"), "not-a-key-secretvalue").unwrap();
-        let err = KeyStore::load(&KeyConfig::default(), dir.path()).unwrap_err().to_string();
-        assert!(err.contains("not 64 hex") && !err.contains("secretvalue"), "{err}");
+        let err = KeyStore::load(&KeyConfig::default(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not 64 hex") && !err.contains("secretvalue"),
+            "{err}"
+        );
     }
 
     #[test]

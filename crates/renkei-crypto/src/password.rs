@@ -22,14 +22,22 @@ pub struct PasswordParams {
 impl Default for PasswordParams {
     /// 64 MiB, 3 passes, 1 lane: about 100–150 ms on one core of a current server.
     fn default() -> Self {
-        Self { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 }
+        Self {
+            memory_kib: 64 * 1024,
+            iterations: 3,
+            parallelism: 1,
+        }
     }
 }
 
 impl PasswordParams {
     /// Deliberately weak parameters for tests only, so suites do not spend minutes hashing.
     pub fn insecure_for_tests() -> Self {
-        Self { memory_kib: 256, iterations: 1, parallelism: 1 }
+        Self {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 }
 
@@ -49,7 +57,9 @@ impl PasswordHasher {
                 Params::new(d.memory_kib, d.iterations, d.parallelism, None)
             })
             .unwrap_or_default();
-        Self { argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) }
+        Self {
+            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        }
     }
 
     /// Checks that argon2 accepts these parameters.
@@ -61,7 +71,8 @@ impl PasswordHasher {
 
     /// A PHC string (`$argon2id$v=19$m=...`) with a fresh random salt.
     pub fn hash(&self, password: &str) -> Result<String, HashError> {
-        let salt = SaltString::encode_b64(&crate::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
+        let salt = SaltString::encode_b64(&crate::random_bytes::<16>())
+            .map_err(|e| HashError(e.to_string()))?;
         self.argon
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
@@ -103,13 +114,24 @@ mod tests {
         assert!(!h.verify("correct horse battery stapler", &phc));
         assert!(!h.verify("x", "not a hash"));
         // A hasher with other parameters still verifies old hashes.
-        let h2 = PasswordHasher::new(PasswordParams { memory_kib: 512, iterations: 2, parallelism: 1 });
+        let h2 = PasswordHasher::new(PasswordParams {
+            memory_kib: 512,
+            iterations: 2,
+            parallelism: 1,
+        });
         assert!(h2.verify("correct horse battery staple", &phc));
     }
 
     #[test]
     fn invalid_params_are_reported() {
-        assert!(PasswordHasher::validate(PasswordParams { memory_kib: 1, iterations: 0, parallelism: 1 }).is_err());
+        assert!(
+            PasswordHasher::validate(PasswordParams {
+                memory_kib: 1,
+                iterations: 0,
+                parallelism: 1
+            })
+            .is_err()
+        );
         assert!(PasswordHasher::validate(PasswordParams::default()).is_ok());
     }
 }

@@ -76,7 +76,8 @@ impl StoreError {
 
 /// Whether a sqlx error is a unique-constraint violation, on either backend.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
 }
 
 /// Connection settings.
@@ -90,7 +91,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -111,11 +115,17 @@ impl Store {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
         let shown = redact(url);
-        let unreachable = |e: sqlx::Error| StoreError::Unreachable { url: shown.clone(), reason: e.to_string() };
+        let unreachable = |e: sqlx::Error| StoreError::Unreachable {
+            url: shown.clone(),
+            reason: e.to_string(),
+        };
         let mut connect_url = url.to_owned();
         if backend == Backend::Sqlite {
             let path = sqlite_path(url);
-            if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = std::path::Path::new(&path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Unreachable {
                     url: shown.clone(),
                     reason: format!("cannot create {}: {e}", dir.display()),
@@ -126,7 +136,8 @@ impl Store {
                 connect_url.push_str("mode=rwc");
             }
         }
-        let connect_opts = sqlx::any::AnyConnectOptions::from_str(&connect_url).map_err(unreachable)?;
+        let connect_opts =
+            sqlx::any::AnyConnectOptions::from_str(&connect_url).map_err(unreachable)?;
         let pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections)
             .acquire_timeout(opts.acquire_timeout)
@@ -147,7 +158,11 @@ impl Store {
             .await
             .map_err(unreachable)?;
         MIGRATOR.run(&pool).await?;
-        let store = Self { pool, backend, url: shown };
+        let store = Self {
+            pool,
+            backend,
+            url: shown,
+        };
         store.install_guards().await?;
         tracing::debug!(url = %store.url, ?backend, "metadata store open");
         Ok(store)
@@ -230,7 +245,9 @@ impl Store {
 pub const APPEND_ONLY: [&str; 2] = ["audit_log", "audit_checkpoints"];
 
 fn sqlite_path(url: &str) -> String {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     rest.split('?').next().unwrap_or("").to_owned()
 }
 
@@ -252,8 +269,13 @@ mod tests {
     #[test]
     fn backend_and_redaction() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
-        let e = Backend::from_url("mysql://u:secretpw@h/db").unwrap_err().to_string();
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        let e = Backend::from_url("mysql://u:secretpw@h/db")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("secretpw"), "{e}");
         assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         assert_eq!(sqlite_path("sqlite:///tmp/a/b.db?mode=rwc"), "/tmp/a/b.db");
@@ -262,10 +284,18 @@ mod tests {
 
     #[tokio::test]
     async fn unreachable_postgres_is_one_clear_error() {
-        let opts = StoreOptions { acquire_timeout: Duration::from_secs(2), ..Default::default() };
-        let err = Store::open("postgres://u:topsecret@127.0.0.1:1/nope", &opts).await.unwrap_err();
+        let opts = StoreOptions {
+            acquire_timeout: Duration::from_secs(2),
+            ..Default::default()
+        };
+        let err = Store::open("postgres://u:topsecret@127.0.0.1:1/nope", &opts)
+            .await
+            .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("cannot reach the metadata store at postgres://u:***@127.0.0.1:1/nope"), "{msg}");
+        assert!(
+            msg.starts_with("cannot reach the metadata store at postgres://u:***@127.0.0.1:1/nope"),
+            "{msg}"
+        );
         assert!(!msg.contains("topsecret"));
     }
 
@@ -275,13 +305,18 @@ mod tests {
         let url = format!("sqlite://{}/sub/renkei.db", dir.path().display());
         let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
         assert!(dir.path().join("sub/renkei.db").exists());
-        let err = sqlx::query("DELETE FROM audit_head").execute(store.pool()).await;
+        let err = sqlx::query("DELETE FROM audit_head")
+            .execute(store.pool())
+            .await;
         assert!(err.is_ok(), "audit_head is mutable by design");
         sqlx::query("INSERT INTO audit_checkpoints (seq, at, hash, public_key, signature) VALUES (1, 1, 'h', 'k', 's')")
             .execute(store.pool())
             .await
             .unwrap();
-        let err = sqlx::query("DELETE FROM audit_checkpoints").execute(store.pool()).await.unwrap_err();
+        let err = sqlx::query("DELETE FROM audit_checkpoints")
+            .execute(store.pool())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
         // Re-opening is idempotent (migrations and guards already in place).
         drop(store);

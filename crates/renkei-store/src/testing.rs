@@ -25,13 +25,18 @@ impl TestDb {
         let store = Store::open(&url, &StoreOptions::default())
             .await
             .unwrap_or_else(|e| fail(&e.to_string()));
-        Self { store, dir: Some(dir), pg_drop: None }
+        Self {
+            store,
+            dir: Some(dir),
+            pg_drop: None,
+        }
     }
 
     /// A fresh PostgreSQL database. Panics if `RENKEI_TEST_POSTGRES_URL` is unset: callers
     /// are compiled only under `cfg(renkei_pg)`, which the build script sets from it.
     pub async fn postgres() -> Self {
-        let admin_url = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| fail("RENKEI_TEST_POSTGRES_URL is not set"));
+        let admin_url = std::env::var(POSTGRES_ENV)
+            .unwrap_or_else(|_| fail("RENKEI_TEST_POSTGRES_URL is not set"));
         let name = format!("renkei_t_{}", uuid::Uuid::new_v4().simple());
         sqlx::any::install_default_drivers();
         let admin = sqlx::AnyPool::connect(&admin_url)
@@ -47,7 +52,11 @@ impl TestDb {
         let store = Store::open(u.as_str(), &StoreOptions::default())
             .await
             .unwrap_or_else(|e| fail(&e.to_string()));
-        Self { store, dir: None, pg_drop: Some((admin_url, name)) }
+        Self {
+            store,
+            dir: None,
+            pg_drop: Some((admin_url, name)),
+        }
     }
 
     /// The URL of this store (for starting a server process on it).
@@ -66,10 +75,18 @@ impl Drop for TestDb {
             // store's own connections cannot be closed politely from here; WITH (FORCE)
             // terminates them server-side.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
                 rt.block_on(async move {
                     if let Ok(admin) = sqlx::AnyPool::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin)
+                                .await;
                         admin.close().await;
                     }
                 });

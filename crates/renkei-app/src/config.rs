@@ -1,0 +1,419 @@
+//! `renkei.toml` and the environment variables that override it.
+//!
+//! Precedence: environment variable > file > default. Every setting the operator may
+//! need for a first run has a working default, so `renkei serve` with no file works.
+
+use renkei_accounts::{LockoutPolicy, SessionPolicy};
+use renkei_crypto::{KeyConfig, PasswordHasher, PasswordParams};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {err}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        err: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("config file {path}: {msg}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A value is out of range.
+    #[error("invalid setting {key}: {msg}")]
+    Invalid {
+        /// The setting (or environment variable).
+        key: String,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+/// When the session cookie carries `Secure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CookieSecure {
+    /// When this server terminates TLS itself.
+    #[default]
+    Auto,
+    /// Always (TLS is terminated by a proxy in front).
+    Always,
+    /// Never (plain HTTP on localhost).
+    Never,
+}
+
+/// Session and cookie settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Idle timeout (seconds).
+    pub idle_timeout_secs: i64,
+    /// Absolute timeout (seconds).
+    pub absolute_timeout_secs: i64,
+    /// Time allowed for the second factor (seconds).
+    pub mfa_timeout_secs: i64,
+    /// `Secure` flag policy.
+    pub cookie_secure: CookieSecure,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        let p = SessionPolicy::default();
+        Self {
+            idle_timeout_secs: p.idle_timeout_secs,
+            absolute_timeout_secs: p.absolute_timeout_secs,
+            mfa_timeout_secs: p.mfa_timeout_secs,
+            cookie_secure: CookieSecure::Auto,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// As the accounts service wants it.
+    pub fn policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            idle_timeout_secs: self.idle_timeout_secs,
+            absolute_timeout_secs: self.absolute_timeout_secs,
+            mfa_timeout_secs: self.mfa_timeout_secs,
+        }
+    }
+}
+
+/// TLS, served by rustls.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+}
+
+/// Audit settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Seconds between signed checkpoints of the chain head.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_secs: 60,
+        }
+    }
+}
+
+/// Metrics settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// If set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where keys, the SQLite file, checkpoints and (later) data live.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub bind: String,
+    /// `sqlite://PATH` or `postgres://...`. Default: `sqlite://<data_dir>/renkei.db`.
+    pub database_url: Option<String>,
+    /// Sessions and cookies.
+    pub session: SessionConfig,
+    /// Lockout after failures.
+    pub lockout: LockoutPolicy,
+    /// argon2id parameters.
+    pub password: PasswordParams,
+    /// Key files.
+    pub keys: KeyConfig,
+    /// TLS; plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
+    /// Audit.
+    pub audit: AuditConfig,
+    /// Metrics.
+    pub metrics: MetricsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("renkei-data"),
+            bind: "127.0.0.1:8080".into(),
+            database_url: None,
+            session: SessionConfig::default(),
+            lockout: LockoutPolicy::default(),
+            password: PasswordParams::default(),
+            keys: KeyConfig::default(),
+            tls: None,
+            audit: AuditConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+/// Environment variables read by [`Config::load`], with what they set.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("RENKEI_DATA_DIR", "data_dir"),
+    ("RENKEI_BIND", "bind"),
+    ("RENKEI_DATABASE_URL", "database_url"),
+    (
+        "RENKEI_SESSION_IDLE_TIMEOUT_SECS",
+        "session.idle_timeout_secs",
+    ),
+    (
+        "RENKEI_SESSION_ABSOLUTE_TIMEOUT_SECS",
+        "session.absolute_timeout_secs",
+    ),
+    (
+        "RENKEI_COOKIE_SECURE",
+        "session.cookie_secure (auto|always|never)",
+    ),
+    ("RENKEI_TLS_CERT", "tls.cert_file"),
+    ("RENKEI_TLS_KEY", "tls.key_file"),
+    ("RENKEI_MASTER_KEY_FILE", "keys.master_key_file"),
+    ("RENKEI_LINKAGE_KEY_FILE", "keys.linkage_key_file"),
+    ("RENKEI_ARGON2_MEMORY_KIB", "password.memory_kib"),
+    ("RENKEI_ARGON2_ITERATIONS", "password.iterations"),
+    ("RENKEI_METRICS_TOKEN", "metrics.token"),
+];
+
+impl Config {
+    /// Reads `path` (if given) and applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut c = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|err| ConfigError::Read {
+                    path: p.display().to_string(),
+                    err,
+                })?;
+                Self::from_toml(&text, &p.display().to_string())?
+            }
+            None => Self::default(),
+        };
+        c.apply_env(|k| std::env::var(k).ok())?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            msg: e.message().to_owned(),
+        })
+    }
+
+    /// Applies overrides from an environment (a function, so tests need not touch the
+    /// process environment).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+            v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: key.into(),
+                msg: format!("{v:?} is not a number"),
+            })
+        }
+        if let Some(v) = get("RENKEI_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("RENKEI_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = get("RENKEI_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("RENKEI_SESSION_IDLE_TIMEOUT_SECS") {
+            self.session.idle_timeout_secs = num("RENKEI_SESSION_IDLE_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("RENKEI_SESSION_ABSOLUTE_TIMEOUT_SECS") {
+            self.session.absolute_timeout_secs = num("RENKEI_SESSION_ABSOLUTE_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("RENKEI_COOKIE_SECURE") {
+            self.session.cookie_secure = match v.as_str() {
+                "auto" => CookieSecure::Auto,
+                "always" => CookieSecure::Always,
+                "never" => CookieSecure::Never,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "RENKEI_COOKIE_SECURE".into(),
+                        msg: "use auto, always or never".into(),
+                    });
+                }
+            };
+        }
+        match (get("RENKEI_TLS_CERT"), get("RENKEI_TLS_KEY")) {
+            (Some(c), Some(k)) => {
+                self.tls = Some(TlsConfig {
+                    cert_file: c.into(),
+                    key_file: k.into(),
+                })
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "RENKEI_TLS_CERT".into(),
+                    msg: "set both RENKEI_TLS_CERT and RENKEI_TLS_KEY".into(),
+                });
+            }
+        }
+        if let Some(v) = get("RENKEI_MASTER_KEY_FILE") {
+            self.keys.master_key_file = Some(v.into());
+        }
+        if let Some(v) = get("RENKEI_LINKAGE_KEY_FILE") {
+            self.keys.linkage_key_file = Some(v.into());
+        }
+        if let Some(v) = get("RENKEI_ARGON2_MEMORY_KIB") {
+            self.password.memory_kib = num("RENKEI_ARGON2_MEMORY_KIB", &v)?;
+        }
+        if let Some(v) = get("RENKEI_ARGON2_ITERATIONS") {
+            self.password.iterations = num("RENKEI_ARGON2_ITERATIONS", &v)?;
+        }
+        if let Some(v) = get("RENKEI_METRICS_TOKEN") {
+            self.metrics.token = Some(v).filter(|t| !t.is_empty());
+        }
+        Ok(())
+    }
+
+    /// Checks ranges and formats.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                msg: msg.into(),
+            })
+        };
+        if self.bind.parse::<SocketAddr>().is_err() {
+            return bad(
+                "bind",
+                "use HOST:PORT with a numeric address, e.g. 127.0.0.1:8080",
+            );
+        }
+        let s = &self.session;
+        if !(60..=86_400).contains(&s.idle_timeout_secs) {
+            return bad("session.idle_timeout_secs", "between 60 and 86400");
+        }
+        if !(s.idle_timeout_secs..=7 * 86_400).contains(&s.absolute_timeout_secs) {
+            return bad(
+                "session.absolute_timeout_secs",
+                "at least the idle timeout and at most 7 days",
+            );
+        }
+        if !(30..=3600).contains(&s.mfa_timeout_secs) {
+            return bad("session.mfa_timeout_secs", "between 30 and 3600");
+        }
+        if self.lockout.free_attempts < 1
+            || self.lockout.base_delay_secs < 1
+            || self.lockout.max_delay_secs < self.lockout.base_delay_secs
+        {
+            return bad(
+                "lockout",
+                "free_attempts >= 1, base_delay_secs >= 1, max_delay_secs >= base_delay_secs",
+            );
+        }
+        if let Err(msg) = PasswordHasher::validate(self.password) {
+            return bad("password", &msg);
+        }
+        if let Some(url) = &self.database_url {
+            if let Err(e) = renkei_store::Backend::from_url(url) {
+                return bad("database_url", &e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The store URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("renkei.db").display()))
+    }
+
+    /// The audit checkpoint file, outside the store.
+    pub fn checkpoint_file(&self) -> PathBuf {
+        self.data_dir.join("audit").join("checkpoints.jsonl")
+    }
+
+    /// Whether cookies get `Secure`.
+    pub fn cookie_secure(&self) -> bool {
+        match self.session.cookie_secure {
+            CookieSecure::Auto => self.tls.is_some(),
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_work_and_env_overrides_file() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.database_url(), "sqlite://renkei-data/renkei.db");
+        let mut c = Config::from_toml("data_dir = \"/srv/renkei\"\nbind = \"0.0.0.0:9000\"\n[session]\nidle_timeout_secs = 600\n", "t").unwrap();
+        let env: HashMap<&str, &str> = [
+            ("RENKEI_BIND", "127.0.0.1:7000"),
+            ("RENKEI_DATABASE_URL", "postgres://u@h/db"),
+        ]
+        .into();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.bind, "127.0.0.1:7000");
+        assert_eq!(c.session.idle_timeout_secs, 600);
+        assert_eq!(c.database_url(), "postgres://u@h/db");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/renkei"));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let e = Config::from_toml("bnd = \"x\"", "renkei.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("renkei.toml") && e.contains("bnd"), "{e}");
+        let mut c = Config::default();
+        c.bind = "localhost".into();
+        assert!(c.validate().unwrap_err().to_string().contains("bind"));
+        let mut c = Config::default();
+        let e = c
+            .apply_env(|k| (k == "RENKEI_TLS_CERT").then(|| "x".to_string()))
+            .unwrap_err();
+        assert!(e.to_string().contains("RENKEI_TLS_KEY"));
+        let mut c = Config::default();
+        c.database_url = Some("mysql://x".into());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("database_url")
+        );
+    }
+
+    #[test]
+    fn cookie_secure_follows_tls() {
+        let mut c = Config::default();
+        assert!(!c.cookie_secure());
+        c.tls = Some(TlsConfig {
+            cert_file: "c".into(),
+            key_file: "k".into(),
+        });
+        assert!(c.cookie_secure());
+        c.session.cookie_secure = CookieSecure::Never;
+        assert!(!c.cookie_secure());
+    }
+}

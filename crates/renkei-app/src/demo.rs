@@ -1,0 +1,177 @@
+//! The demo world: a data directory, and one account for every role with a password and
+//! an enrolled authenticator, printed for the person trying Renkei.
+//!
+//! The credentials are random per data directory and kept in
+//! `<data_dir>/demo-credentials.json` (owner-only), so re-running the demo reuses them.
+
+use crate::{App, AppError};
+use renkei_accounts::Ctx;
+use renkei_core::Role;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Marks a directory as made by `renkei demo`, so `--fresh` never deletes anything else.
+pub const MARKER: &str = ".renkei-demo";
+const CREDENTIALS: &str = "demo-credentials.json";
+
+/// One demo account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DemoAccount {
+    /// Its role.
+    pub role: Role,
+    /// Login name.
+    pub username: String,
+    /// Name shown.
+    pub display_name: String,
+    /// Password.
+    pub password: String,
+    /// TOTP secret, base32.
+    pub totp_secret: String,
+}
+
+/// The accounts: (role, username, display name).
+pub const ACCOUNTS: [(Role, &str, &str); 8] = [
+    (Role::Researcher, "researcher", "研究 花子"),
+    (Role::CommitteeMember, "committee", "審査 一郎"),
+    (Role::Secretariat, "secretariat", "事務 次郎"),
+    (Role::Custodian, "custodian", "保有 三郎"),
+    (Role::OutputChecker, "checker", "確認 四郎"),
+    (Role::LinkageAuthority, "linkage", "連結 五郎"),
+    (Role::Admin, "admin", "管理 六子"),
+    (Role::Auditor, "auditor", "監査 七海"),
+];
+
+/// Makes sure `dir` is a usable demo directory. With `fresh`, deletes it first, but only
+/// if it carries the demo marker (or is empty).
+pub fn prepare_dir(dir: &Path, fresh: bool) -> Result<(), AppError> {
+    let io = |err| AppError::Io {
+        path: dir.display().to_string(),
+        err,
+    };
+    if dir.exists() {
+        let is_demo = dir.join(MARKER).exists();
+        let is_empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
+        if !is_demo && !is_empty {
+            return Err(AppError::Io {
+                path: dir.display().to_string(),
+                err: std::io::Error::other(
+                    "exists and was not made by `renkei demo`; choose another RENKEI_DATA_DIR",
+                ),
+            });
+        }
+        if fresh {
+            std::fs::remove_dir_all(dir).map_err(io)?;
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(
+        dir.join(MARKER),
+        "made by renkei demo; `renkei demo --fresh` deletes this directory\n",
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+/// Creates the demo accounts on first run; afterwards reads them back.
+pub async fn ensure_accounts(app: &App) -> Result<Vec<DemoAccount>, AppError> {
+    let path = app.config.data_dir.join(CREDENTIALS);
+    let io = |err| AppError::Io {
+        path: path.display().to_string(),
+        err,
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        return serde_json::from_str(&text).map_err(|e| io(std::io::Error::other(e)));
+    }
+    let ctx = Ctx::cli("renkei-demo");
+    let mut out = Vec::new();
+    for (role, username, display) in ACCOUNTS {
+        let password = random_password();
+        let secret = renkei_crypto::random_bytes::<20>();
+        let user = app
+            .accounts
+            .create_user(&ctx, username, display, &password, &[role])
+            .await?;
+        app.accounts
+            .enrol_known_secret(&ctx, &user.id, &secret)
+            .await?;
+        out.push(DemoAccount {
+            role,
+            username: username.to_owned(),
+            display_name: display.to_owned(),
+            password,
+            totp_secret: renkei_accounts::encode_secret(&secret),
+        });
+    }
+    write_private(
+        &path,
+        &serde_json::to_string_pretty(&out).unwrap_or_default(),
+    )
+    .map_err(io)?;
+    Ok(out)
+}
+
+/// Four groups of four characters from an alphabet without look-alikes.
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let bytes = renkei_crypto::random_bytes::<16>();
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_pass_the_policy() {
+        for _ in 0..100 {
+            let p = random_password();
+            assert_eq!(p.len(), 19);
+            for (_, u, _) in ACCOUNTS {
+                renkei_core::password::check(&p, u).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn fresh_refuses_foreign_directories() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("thesis.tex"), "precious").unwrap();
+        assert!(prepare_dir(d.path(), true).is_err());
+        assert!(d.path().join("thesis.tex").exists());
+        let demo = d.path().join("demo");
+        prepare_dir(&demo, false).unwrap();
+        std::fs::write(demo.join("x"), "").unwrap();
+        prepare_dir(&demo, true).unwrap();
+        assert!(!demo.join("x").exists() && demo.join(MARKER).exists());
+    }
+
+    #[test]
+    fn every_role_has_a_demo_account() {
+        for r in Role::ALL {
+            assert!(ACCOUNTS.iter().any(|(role, _, _)| *role == r), "{r:?}");
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `renkei bench`: the figures the issues name, each printed beside a baseline measured
+//! in the same run on the same machine. Build with `--release` (or `--profile
+//! bench-lto`); debug builds give meaningless numbers.
+
+use anyhow::Context as _;
+use clap::Args;
+use renkei_accounts::Ctx;
+use renkei_app::{App, Config, Keys};
+use renkei_audit::{Audit, VerifyOptions};
+use renkei_core::time::SystemClock;
+use renkei_core::{Actor, AuditEvent, Outcome, Role};
+use renkei_crypto::{KeyStore, PasswordHasher, PasswordParams, RootKey};
+use renkei_store::{Store, StoreOptions};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `renkei bench`
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Which figures: all, audit, signin, page.
+    #[arg(long, default_value = "all")]
+    only: String,
+    /// Audit entries to append and verify.
+    #[arg(long, default_value_t = 200_000)]
+    entries: usize,
+    /// Concurrent producers for the group-commit figure.
+    #[arg(long, default_value_t = 512)]
+    producers: usize,
+    /// Also measure the audit figures on this PostgreSQL server (a fresh database is
+    /// created and dropped).
+    #[arg(long, env = "RENKEI_BENCH_POSTGRES_URL")]
+    postgres: Option<String>,
+}
+
+fn line(name: &str, figure: String, baseline: String, target: &str) {
+    println!("{name:<34} {figure:>22}   baseline: {baseline:<38} target: {target}");
+}
+
+/// Runs the selected benchmarks.
+pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; build with --release for meaningful figures");
+    }
+    println!(
+        "renkei bench — {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        std::env::consts::ARCH
+    );
+    let all = a.only == "all";
+    if all || a.only == "audit" {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}/bench.db", dir.path().display());
+        let store = Store::open(&url, &StoreOptions::default()).await?;
+        audit_figures("SQLite", &store, &a).await?;
+        store.close().await;
+        if let Some(pg) = &a.postgres {
+            let (store, drop_db) = fresh_postgres(pg).await?;
+            audit_figures("PostgreSQL", &store, &a).await?;
+            store.close().await;
+            drop_db.await?;
+        }
+    }
+    if all || a.only == "signin" {
+        signin_figures()?;
+    }
+    if all || a.only == "page" {
+        page_figures().await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn event(i: usize) -> AuditEvent {
+    AuditEvent::new(
+        Actor::cli("bench"),
+        "bench.event",
+        format!("object:{i}"),
+        Outcome::Allowed,
+    )
+    .request(format!("req-{i}"))
+    .detail(serde_json::json!({ "i": i, "rows": 12345 }))
+}
+
+async fn audit_figures(backend: &str, store: &Store, a: &BenchArgs) -> anyhow::Result<()> {
+    let keys = Arc::new(KeyStore::from_keys(RootKey::generate(), None));
+    let audit = Audit::new(store.clone(), keys.clone(), Arc::new(SystemClock), None);
+
+    // Baseline: one transaction (one durable commit) per entry.
+    let n_base = 500;
+    let t = Instant::now();
+    for i in 0..n_base {
+        let mut tx = store.begin().await?;
+        audit.append_in(&mut tx, &[event(i)]).await?;
+        tx.commit().await?;
+    }
+    let base_rate = n_base as f64 / t.elapsed().as_secs_f64();
+
+    // Figure: group commit under concurrent producers.
+    let per = a.entries.div_ceil(a.producers);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for p in 0..a.producers {
+        let au = audit.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per {
+                au.record(event(p * per + i)).await?;
+            }
+            Ok::<_, renkei_audit::AuditError>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let n = per * a.producers;
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    line(
+        &format!("audit append, durable ({backend})"),
+        format!("{:.0} entries/s", rate),
+        format!("{:.0}/s one commit per entry", base_rate),
+        ">= 20,000/s",
+    );
+    println!(
+        "{:<34} ({} producers, {} entries, synchronous=FULL on SQLite)",
+        "", a.producers, n
+    );
+
+    // Verify, against the cost of hashing alone.
+    let total = n + n_base;
+    let t = Instant::now();
+    let report = renkei_audit::verify(
+        store,
+        &VerifyOptions {
+            keys: Some(keys.clone()),
+            public_key: None,
+            checkpoint_file: None,
+        },
+    )
+    .await?;
+    let vrate = report.entries as f64 / t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        report.is_ok(),
+        "verification found problems: {:?}",
+        report.first_problem()
+    );
+    anyhow::ensure!(
+        report.entries as usize == total,
+        "expected {total} entries, verified {}",
+        report.entries
+    );
+    let sample = event(1);
+    let detail = serde_json::to_string(&sample.detail)?;
+    let fields = [
+        "cli",
+        "bench",
+        "operator",
+        "bench.event",
+        "object:1",
+        "allowed",
+        "",
+        "req-1",
+        detail.as_str(),
+    ];
+    let t = Instant::now();
+    let mut h = [0u8; 32];
+    let reps = 1_000_000;
+    for i in 0..reps {
+        h = renkei_audit::entry_hash(&h, i, fields);
+    }
+    let hash_rate = reps as f64 / t.elapsed().as_secs_f64();
+    std::hint::black_box(h);
+    line(
+        &format!("audit verify ({backend})"),
+        format!("{:.0} entries/s", vrate),
+        format!("{:.0}/s SHA-256 alone, 1 core", hash_rate),
+        ">= 1,000,000/s",
+    );
+    Ok(())
+}
+
+fn signin_figures() -> anyhow::Result<()> {
+    let time = |p: PasswordParams| -> anyhow::Result<Duration> {
+        let h = PasswordHasher::new(p);
+        let phc = h.hash("correct horse battery staple")?;
+        let mut v: Vec<Duration> = (0..9)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(h.verify("correct horse battery staple", &phc));
+                t.elapsed()
+            })
+            .collect();
+        v.sort();
+        Ok(v[v.len() / 2])
+    };
+    let d = PasswordParams::default();
+    let ours = time(d)?;
+    let owasp = time(PasswordParams {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    })?;
+    line(
+        "sign-in: argon2id verify (median)",
+        format!("{:.0} ms", ours.as_secs_f64() * 1000.0),
+        format!(
+            "{:.0} ms OWASP minimum m=19MiB t=2",
+            owasp.as_secs_f64() * 1000.0
+        ),
+        "50–250 ms",
+    );
+    println!(
+        "{:<34} (m={} KiB, t={}, p={})",
+        "", d.memory_kib, d.iterations, d.parallelism
+    );
+    Ok(())
+}
+
+async fn page_figures() -> anyhow::Result<()> {
+    use tower_service_ext::oneshot;
+    let dir = tempfile::tempdir()?;
+    let mut cfg = Config::default();
+    cfg.data_dir = dir.path().to_owned();
+    cfg.password = PasswordParams::insecure_for_tests();
+    let app = App::open(cfg, Keys::CreateIfMissing).await?;
+    let ctx = Ctx::cli("bench");
+    let pw = "correct horse battery staple";
+    let u = app
+        .accounts
+        .create_user(
+            &ctx,
+            "bench",
+            "ベンチ",
+            pw,
+            &[Role::Researcher, Role::Auditor],
+        )
+        .await?;
+    let secret = b"bench-secret-bench-secret";
+    app.accounts.enrol_known_secret(&ctx, &u.id, secret).await?;
+    let signin = app
+        .accounts
+        .sign_in_password(&ctx, "bench", pw, "bench")
+        .await?;
+    let s = app.accounts.resolve_session(&signin.token).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let code = renkei_accounts::current_code(&renkei_accounts::encode_secret(secret), now)
+        .context("code")?;
+    let token = app.accounts.verify_mfa(&ctx, &s, &code).await?;
+    let router = renkei_server::router(renkei_server::AppState::new(app.clone()));
+    let cookie = format!("{}={token}", renkei_server::SESSION_COOKIE);
+    let measure = |path: &'static str, cookie: Option<String>| {
+        let router = router.clone();
+        async move {
+            let mut v = Vec::with_capacity(2000);
+            for _ in 0..2000 {
+                let t = Instant::now();
+                let status = oneshot(&router, path, cookie.as_deref()).await?;
+                v.push(t.elapsed());
+                anyhow::ensure!(status == 200, "{path} answered {status}");
+            }
+            v.sort();
+            Ok::<_, anyhow::Error>((v[v.len() / 2], v[v.len() * 95 / 100]))
+        }
+    };
+    let (home50, home95) = measure("/home", Some(cookie.clone())).await?;
+    let (audit50, _) = measure("/audit", Some(cookie)).await?;
+    let (health50, _) = measure("/healthz", None).await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    line(
+        "signed-in page /home (p50)",
+        format!("{:.2} ms (p95 {:.2})", ms(home50), ms(home95)),
+        format!("{:.2} ms /healthz, no session", ms(health50)),
+        "< 5 ms",
+    );
+    line(
+        "signed-in page /audit, 200 rows (p50)",
+        format!("{:.2} ms", ms(audit50)),
+        String::new(),
+        "< 5 ms",
+    );
+    app.close().await?;
+    Ok(())
+}
+
+/// One in-process request through the full middleware stack (no socket), returning the
+/// status. Written here with `tower::ServiceExt` so the bench needs no HTTP client.
+mod tower_service_ext {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    pub async fn oneshot(
+        router: &axum::Router,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> anyhow::Result<u16> {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let resp = router.clone().oneshot(req.body(Body::empty())?).await?;
+        let status = resp.status().as_u16();
+        let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+        Ok(status)
+    }
+}
+
+async fn fresh_postgres(
+    url: &str,
+) -> anyhow::Result<(Store, impl std::future::Future<Output = anyhow::Result<()>>)> {
+    renkei_store::sqlx::any::install_default_drivers();
+    let admin = renkei_store::sqlx::AnyPool::connect(url)
+        .await
+        .context("bench PostgreSQL")?;
+    let name = format!("renkei_bench_{}", std::process::id());
+    renkei_store::sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await?;
+    renkei_store::sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let db_url = format!(
+        "{}/{name}",
+        url.rsplit_once('/').map(|(a, _)| a).unwrap_or(url)
+    );
+    let store = Store::open(
+        &db_url,
+        &StoreOptions {
+            max_connections: 16,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let cleanup = async move {
+        renkei_store::sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(())
+    };
+    Ok((store, cleanup))
+}

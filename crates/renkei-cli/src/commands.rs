@@ -1,0 +1,560 @@
+//! The subcommands other than `bench`.
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use renkei_accounts::{Ctx, UserStatus};
+use renkei_app::{App, Config, Keys};
+use renkei_core::{Role, UserId};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// `renkei demo`
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Delete the demo data directory first and start over.
+    #[arg(long)]
+    fresh: bool,
+}
+
+/// `renkei init`
+#[derive(Args)]
+pub struct InitArgs {
+    /// Also create this first admin account (password from the terminal or stdin).
+    #[arg(long)]
+    admin: Option<String>,
+    /// The admin's display name.
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Read the admin's password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// `renkei user ...`
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Add a user. They set up their authenticator at first sign-in.
+    Add {
+        /// Login name (a-z, 0-9, . _ -; starts with a letter).
+        #[arg(long)]
+        username: String,
+        /// Name shown in the UI (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A role (repeat for several): researcher, committee_member, secretariat,
+        /// custodian, output_checker, linkage_authority, admin, auditor.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user (ends their sessions and API tokens).
+    Disable {
+        /// Username.
+        username: String,
+    },
+    /// Re-enable a user.
+    Enable {
+        /// Username.
+        username: String,
+    },
+    /// Replace a user's roles.
+    Roles {
+        /// Username.
+        username: String,
+        /// A role (repeat for several).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Clear a user's authenticator; they enrol again at next sign-in.
+    ResetMfa {
+        /// Username.
+        username: String,
+    },
+    /// Set a user's password (ends their sessions).
+    SetPassword {
+        /// Username.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `renkei audit ...`
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Walk the hash chain, MACs and signed checkpoints; exit 1 naming the first
+    /// entry that was modified, deleted, inserted, reordered or cut off.
+    Verify {
+        /// Checkpoint public key (hex) to trust, for verifying without the master key.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write entries as JSON Lines (for the auditor).
+    Export {
+        /// From this date or time (YYYY-MM-DD or RFC 3339), inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this date or time, exclusive.
+        #[arg(long)]
+        until: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Write a signed checkpoint of the chain head now.
+    Checkpoint,
+    /// Print the public key that signs checkpoints (give it to the auditor).
+    PublicKey,
+}
+
+fn operator() -> Ctx {
+    Ctx::cli(&std::env::var("USER").unwrap_or_else(|_| "operator".into()))
+}
+
+fn parse_roles(roles: &[String]) -> anyhow::Result<Vec<Role>> {
+    roles
+        .iter()
+        .flat_map(|r| r.split(','))
+        .map(|r| {
+            Role::parse(r).with_context(|| {
+                format!(
+                    "unknown role {r:?}; roles are {}",
+                    Role::ALL.map(|r| r.code()).join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let a = rpassword::prompt_password("Password: ")?;
+    let b = rpassword::prompt_password("Again: ")?;
+    if a != b {
+        bail!("the passwords do not match");
+    }
+    Ok(a)
+}
+
+async fn open(config: Option<&Path>, keys: Keys) -> anyhow::Result<App> {
+    let cfg = Config::load(config)?;
+    Ok(App::open(cfg, keys).await?)
+}
+
+async fn user_id(app: &App, username: &str) -> anyhow::Result<UserId> {
+    Ok(app
+        .accounts
+        .find_user(username)
+        .await
+        .with_context(|| format!("user {username:?}"))?
+        .id)
+}
+
+/// `renkei init`
+pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode> {
+    let app = open(config, Keys::CreateIfMissing).await?;
+    println!("data directory: {}", app.config.data_dir.display());
+    println!("metadata store: {}", app.store.url());
+    if let Some(name) = a.admin {
+        let pw = read_password(a.password_stdin)?;
+        let display = a.display_name.unwrap_or_else(|| name.clone());
+        let u = app
+            .accounts
+            .create_user(&operator(), &name, &display, &pw, &[Role::Admin])
+            .await?;
+        println!(
+            "created admin {} ({}); they set up their authenticator at first sign-in",
+            u.username, u.id
+        );
+    }
+    app.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `renkei user ...`
+pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCode> {
+    let app = open(config, Keys::MustExist).await?;
+    let ctx = operator();
+    match cmd {
+        UserCmd::Add {
+            username,
+            display_name,
+            roles,
+            password_stdin,
+        } => {
+            let roles = parse_roles(&roles)?;
+            let pw = read_password(password_stdin)?;
+            let display = display_name.unwrap_or_else(|| username.clone());
+            let u = app
+                .accounts
+                .create_user(&ctx, &username, &display, &pw, &roles)
+                .await?;
+            println!(
+                "created user {} ({}) with roles {}; they set up their authenticator at first sign-in",
+                u.username,
+                u.id,
+                u.roles
+                    .iter()
+                    .map(|r| r.code())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+        UserCmd::List { json } => {
+            let users = app.accounts.list_users().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                println!(
+                    "{:<20} {:<10} {:<5} {:<40} DISPLAY NAME",
+                    "USERNAME", "STATUS", "MFA", "ROLES"
+                );
+                for u in users {
+                    println!(
+                        "{:<20} {:<10} {:<5} {:<40} {}",
+                        u.username.as_str(),
+                        if u.status == UserStatus::Active {
+                            "active"
+                        } else {
+                            "disabled"
+                        },
+                        if u.mfa_enrolled { "yes" } else { "no" },
+                        u.roles
+                            .iter()
+                            .map(|r| r.code())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        u.display_name
+                    );
+                }
+            }
+        }
+        UserCmd::Disable { username } => {
+            let id = user_id(&app, &username).await?;
+            app.accounts
+                .set_status(&ctx, &id, UserStatus::Disabled)
+                .await?;
+            println!("disabled {username}; their sessions and API tokens were revoked");
+        }
+        UserCmd::Enable { username } => {
+            let id = user_id(&app, &username).await?;
+            app.accounts
+                .set_status(&ctx, &id, UserStatus::Active)
+                .await?;
+            println!("enabled {username}");
+        }
+        UserCmd::Roles { username, roles } => {
+            let id = user_id(&app, &username).await?;
+            let u = app
+                .accounts
+                .set_roles(&ctx, &id, &parse_roles(&roles)?)
+                .await?;
+            println!(
+                "{username}: {}",
+                u.roles
+                    .iter()
+                    .map(|r| r.code())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+        UserCmd::ResetMfa { username } => {
+            let id = user_id(&app, &username).await?;
+            app.accounts.reset_mfa(&ctx, &id).await?;
+            println!("{username} will set up a new authenticator at next sign-in");
+        }
+        UserCmd::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let id = user_id(&app, &username).await?;
+            let pw = read_password(password_stdin)?;
+            app.accounts.set_password(&ctx, &id, &pw).await?;
+            println!("password set for {username}; their sessions have ended");
+        }
+    }
+    app.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `renkei audit ...`
+pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load(config)?;
+    match cmd {
+        AuditCmd::Verify { public_key, json } => {
+            let pk = match public_key {
+                Some(h) => {
+                    let bytes: [u8; 32] = hex::decode(h.trim())
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .context("--public-key: 64 hex characters")?;
+                    Some(
+                        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                            .context("--public-key is not an Ed25519 key")?,
+                    )
+                }
+                None => None,
+            };
+            // Verification needs only the store; the keys add MAC checks when present.
+            let store = renkei_store::Store::open(&cfg.database_url(), &Default::default()).await?;
+            let keys = renkei_crypto::KeyStore::load(&cfg.keys, &cfg.data_dir)
+                .ok()
+                .map(std::sync::Arc::new);
+            let pk = pk.or_else(|| {
+                keys.as_ref()
+                    .map(|k| k.checkpoint_signing_key().verifying_key())
+            });
+            let opts = renkei_audit::VerifyOptions {
+                keys: keys.clone(),
+                public_key: pk,
+                checkpoint_file: Some(cfg.checkpoint_file()),
+            };
+            let report = renkei_audit::verify(&store, &opts).await?;
+            if let Some(k) = keys {
+                let audit = renkei_audit::Audit::new(
+                    store.clone(),
+                    k,
+                    std::sync::Arc::new(renkei_core::time::SystemClock),
+                    Some(cfg.checkpoint_file()),
+                );
+                let ev = operator()
+                    .event("audit.verify", "audit_log", renkei_core::Outcome::Allowed)
+                    .detail(serde_json::json!({ "entries": report.entries, "problems": report.problems.len(), "via": "cli" }));
+                audit.record(ev).await?;
+                audit.shutdown().await?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&report);
+            }
+            store.close().await;
+            Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        AuditCmd::Export { since, until, out } => {
+            let time =
+                |s: Option<String>, name: &str| -> anyhow::Result<Option<renkei_core::Timestamp>> {
+                    s.map(|v| {
+                        renkei_core::Timestamp::parse(&v)
+                            .with_context(|| format!("--{name} {v:?}: use YYYY-MM-DD or RFC 3339"))
+                    })
+                    .transpose()
+                };
+            let filter = renkei_audit::ExportFilter {
+                since: time(since, "since")?,
+                until: time(until, "until")?,
+                ..Default::default()
+            };
+            let app = App::open(cfg, Keys::MustExist).await?;
+            let n = match &out {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .with_context(|| format!("{}", path.display()))?,
+                    );
+                    let n = renkei_audit::export_jsonl(&app.store, &filter, &mut f).await?;
+                    f.flush()?;
+                    n
+                }
+                None => {
+                    let mut lock = std::io::BufWriter::new(std::io::stdout());
+                    renkei_audit::export_jsonl(&app.store, &filter, &mut lock).await?
+                }
+            };
+            let ev = operator()
+                .event("audit.export", "audit_log", renkei_core::Outcome::Allowed)
+                .detail(serde_json::json!({ "entries": n, "via": "cli" }));
+            app.audit.record(ev).await?;
+            app.close().await?;
+            eprintln!("exported {n} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCmd::Checkpoint => {
+            let app = App::open(cfg, Keys::MustExist).await?;
+            match app.audit.checkpoint().await? {
+                Some(cp) => println!("checkpoint at entry {} ({})", cp.seq, cp.hash),
+                None => println!("no new entries since the last checkpoint"),
+            }
+            app.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCmd::PublicKey => {
+            let keys = renkei_crypto::KeyStore::load(&cfg.keys, &cfg.data_dir)?;
+            println!(
+                "{}",
+                hex::encode(keys.checkpoint_signing_key().verifying_key().to_bytes())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_report(r: &renkei_audit::VerifyReport) {
+    match r.first_problem() {
+        None => println!(
+            "audit log OK: {} entries (last {}), {} signed checkpoints{}, MACs {}",
+            r.entries,
+            r.last_seq,
+            r.checkpoints,
+            r.latest_checkpoint
+                .map(|s| format!(" (latest at entry {s})"))
+                .unwrap_or_default(),
+            if r.mac_checked {
+                "checked"
+            } else {
+                "not checked (no master key)"
+            }
+        ),
+        Some(p) => {
+            println!(
+                "audit log FAILED: entry {} {}: {}",
+                p.seq,
+                p.kind.name(),
+                p.detail
+            );
+            println!("{} problems in {} entries:", r.problems.len(), r.entries);
+            for p in r.problems.iter().take(50) {
+                println!("  entry {:>8}  {:<10} {}", p.seq, p.kind.name(), p.detail);
+            }
+            if r.problems.len() > 50 {
+                println!(
+                    "  ... and {} more (use --json for all)",
+                    r.problems.len() - 50
+                );
+            }
+        }
+    }
+}
+
+/// `renkei totp-code`
+pub fn totp_code(secret: &str) -> anyhow::Result<ExitCode> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let code = renkei_accounts::current_code(secret, now).context("not a base32 TOTP secret")?;
+    println!("{code}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `renkei serve`
+pub async fn serve(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let app = open(config, Keys::MustExist).await?;
+    let listener = std::net::TcpListener::bind(&app.config.bind)
+        .with_context(|| format!("cannot listen on {}", app.config.bind))?;
+    let addr = listener.local_addr()?;
+    let scheme = if app.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("Renkei listening on {scheme}://{addr}/");
+    run(app, listener).await
+}
+
+async fn run(app: App, listener: std::net::TcpListener) -> anyhow::Result<ExitCode> {
+    let state = renkei_server::AppState::new(app);
+    renkei_server::serve(state, listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+/// `renkei demo`
+pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = Config::load(config)?;
+    if std::env::var_os("RENKEI_DATA_DIR").is_none() && config.is_none() {
+        cfg.data_dir = "renkei-demo".into();
+    }
+    renkei_app::demo::prepare_dir(&cfg.data_dir, a.fresh)?;
+    let explicit_bind = std::env::var_os("RENKEI_BIND").is_some() || config.is_some();
+    let listener = match std::net::TcpListener::bind(&cfg.bind) {
+        Ok(l) => l,
+        Err(e) if !explicit_bind => {
+            tracing::info!("{} is taken ({e}); using a free port", cfg.bind);
+            std::net::TcpListener::bind("127.0.0.1:0")?
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", cfg.bind)),
+    };
+    let app = App::open(cfg, Keys::CreateIfMissing).await?;
+    let accounts = renkei_app::demo::ensure_accounts(&app).await?;
+    let addr = listener.local_addr()?;
+    let scheme = if app.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "renkei".into());
+    let mut out = String::new();
+    out.push_str("\n  Renkei demo is ready / デモの準備ができました\n\n");
+    out.push_str(&format!("  Open / 開く:   {scheme}://{addr}/\n"));
+    out.push_str(&format!(
+        "  Data / データ: {}\n\n",
+        app.config.data_dir.display()
+    ));
+    out.push_str(&format!(
+        "  {:<18} {:<12} {:<20} {}\n",
+        "ROLE", "USERNAME", "PASSWORD", "TOTP SECRET (base32)"
+    ));
+    for acc in &accounts {
+        out.push_str(&format!(
+            "  {:<18} {:<12} {:<20} {}\n",
+            acc.role.code(),
+            acc.username,
+            acc.password,
+            acc.totp_secret
+        ));
+    }
+    out.push_str("\n  Sign in with a username and password, then a one-time code.\n");
+    out.push_str("  Add a secret to any authenticator app, or print the current code with:\n");
+    out.push_str(&format!("    {exe} totp-code <TOTP SECRET>\n"));
+    out.push_str("  ユーザー名とパスワードの後に、ワンタイムコードを入力します。\n");
+    out.push_str("  Stop with Ctrl-C. Run again to reuse this world; --fresh starts over.\n\n");
+    print!("{out}");
+    std::io::stdout().flush()?;
+    run(app, listener).await
+}

@@ -1,0 +1,99 @@
+//! `renkei`: one binary for every face of the platform. Each subcommand parses its
+//! arguments, loads the configuration and calls library code; nothing here decides
+//! anything a library should.
+
+mod bench;
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Renkei information linkage platform (情報連携基盤).
+#[derive(Parser)]
+#[command(name = "renkei", version, about, long_about = None, after_help = env_help())]
+struct Cli {
+    /// Configuration file (TOML). Environment variables override it.
+    #[arg(long, global = true, env = "RENKEI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a demo world (every role's account) and serve the web UI until Ctrl-C.
+    Demo(commands::DemoArgs),
+    /// Serve the web UI and API.
+    Serve,
+    /// Create the data directory, keys and database; optionally the first admin.
+    Init(commands::InitArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(commands::UserCmd),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(commands::AuditCmd),
+    /// Print the current one-time code for a TOTP secret (base32), like `oathtool --totp`.
+    TotpCode {
+        /// The secret, base32.
+        secret: String,
+    },
+    /// Measure the figures the issues name, each beside its baseline.
+    Bench(bench::BenchArgs),
+}
+
+fn env_help() -> String {
+    let mut s = String::from(
+        "Environment variables:\n  RENKEI_CONFIG  configuration file\n  RENKEI_LOG     log filter (e.g. info, renkei=debug)\n  RENKEI_LOG_FORMAT  text or json\n",
+    );
+    for (k, v) in renkei_app::ENV_VARS {
+        s.push_str(&format!("  {k}  {v}\n"));
+    }
+    s.push_str("  RENKEI_MASTER_KEY / RENKEI_LINKAGE_KEY  keys as 64 hex characters (instead of key files)\n");
+    s
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RENKEI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("RENKEI_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, Command::Demo(_) | Command::Serve);
+    init_tracing(if serving { "info,sqlx=warn" } else { "warn" });
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("renkei: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Demo(a) => commands::demo(cli.config.as_deref(), a).await,
+            Command::Serve => commands::serve(cli.config.as_deref()).await,
+            Command::Init(a) => commands::init(cli.config.as_deref(), a).await,
+            Command::User(c) => commands::user(cli.config.as_deref(), c).await,
+            Command::Audit(c) => commands::audit(cli.config.as_deref(), c).await,
+            Command::TotpCode { secret } => commands::totp_code(&secret),
+            Command::Bench(a) => bench::run(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line, with the cause chain: what failed and why.
+            eprintln!("renkei: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The JSON API under `/api/v1`, and its OpenAPI document (generated from these
+//! declarations by utoipa, so it cannot drift from the handlers' types).
+//!
+//! Authenticate with `Authorization: Bearer <API token>` (created on the account page)
+//! or, from a browser, with the session cookie plus the `X-CSRF-Token` header for any
+//! state-changing call.
+
+use crate::context::RequestContext;
+use crate::{AppError, AppState};
+use axum::Json;
+use axum::extract::{Query, State};
+use renkei_audit::{ExportFilter, recent};
+use renkei_core::{Outcome, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+/// The signed-in caller.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// User id.
+    id: String,
+    /// Login name.
+    username: String,
+    /// Display name.
+    display_name: String,
+    /// Role codes.
+    roles: Vec<String>,
+    /// Whether a TOTP authenticator is enrolled.
+    mfa_enrolled: bool,
+    /// `cookie` or `api_token`.
+    via: String,
+}
+
+/// A user, as an admin sees it.
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    id: String,
+    username: String,
+    display_name: String,
+    roles: Vec<String>,
+    status: String,
+    mfa_enrolled: bool,
+    created_at: String,
+}
+
+/// One audit entry.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryOut {
+    seq: i64,
+    at: String,
+    actor: String,
+    actor_name: String,
+    actor_roles: String,
+    action: String,
+    object: String,
+    outcome: String,
+    reason: String,
+    request_id: String,
+    detail: serde_json::Value,
+    hash: String,
+}
+
+/// One verification finding.
+#[derive(Serialize, ToSchema)]
+pub struct ProblemOut {
+    seq: i64,
+    kind: String,
+    detail: String,
+}
+
+/// The result of verifying the audit log.
+#[derive(Serialize, ToSchema)]
+pub struct VerifyOut {
+    ok: bool,
+    entries: u64,
+    last_seq: i64,
+    checkpoints: usize,
+    latest_checkpoint: Option<i64>,
+    mac_checked: bool,
+    problems: Vec<ProblemOut>,
+}
+
+/// Error body of every non-2xx answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// Error details.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `not_signed_in`, `permission_missing`.
+    code: String,
+    /// Message in the caller's language.
+    message: String,
+    /// More detail, when safe to show.
+    detail: Option<String>,
+    /// Quote this when reporting a problem.
+    request_id: String,
+}
+
+/// Filters for `/api/v1/audit/entries`.
+#[derive(Deserialize, IntoParams)]
+pub struct EntriesQuery {
+    /// At or after (YYYY-MM-DD or RFC 3339).
+    since: Option<String>,
+    /// Before.
+    until: Option<String>,
+    /// Exact actor (`user:<id>`, `cli`, `system`, `anonymous`).
+    actor: Option<String>,
+    /// Action prefix, e.g. `auth.`.
+    action: Option<String>,
+    /// Only denials.
+    denied_only: Option<bool>,
+    /// At most this many, newest first (1–10000, default 100).
+    limit: Option<i64>,
+}
+
+/// GET /api/v1/me
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn me(ctx: RequestContext) -> Result<Json<Me>, AppError> {
+    let s = ctx
+        .session
+        .as_ref()
+        .ok_or(AppError::Internal("no session".into()))?;
+    Ok(Json(Me {
+        id: s.user.id.to_string(),
+        username: s.user.username.to_string(),
+        display_name: s.user.display_name.clone(),
+        roles: s.user.roles.iter().map(|r| r.code().to_owned()).collect(),
+        mfa_enrolled: s.user.mfa_enrolled,
+        via: match s.via {
+            renkei_accounts::Via::Cookie => "cookie".into(),
+            renkei_accounts::Via::ApiToken => "api_token".into(),
+        },
+    }))
+}
+
+/// GET /api/v1/users
+#[utoipa::path(get, path = "/api/v1/users", tag = "accounts",
+    responses((status = 200, body = [UserOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn users(State(st): State<AppState>) -> Result<Json<Vec<UserOut>>, AppError> {
+    let users = st.app.accounts.list_users().await?;
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|u| UserOut {
+                id: u.id.to_string(),
+                username: u.username.to_string(),
+                display_name: u.display_name,
+                roles: u.roles.iter().map(|r| r.code().to_owned()).collect(),
+                status: format!("{:?}", u.status).to_lowercase(),
+                mfa_enrolled: u.mfa_enrolled,
+                created_at: u.created_at.to_rfc3339(),
+            })
+            .collect(),
+    ))
+}
+
+/// GET /api/v1/audit/entries
+#[utoipa::path(get, path = "/api/v1/audit/entries", tag = "audit", params(EntriesQuery),
+    responses((status = 200, body = [AuditEntryOut]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit_entries(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(q): Query<EntriesQuery>,
+) -> Result<Json<Vec<AuditEntryOut>>, AppError> {
+    let time = |s: &Option<String>| -> Result<Option<Timestamp>, AppError> {
+        s.as_deref()
+            .map(|v| {
+                Timestamp::parse(v)
+                    .ok_or_else(|| AppError::BadRequest(format!("{v:?} is not a date")))
+            })
+            .transpose()
+    };
+    let f = ExportFilter {
+        since: time(&q.since)?,
+        until: time(&q.until)?,
+        actor: q.actor,
+        action_prefix: q.action,
+        denied_only: q.denied_only.unwrap_or(false),
+    };
+    let rows = recent(&st.app.store, &f, q.limit.unwrap_or(100)).await?;
+    st.app
+        .audit
+        .record(
+            ctx.ctx()
+                .event("audit.read", "audit_log", Outcome::Allowed)
+                .detail(serde_json::json!({ "rows": rows.len(), "via": "api" })),
+        )
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|e| AuditEntryOut {
+                seq: e.seq,
+                at: Timestamp(e.at).to_rfc3339(),
+                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+                actor: e.actor,
+                actor_name: e.actor_name,
+                actor_roles: e.actor_roles,
+                action: e.action,
+                object: e.object,
+                outcome: e.outcome,
+                reason: e.reason,
+                request_id: e.request_id,
+                hash: e.hash,
+            })
+            .collect(),
+    ))
+}
+
+/// GET /api/v1/audit/verify
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = VerifyOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit_verify(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<VerifyOut>, AppError> {
+    let r = st.app.audit.verify().await?;
+    st.app
+        .audit
+        .record(
+            ctx.ctx()
+                .event("audit.verify", "audit_log", Outcome::Allowed)
+                .detail(serde_json::json!({ "entries": r.entries, "problems": r.problems.len(), "via": "api" })),
+        )
+        .await?;
+    Ok(Json(VerifyOut {
+        ok: r.is_ok(),
+        entries: r.entries,
+        last_seq: r.last_seq,
+        checkpoints: r.checkpoints,
+        latest_checkpoint: r.latest_checkpoint,
+        mac_checked: r.mac_checked,
+        problems: r
+            .problems
+            .into_iter()
+            .map(|p| ProblemOut {
+                seq: p.seq,
+                kind: p.kind.name().into(),
+                detail: p.detail,
+            })
+            .collect(),
+    }))
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Renkei API", description = "Renkei information linkage platform. Authenticate with an API token: `Authorization: Bearer rkt_...`."),
+    paths(me, users, audit_entries, audit_verify),
+    components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, ErrorBody, ErrorDetail)),
+    modifiers(&Security),
+    tags((name = "accounts", description = "Who is calling; users and roles"), (name = "audit", description = "The audit log, for the supervisory body"))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// GET /api/openapi.json
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_doc())
+}

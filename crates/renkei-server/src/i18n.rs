@@ -1,0 +1,721 @@
+//! Messages in Japanese (the default) and English.
+//!
+//! One table holds both languages side by side, so a message cannot exist in one and not
+//! the other; a test checks that every key the code uses is in the table.
+
+use renkei_core::Role;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A UI language.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// 日本語 (default).
+    #[default]
+    Ja,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `ja` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+    /// Parses `ja` / `en`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+/// (key, 日本語, English)
+const MESSAGES: &[(&str, &str, &str)] = &[
+    (
+        "site.name",
+        "Renkei 情報連携基盤",
+        "Renkei information linkage platform",
+    ),
+    (
+        "site.footer",
+        "Renkei — 仮名化された保健医療データを、データを持ち出さずに安全に分析するための基盤です。すべての操作は記録され、監督機関が確認できます。",
+        "Renkei — analyse pseudonymized health data safely, without the data ever leaving. Every action is recorded for the supervisory body.",
+    ),
+    ("nav.skip", "本文へ移動", "Skip to content"),
+    ("nav.label", "メインメニュー", "Main menu"),
+    ("nav.home", "ホーム", "Home"),
+    ("nav.users", "利用者管理", "Users"),
+    ("nav.audit", "監査ログ", "Audit log"),
+    ("nav.account", "アカウント", "Account"),
+    ("nav.sign_in", "ログイン", "Sign in"),
+    ("nav.sign_out", "ログアウト", "Sign out"),
+    (
+        "landing.title",
+        "保健医療データの二次利用を、安全に",
+        "Secondary use of health data, safely",
+    ),
+    (
+        "landing.lead",
+        "NDB・DPC・介護DB・電子カルテ情報・死亡情報を、一つの窓口と一つの審査で、仮名化したまま連結して分析できます。",
+        "Analyse the NDB, DPC, long-term-care, EHR and death data through one application window and one review, linked while pseudonymized.",
+    ),
+    (
+        "landing.point1",
+        "データは外に出ません。分析は Visiting 環境の中で行います。",
+        "The data never leaves: analysis happens inside the Visiting environment.",
+    ),
+    (
+        "landing.point2",
+        "持ち出せるのは、開示チェックを通過した集計結果だけです。",
+        "Only aggregate outputs that pass disclosure checks may leave.",
+    ),
+    (
+        "landing.point3",
+        "個人を直接特定する情報は、取り込み時に連結用トークンへ置き換えられます。",
+        "Direct identifiers become linkage tokens at ingest and are never stored.",
+    ),
+    (
+        "landing.point4",
+        "すべての操作は改ざん検知可能なログに記録され、独立した監督機関が確認します。",
+        "Every action is written to a tamper-evident log that an independent supervisor checks.",
+    ),
+    ("error.title", "エラー", "Error"),
+    ("error.status", "ステータス", "Status"),
+    ("error.code", "コード", "Code"),
+    (
+        "error.request_id",
+        "リクエストID（問い合わせの際にお伝えください）",
+        "Request id (quote it when asking for help)",
+    ),
+    ("error.back", "戻る", "Go back"),
+    ("login.title", "ログイン", "Sign in"),
+    ("login.username", "ユーザー名", "Username"),
+    ("login.password", "パスワード", "Password"),
+    ("login.submit", "次へ", "Continue"),
+    (
+        "login.hint",
+        "パスワードの次に、認証アプリのワンタイムコードを入力します。",
+        "After your password you will enter a one-time code from your authenticator app.",
+    ),
+    (
+        "login.signed_out",
+        "ログアウトしました。",
+        "You have signed out.",
+    ),
+    (
+        "login.session_ended",
+        "セッションが終了しました。もう一度ログインしてください。",
+        "Your session has ended. Please sign in again.",
+    ),
+    (
+        "enrol.title",
+        "認証アプリの登録",
+        "Set up your authenticator",
+    ),
+    (
+        "enrol.intro",
+        "すべての利用者に二要素認証が必要です。認証アプリ（Google Authenticator、Microsoft Authenticator など）を登録してください。",
+        "Every user needs a second factor. Set up an authenticator app (Google Authenticator, Microsoft Authenticator, ...).",
+    ),
+    (
+        "enrol.step1",
+        "スマートフォンで認証アプリを開きます。",
+        "Open an authenticator app on your phone.",
+    ),
+    (
+        "enrol.step2",
+        "この QR コードを読み取るか、下の文字列を入力します。",
+        "Scan this QR code, or type the text below.",
+    ),
+    (
+        "enrol.step3",
+        "アプリに表示された 6 桁のコードを入力します。",
+        "Enter the 6-digit code the app shows.",
+    ),
+    (
+        "enrol.qr_alt",
+        "認証アプリ登録用の QR コード（同じ内容の文字列が下にあります）",
+        "QR code for your authenticator app (the same secret is shown as text below)",
+    ),
+    ("enrol.secret_label", "手入力用の文字列:", "Secret to type:"),
+    ("enrol.submit", "登録する", "Confirm"),
+    ("mfa.title", "ワンタイムコード", "One-time code"),
+    (
+        "mfa.intro",
+        "認証アプリに表示されている 6 桁のコードを入力してください。",
+        "Enter the 6-digit code shown in your authenticator app.",
+    ),
+    ("mfa.code", "6 桁のコード", "6-digit code"),
+    ("mfa.submit", "ログイン", "Sign in"),
+    ("home.title", "ホーム", "Home"),
+    ("home.everyone", "すべての利用者", "Everyone"),
+    (
+        "home.action.users",
+        "利用者とロールを管理する",
+        "Manage users and roles",
+    ),
+    (
+        "home.action.audit",
+        "監査ログを閲覧する",
+        "Read the audit log",
+    ),
+    (
+        "home.action.verify",
+        "監査ログの完全性を検証する",
+        "Verify the audit log's integrity",
+    ),
+    (
+        "home.action.account",
+        "パスワード・API トークンを管理する",
+        "Manage your password and API tokens",
+    ),
+    ("account.title", "アカウント", "Account"),
+    ("account.profile", "プロフィール", "Profile"),
+    ("account.username", "ユーザー名", "Username"),
+    ("account.display_name", "表示名", "Display name"),
+    ("account.roles", "ロール", "Roles"),
+    ("account.mfa", "二要素認証", "Second factor"),
+    ("account.mfa_on", "登録済み", "Enrolled"),
+    ("account.mfa_off", "未登録", "Not enrolled"),
+    (
+        "account.session_expires",
+        "このセッションの有効期限",
+        "This session expires",
+    ),
+    ("account.password", "パスワードの変更", "Change password"),
+    (
+        "account.current_password",
+        "現在のパスワード",
+        "Current password",
+    ),
+    ("account.new_password", "新しいパスワード", "New password"),
+    (
+        "account.confirm_password",
+        "新しいパスワード（確認）",
+        "New password (again)",
+    ),
+    ("account.change_password", "変更する", "Change"),
+    (
+        "account.password_changed",
+        "パスワードを変更しました。他のセッションは終了しました。",
+        "Password changed. Your other sessions have ended.",
+    ),
+    (
+        "account.password_mismatch",
+        "新しいパスワードが一致しません。",
+        "The new passwords do not match.",
+    ),
+    ("account.tokens", "API トークン", "API tokens"),
+    (
+        "account.tokens_intro",
+        "API トークンで /api/v1 を利用できます。トークンの値は作成時に一度だけ表示されます。",
+        "API tokens give access to /api/v1. A token's value is shown once, when it is created.",
+    ),
+    (
+        "account.no_tokens",
+        "API トークンはありません。",
+        "You have no API tokens.",
+    ),
+    ("account.token_name", "名前", "Name"),
+    ("account.token_created", "作成", "Created"),
+    ("account.token_expires", "有効期限", "Expires"),
+    ("account.token_last_used", "最終使用", "Last used"),
+    ("account.token_status", "状態", "Status"),
+    ("account.token_revoke", "無効化", "Revoke"),
+    ("account.token_revoked", "無効化済み", "Revoked"),
+    ("account.token_active", "有効", "Active"),
+    ("account.token_expired", "期限切れ", "Expired"),
+    (
+        "account.token_days",
+        "有効日数（1〜365）",
+        "Valid for days (1–365)",
+    ),
+    ("account.token_create", "トークンを作成", "Create token"),
+    (
+        "account.token_created_once",
+        "トークンを作成しました。この値は二度と表示されません。今すぐ安全な場所に保存してください:",
+        "Token created. This value will not be shown again; store it safely now:",
+    ),
+    (
+        "account.token_revoked_done",
+        "トークンを無効化しました。",
+        "Token revoked.",
+    ),
+    (
+        "password.rules",
+        "12 文字以上。ユーザー名を含むもの、よく使われるものは使えません。長い文章（パスフレーズ）がおすすめです。",
+        "At least 12 characters, not containing your username, not a common password. A long phrase works well.",
+    ),
+    ("admin.users_title", "利用者管理", "Users"),
+    ("admin.roles", "ロール", "Roles"),
+    ("admin.status", "状態", "Status"),
+    ("admin.status_active", "有効", "Active"),
+    ("admin.status_disabled", "停止", "Disabled"),
+    ("admin.status_locked", "一時ロック中", "Temporarily locked"),
+    ("admin.new_user", "利用者の追加", "Add a user"),
+    (
+        "admin.username_rules",
+        "英小文字で始まる 3〜64 文字（a-z、0-9、. _ -）",
+        "3–64 characters, starting with a letter (a-z, 0-9, . _ -)",
+    ),
+    (
+        "admin.initial_password",
+        "初期パスワード",
+        "Initial password",
+    ),
+    ("admin.create", "追加する", "Add user"),
+    ("admin.created", "利用者を追加しました。", "User added."),
+    ("admin.user_title", "利用者:", "User:"),
+    ("admin.locked_until", "ロック解除", "Locked until"),
+    ("admin.created_at", "作成日時", "Created"),
+    ("admin.save_roles", "ロールを保存", "Save roles"),
+    ("admin.disable", "利用停止", "Disable"),
+    ("admin.enable", "利用再開", "Enable"),
+    (
+        "admin.reset_mfa",
+        "二要素認証をリセット",
+        "Reset second factor",
+    ),
+    ("admin.back", "利用者一覧へ", "Back to users"),
+    (
+        "admin.done.created",
+        "利用者を追加しました。初回ログイン時に認証アプリを登録します。",
+        "User added. They set up their authenticator at first sign-in.",
+    ),
+    ("admin.done.roles", "ロールを保存しました。", "Roles saved."),
+    (
+        "admin.done.disabled",
+        "利用を停止しました。セッションと API トークンは無効になりました。",
+        "User disabled. Their sessions and API tokens were revoked.",
+    ),
+    (
+        "admin.done.enabled",
+        "利用を再開しました。",
+        "User enabled.",
+    ),
+    (
+        "admin.done.mfa_reset",
+        "二要素認証をリセットしました。次回ログイン時に再登録します。",
+        "Second factor reset. They enrol again at next sign-in.",
+    ),
+    ("audit.title", "監査ログ", "Audit log"),
+    ("audit.since", "開始日", "From"),
+    (
+        "audit.until",
+        "終了日（この日を含まない）",
+        "Until (exclusive)",
+    ),
+    ("audit.actor", "操作者", "Actor"),
+    ("audit.action", "操作", "Action"),
+    ("audit.denied_only", "拒否のみ", "Denials only"),
+    ("audit.apply", "絞り込む", "Filter"),
+    ("audit.verify", "完全性を検証", "Verify integrity"),
+    (
+        "audit.export",
+        "JSON Lines で書き出す",
+        "Export as JSON Lines",
+    ),
+    (
+        "audit.none",
+        "該当する記録はありません。",
+        "No matching entries.",
+    ),
+    ("audit.caption", "新しい順", "Newest first"),
+    ("audit.time", "日時", "Time"),
+    ("audit.object", "対象", "Object"),
+    ("audit.outcome", "結果", "Outcome"),
+    ("audit.request", "リクエスト", "Request"),
+    ("audit.allowed", "許可", "Allowed"),
+    ("audit.denied", "拒否", "Denied"),
+    (
+        "audit.verify_title",
+        "監査ログの検証",
+        "Audit log verification",
+    ),
+    (
+        "audit.verify_ok",
+        "監査ログは完全です。改ざん・削除・挿入・並べ替え・末尾の切り詰めは見つかりませんでした。",
+        "The audit log is intact: no modification, deletion, insertion, reordering or truncation found.",
+    ),
+    (
+        "audit.verify_bad",
+        "監査ログに問題が見つかりました。以下を確認してください。",
+        "Problems were found in the audit log. See below.",
+    ),
+    ("audit.entries", "記録数", "Entries"),
+    ("audit.last_seq", "最終番号", "Last entry"),
+    (
+        "audit.checkpoints",
+        "署名付きチェックポイント",
+        "Signed checkpoints",
+    ),
+    (
+        "audit.latest_checkpoint",
+        "最新チェックポイント",
+        "Latest checkpoint",
+    ),
+    ("audit.mac_checked", "MAC 検証", "MACs checked"),
+    ("audit.problems", "見つかった問題", "Problems found"),
+    ("audit.problem_kind", "種類", "Kind"),
+    ("audit.problem_detail", "内容", "Detail"),
+    ("audit.back", "監査ログへ戻る", "Back to the audit log"),
+    ("common.yes", "はい", "Yes"),
+    ("common.no", "いいえ", "No"),
+    ("role.researcher.name", "研究者（利活用者）", "Researcher"),
+    (
+        "role.researcher.desc",
+        "利用申出を行い、承認後は Visiting 環境で分析し、結果の持ち出しを申請します。",
+        "Apply for data; once approved, analyse in the Visiting workspace and request release of outputs.",
+    ),
+    ("role.committee_member.name", "審査委員", "Committee member"),
+    (
+        "role.committee_member.desc",
+        "利用申出を倫理・科学の両面から審査します。利益相反を申告し、該当する案件の審議には加わりません。",
+        "Review applications ethically and scientifically; declare conflicts of interest and stand aside where they apply.",
+    ),
+    ("role.secretariat.name", "事務局", "Secretariat"),
+    (
+        "role.secretariat.desc",
+        "審査会を運営し、定足数を確認し、決定を記録し、利用許可を発行します。",
+        "Run committee meetings, check quorum, record decisions and issue permits.",
+    ),
+    (
+        "role.custodian.name",
+        "データベース保有者",
+        "Data custodian",
+    ),
+    (
+        "role.custodian.desc",
+        "データセットを登録・説明し、データを取り込み、各データベースの最終確認を行います。",
+        "Register and describe datasets, ingest data and give each database's final confirmation.",
+    ),
+    (
+        "role.output_checker.name",
+        "出力チェック担当",
+        "Output checker",
+    ),
+    (
+        "role.output_checker.desc",
+        "自動の開示チェック結果を見ながら、結果の持ち出し申請を審査します。",
+        "Review output release requests beside the automatic disclosure checks.",
+    ),
+    (
+        "role.linkage_authority.name",
+        "連結管理者",
+        "Linkage authority",
+    ),
+    (
+        "role.linkage_authority.desc",
+        "連結用の鍵を管理し、データの連結を実行します。分析結果は見ません。",
+        "Hold the linkage keys and run linkage; never see analysis results.",
+    ),
+    ("role.admin.name", "運用管理者", "Operator admin"),
+    (
+        "role.admin.desc",
+        "利用者・ロール・鍵・設定を管理します。監査ログは変更できません。",
+        "Manage users, roles, keys and settings. The audit log is beyond your reach.",
+    ),
+    ("role.auditor.name", "監督機関", "Supervisory auditor"),
+    (
+        "role.auditor.desc",
+        "すべてのログと記録を読み取り専用で確認し、ログの完全性を検証します。",
+        "Read every log and record, read-only, and verify the log's integrity.",
+    ),
+    (
+        "err.generic",
+        "処理できませんでした。",
+        "The request could not be completed.",
+    ),
+    (
+        "err.not_signed_in",
+        "ログインが必要です。",
+        "Please sign in.",
+    ),
+    (
+        "err.mfa_required",
+        "ワンタイムコードの入力が必要です。",
+        "Please enter your one-time code.",
+    ),
+    (
+        "err.permission_missing",
+        "この操作を行う権限がありません。",
+        "You do not have permission to do this.",
+    ),
+    (
+        "err.csrf",
+        "フォームの有効期限が切れたか、不正な送信です。ページを再読み込みしてやり直してください。",
+        "This form has expired or was not sent from this site. Reload the page and try again.",
+    ),
+    (
+        "err.not_found",
+        "ページが見つかりません。",
+        "Page not found.",
+    ),
+    (
+        "err.bad_request",
+        "入力内容に誤りがあります。",
+        "Something in the request is not right.",
+    ),
+    (
+        "err.internal",
+        "システムエラーが発生しました。時間をおいて再度お試しください。",
+        "Something went wrong on our side. Please try again later.",
+    ),
+    (
+        "err.invalid_username",
+        "ユーザー名は英小文字で始まる 3〜64 文字（a-z、0-9、. _ -）です。",
+        "A username has 3–64 characters, starts with a letter and uses a-z, 0-9, . _ -.",
+    ),
+    (
+        "err.password_too_short",
+        "パスワードは 12 文字以上にしてください。",
+        "A password needs at least 12 characters.",
+    ),
+    (
+        "err.password_too_long",
+        "パスワードは 256 文字以内にしてください。",
+        "A password may have at most 256 characters.",
+    ),
+    (
+        "err.password_contains_username",
+        "パスワードにユーザー名を含めることはできません。",
+        "A password must not contain the username.",
+    ),
+    (
+        "err.password_too_common",
+        "よく使われる、または推測されやすいパスワードです。",
+        "This password is too common or too easy to guess.",
+    ),
+    (
+        "err.duplicate_username",
+        "このユーザー名は既に使われています。",
+        "That username is taken.",
+    ),
+    (
+        "err.no_such_user",
+        "利用者が見つかりません。",
+        "No such user.",
+    ),
+    (
+        "err.bad_credentials",
+        "ユーザー名またはパスワードが違います。",
+        "Wrong username or password.",
+    ),
+    (
+        "err.locked",
+        "失敗が続いたため、一時的にログインできません。しばらくしてからお試しください。",
+        "Too many failed attempts. Sign-in is paused for a while; try again later.",
+    ),
+    (
+        "err.account_disabled",
+        "このアカウントは利用停止中です。管理者にお問い合わせください。",
+        "This account is disabled. Contact your administrator.",
+    ),
+    (
+        "err.bad_totp",
+        "コードが違うか、有効期限が切れています。",
+        "That code is wrong or has expired.",
+    ),
+    (
+        "err.totp_replayed",
+        "このコードは使用済みです。次のコードが表示されるまでお待ちください。",
+        "That code was already used. Wait for the next one.",
+    ),
+    (
+        "err.mfa_not_enrolled",
+        "認証アプリが登録されていません。",
+        "No authenticator is set up.",
+    ),
+    (
+        "err.mfa_already_enrolled",
+        "認証アプリは登録済みです。",
+        "An authenticator is already set up.",
+    ),
+    (
+        "err.no_enrolment",
+        "登録手続きが見つかりません。最初からやり直してください。",
+        "No set-up in progress. Please start again.",
+    ),
+    (
+        "err.unknown",
+        "セッションが見つかりません。もう一度ログインしてください。",
+        "Session not found. Please sign in again.",
+    ),
+    (
+        "err.revoked",
+        "セッションは終了しています。もう一度ログインしてください。",
+        "This session has ended. Please sign in again.",
+    ),
+    (
+        "err.expired",
+        "セッションの有効期限が切れました。",
+        "Your session has expired.",
+    ),
+    (
+        "err.expired_idle",
+        "一定時間操作がなかったため、セッションが終了しました。",
+        "Your session ended after a period of inactivity.",
+    ),
+    (
+        "err.last_admin",
+        "有効な運用管理者が一人もいなくなるため、この変更はできません。",
+        "This would leave no active admin, so it is not allowed.",
+    ),
+    (
+        "err.no_roles",
+        "ロールを一つ以上選んでください。",
+        "Choose at least one role.",
+    ),
+    (
+        "err.invalid_input",
+        "入力内容に誤りがあります。",
+        "Something in the input is not right.",
+    ),
+    (
+        "err.session_error",
+        "セッションを確認できませんでした。",
+        "The session could not be checked.",
+    ),
+];
+
+fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
+    static T: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
+    T.get_or_init(|| {
+        MESSAGES
+            .iter()
+            .map(|(k, ja, en)| (*k, (*ja, *en)))
+            .collect()
+    })
+}
+
+/// The message for `key` in `lang`. An unknown key returns the key itself (and a test
+/// makes sure no code path uses one).
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    match table().get(key) {
+        Some((ja, en)) => match lang {
+            Lang::Ja => ja,
+            Lang::En => en,
+        },
+        None => {
+            tracing::warn!(key, "missing message");
+            "?"
+        }
+    }
+}
+
+/// The message for an error code, falling back to a generic one.
+pub fn error_message(lang: Lang, code: &str) -> String {
+    let key = format!("err.{code}");
+    if table().contains_key(key.as_str()) {
+        t(lang, &key)
+    } else {
+        t(lang, "err.generic")
+    }
+    .to_owned()
+}
+
+/// A role's name.
+pub fn role_name(lang: Lang, r: Role) -> &'static str {
+    t(lang, &format!("role.{}.name", r.code()))
+}
+
+/// What a role does.
+pub fn role_description(lang: Lang, r: Role) -> &'static str {
+    t(lang, &format!("role.{}.desc", r.code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_complete() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, ja, en) in MESSAGES {
+            assert!(seen.insert(k), "duplicate key {k}");
+            assert!(
+                !ja.is_empty() && !en.is_empty(),
+                "{k} is empty in one language"
+            );
+        }
+        for r in Role::ALL {
+            assert_ne!(role_name(Lang::En, r), "?");
+            assert_ne!(role_description(Lang::Ja, r), "?");
+        }
+    }
+
+    /// Every literal key passed to `t(..)` / `.t(..)` in the source exists.
+    #[test]
+    fn every_key_used_in_the_source_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![dir.clone()];
+        let mut missing = Vec::new();
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            // Literal keys passed to the translation functions, and the action table.
+            for pat in [".t(\"", "t(ctx.lang, \"", "t(lang, \"", "\"home.action."] {
+                for (i, _) in text.match_indices(pat) {
+                    if !pat.starts_with('.') && !pat.starts_with('"') {
+                        let before = text[..i].chars().next_back().unwrap_or(' ');
+                        if before.is_alphanumeric() || before == '_' {
+                            continue;
+                        }
+                    }
+                    let start = if pat.starts_with('"') {
+                        i + 1
+                    } else {
+                        i + pat.len()
+                    };
+                    let Some(end) = text[start..].find('"') else {
+                        continue;
+                    };
+                    let key = &text[start..start + end];
+                    if !key.contains(['{', ' '])
+                        && !key.ends_with('.')
+                        && !table().contains_key(key)
+                    {
+                        missing.push(format!("{}: {key}", p.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys used but not defined: {missing:#?}"
+        );
+    }
+
+    #[test]
+    fn error_codes_have_messages() {
+        for code in [
+            "not_signed_in",
+            "mfa_required",
+            "permission_missing",
+            "csrf",
+            "bad_credentials",
+            "locked",
+            "totp_replayed",
+            "last_admin",
+        ] {
+            assert_ne!(
+                error_message(Lang::Ja, code),
+                t(Lang::Ja, "err.generic"),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            error_message(Lang::En, "no-such-code"),
+            t(Lang::En, "err.generic")
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! The HTTP face of Renkei: server-rendered pages (Japanese first, English one click
+//! away, every core flow without JavaScript), a JSON API under `/api/v1` described by
+//! OpenAPI, and the operational endpoints.
+//!
+//! **API boundary:** only this crate knows HTTP, HTML, cookies and JSON wire shapes. It
+//! holds no business rules: it resolves who is calling, checks the route's declared
+//! [`Access`](renkei_core::Access) against the role table in `renkei-core`, checks the
+//! CSRF token on every state-changing request, and calls the services in `renkei-app`.
+//!
+//! **Invariant:** routes exist only in [`routes::ROUTES`]-built tables, each with its
+//! required access; the router is built from that table alone, and a test walks every
+//! route for every role.
+#![warn(missing_docs)]
+
+mod api;
+mod context;
+mod error;
+mod form;
+pub mod i18n;
+mod ops;
+mod pages;
+pub mod routes;
+
+pub use context::{CSRF_HEADER, LANG_COOKIE, PRE_COOKIE, RequestContext, SESSION_COOKIE};
+pub use error::AppError;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use renkei_app::App;
+use renkei_crypto::{Macer, Purpose};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The services.
+    pub app: App,
+    csrf: Arc<Macer>,
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State over an opened application.
+    pub fn new(app: App) -> Self {
+        let csrf = Arc::new(app.keys.macer(Purpose::Csrf));
+        Self {
+            app,
+            csrf,
+            metrics: metrics_handle(),
+        }
+    }
+
+    /// The CSRF token for a binding (the session, or the anonymous pre-session cookie).
+    pub fn csrf_token(&self, binding: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(&self.csrf.mac(binding.as_bytes())[..24])
+    }
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed only once).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .unwrap_or_else(|_| metrics_exporter_prometheus::PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(h) => h,
+                // Another recorder is installed (only in unusual embeddings): keep a
+                // private one so /metrics still answers.
+                Err(_) => metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .build_recorder()
+                    .handle(),
+            }
+        })
+        .clone()
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    routes::build(state)
+}
+
+/// Serves until `shutdown` resolves, then drains requests, flushes the audit log and
+/// writes a final checkpoint. Uses TLS when the configuration has it.
+pub async fn serve(
+    state: AppState,
+    listener: std::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let app = state.app.clone();
+    let addr = listener.local_addr().map_err(ServeError::Io)?;
+    let ctx = renkei_accounts::Ctx::system();
+    app.audit
+        .record(ctx.event(
+            "server.start",
+            format!("listen:{addr}"),
+            renkei_core::Outcome::Allowed,
+        ))
+        .await
+        .map_err(|e| ServeError::Audit(e.to_string()))?;
+    let checkpointer = app.audit.spawn_checkpointer(std::time::Duration::from_secs(
+        app.config.audit.checkpoint_interval_secs.max(1),
+    ));
+    let make = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = match &app.config.tls {
+        Some(tls) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let cfg =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+                    .await
+                    .map_err(|e| {
+                        ServeError::Tls(format!(
+                            "{} / {}: {e}",
+                            tls.cert_file.display(),
+                            tls.key_file.display()
+                        ))
+                    })?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            listener.set_nonblocking(true).map_err(ServeError::Io)?;
+            axum_server::from_tcp_rustls(listener, cfg)
+                .handle(handle)
+                .serve(make)
+                .await
+                .map_err(ServeError::Io)
+        }
+        None => {
+            listener.set_nonblocking(true).map_err(ServeError::Io)?;
+            let l = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Io)?;
+            axum::serve(l, make)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(ServeError::Io)
+        }
+    };
+    checkpointer.abort();
+    let _ = app
+        .audit
+        .record(ctx.event(
+            "server.stop",
+            format!("listen:{addr}"),
+            renkei_core::Outcome::Allowed,
+        ))
+        .await;
+    app.close()
+        .await
+        .map_err(|e| ServeError::Audit(e.to_string()))?;
+    result
+}
+
+/// Serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Socket trouble.
+    #[error("server I/O: {0}")]
+    Io(std::io::Error),
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The audit log refused a write, so the server will not run unaudited.
+    #[error("audit: {0}")]
+    Audit(String),
+}

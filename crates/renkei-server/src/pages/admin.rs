@@ -1,0 +1,327 @@
+//! User and role administration.
+
+use super::{csrf_field, jst, layout, notice};
+use crate::context::RequestContext;
+use crate::form::FormData;
+use crate::i18n::{role_name, t};
+use crate::{AppError, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use renkei_accounts::{AccountError, User, UserStatus};
+use renkei_core::{Role, UserId};
+use serde::Deserialize;
+
+/// `?done=` after a change.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn roles_from(form: &FormData) -> Result<Vec<Role>, AppError> {
+    form.all("role")
+        .map(|r| Role::parse(r).ok_or_else(|| AppError::BadRequest(format!("unknown role {r:?}"))))
+        .collect()
+}
+
+fn status_text(ctx: &RequestContext, u: &User, now: renkei_core::Timestamp) -> &'static str {
+    if u.status == UserStatus::Disabled {
+        ctx.t("admin.status_disabled")
+    } else if u.locked_until > now {
+        ctx.t("admin.status_locked")
+    } else {
+        ctx.t("admin.status_active")
+    }
+}
+
+fn role_boxes(ctx: &RequestContext, checked: &[Role], prefix: &str) -> Markup {
+    html! {
+        fieldset.roles {
+            legend { (ctx.t("admin.roles")) }
+            @for r in Role::ALL {
+                @let id = format!("{prefix}-{}", r.code());
+                div.check {
+                    input type="checkbox" name="role" value=(r.code()) id=(id) checked[checked.contains(&r)];
+                    label for=(id) { (role_name(ctx.lang, r)) }
+                }
+            }
+        }
+    }
+}
+
+async fn users_page(
+    st: &AppState,
+    ctx: &RequestContext,
+    message: Option<Markup>,
+    prefill: (&str, &str),
+) -> Result<Markup, AppError> {
+    let users = st.app.accounts.list_users().await?;
+    let now = st.app.clock.now();
+    Ok(layout(
+        ctx,
+        ctx.t("admin.users_title"),
+        html! {
+            @if let Some(m) = message { (m) }
+            table {
+                caption.visually-hidden { (ctx.t("admin.users_title")) }
+                thead { tr {
+                    th scope="col" { (ctx.t("account.username")) }
+                    th scope="col" { (ctx.t("account.display_name")) }
+                    th scope="col" { (ctx.t("admin.roles")) }
+                    th scope="col" { (ctx.t("account.mfa")) }
+                    th scope="col" { (ctx.t("admin.status")) }
+                } }
+                tbody {
+                    @for u in &users {
+                        tr {
+                            td { a href=(format!("/admin/users/{}", u.id)) { (u.username) } }
+                            td { (u.display_name) }
+                            td { @for (i, r) in u.roles.iter().enumerate() { @if i > 0 { "、" } (role_name(ctx.lang, *r)) } }
+                            td { (ctx.t(if u.mfa_enrolled { "account.mfa_on" } else { "account.mfa_off" })) }
+                            td { (status_text(ctx, u, now)) }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="new-user" {
+                h2 #new-user { (ctx.t("admin.new_user")) }
+                form.card method="post" action="/admin/users" {
+                    (csrf_field(ctx))
+                    div.field {
+                        label for="username" { (ctx.t("account.username")) }
+                        input #username name="username" type="text" required pattern="[a-z][a-z0-9._\\-]{2,63}" value=(prefill.0)
+                            autocapitalize="none" spellcheck="false" aria-describedby="username-help";
+                        p.help #username-help { (ctx.t("admin.username_rules")) }
+                    }
+                    div.field {
+                        label for="display_name" { (ctx.t("account.display_name")) }
+                        input #display_name name="display_name" type="text" required maxlength="100" value=(prefill.1);
+                    }
+                    div.field {
+                        label for="password" { (ctx.t("admin.initial_password")) }
+                        input #password name="password" type="password" autocomplete="new-password" minlength="12" required aria-describedby="pw-help";
+                        p.help #pw-help { (ctx.t("password.rules")) }
+                    }
+                    (role_boxes(ctx, &[], "new"))
+                    button type="submit" { (ctx.t("admin.create")) }
+                }
+            }
+        },
+    ))
+}
+
+/// GET /admin/users
+pub async fn users(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(q): Query<Done>,
+) -> Result<Markup, AppError> {
+    let msg = q
+        .done
+        .as_deref()
+        .filter(|d| *d == "created")
+        .map(|_| notice("ok", ctx.t("admin.created")));
+    users_page(&st, &ctx, msg, ("", "")).await
+}
+
+/// POST /admin/users
+pub async fn create_user(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let roles = roles_from(&form)?;
+    let username = form.get("username").unwrap_or("").trim();
+    let display = form.get("display_name").unwrap_or("");
+    match st
+        .app
+        .accounts
+        .create_user(
+            &ctx.ctx(),
+            username,
+            display,
+            form.get("password").unwrap_or(""),
+            &roles,
+        )
+        .await
+    {
+        Ok(u) => Ok(Redirect::to(&format!("/admin/users/{}?done=created", u.id)).into_response()),
+        Err(e) if e.is_client_error() => {
+            let status = if matches!(e, AccountError::DuplicateUsername) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let m = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
+            Ok((
+                status,
+                users_page(&st, &ctx, Some(m), (username, display)).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn load(st: &AppState, id: &str) -> Result<User, AppError> {
+    match st
+        .app
+        .accounts
+        .get_user(&UserId::from_stored(id.to_owned()))
+        .await
+    {
+        Ok(u) => Ok(u),
+        Err(AccountError::NoSuchUser) => Err(AppError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn user_page(st: &AppState, ctx: &RequestContext, u: &User, message: Option<Markup>) -> Markup {
+    let now = st.app.clock.now();
+    let base = format!("/admin/users/{}", u.id);
+    layout(
+        ctx,
+        &format!("{} {}", t(ctx.lang, "admin.user_title"), u.username),
+        html! {
+            @if let Some(m) = message { (m) }
+            dl.meta {
+                dt { (ctx.t("account.display_name")) } dd { (u.display_name) }
+                dt { (ctx.t("admin.status")) } dd { (status_text(ctx, u, now)) }
+                @if u.locked_until > now { dt { (ctx.t("admin.locked_until")) } dd { (jst(u.locked_until)) } }
+                dt { (ctx.t("account.mfa")) } dd { (ctx.t(if u.mfa_enrolled { "account.mfa_on" } else { "account.mfa_off" })) }
+                dt { (ctx.t("admin.created_at")) } dd { (jst(u.created_at)) }
+                dt { "ID" } dd { code { (u.id) } }
+            }
+            form.card method="post" action=(format!("{base}/roles")) {
+                (csrf_field(ctx))
+                (role_boxes(ctx, &u.roles, "edit"))
+                button type="submit" { (ctx.t("admin.save_roles")) }
+            }
+            div.actions-row {
+                @if u.status == UserStatus::Active {
+                    form.inline method="post" action=(format!("{base}/disable")) {
+                        (csrf_field(ctx))
+                        button.danger type="submit" { (ctx.t("admin.disable")) }
+                    }
+                } @else {
+                    form.inline method="post" action=(format!("{base}/enable")) {
+                        (csrf_field(ctx))
+                        button type="submit" { (ctx.t("admin.enable")) }
+                    }
+                }
+                form.inline method="post" action=(format!("{base}/reset-mfa")) {
+                    (csrf_field(ctx))
+                    button type="submit" { (ctx.t("admin.reset_mfa")) }
+                }
+            }
+            p { a href="/admin/users" { (ctx.t("admin.back")) } }
+        },
+    )
+}
+
+/// GET /admin/users/{id}
+pub async fn user(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Query(q): Query<Done>,
+) -> Result<Markup, AppError> {
+    let u = load(&st, &id).await?;
+    let msg = q
+        .done
+        .as_deref()
+        .filter(|d| ["created", "roles", "disabled", "enabled", "mfa_reset"].contains(d))
+        .map(|d| notice("ok", ctx.t(&format!("admin.done.{d}"))));
+    Ok(user_page(&st, &ctx, &u, msg))
+}
+
+async fn change(
+    st: &AppState,
+    ctx: &RequestContext,
+    id: &str,
+    done: &str,
+    result: Result<User, AccountError>,
+) -> Result<Response, AppError> {
+    match result {
+        Ok(u) => Ok(Redirect::to(&format!("/admin/users/{}?done={done}", u.id)).into_response()),
+        Err(AccountError::NoSuchUser) => Err(AppError::NotFound),
+        Err(e) if e.is_client_error() => {
+            let u = load(st, id).await?;
+            let status = if matches!(e, AccountError::LastAdmin) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let m = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
+            Ok((status, user_page(st, ctx, &u, Some(m))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /admin/users/{id}/roles
+pub async fn set_roles(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let roles = roles_from(&form)?;
+    let r = st
+        .app
+        .accounts
+        .set_roles(&ctx.ctx(), &UserId::from_stored(id.clone()), &roles)
+        .await;
+    change(&st, &ctx, &id, "roles", r).await
+}
+
+/// POST /admin/users/{id}/disable
+pub async fn disable(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let r = st
+        .app
+        .accounts
+        .set_status(
+            &ctx.ctx(),
+            &UserId::from_stored(id.clone()),
+            UserStatus::Disabled,
+        )
+        .await;
+    change(&st, &ctx, &id, "disabled", r).await
+}
+
+/// POST /admin/users/{id}/enable
+pub async fn enable(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let r = st
+        .app
+        .accounts
+        .set_status(
+            &ctx.ctx(),
+            &UserId::from_stored(id.clone()),
+            UserStatus::Active,
+        )
+        .await;
+    change(&st, &ctx, &id, "enabled", r).await
+}
+
+/// POST /admin/users/{id}/reset-mfa
+pub async fn reset_mfa(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let r = st
+        .app
+        .accounts
+        .reset_mfa(&ctx.ctx(), &UserId::from_stored(id.clone()))
+        .await;
+    change(&st, &ctx, &id, "mfa_reset", r).await
+}

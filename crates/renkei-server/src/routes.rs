@@ -1,0 +1,314 @@
+//! Every route, with the access it requires, in one table. The router is built from this
+//! table alone: a route cannot exist without declaring its access. A gate in front of
+//! each handler checks the access (auditing every denial) and, for state-changing
+//! methods, the CSRF token.
+
+use crate::context::{CSRF_HEADER, RequestContext};
+use crate::{AppError, AppState, api, ops, pages};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use renkei_core::{Access, Outcome, Permission};
+
+/// One route: method, path, required access, handler.
+pub struct RouteDef {
+    /// HTTP method.
+    pub method: Method,
+    /// Path pattern (axum syntax).
+    pub path: &'static str,
+    /// What the caller needs.
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+/// A route's method, path and access, without its handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path pattern.
+    pub path: &'static str,
+    /// What the caller needs.
+    pub access: Access,
+}
+
+fn r(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> RouteDef {
+    RouteDef {
+        method,
+        path,
+        access,
+        handler,
+    }
+}
+
+fn table() -> Vec<RouteDef> {
+    use Access::{MfaPending, Public, SignedIn};
+    use Method as M;
+    use Permission::{ManageUsers, ReadAudit};
+    let need = Access::Permission;
+    vec![
+        // Public pages and assets.
+        r(M::GET, "/", Public, get(pages::landing)),
+        r(M::GET, "/login", Public, get(pages::auth::login_form)),
+        r(M::POST, "/login", Public, post(pages::auth::login)),
+        r(M::GET, "/lang/{lang}", Public, get(pages::auth::set_lang)),
+        r(M::GET, "/static/style.css", Public, get(pages::stylesheet)),
+        // Operations.
+        r(M::GET, "/healthz", Public, get(ops::healthz)),
+        r(M::GET, "/readyz", Public, get(ops::readyz)),
+        r(M::GET, "/metrics", Public, get(ops::metrics)),
+        r(M::GET, "/api/openapi.json", Public, get(api::openapi)),
+        // Second factor.
+        r(
+            M::GET,
+            "/mfa/enrol",
+            MfaPending,
+            get(pages::auth::enrol_form),
+        ),
+        r(M::POST, "/mfa/enrol", MfaPending, post(pages::auth::enrol)),
+        r(M::GET, "/mfa", MfaPending, get(pages::auth::challenge_form)),
+        r(M::POST, "/mfa", MfaPending, post(pages::auth::challenge)),
+        r(M::POST, "/logout", MfaPending, post(pages::auth::logout)),
+        // Every signed-in role.
+        r(M::GET, "/home", SignedIn, get(pages::home::home)),
+        r(M::GET, "/account", SignedIn, get(pages::account::account)),
+        r(
+            M::POST,
+            "/account/password",
+            SignedIn,
+            post(pages::account::change_password),
+        ),
+        r(
+            M::POST,
+            "/account/tokens",
+            SignedIn,
+            post(pages::account::create_token),
+        ),
+        r(
+            M::POST,
+            "/account/tokens/{id}/revoke",
+            SignedIn,
+            post(pages::account::revoke_token),
+        ),
+        r(M::GET, "/api/v1/me", SignedIn, get(api::me)),
+        // Admin.
+        r(
+            M::GET,
+            "/admin/users",
+            need(ManageUsers),
+            get(pages::admin::users),
+        ),
+        r(
+            M::POST,
+            "/admin/users",
+            need(ManageUsers),
+            post(pages::admin::create_user),
+        ),
+        r(
+            M::GET,
+            "/admin/users/{id}",
+            need(ManageUsers),
+            get(pages::admin::user),
+        ),
+        r(
+            M::POST,
+            "/admin/users/{id}/roles",
+            need(ManageUsers),
+            post(pages::admin::set_roles),
+        ),
+        r(
+            M::POST,
+            "/admin/users/{id}/disable",
+            need(ManageUsers),
+            post(pages::admin::disable),
+        ),
+        r(
+            M::POST,
+            "/admin/users/{id}/enable",
+            need(ManageUsers),
+            post(pages::admin::enable),
+        ),
+        r(
+            M::POST,
+            "/admin/users/{id}/reset-mfa",
+            need(ManageUsers),
+            post(pages::admin::reset_mfa),
+        ),
+        r(M::GET, "/api/v1/users", need(ManageUsers), get(api::users)),
+        // Auditor.
+        r(M::GET, "/audit", need(ReadAudit), get(pages::audit::log)),
+        r(
+            M::GET,
+            "/audit/verify",
+            need(ReadAudit),
+            get(pages::audit::verify),
+        ),
+        r(
+            M::GET,
+            "/audit/export",
+            need(ReadAudit),
+            get(pages::audit::export),
+        ),
+        r(
+            M::GET,
+            "/api/v1/audit/entries",
+            need(ReadAudit),
+            get(api::audit_entries),
+        ),
+        r(
+            M::GET,
+            "/api/v1/audit/verify",
+            need(ReadAudit),
+            get(api::audit_verify),
+        ),
+    ]
+}
+
+/// Every route's method, path and access.
+pub fn specs() -> Vec<RouteSpec> {
+    table()
+        .into_iter()
+        .map(|d| RouteSpec {
+            method: d.method,
+            path: d.path,
+            access: d.access,
+        })
+        .collect()
+}
+
+#[derive(Clone)]
+struct Gate {
+    st: AppState,
+    access: Access,
+    label: &'static str,
+}
+
+pub(crate) fn build(st: AppState) -> Router {
+    let mut router = Router::new();
+    for d in table() {
+        let label: &'static str = Box::leak(format!("{} {}", d.method, d.path).into_boxed_str());
+        let gate = Gate {
+            st: st.clone(),
+            access: d.access,
+            label,
+        };
+        router = router.route(
+            d.path,
+            d.handler.route_layer(from_fn_with_state(gate, gate_fn)),
+        );
+    }
+    router
+        .fallback(|| async { AppError::NotFound })
+        .layer(from_fn_with_state(st.clone(), crate::ops::track))
+        .layer(from_fn_with_state(st.clone(), crate::context::middleware))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            crate::form::MAX_FORM * 16,
+        ))
+        .with_state(st)
+}
+
+/// Checks access, then CSRF; audits every refusal before answering.
+async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
+    let Some(ctx) = req.extensions().get::<RequestContext>().cloned() else {
+        return AppError::Internal("no request context".into()).into_response();
+    };
+    if let Err(denied) = g.access.check(ctx.level(), ctx.roles()) {
+        let mut ev = ctx.ctx().event(
+            "http.access",
+            format!("route:{}", g.label),
+            Outcome::denied(denied.code()),
+        );
+        if let Some(p) = ctx.session_problem {
+            ev = ev.detail(serde_json::json!({ "session": p }));
+        }
+        if let Err(e) = g.st.app.audit.record(ev).await {
+            return AppError::from(e).into_response();
+        }
+        return AppError::Denied(denied).into_response();
+    }
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || ctx.via_token() {
+        return next.run(req).await;
+    }
+    let (req, presented) = match take_csrf(req).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let ok = presented.is_some_and(|p| renkei_crypto::ct_eq(p.as_bytes(), ctx.csrf.as_bytes()));
+    if !ok {
+        let ev = ctx.ctx().event(
+            "http.csrf",
+            format!("route:{}", g.label),
+            Outcome::denied("csrf"),
+        );
+        if let Err(e) = g.st.app.audit.record(ev).await {
+            return AppError::from(e).into_response();
+        }
+        return AppError::Csrf.into_response();
+    }
+    next.run(req).await
+}
+
+/// Finds the CSRF token in the header or, for forms, the `csrf` field. Forms are read
+/// into memory (they are small) and handed on intact.
+async fn take_csrf(req: Request) -> Result<(Request, Option<String>), AppError> {
+    if let Some(v) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        let v = v.to_owned();
+        return Ok((req, Some(v)));
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((req, None));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::form::MAX_FORM)
+        .await
+        .map_err(|_| AppError::BadRequest("form too large".into()))?;
+    let token = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
+    Ok((Request::from_parts(parts, Body::from(bytes)), token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_unique_and_api_routes_are_documented() {
+        let specs = specs();
+        let mut seen = std::collections::HashSet::new();
+        for s in &specs {
+            assert!(
+                seen.insert((s.method.clone(), s.path)),
+                "duplicate route {} {}",
+                s.method,
+                s.path
+            );
+        }
+        let doc = crate::api::openapi_doc();
+        let json = serde_json::to_value(&doc).unwrap();
+        for s in specs.iter().filter(|s| s.path.starts_with("/api/v1/")) {
+            let op = &json["paths"][s.path][s.method.as_str().to_lowercase()];
+            assert!(
+                op.is_object(),
+                "{} {} is not in the OpenAPI document",
+                s.method,
+                s.path
+            );
+        }
+    }
+}

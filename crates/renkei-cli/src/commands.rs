@@ -340,8 +340,17 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
                 let ev = operator()
                     .event("audit.verify", "audit_log", renkei_core::Outcome::Allowed)
                     .detail(serde_json::json!({ "entries": report.entries, "problems": report.problems.len(), "via": "cli" }));
-                audit.record(ev).await?;
-                audit.shutdown().await?;
+                // Best effort: a damaged log may refuse the append, and the report matters more.
+                if let Err(e) = async {
+                    audit.record(ev).await?;
+                    audit.shutdown().await
+                }
+                .await
+                {
+                    eprintln!(
+                        "warning: this verification could not be recorded in the audit log: {e}"
+                    );
+                }
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -119,6 +119,22 @@ pub(crate) fn render(
     info: ErrorInfo,
 ) -> Response {
     let status = resp.status();
+    let mut out = render_body(st, ctx, status, info);
+    // Keep headers the handler or gate set (e.g. the denial reason).
+    for (k, v) in resp.headers() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+fn render_body(
+    st: &AppState,
+    ctx: &RequestContext,
+    status: StatusCode,
+    info: ErrorInfo,
+) -> Response {
     let message = crate::i18n::error_message(ctx.lang, info.code);
     if ctx.api {
         let body = serde_json::json!({

@@ -233,7 +233,7 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
         if let Err(e) = g.st.app.audit.record(ev).await {
             return AppError::from(e).into_response();
         }
-        return AppError::Denied(denied).into_response();
+        return mark_denied(AppError::Denied(denied));
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || ctx.via_token() {
@@ -253,9 +253,21 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
         if let Err(e) = g.st.app.audit.record(ev).await {
             return AppError::from(e).into_response();
         }
-        return AppError::Csrf.into_response();
+        return mark_denied(AppError::Csrf);
     }
     next.run(req).await
+}
+
+/// Header naming the reason when the gate refuses a request (for clients and tests to
+/// tell a refusal from a handler's own redirect).
+pub const DENIED_HEADER: &str = "x-renkei-denied";
+
+fn mark_denied(e: AppError) -> Response {
+    let code = e.code();
+    let mut r = e.into_response();
+    r.headers_mut()
+        .insert(DENIED_HEADER, axum::http::HeaderValue::from_static(code));
+    r
 }
 
 /// Finds the CSRF token in the header or, for forms, the `csrf` field. Forms are read

@@ -10,8 +10,11 @@
 //! [`Store`] or a [`Tx`] and run their own queries through it.
 #![warn(missing_docs)]
 
-#[cfg(feature = "testing")]
+mod scan;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
+
+pub use scan::{Batch, ScanBind};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor as _};
@@ -99,11 +102,25 @@ impl Default for StoreOptions {
 }
 
 /// A handle on the metadata store. Cheap to clone.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the redacted URL only.
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Redacted, for messages.
     url: String,
+    /// As given, for the bulk-scan connections. Never printed.
+    raw_url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -162,6 +179,7 @@ impl Store {
             pool,
             backend,
             url: shown,
+            raw_url: url.to_owned(),
         };
         store.install_guards().await?;
         tracing::debug!(url = %store.url, ?backend, "metadata store open");

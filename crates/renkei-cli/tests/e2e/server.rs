@@ -1,0 +1,335 @@
+//! The server binary over a real socket: sign-in with password and TOTP, the demo, a
+//! store that cannot be reached, and a server killed mid-flight.
+
+use crate::harness::*;
+use renkei_store::{Store, store_test};
+use reqwest::StatusCode;
+
+async fn sign_in_with_password_and_totp_over_http(store: Store) {
+    let env = Env::new(store.url());
+    env.ok(
+        &["init", "--admin", "root", "--password-stdin"],
+        &format!("{PW}\n"),
+    );
+    let out = env.ok(
+        &[
+            "user",
+            "add",
+            "--username",
+            "alice",
+            "--display-name",
+            "有栖",
+            "--role",
+            "researcher",
+            "--password-stdin",
+        ],
+        &format!("{PW}\n"),
+    );
+    assert!(out.contains("created user alice"), "{out}");
+    let server = env.start(&["serve"], "Renkei listening on");
+    let base = server.url.clone();
+    let c = client();
+
+    let login = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf(&login).as_str()),
+            ("username", "alice"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/mfa/enrol");
+    let enrol = c
+        .get(format!("{base}/mfa/enrol"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let i = enrol
+        .find("<code class=\"secret\">")
+        .unwrap_or_else(|| panic!("{enrol}"))
+        + 21;
+    let secret = enrol[i..i + enrol[i..].find('<').unwrap()].replace(' ', "");
+    let code = renkei_accounts::current_code(&secret, now_secs()).unwrap();
+    let r = c
+        .post(format!("{base}/mfa/enrol"))
+        .form(&[("csrf", csrf(&enrol).as_str()), ("code", &code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/home");
+    let home = c.get(format!("{base}/home")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let home = home.text().await.unwrap();
+    assert!(home.contains("有栖") && home.contains("研究者（利活用者）"));
+
+    // Out, and back in with the challenge (not enrolment) this time.
+    c.post(format!("{base}/logout"))
+        .form(&[("csrf", csrf(&home).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get(format!("{base}/home")).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let login = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf(&login).as_str()),
+            ("username", "alice"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/mfa");
+    let mfa = c
+        .get(format!("{base}/mfa"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{base}/mfa"))
+        .form(&[("csrf", csrf(&mfa).as_str()), ("code", &next_code(&secret))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/home");
+    let me: serde_json::Value = c
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "alice");
+
+    assert_eq!(server.stop(), 0, "clean shutdown on SIGTERM");
+    let (code, out, err) = env.run(&["audit", "verify"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("audit log OK"), "{out}");
+    let export = env.ok(&["audit", "export"], "");
+    for action in [
+        "user.create",
+        "auth.password",
+        "mfa.enrol",
+        "auth.mfa",
+        "auth.signout",
+        "server.start",
+        "server.stop",
+    ] {
+        assert!(
+            export.contains(&format!("\"action\":\"{action}\"")),
+            "{action} missing from the log"
+        );
+    }
+    assert!(
+        !export.contains(PW) && !export.contains(&secret),
+        "no secrets in the log"
+    );
+}
+
+async fn killing_the_server_loses_no_committed_entry(store: Store) {
+    let env = Env::new(store.url());
+    env.ok(&["init"], "");
+    let server = env.start(&["serve"], "Renkei listening on");
+    let base = server.url.clone();
+    // Every answered denial was committed to the log before it was answered.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let base = base.clone();
+        let answered = answered.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = client();
+            loop {
+                match c.get(format!("{base}/api/v1/me")).send().await {
+                    Ok(r) if r.status() == StatusCode::UNAUTHORIZED => {
+                        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.kill();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let answered = answered.load(std::sync::atomic::Ordering::SeqCst);
+    let (code, out, err) = env.run(&["audit", "verify"], "");
+    assert_eq!(code, 0, "the chain is verifiable after SIGKILL: {out}{err}");
+    let export = env.ok(&["audit", "export"], "");
+    let denials = export
+        .lines()
+        .filter(|l| l.contains("\"route:GET /api/v1/me\""))
+        .count();
+    assert!(
+        denials >= answered,
+        "{answered} denials were answered but only {denials} are in the log"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_serves_every_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let mut env = Env::new("unused");
+    env.vars
+        .retain(|(k, _)| k != "RENKEI_DATABASE_URL" && k != "RENKEI_DATA_DIR");
+    env.vars
+        .push(("RENKEI_DATA_DIR".into(), data.display().to_string()));
+    let demo = env.start(&["demo"], "Stop with Ctrl-C");
+    let table: Vec<Vec<String>> = demo
+        .stdout
+        .iter()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|w| w.len() == 4 && renkei_core::Role::parse(&w[0]).is_some())
+        .collect();
+    assert_eq!(
+        table.len(),
+        8,
+        "an account for every role: {:#?}",
+        demo.stdout
+    );
+    let base = demo.url.clone();
+    let c = client();
+    assert_eq!(
+        c.get(format!("{base}/")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let auditor = table.iter().find(|w| w[0] == "auditor").unwrap();
+    let login = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    c.post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf(&login).as_str()),
+            ("username", auditor[1].as_str()),
+            ("password", auditor[2].as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let mfa = c
+        .get(format!("{base}/mfa"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = renkei_accounts::current_code(&auditor[3], now_secs()).unwrap();
+    let r = c
+        .post(format!("{base}/mfa"))
+        .form(&[("csrf", csrf(&mfa).as_str()), ("code", &code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/home");
+    assert_eq!(
+        c.get(format!("{base}/audit"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(demo.stop(), 0);
+
+    // Again: the same world and credentials.
+    let again = env.start(&["demo"], "Stop with Ctrl-C");
+    assert!(
+        again.stdout.iter().any(|l| l.contains(&auditor[2])),
+        "credentials reused"
+    );
+    again.stop();
+    // --fresh: a new world.
+    let fresh = env.start(&["demo", "--fresh"], "Stop with Ctrl-C");
+    assert!(
+        !fresh.stdout.iter().any(|l| l.contains(&auditor[2])),
+        "new credentials after --fresh"
+    );
+    fresh.stop();
+}
+
+#[test]
+fn an_unreachable_store_fails_fast_with_one_line() {
+    let mut env = Env::new("postgres://renkei:s3cret@127.0.0.1:1/nowhere");
+    env.vars.push(("RENKEI_MASTER_KEY".into(), "11".repeat(32)));
+    let (code, out, err) = env.run(&["serve"], "");
+    assert_ne!(code, 0);
+    assert!(out.is_empty(), "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(
+        lines[0].starts_with(
+            "renkei: cannot reach the metadata store at postgres://renkei:***@127.0.0.1:1/nowhere"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"));
+}
+
+#[test]
+fn every_command_has_help() {
+    let env = Env::new("sqlite://unused.db");
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["serve", "--help"],
+        vec!["init", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["user", "list", "--help"],
+        vec!["user", "disable", "--help"],
+        vec!["audit", "--help"],
+        vec!["audit", "verify", "--help"],
+        vec!["audit", "export", "--help"],
+        vec!["totp-code", "--help"],
+        vec!["bench", "--help"],
+    ] {
+        let (code, out, _) = env.run(&args, "");
+        assert_eq!(code, 0, "{args:?}");
+        assert!(out.contains("Usage: renkei"), "{args:?}: {out}");
+    }
+}
+
+store_test!(
+    sign_in_with_password_and_totp_over_http,
+    killing_the_server_loses_no_committed_entry
+);

@@ -326,10 +326,10 @@ impl Config {
         if let Err(msg) = PasswordHasher::validate(self.password) {
             return bad("password", &msg);
         }
-        if let Some(url) = &self.database_url {
-            if let Err(e) = renkei_store::Backend::from_url(url) {
-                return bad("database_url", &e.to_string());
-            }
+        if let Some(url) = &self.database_url
+            && let Err(e) = renkei_store::Backend::from_url(url)
+        {
+            return bad("database_url", &e.to_string());
         }
         Ok(())
     }
@@ -402,6 +402,17 @@ mod tests {
                 .to_string()
                 .contains("database_url")
         );
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let c = Config::from_toml(
+            include_str!("../../../renkei.example.toml"),
+            "renkei.example.toml",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/renkei"));
     }
 
     #[test]

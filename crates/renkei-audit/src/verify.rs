@@ -397,22 +397,22 @@ impl Walker {
                 self.wanted.insert(key(&prev_hash), seq);
             }
         }
-        if !self.wanted.is_empty() {
-            if let Some(w) = self.wanted.remove(&key(&hash)) {
-                self.problem(
-                    w,
-                    ProblemKind::Reordered,
-                    format!("entry {w} follows entry {seq}, which is stored after it"),
-                );
-            }
+        if !self.wanted.is_empty()
+            && let Some(w) = self.wanted.remove(&key(&hash))
+        {
+            self.problem(
+                w,
+                ProblemKind::Reordered,
+                format!("entry {w} follows entry {seq}, which is stored after it"),
+            );
         }
         self.explained = false;
         self.recent.insert(key(&hash), seq);
         self.recent_order.push_back(key(&hash));
-        if self.recent_order.len() > RECENT {
-            if let Some(old) = self.recent_order.pop_front() {
-                self.recent.remove(&old);
-            }
+        if self.recent_order.len() > RECENT
+            && let Some(old) = self.recent_order.pop_front()
+        {
+            self.recent.remove(&old);
         }
         self.prev = hash;
     }

@@ -266,9 +266,11 @@ fn signin_figures() -> anyhow::Result<()> {
 async fn page_figures() -> anyhow::Result<()> {
     use tower_service_ext::oneshot;
     let dir = tempfile::tempdir()?;
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.path().to_owned();
-    cfg.password = PasswordParams::insecure_for_tests();
+    let cfg = Config {
+        data_dir: dir.path().to_owned(),
+        password: PasswordParams::insecure_for_tests(),
+        ..Default::default()
+    };
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
     let ctx = Ctx::cli("bench");
     let pw = "correct horse battery staple";
@@ -289,9 +291,7 @@ async fn page_figures() -> anyhow::Result<()> {
         .sign_in_password(&ctx, "bench", pw, "bench")
         .await?;
     let s = app.accounts.resolve_session(&signin.token).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let now = renkei_core::time::Clock::now(&renkei_core::time::SystemClock).secs() as u64;
     let code = renkei_accounts::current_code(&renkei_accounts::encode_secret(secret), now)
         .context("code")?;
     let token = app.accounts.verify_mfa(&ctx, &s, &code).await?;

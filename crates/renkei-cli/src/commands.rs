@@ -461,9 +461,7 @@ fn print_report(r: &renkei_audit::VerifyReport) {
 
 /// `renkei totp-code`
 pub fn totp_code(secret: &str) -> anyhow::Result<ExitCode> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let now = renkei_core::time::Clock::now(&renkei_core::time::SystemClock).secs() as u64;
     let code = renkei_accounts::current_code(secret, now).context("not a base32 TOTP secret")?;
     println!("{code}");
     Ok(ExitCode::SUCCESS)

@@ -125,7 +125,7 @@ impl Env {
             .iter()
             .find_map(|l| {
                 l.split_whitespace()
-                    .find(|w| w.starts_with("http://"))
+                    .find(|w| w.starts_with("http://") || w.starts_with("https://"))
                     .map(|u| u.trim_end_matches('/').to_owned())
             })
             .unwrap_or_default();
@@ -181,10 +181,7 @@ pub fn csrf(html: &str) -> String {
 }
 
 pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    renkei_core::time::Clock::now(&renkei_core::time::SystemClock).secs() as u64
 }
 
 /// The code for the next 30-second step (accepted: one step of skew), so a second

@@ -333,3 +333,51 @@ store_test!(
     sign_in_with_password_and_totp_over_http,
     killing_the_server_loses_no_committed_entry
 );
+
+#[tokio::test]
+async fn serves_tls_from_the_config() {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let mut env = Env::new(&format!("sqlite://{}/renkei.db", dir.path().display()));
+    env.vars
+        .push(("RENKEI_TLS_CERT".into(), cert_path.display().to_string()));
+    env.vars
+        .push(("RENKEI_TLS_KEY".into(), key_path.display().to_string()));
+    env.ok(&["init"], "");
+    let server = env.start(&["serve"], "Renkei listening on");
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let c = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(
+        c.get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let login = c.get(format!("{}/login", server.url)).send().await.unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "cookies are Secure under TLS: {cookie}"
+    );
+    // Plain HTTP on the TLS port gets nowhere.
+    let plain = server.url.replace("https://", "http://");
+    let r = client().get(format!("{plain}/healthz")).send().await;
+    assert!(
+        r.map(|r| r.status() != reqwest::StatusCode::OK)
+            .unwrap_or(true),
+        "plain HTTP must not be served"
+    );
+    assert_eq!(server.stop(), 0);
+}

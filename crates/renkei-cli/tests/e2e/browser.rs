@@ -1,0 +1,338 @@
+//! A real headless Chromium against the real binary: the core flows with JavaScript
+//! switched off, keyboard use, the language switch, and accessibility checks (labels,
+//! alt text, one h1, colour contrast to WCAG AA) on every page each role reaches.
+
+use crate::harness::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+
+/// chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let exe = std::env::var("RENKEI_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let child = Command::new(exe)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn browser(d: &Driver, javascript: bool) -> Client {
+    let profile = tempfile::tempdir().unwrap().keep();
+    let mut opts = serde_json::json!({
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--disable-quic", format!("--user-data-dir={}", profile.display()),
+        ],
+    });
+    if let Ok(bin) = std::env::var("RENKEI_TEST_CHROMIUM") {
+        opts["binary"] = bin.into();
+    }
+    if !javascript {
+        opts["prefs"] =
+            serde_json::json!({ "profile.managed_default_content_settings.javascript": 2 });
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), opts);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&d.url)
+        .await
+        .unwrap()
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn submit(c: &Client) {
+    c.find(Locator::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn path(c: &Client) -> String {
+    c.current_url().await.unwrap().path().to_owned()
+}
+
+async fn h1(c: &Client) -> String {
+    c.find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits (up to 10 s) for a navigation a click or key press started: WebDriver does not
+/// always wait for those itself.
+async fn wait_path(c: &Client, want: &str) {
+    for _ in 0..200 {
+        if path(c).await == want
+            && c.execute("return document.readyState", vec![]).await.ok() == Some("complete".into())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never reached {want}; at {}", path(c).await);
+}
+
+/// Signs in through the pages: username, password, Enter; then the code.
+async fn sign_in(c: &Client, base: &str, who: &[String]) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(c, "#username", &who[1]).await;
+    // Enter in the password field submits the form, as in any browser without JS.
+    fill(c, "#password", &format!("{}\u{E007}", who[2])).await;
+    wait_path(c, "/mfa").await;
+    fill(
+        c,
+        "#code",
+        &renkei_accounts::current_code(&who[3], now_secs()).unwrap(),
+    )
+    .await;
+    submit(c).await;
+    wait_path(c, "/home").await;
+}
+
+const A11Y: &str = r#"
+const problems = [];
+if (!document.documentElement.lang) problems.push('no lang attribute');
+const h1s = document.querySelectorAll('h1').length;
+if (h1s !== 1) problems.push(h1s + ' h1 elements');
+for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+  const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.getAttribute('aria-label') || el.closest('label');
+  if (!labelled) problems.push('unlabelled field ' + (el.name || el.id));
+}
+for (const img of document.querySelectorAll('img')) if (!img.getAttribute('alt')) problems.push('image without alt');
+for (const b of document.querySelectorAll('a, button')) if (!(b.textContent.trim() || b.getAttribute('aria-label'))) problems.push('control without a name');
+function rgb(c) { return c.match(/[\d.]+/g).map(Number); }
+function lum(c) { const [r, g, b] = rgb(c).slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; }
+function bg(el) { for (; el; el = el.parentElement) { const c = getComputedStyle(el).backgroundColor; const v = rgb(c); if (v.length < 4 || v[3] > 0) return c; } return 'rgb(255, 255, 255)'; }
+for (const el of document.querySelectorAll('body *')) {
+  if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  const st = getComputedStyle(el);
+  if (st.display === 'none' || st.visibility === 'hidden' || el.closest('.visually-hidden')) continue;
+  const a = lum(st.color), b = lum(bg(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(st.fontSize), large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) problems.push('contrast ' + ratio.toFixed(2) + ' on ' + el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '"');
+}
+return problems;
+"#;
+
+async fn accessible(c: &Client, url: &str) {
+    c.goto(url).await.unwrap();
+    let problems = c.execute(A11Y, vec![]).await.unwrap();
+    assert_eq!(
+        problems,
+        serde_json::json!([]),
+        "accessibility problems on {url}"
+    );
+    // The skip link comes first in keyboard order; on pages that do not focus a form
+    // field for you, the first Tab really lands on it.
+    let first = c
+        .execute("return document.querySelector('a[href], button, input:not([type=hidden]), select, textarea').className", vec![])
+        .await
+        .unwrap();
+    assert_eq!(first, "skip", "first focusable element on {url}");
+    let autofocus = c
+        .execute("return !!document.querySelector('[autofocus]')", vec![])
+        .await
+        .unwrap();
+    if autofocus == false {
+        c.find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .send_keys("\u{E004}")
+            .await
+            .unwrap();
+        let focused = c
+            .execute("return document.activeElement.className", vec![])
+            .await
+            .unwrap();
+        assert_eq!(focused, "skip", "first Tab on {url}");
+    }
+}
+
+fn accounts(demo: &Running) -> Vec<Vec<String>> {
+    demo.stdout
+        .iter()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|w| w.len() == 4 && renkei_core::Role::parse(&w[0]).is_some())
+        .collect()
+}
+
+fn demo_env() -> Env {
+    let mut env = Env::new("unused");
+    env.vars.retain(|(k, _)| k != "RENKEI_DATABASE_URL");
+    let data = env.dir.path().join("demo");
+    env.vars.retain(|(k, _)| k != "RENKEI_DATA_DIR");
+    env.vars
+        .push(("RENKEI_DATA_DIR".into(), data.display().to_string()));
+    env
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(renkei_browser),
+    ignore = "headless Chromium: install chromium and chromium-driver to run"
+)]
+async fn core_flows_work_without_javascript() {
+    let env = demo_env();
+    let demo = env.start(&["demo"], "Stop with Ctrl-C");
+    let accs = accounts(&demo);
+    let admin = accs.iter().find(|w| w[0] == "admin").unwrap();
+    let d = driver();
+    let c = browser(&d, false).await;
+    let base = &demo.url;
+    c.goto(&format!("{base}/home")).await.unwrap();
+    assert_eq!(
+        path(&c).await,
+        "/login",
+        "a protected page sends you to sign in"
+    );
+    sign_in(&c, base, admin).await;
+    assert_eq!(h1(&c).await, "ホーム");
+    // Switch language; the choice is remembered on the next page.
+    c.find(Locator::LinkText("English"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, "/home").await;
+    assert_eq!(h1(&c).await, "Home");
+    c.goto(&format!("{base}/admin/users")).await.unwrap();
+    assert_eq!(h1(&c).await, "Users");
+    // Create a user with the form, checkboxes and all.
+    fill(&c, "#username", "browser-made").await;
+    fill(&c, "#display_name", "ブラウザ 作成").await;
+    fill(&c, "#password", "a long enough pass phrase").await;
+    c.find(Locator::Css("#new-auditor"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&c).await;
+    for _ in 0..200 {
+        if path(&c).await.starts_with("/admin/users/") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    wait_path(&c, &path(&c).await).await;
+    let heading = h1(&c).await;
+    assert!(
+        heading.contains("browser-made"),
+        "{heading}: {}",
+        c.source().await.unwrap()
+    );
+    let notice = c
+        .find(Locator::Css(".notice"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("User added"), "{notice}");
+    // Sign out from the header.
+    c.find(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, "/login").await;
+    let notice = c
+        .find(Locator::Css(".notice"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("signed out"), "{notice}");
+    c.close().await.unwrap();
+    demo.stop();
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(renkei_browser),
+    ignore = "headless Chromium: install chromium and chromium-driver to run"
+)]
+async fn every_page_is_accessible() {
+    let env = demo_env();
+    let demo = env.start(&["demo"], "Stop with Ctrl-C");
+    let accs = accounts(&demo);
+    let base = demo.url.clone();
+    let d = driver();
+    let c = browser(&d, true).await;
+    for page in ["/", "/login", "/no-such-page"] {
+        accessible(&c, &format!("{base}{page}")).await;
+    }
+    let admin = accs.iter().find(|w| w[0] == "admin").unwrap();
+    sign_in(&c, &base, admin).await;
+    for page in ["/home", "/account", "/admin/users", "/audit"] {
+        accessible(&c, &format!("{base}{page}")).await;
+    }
+    c.goto(&format!("{base}/admin/users")).await.unwrap();
+    let link = c
+        .find(Locator::Css("main table a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    accessible(&c, &format!("{base}{link}")).await;
+    c.goto(&format!("{base}/lang/en?next=/home")).await.unwrap();
+    accessible(&c, &format!("{base}/home")).await;
+    c.delete_all_cookies().await.unwrap();
+    let auditor = accs.iter().find(|w| w[0] == "auditor").unwrap();
+    sign_in(&c, &base, auditor).await;
+    for page in ["/audit", "/audit/verify"] {
+        accessible(&c, &format!("{base}{page}")).await;
+    }
+    c.close().await.unwrap();
+    demo.stop();
+}

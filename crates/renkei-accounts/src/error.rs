@@ -56,6 +56,12 @@ pub enum AccountError {
     /// A user needs at least one role.
     #[error("a user needs at least one role")]
     NoRoles,
+    /// Admins may not change their own roles or status.
+    #[error("you cannot change your own roles or status; ask another admin")]
+    SelfChange,
+    /// Too many sign-ins are being checked at once; try again shortly.
+    #[error("busy; try again in a moment")]
+    Busy,
     /// The input is malformed (names too long, unknown role, ...).
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -95,6 +101,8 @@ impl AccountError {
             AccountError::Session(r) => r,
             AccountError::LastAdmin => "last_admin",
             AccountError::NoRoles => "no_roles",
+            AccountError::SelfChange => "self_change",
+            AccountError::Busy => "busy",
             AccountError::Invalid(_) => "invalid_input",
             AccountError::Hash(_) => "internal",
             AccountError::Store(_) => "internal",
@@ -106,7 +114,10 @@ impl AccountError {
     pub fn is_client_error(&self) -> bool {
         !matches!(
             self,
-            AccountError::Hash(_) | AccountError::Store(_) | AccountError::Audit(_)
+            AccountError::Busy
+                | AccountError::Hash(_)
+                | AccountError::Store(_)
+                | AccountError::Audit(_)
         )
     }
 }

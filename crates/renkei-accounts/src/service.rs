@@ -60,11 +60,23 @@ struct Inner {
     store: Store,
     audit: Audit,
     hasher: PasswordHasher,
+    hashing: tokio::sync::Semaphore,
+    claimed: renkei_crypto::Macer,
     sealer: Sealer,
     clock: SharedClock,
     sessions: SessionPolicy,
     lockout: LockoutPolicy,
 }
+
+/// A claimed attempt: its number, and the lock it set (0 = none).
+#[derive(Clone, Copy)]
+struct Attempt {
+    n: i64,
+    locked_for_secs: i64,
+}
+
+/// How long a sign-in waits for a free hashing slot before the caller is told to retry.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Seconds between writes of a session's `last_seen_at` (so reading a page is not a write).
 const TOUCH_EVERY_SECS: i64 = 60;
@@ -88,6 +100,10 @@ impl Accounts {
                 store,
                 audit,
                 hasher: PasswordHasher::new(password),
+                hashing: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                ),
+                claimed: keys.macer(renkei_crypto::Purpose::ClaimedName),
                 sealer: Sealer::new(keys),
                 clock,
                 sessions,
@@ -98,11 +114,6 @@ impl Accounts {
 
     fn now(&self) -> Timestamp {
         self.inner.clock.now()
-    }
-
-    /// The session policy in force.
-    pub fn session_policy(&self) -> SessionPolicy {
-        self.inner.sessions
     }
 
     async fn deny<T>(
@@ -264,8 +275,14 @@ impl Accounts {
             Ok(u) => u,
             Err(e) => return self.deny(ctx, action, object, e).await,
         };
+        if is_self(ctx, id) {
+            return self
+                .deny(ctx, action, object, AccountError::SelfChange)
+                .await;
+        }
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
+        take_guard(&mut tx, "roles").await?;
         if status == UserStatus::Disabled
             && user.roles.contains(&Role::Admin)
             && other_active_admins(&mut tx, id).await? == 0
@@ -305,6 +322,11 @@ impl Accounts {
             Ok(u) => u,
             Err(e) => return self.deny(ctx, "user.roles", object, e).await,
         };
+        if is_self(ctx, id) {
+            return self
+                .deny(ctx, "user.roles", object, AccountError::SelfChange)
+                .await;
+        }
         if roles.is_empty() {
             return self
                 .deny(ctx, "user.roles", object, AccountError::NoRoles)
@@ -315,6 +337,7 @@ impl Accounts {
         roles.dedup();
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
+        take_guard(&mut tx, "roles").await?;
         if user.roles.contains(&Role::Admin)
             && !roles.contains(&Role::Admin)
             && other_active_admins(&mut tx, id).await? == 0
@@ -387,15 +410,23 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let user = &session.user;
         let uctx = ctx.as_user(user);
+        let attempt = self.claim_attempt(&uctx, user, "user.password").await?;
         let phc: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(user.id.as_str())
             .fetch_one(self.inner.store.pool())
             .await?;
-        if !self.verify_password(current, Some(phc)).await {
+        if !self.verify_password(current, Some(phc)).await? {
             return Err(self
-                .fail(&uctx, user, "user.password", AccountError::BadCredentials)
+                .fail(
+                    &uctx,
+                    user,
+                    "user.password",
+                    attempt,
+                    AccountError::BadCredentials,
+                )
                 .await?);
         }
+        self.release_attempt(user, attempt).await?;
         self.replace_password(&uctx, &user.id, new, Some(&session.token_hash))
             .await
     }
@@ -431,15 +462,36 @@ impl Accounts {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // API tokens made under the old password end too: whoever had it may have made some.
+        let tokens = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.micros())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let ev = ctx
             .event("user.password", object, Outcome::Allowed)
-            .detail(serde_json::json!({ "sessions_ended": ended }));
+            .detail(serde_json::json!({ "sessions_ended": ended, "api_tokens_revoked": tokens }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(())
     }
 
+    /// A permit to run one argon2 computation. Each takes the configured memory (64 MiB
+    /// by default), so at most one per core runs at a time; a caller that cannot get a
+    /// permit within [`HASH_WAIT`] is told the service is busy, instead of the server
+    /// running out of memory under a flood of sign-in attempts.
+    async fn hash_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AccountError> {
+        match tokio::time::timeout(HASH_WAIT, self.inner.hashing.acquire()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(AccountError::Busy),
+        }
+    }
+
     async fn hash(&self, password: &str) -> Result<String, AccountError> {
+        let _permit = self.hash_permit().await?;
         let hasher = self.inner.hasher.clone();
         let pw = Zeroizing::new(password.to_owned());
         tokio::task::spawn_blocking(move || hasher.hash(&pw))
@@ -448,10 +500,15 @@ impl Accounts {
             .map_err(Into::into)
     }
 
-    async fn verify_password(&self, password: &str, phc: Option<String>) -> bool {
+    async fn verify_password(
+        &self,
+        password: &str,
+        phc: Option<String>,
+    ) -> Result<bool, AccountError> {
+        let _permit = self.hash_permit().await?;
         let hasher = self.inner.hasher.clone();
         let pw = Zeroizing::new(password.to_owned());
-        tokio::task::spawn_blocking(move || match phc {
+        Ok(tokio::task::spawn_blocking(move || match phc {
             Some(h) => hasher.verify(&pw, &h),
             None => {
                 hasher.dummy_verify(&pw);
@@ -459,7 +516,7 @@ impl Accounts {
             }
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false))
     }
 
     // ----- sign-in -----------------------------------------------------------------
@@ -473,7 +530,12 @@ impl Accounts {
         password: &str,
         user_agent: &str,
     ) -> Result<SignIn, AccountError> {
-        let claimed = truncate(username.trim(), 64);
+        // What was typed may be a password pasted in the wrong box: the log gets a keyed
+        // digest of it (enough to see repeated attempts), never the text.
+        let claimed = format!(
+            "unknown:{}",
+            &hex_lower(&self.inner.claimed.mac(username.trim().as_bytes()))[..16]
+        );
         let anon = Ctx {
             actor: Actor::anonymous(Some(&claimed)),
             request_id: ctx.request_id.clone(),
@@ -489,7 +551,7 @@ impl Accounts {
         };
         let Some(row) = row else {
             // Same work as a real check, so timing does not reveal unknown usernames.
-            self.verify_password(password, None).await;
+            self.verify_password(password, None).await?;
             return self
                 .deny(
                     &anon,
@@ -505,23 +567,20 @@ impl Accounts {
         let uctx = ctx.as_user(&user);
         let object = format!("user:{id}");
         let now = self.now();
-        if user.locked_until > now {
-            return self
-                .deny(
-                    &uctx,
-                    "auth.password",
-                    object,
-                    AccountError::Locked {
-                        until: user.locked_until,
-                    },
-                )
-                .await;
-        }
-        if !self.verify_password(password, Some(phc)).await {
+        let attempt = self.claim_attempt(&uctx, &user, "auth.password").await?;
+        if !self.verify_password(password, Some(phc)).await? {
             return Err(self
-                .fail(&uctx, &user, "auth.password", AccountError::BadCredentials)
+                .fail(
+                    &uctx,
+                    &user,
+                    "auth.password",
+                    attempt,
+                    AccountError::BadCredentials,
+                )
                 .await?);
         }
+        // The password was right; the attempt counts again only if the code is wrong.
+        self.release_attempt(&user, attempt).await?;
         if user.status == UserStatus::Disabled {
             return self
                 .deny(&uctx, "auth.password", object, AccountError::Disabled)
@@ -547,34 +606,80 @@ impl Accounts {
         Ok(SignIn { token, user })
     }
 
-    /// Records a failed attempt (password or code), locking the account when the policy
-    /// says so, in one transaction with its audit entry. Returns the error to give.
+    /// Claims an attempt before a secret is checked. In one transaction: refuse (audited)
+    /// if the account is locked; count the attempt; and if this attempt would trigger a
+    /// lock when it fails, set the lock now, so parallel guesses cannot all start before
+    /// the failures are known. A right secret gives the attempt back
+    /// ([`Self::release_attempt`]).
+    async fn claim_attempt(
+        &self,
+        ctx: &Ctx,
+        user: &User,
+        action: &str,
+    ) -> Result<Attempt, AccountError> {
+        let now = self.now();
+        let mut tx = self.inner.store.begin().await?;
+        let n: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = $1 AND locked_until <= $2 RETURNING failed_attempts",
+        )
+        .bind(user.id.as_str())
+        .bind(now.micros())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(n) = n else {
+            let until: i64 = sqlx::query_scalar("SELECT locked_until FROM users WHERE id = $1")
+                .bind(user.id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            drop(tx);
+            let err = AccountError::Locked {
+                until: Timestamp(until),
+            };
+            return self
+                .deny(ctx, action, format!("user:{}", user.id), err)
+                .await;
+        };
+        let delay = self.inner.lockout.delay_secs(n);
+        if delay > 0 {
+            sqlx::query("UPDATE users SET locked_until = $1 WHERE id = $2")
+                .bind(now.plus_secs(delay).micros())
+                .bind(user.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Attempt {
+            n,
+            locked_for_secs: delay,
+        })
+    }
+
+    /// Gives back a claimed attempt whose secret was right (and lifts the lock it set).
+    async fn release_attempt(&self, user: &User, attempt: Attempt) -> Result<(), AccountError> {
+        let sql = if attempt.locked_for_secs > 0 {
+            "UPDATE users SET failed_attempts = failed_attempts - 1, locked_until = 0 WHERE id = $1 AND failed_attempts > 0"
+        } else {
+            "UPDATE users SET failed_attempts = failed_attempts - 1 WHERE id = $1 AND failed_attempts > 0"
+        };
+        sqlx::query(sql)
+            .bind(user.id.as_str())
+            .execute(self.inner.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt (counted, and any lock set, by [`Self::claim_attempt`]).
+    /// Returns the error to give.
     async fn fail(
         &self,
         ctx: &Ctx,
         user: &User,
         action: &str,
+        attempt: Attempt,
         err: AccountError,
     ) -> Result<AccountError, AccountError> {
-        let now = self.now();
+        let (failures, delay) = (attempt.n, attempt.locked_for_secs);
         let mut tx = self.inner.store.begin().await?;
-        let failures: i64 = sqlx::query_scalar("SELECT failed_attempts FROM users WHERE id = $1")
-            .bind(user.id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-        let failures = failures + 1;
-        let delay = self.inner.lockout.delay_secs(failures);
-        let until = if delay > 0 {
-            now.plus_secs(delay)
-        } else {
-            Timestamp(0)
-        };
-        sqlx::query("UPDATE users SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
-            .bind(failures)
-            .bind(until.micros())
-            .bind(user.id.as_str())
-            .execute(&mut *tx)
-            .await?;
         let ev = ctx
             .event(
                 action,
@@ -658,18 +763,7 @@ impl Accounts {
                 .deny(&uctx, "mfa.enrol", object, AccountError::MfaAlreadyEnrolled)
                 .await;
         }
-        if user.locked_until > self.now() {
-            return self
-                .deny(
-                    &uctx,
-                    "mfa.enrol",
-                    object,
-                    AccountError::Locked {
-                        until: user.locked_until,
-                    },
-                )
-                .await;
-        }
+        let attempt = self.claim_attempt(&uctx, user, "mfa.enrol").await?;
         let pending: Option<String> =
             sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
                 .bind(user.id.as_str())
@@ -680,16 +774,24 @@ impl Accounts {
                 .deny(&uctx, "mfa.enrol", object, AccountError::NoEnrolment)
                 .await;
         };
-        let secret = self
+        let opened = self
             .inner
             .sealer
             .open(&sealed, &format!("totp-pending:{}", user.id))
-            .map_err(|_| AccountError::NoEnrolment)?;
-        let totp = totp_for(&secret, user.username.as_str()).ok_or(AccountError::NoEnrolment)?;
+            .ok();
+        let Some(totp) = opened
+            .as_ref()
+            .and_then(|s| totp_for(s, user.username.as_str()))
+        else {
+            return self
+                .deny(&uctx, "mfa.enrol", object, AccountError::NoEnrolment)
+                .await;
+        };
+        let secret = opened.unwrap_or_default();
         let now = self.now();
         let Some(step) = matching_step(&totp, code, now.secs().max(0) as u64) else {
             return Err(self
-                .fail(&uctx, user, "mfa.enrol", AccountError::BadTotp)
+                .fail(&uctx, user, "mfa.enrol", attempt, AccountError::BadTotp)
                 .await?);
         };
         let mut tx = self.inner.store.begin().await?;
@@ -731,42 +833,35 @@ impl Accounts {
                 .await;
         }
         let now = self.now();
-        if user.locked_until > now {
-            return self
-                .deny(
-                    &uctx,
-                    "auth.mfa",
-                    object,
-                    AccountError::Locked {
-                        until: user.locked_until,
-                    },
-                )
-                .await;
-        }
+        let attempt = self.claim_attempt(&uctx, user, "auth.mfa").await?;
         let row = sqlx::query("SELECT totp_secret, totp_last_step FROM users WHERE id = $1")
             .bind(user.id.as_str())
             .fetch_one(self.inner.store.pool())
             .await?;
         let sealed: Option<String> = row.try_get(0)?;
         let last_step: i64 = row.try_get(1)?;
-        let secret = sealed
+        let totp = sealed
             .and_then(|s| {
                 self.inner
                     .sealer
                     .open(&s, &format!("totp:{}", user.id))
                     .ok()
             })
-            .ok_or(AccountError::MfaNotEnrolled)?;
-        let totp = totp_for(&secret, user.username.as_str()).ok_or(AccountError::MfaNotEnrolled)?;
+            .and_then(|secret| totp_for(&secret, user.username.as_str()));
+        let Some(totp) = totp else {
+            return self
+                .deny(&uctx, "auth.mfa", object, AccountError::MfaNotEnrolled)
+                .await;
+        };
         let Some(step) = matching_step(&totp, code, now.secs().max(0) as u64) else {
             return Err(self
-                .fail(&uctx, user, "auth.mfa", AccountError::BadTotp)
+                .fail(&uctx, user, "auth.mfa", attempt, AccountError::BadTotp)
                 .await?);
         };
         let step = step as i64;
         if step <= last_step {
             return Err(self
-                .fail(&uctx, user, "auth.mfa", AccountError::TotpReplayed)
+                .fail(&uctx, user, "auth.mfa", attempt, AccountError::TotpReplayed)
                 .await?);
         }
         let mut tx = self.inner.store.begin().await?;
@@ -782,7 +877,7 @@ impl Accounts {
         if won != 1 {
             drop(tx);
             return Err(self
-                .fail(&uctx, user, "auth.mfa", AccountError::TotpReplayed)
+                .fail(&uctx, user, "auth.mfa", attempt, AccountError::TotpReplayed)
                 .await?);
         }
         let token = rotate_to_full(
@@ -1107,6 +1202,26 @@ async fn insert_roles(
             .await?;
     }
     Ok(())
+}
+
+/// Whether the actor is acting on their own account (admins may not change their own
+/// roles or status: separation of duties, and no accidental self-lockout).
+fn is_self(ctx: &Ctx, id: &UserId) -> bool {
+    ctx.actor.id == format!("user:{id}")
+}
+
+/// Serializes transactions that check several rows before changing one (see the
+/// `guards` table).
+async fn take_guard(tx: &mut Tx, name: &str) -> Result<(), AccountError> {
+    sqlx::query("UPDATE guards SET n = n + 1 WHERE name = $1")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 async fn other_active_admins(tx: &mut Tx, except: &UserId) -> Result<i64, AccountError> {

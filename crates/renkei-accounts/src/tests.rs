@@ -490,7 +490,102 @@ async fn mfa_reset_forces_reenrolment(store: Store) {
     enrol(&w, "alice").await;
 }
 
+async fn parallel_guesses_do_not_outrun_the_lock(store: Store) {
+    let w = world(&store);
+    w.accounts
+        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let a = w.accounts.clone();
+        tasks.push(tokio::spawn(async move {
+            a.sign_in_password(&cli(), "alice", "wrong password!!", "t")
+                .await
+                .unwrap_err()
+                .code()
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    let checked = codes.iter().filter(|c| **c == "bad_credentials").count();
+    assert_eq!(
+        checked,
+        LockoutPolicy::default().free_attempts as usize,
+        "only the free attempts were checked: {codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == "locked").count(),
+        20 - checked
+    );
+}
+
+async fn admins_cannot_change_themselves(store: Store) {
+    let w = world(&store);
+    let a = w
+        .accounts
+        .create_user(&cli(), "root1", "Admin", PW, &[Role::Admin])
+        .await
+        .unwrap();
+    w.accounts
+        .create_user(&cli(), "root2", "Admin 2", PW, &[Role::Admin])
+        .await
+        .unwrap();
+    let me = Ctx {
+        actor: renkei_core::Actor::user(&a.id, "root1", &[Role::Admin]),
+        request_id: "r".into(),
+    };
+    assert_eq!(
+        w.accounts
+            .set_roles(&me, &a.id, &[Role::Admin, Role::Auditor])
+            .await
+            .unwrap_err()
+            .code(),
+        "self_change"
+    );
+    assert_eq!(
+        w.accounts
+            .set_status(&me, &a.id, UserStatus::Disabled)
+            .await
+            .unwrap_err()
+            .code(),
+        "self_change"
+    );
+    assert!(audit_text(&w).await.contains("\"self_change\""));
+}
+
+async fn typed_unknown_names_are_not_logged(store: Store) {
+    let w = world(&store);
+    let typed = "Tr0ub4dor&3-pasted-here";
+    w.accounts
+        .sign_in_password(&cli(), typed, "x", "t")
+        .await
+        .unwrap_err();
+    w.accounts
+        .sign_in_password(&cli(), typed, "y", "t")
+        .await
+        .unwrap_err();
+    let log = audit_text(&w).await;
+    assert!(!log.contains("Tr0ub4dor"), "{log}");
+    let names: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("\"actor_name\":\"").nth(1))
+        .map(|r| &r[..r.find('"').unwrap()])
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert_eq!(
+        names[0], names[1],
+        "the same typed name gives the same digest, so repeated attempts show"
+    );
+    assert!(names[0].starts_with("unknown:"));
+}
+
 store_test!(
+    parallel_guesses_do_not_outrun_the_lock,
+    admins_cannot_change_themselves,
+    typed_unknown_names_are_not_logged,
     creating_users_validates_and_audits,
     sign_in_with_totp_and_replay_guard,
     wrong_passwords_lock_with_backoff,

@@ -67,7 +67,10 @@ pub struct App {
 pub enum Keys {
     /// Keys must exist (production).
     MustExist,
-    /// Create missing key files (first run, demo).
+    /// Create a missing master key file (first run, `renkei init`). The linkage key is the
+    /// linkage authority's, provisioned separately.
+    CreateMaster,
+    /// Create both key files (the demo and tests: one machine plays every role).
     CreateIfMissing,
 }
 
@@ -90,7 +93,10 @@ impl App {
         })?;
         let keystore = Arc::new(match keys {
             Keys::MustExist => KeyStore::load(&config.keys, &config.data_dir)?,
-            Keys::CreateIfMissing => KeyStore::load_or_create(&config.keys, &config.data_dir)?,
+            Keys::CreateMaster => KeyStore::load_or_create(&config.keys, &config.data_dir, false)?,
+            Keys::CreateIfMissing => {
+                KeyStore::load_or_create(&config.keys, &config.data_dir, true)?
+            }
         });
         let store = Store::open(&config.database_url(), &StoreOptions::default()).await?;
         let audit = Audit::new(

@@ -72,28 +72,6 @@ impl EntryRow {
             mac: r.try_get(13)?,
         })
     }
-
-    /// Recomputes this entry's hash from its content and `prev_hash`. `None` if
-    /// `prev_hash` is not 64 hex characters.
-    pub fn recompute(&self) -> Option<[u8; 32]> {
-        let mut prev = [0u8; 32];
-        hex::decode_to_slice(&self.prev_hash, &mut prev).ok()?;
-        Some(entry_hash(
-            &prev,
-            self.at,
-            [
-                &self.actor,
-                &self.actor_name,
-                &self.actor_roles,
-                &self.action,
-                &self.object,
-                &self.outcome,
-                &self.reason,
-                &self.request_id,
-                &self.detail,
-            ],
-        ))
-    }
 }
 
 /// The hash of an entry: SHA-256 over a tag, the previous hash, the time and each text

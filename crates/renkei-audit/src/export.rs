@@ -41,11 +41,11 @@ impl ExportFilter {
             conds.push(format!("actor = ${}", binds.len()));
         }
         if let Some(p) = &self.action_prefix {
-            // A range instead of LIKE, so no pattern characters need escaping.
+            // substr rather than LIKE (no pattern characters to escape) or a range (which
+            // depends on the collation).
             binds.push(Bind::S(p.clone()));
-            conds.push(format!("action >= ${}", binds.len()));
-            binds.push(Bind::S(format!("{p}\u{10FFFF}")));
-            conds.push(format!("action < ${}", binds.len()));
+            let n = binds.len();
+            conds.push(format!("substr(action, 1, length(${n})) = ${n}"));
         }
         if self.denied_only {
             conds.push("outcome = 'denied'".into());
@@ -107,10 +107,7 @@ pub async fn export_jsonl(
     let sql = format!("SELECT {COLUMNS} FROM audit_log{w} ORDER BY seq");
     let mut rows = bind_all(sqlx::query(&sql), &binds).fetch(store.pool());
     let mut n = 0;
-    let io = |err| AuditError::CheckpointFile {
-        path: "<export>".into(),
-        err,
-    };
+    let io = AuditError::Export;
     while let Some(r) = rows.try_next().await? {
         let e = EntryRow::from_row(&r)?;
         let line = Line {

@@ -27,8 +27,8 @@ pub use chain::{Checkpoint, EntryRow, GENESIS, entry_hash};
 pub use export::{ExportFilter, export_jsonl, recent};
 pub use verify::{Problem, ProblemKind, VerifyOptions, VerifyReport, verify};
 
+use renkei_core::AuditEvent;
 use renkei_core::time::SharedClock;
-use renkei_core::{AuditEvent, Timestamp};
 use renkei_crypto::KeyStore;
 use renkei_store::{Store, Tx};
 use std::path::PathBuf;
@@ -54,6 +54,9 @@ pub enum AuditError {
         /// The OS error.
         err: std::io::Error,
     },
+    /// Writing an export failed.
+    #[error("writing the audit export: {0}")]
+    Export(std::io::Error),
 }
 
 impl From<renkei_store::sqlx::Error> for AuditError {
@@ -153,21 +156,6 @@ impl Audit {
     pub async fn shutdown(&self) -> Result<(), AuditError> {
         self.inner.writer.flush().await;
         self.checkpoint().await.map(|_| ())
-    }
-
-    /// The store this log lives in.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// The checkpoint file, if any.
-    pub fn checkpoint_file(&self) -> Option<&PathBuf> {
-        self.inner.checkpoint_file.as_ref()
-    }
-
-    /// Now, by the log's clock.
-    pub fn now(&self) -> Timestamp {
-        self.inner.clock.now()
     }
 
     /// Verifies the whole log with this process's keys (MACs and checkpoints).

@@ -3,7 +3,7 @@
 
 use super::*;
 use renkei_core::time::SystemClock;
-use renkei_core::{Actor, Outcome};
+use renkei_core::{Actor, Outcome, Timestamp};
 use renkei_crypto::RootKey;
 use renkei_store::sqlx;
 use renkei_store::{Backend, store_test};

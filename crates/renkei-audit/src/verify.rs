@@ -69,6 +69,8 @@ pub struct VerifyReport {
     pub checkpoints: usize,
     /// The newest valid checkpoint's sequence number.
     pub latest_checkpoint: Option<i64>,
+    /// Checkpoints ignored because no trusted public key was given.
+    pub unverified_checkpoints: usize,
     /// Findings, ordered by entry.
     pub problems: Vec<Problem>,
 }
@@ -119,8 +121,15 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
         });
     }
     let mut valid_cps: Vec<Checkpoint> = Vec::new();
+    let mut unverified_checkpoints = 0;
     for cp in checkpoints {
-        if cp.is_valid(opts.public_key.as_ref()) {
+        let Some(pk) = opts.public_key.as_ref() else {
+            // Without a key we trust, a checkpoint proves nothing: anyone can sign one
+            // with a key of their own and name that key in it.
+            unverified_checkpoints += 1;
+            continue;
+        };
+        if cp.is_valid(Some(pk)) {
             valid_cps.push(cp);
         } else {
             problems.push(Problem {
@@ -133,6 +142,8 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
             });
         }
     }
+    // The head as it stood before the walk: the walk must reach at least this far.
+    let head_before = read_head(store).await?;
     let mut walker = Walker::new(
         opts.keys.as_ref().map(|k| k.macer(Purpose::AuditMac)),
         valid_cps.iter().map(|c| c.seq).collect(),
@@ -158,18 +169,17 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
         ..Default::default()
     };
 
-    // The head row and the checkpoints speak for the end of the log.
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(store.pool())
-        .await?;
-    let (head_seq, head_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
-    if head_seq > report.last_seq {
+    // The head row and the checkpoints speak for the end of the log. Entries appended
+    // while we walked (a live system) are past `head_before` and not a problem; the log
+    // ending before `head_before`, or running past the head read afterwards, is.
+    let (head_seq, head_hash) = read_head(store).await?;
+    if head_before.0 > report.last_seq {
         problems.push(Problem {
             seq: report.last_seq + 1,
             kind: ProblemKind::Truncated,
             detail: format!(
-                "the log ends at entry {} but its head records entry {head_seq}",
-                report.last_seq
+                "the log ends at entry {} but its head records entry {}",
+                report.last_seq, head_before.0
             ),
         });
     } else if head_seq < report.last_seq {
@@ -181,8 +191,9 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
                 report.last_seq
             ),
         });
-    } else if head_seq != report.last_seq
-        || (head_seq > 0 && Some(head_hash.as_str()) != walked.last_hash.as_deref())
+    } else if head_seq == report.last_seq
+        && head_seq > 0
+        && Some(head_hash.as_str()) != walked.last_hash.as_deref()
     {
         problems.push(Problem {
             seq: head_seq.max(1),
@@ -225,11 +236,19 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
         }
     }
     report.checkpoints = valid_cps.len();
+    report.unverified_checkpoints = unverified_checkpoints;
     report.latest_checkpoint = valid_cps.iter().map(|c| c.seq).max();
     problems.sort_by_key(|p| p.seq);
     problems.dedup_by(|a, b| a.seq == b.seq && a.kind == b.kind);
     report.problems = problems;
     Ok(report)
+}
+
+async fn read_head(store: &Store) -> Result<(i64, String), AuditError> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(store.pool())
+        .await?;
+    Ok((head.try_get(0)?, head.try_get(1)?))
 }
 
 /// Entry hashes are uniformly random, so their first eight bytes serve as both key and

@@ -172,8 +172,13 @@ async fn user_id(app: &App, username: &str) -> anyhow::Result<UserId> {
 
 /// `renkei init`
 pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode> {
-    let app = open(config, Keys::CreateIfMissing).await?;
+    let app = open(config, Keys::CreateMaster).await?;
     println!("data directory: {}", app.config.data_dir.display());
+    if !app.keys.has_linkage_key() {
+        println!(
+            "linkage key: not here (the linkage authority provides it as RENKEI_LINKAGE_KEY or keys.linkage_key_file)"
+        );
+    }
     println!("metadata store: {}", app.store.url());
     if let Some(name) = a.admin {
         let pw = read_password(a.password_stdin)?;
@@ -317,9 +322,13 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
             };
             // Verification needs only the store; the keys add MAC checks when present.
             let store = renkei_store::Store::open(&cfg.database_url(), &Default::default()).await?;
-            let keys = renkei_crypto::KeyStore::load(&cfg.keys, &cfg.data_dir)
-                .ok()
-                .map(std::sync::Arc::new);
+            let keys = match renkei_crypto::KeyStore::load(&cfg.keys, &cfg.data_dir) {
+                Ok(k) => Some(std::sync::Arc::new(k)),
+                Err(e) => {
+                    eprintln!("warning: entry MACs will not be checked: {e}");
+                    None
+                }
+            };
             let pk = pk.or_else(|| {
                 keys.as_ref()
                     .map(|k| k.checkpoint_signing_key().verifying_key())
@@ -423,6 +432,12 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
 }
 
 fn print_report(r: &renkei_audit::VerifyReport) {
+    if r.unverified_checkpoints > 0 {
+        eprintln!(
+            "warning: {} checkpoints were not checked: give the trusted key with --public-key (see `renkei audit public-key`)",
+            r.unverified_checkpoints
+        );
+    }
     match r.first_problem() {
         None => println!(
             "audit log OK: {} entries (last {}), {} signed checkpoints{}, MACs {}",

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod ids;
+pub mod normalize;
 pub mod password;
 pub mod role;
 pub mod time;

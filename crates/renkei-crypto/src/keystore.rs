@@ -108,6 +108,8 @@ pub enum Purpose {
     AuditCheckpoint,
     /// Wrapping per-dataset data keys.
     DatasetKeyWrap,
+    /// Digests of unknown usernames typed at sign-in, for the audit log.
+    ClaimedName,
 }
 
 impl Purpose {
@@ -118,6 +120,7 @@ impl Purpose {
             Purpose::AuditMac => "renkei/v1/audit-mac",
             Purpose::AuditCheckpoint => "renkei/v1/audit-checkpoint-ed25519",
             Purpose::DatasetKeyWrap => "renkei/v1/dataset-key-wrap",
+            Purpose::ClaimedName => "renkei/v1/claimed-name",
         }
     }
 }
@@ -167,7 +170,14 @@ impl KeyStore {
 
     /// Loads the keys, first creating missing key files with fresh random keys. For the
     /// demo and first-time set-up only; production keys are provisioned by the operator.
-    pub fn load_or_create(cfg: &KeyConfig, data_dir: &Path) -> Result<Self, KeyError> {
+    ///
+    /// With `linkage` false only the master key is created: in a real deployment the
+    /// linkage key belongs to the linkage authority and is provisioned separately.
+    pub fn load_or_create(
+        cfg: &KeyConfig,
+        data_dir: &Path,
+        linkage: bool,
+    ) -> Result<Self, KeyError> {
         let master_file = cfg
             .master_key_file
             .clone()
@@ -176,11 +186,11 @@ impl KeyStore {
             .linkage_key_file
             .clone()
             .unwrap_or_else(|| data_dir.join("keys/linkage.key"));
-        for (env, file) in [
-            (MASTER_KEY_ENV, &master_file),
-            (LINKAGE_KEY_ENV, &linkage_file),
+        for (env, file, wanted) in [
+            (MASTER_KEY_ENV, &master_file, true),
+            (LINKAGE_KEY_ENV, &linkage_file, linkage),
         ] {
-            if std::env::var_os(env).is_none() && !file.exists() {
+            if wanted && std::env::var_os(env).is_none() && !file.exists() {
                 RootKey::generate().write_new(file)?;
             }
         }
@@ -205,11 +215,6 @@ impl KeyStore {
     /// Whether the linkage key is loaded.
     pub fn has_linkage_key(&self) -> bool {
         self.linkage.is_some()
-    }
-
-    /// HMAC-SHA256 under the key for `purpose`.
-    pub fn mac(&self, purpose: Purpose, data: &[u8]) -> [u8; 32] {
-        self.macer(purpose).mac(data)
     }
 
     /// A keyed HMAC for `purpose`, for computing many MACs without re-deriving the key.
@@ -284,6 +289,17 @@ impl Macer {
         m.finalize().into_bytes().into()
     }
 
+    /// HMAC-SHA256 over `fields`, each prefixed by its length, so that no two different
+    /// field lists give the same input (`("ab","c")` vs `("a","bc")`).
+    pub fn mac_fields(&self, fields: &[&[u8]]) -> [u8; 32] {
+        let mut m = self.keyed.clone();
+        for f in fields {
+            m.update(&(f.len() as u32).to_be_bytes());
+            m.update(f);
+        }
+        m.finalize().into_bytes().into()
+    }
+
     /// HMAC-SHA256 of the concatenation of `parts`.
     pub fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut m = self.keyed.clone();
@@ -326,7 +342,7 @@ mod tests {
     fn files_are_created_owner_only_and_reloaded() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = KeyConfig::default();
-        let a = KeyStore::load_or_create(&cfg, dir.path()).unwrap();
+        let a = KeyStore::load_or_create(&cfg, dir.path(), true).unwrap();
         let b = KeyStore::load(&cfg, dir.path()).unwrap();
         assert_eq!(*a.derive(Purpose::Seal), *b.derive(Purpose::Seal));
         #[cfg(unix)]

@@ -16,10 +16,12 @@
 mod keystore;
 mod password;
 mod seal;
+mod tokens;
 
 pub use keystore::{KeyConfig, KeyError, KeyStore, Macer, Purpose, RootKey};
 pub use password::{HashError, PasswordHasher, PasswordParams};
 pub use seal::{SealError, Sealer};
+pub use tokens::{Token, TokenFamily, Tokenizer};
 
 use base64::Engine as _;
 use rand::RngCore as _;

@@ -9,7 +9,7 @@ use crate::context::RequestContext;
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::{Query, State};
-use renkei_audit::{ExportFilter, recent};
+use renkei_audit::recent;
 use renkei_core::{Outcome, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -170,21 +170,14 @@ pub async fn audit_entries(
     ctx: RequestContext,
     Query(q): Query<EntriesQuery>,
 ) -> Result<Json<Vec<AuditEntryOut>>, AppError> {
-    let time = |s: &Option<String>| -> Result<Option<Timestamp>, AppError> {
-        s.as_deref()
-            .map(|v| {
-                Timestamp::parse(v)
-                    .ok_or_else(|| AppError::BadRequest(format!("{v:?} is not a date")))
-            })
-            .transpose()
-    };
-    let f = ExportFilter {
-        since: time(&q.since)?,
-        until: time(&q.until)?,
-        actor: q.actor,
-        action_prefix: q.action,
-        denied_only: q.denied_only.unwrap_or(false),
-    };
+    let f = crate::pages::audit::Filter::new(
+        q.since,
+        q.until,
+        q.actor,
+        q.action,
+        q.denied_only.unwrap_or(false),
+    )
+    .to_export()?;
     let rows = recent(&st.app.store, &f, q.limit.unwrap_or(100)).await?;
     st.app
         .audit

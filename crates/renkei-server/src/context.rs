@@ -126,7 +126,9 @@ pub async fn middleware(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
-        if let Some(token) = bearer {
+        // API tokens open the API only: a leaked token cannot use the pages (make more
+        // tokens, change the password) the way a signed-in browser can.
+        if let Some(token) = bearer.filter(|_| api) {
             match st.app.accounts.resolve_api_token(token.trim()).await {
                 Ok(s) => session = Some(s),
                 Err(e) => session_problem = Some(problem_code(&e)),
@@ -173,7 +175,7 @@ pub async fn middleware(
     let mut resp = next.run(req).await;
 
     if let Some(info) = resp.extensions_mut().remove::<ErrorInfo>() {
-        resp = crate::error::render(&st, &ctx, resp, info);
+        resp = crate::error::render(&ctx, resp, info);
     }
     let secure = st.app.config.cookie_secure();
     let mut set = Vec::new();

@@ -5,7 +5,6 @@
 //! caller's language and whether they want HTML or JSON. Internal details are logged
 //! with the request id and never sent to the caller.
 
-use crate::AppState;
 use crate::context::RequestContext;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -41,6 +40,28 @@ impl From<renkei_audit::AuditError> for AppError {
     }
 }
 
+/// Refuses malformed input: audited like every refusal, then a 400 naming the problem.
+pub(crate) async fn refuse(
+    st: &crate::AppState,
+    ctx: &RequestContext,
+    action: &str,
+    object: &str,
+    problem: String,
+) -> AppError {
+    let ev = ctx
+        .ctx()
+        .event(
+            action,
+            object,
+            renkei_core::Outcome::denied("invalid_input"),
+        )
+        .detail(serde_json::json!({ "problem": problem }));
+    match st.app.audit.record(ev).await {
+        Ok(_) => AppError::BadRequest(problem),
+        Err(e) => e.into(),
+    }
+}
+
 /// The rendered-later description of an error, carried in response extensions.
 #[derive(Clone, Debug)]
 pub(crate) struct ErrorInfo {
@@ -61,6 +82,7 @@ impl AppError {
                 | AccountError::BadTotp
                 | AccountError::TotpReplayed
                 | AccountError::Session(_) => StatusCode::UNAUTHORIZED,
+                AccountError::Busy => StatusCode::SERVICE_UNAVAILABLE,
                 AccountError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
                 AccountError::Disabled | AccountError::LastAdmin => StatusCode::FORBIDDEN,
                 AccountError::NoSuchUser => StatusCode::NOT_FOUND,
@@ -112,14 +134,9 @@ impl IntoResponse for AppError {
 }
 
 /// Turns a recorded error into the answer the caller understands.
-pub(crate) fn render(
-    st: &AppState,
-    ctx: &RequestContext,
-    resp: Response,
-    info: ErrorInfo,
-) -> Response {
+pub(crate) fn render(ctx: &RequestContext, resp: Response, info: ErrorInfo) -> Response {
     let status = resp.status();
-    let mut out = render_body(st, ctx, status, info);
+    let mut out = render_body(ctx, status, info);
     // Keep headers the handler or gate set (e.g. the denial reason).
     for (k, v) in resp.headers() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
@@ -129,12 +146,7 @@ pub(crate) fn render(
     out
 }
 
-fn render_body(
-    st: &AppState,
-    ctx: &RequestContext,
-    status: StatusCode,
-    info: ErrorInfo,
-) -> Response {
+fn render_body(ctx: &RequestContext, status: StatusCode, info: ErrorInfo) -> Response {
     let message = crate::i18n::error_message(ctx.lang, info.code);
     if ctx.api {
         let body = serde_json::json!({
@@ -167,7 +179,6 @@ fn render_body(
         }
         _ => {}
     }
-    let _ = st;
     let page = crate::pages::error_page(ctx, status, info.code, &message, info.detail.as_deref());
     (status, page).into_response()
 }

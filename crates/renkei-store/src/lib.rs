@@ -70,13 +70,6 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
-impl StoreError {
-    /// Whether this is a unique-constraint violation (a duplicate name, say).
-    pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Db(e) if is_unique_violation(e))
-    }
-}
-
 /// Whether a sqlx error is a unique-constraint violation, on either backend.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -271,13 +264,29 @@ fn sqlite_path(url: &str) -> String {
 
 /// The URL with its password replaced by `***`.
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut u) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    if u.query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 #[cfg(test)]
@@ -296,6 +305,7 @@ mod tests {
             .to_string();
         assert!(!e.contains("secretpw"), "{e}");
         assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert!(!redact("postgres://u@h/db?password=hunter2&sslmode=require").contains("hunter2"));
         assert_eq!(sqlite_path("sqlite:///tmp/a/b.db?mode=rwc"), "/tmp/a/b.db");
         assert_eq!(sqlite_path("sqlite://data/renkei.db"), "data/renkei.db");
     }

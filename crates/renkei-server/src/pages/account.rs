@@ -180,12 +180,17 @@ pub async fn create_token(
     form: FormData,
 ) -> Result<Response, AppError> {
     let s = session(&ctx)?;
-    let days: i64 = form
-        .get("days")
-        .unwrap_or("30")
-        .trim()
-        .parse()
-        .map_err(|_| AppError::BadRequest("days: a whole number".into()))?;
+    let Ok(days) = form.get("days").unwrap_or("30").trim().parse::<i64>() else {
+        let object = format!("user:{}", s.user.id);
+        return Err(crate::error::refuse(
+            &st,
+            &ctx,
+            "token.create",
+            &object,
+            "days: a whole number".into(),
+        )
+        .await);
+    };
     match st
         .app
         .accounts

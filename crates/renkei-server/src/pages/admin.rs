@@ -19,10 +19,29 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn roles_from(form: &FormData) -> Result<Vec<Role>, AppError> {
-    form.all("role")
-        .map(|r| Role::parse(r).ok_or_else(|| AppError::BadRequest(format!("unknown role {r:?}"))))
-        .collect()
+async fn roles_from(
+    st: &AppState,
+    ctx: &RequestContext,
+    action: &str,
+    form: &FormData,
+) -> Result<Vec<Role>, AppError> {
+    let mut roles = Vec::new();
+    for r in form.all("role") {
+        match Role::parse(r) {
+            Some(role) => roles.push(role),
+            None => {
+                return Err(crate::error::refuse(
+                    st,
+                    ctx,
+                    action,
+                    "roles",
+                    format!("unknown role {r:?}"),
+                )
+                .await);
+            }
+        }
+    }
+    Ok(roles)
 }
 
 fn status_text(ctx: &RequestContext, u: &User, now: renkei_core::Timestamp) -> &'static str {
@@ -131,7 +150,7 @@ pub async fn create_user(
     ctx: RequestContext,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let roles = roles_from(&form)?;
+    let roles = roles_from(&st, &ctx, "user.create", &form).await?;
     let username = form.get("username").unwrap_or("").trim();
     let display = form.get("display_name").unwrap_or("");
     match st
@@ -267,7 +286,7 @@ pub async fn set_roles(
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let roles = roles_from(&form)?;
+    let roles = roles_from(&st, &ctx, "user.roles", &form).await?;
     let r = st
         .app
         .accounts

@@ -24,7 +24,26 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn to_export(&self) -> Result<ExportFilter, AppError> {
+    /// A filter from API parameters.
+    pub(crate) fn new(
+        since: Option<String>,
+        until: Option<String>,
+        actor: Option<String>,
+        action: Option<String>,
+        denied_only: bool,
+    ) -> Self {
+        Self {
+            since,
+            until,
+            actor,
+            action,
+            denied: denied_only.then(|| "1".to_owned()),
+            limit: None,
+        }
+    }
+
+    /// The store's filter; a malformed date is a 400 naming the field.
+    pub(crate) fn to_export(&self) -> Result<ExportFilter, AppError> {
         let time = |s: &Option<String>, name: &str| -> Result<Option<Timestamp>, AppError> {
             match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => Ok(None),
@@ -49,7 +68,8 @@ impl Filter {
     }
 }
 
-async fn record(
+/// Records an auditor's read of the log (the supervisor's own access is on the record).
+pub(crate) async fn record(
     st: &AppState,
     ctx: &RequestContext,
     action: &str,

@@ -24,13 +24,11 @@ pub struct Back {
 
 /// Only same-site absolute paths; anything else (`//evil`, `https://...`) goes home.
 fn safe_next(next: Option<&str>) -> String {
+    // A whitelist: browsers strip tabs and newlines from URLs and read `\` as `/`, so
+    // a blacklist lets `/\t/evil.example` through as `//evil.example`.
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "/-._~%?=&".contains(c);
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n']) =>
-        {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && n.chars().all(path_char) => {
             n.to_owned()
         }
         _ => "/home".to_owned(),
@@ -367,6 +365,12 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/home");
         assert_eq!(safe_next(Some("https://evil.example")), "/home");
         assert_eq!(safe_next(Some("/\\evil.example")), "/home");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/home");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/home");
+        assert_eq!(
+            safe_next(Some("/audit?since=2026-01-01&denied=1")),
+            "/audit?since=2026-01-01&denied=1"
+        );
         assert_eq!(safe_next(None), "/home");
     }
 }

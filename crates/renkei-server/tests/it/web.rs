@@ -304,6 +304,12 @@ async fn api_tokens_work_and_are_shown_once(store: Store) {
             .as_str()
             .is_some_and(|s| !s.is_empty())
     );
+    // The token opens the API only: the pages (make tokens, change the password) stay shut.
+    let page = api
+        .send(Method::GET, "/account", None, &[("authorization", &auth)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location().starts_with("/login"), "{}", page.location());
     let bad = api
         .send(
             Method::GET,

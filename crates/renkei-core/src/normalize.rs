@@ -1,0 +1,210 @@
+//! Canonical forms of identifying fields, so that the same person written two ways
+//! yields the same linkage token (REFERENCE.md §6).
+//!
+//! The rules are versioned: [`VERSION`] is part of every token key's derivation, so a
+//! change here changes every token instead of silently mixing two normal forms.
+//!
+//! Names (kana):
+//! 1. NFKC (half-width ｶﾀｶﾅ → full-width, full-width ＡＢＣ → ABC);
+//! 2. hiragana → katakana;
+//! 3. small kana → large (ャ→ヤ, ッ→ツ, ァ→ア, ヶ→ケ);
+//! 4. the long-vowel mark ー → the vowel it lengthens (ユーコ → ユウコ), and
+//!    ヴ → ブ, ヰ → イ, ヱ → エ, ヲ → オ;
+//! 5. spaces (ASCII, full-width), middle dots, hyphens and commas removed.
+//!
+//! Names (kanji): NFKC, spaces removed, variant characters folded to the common form
+//! (邊/邉 → 辺, 齋/齊 → 斎, 髙 → 高, 﨑 → 崎, ...).
+//!
+//! Numbers (insurer numbers, 記号・番号): NFKC, then only ASCII digits and letters kept,
+//! letters upper-cased.
+
+use unicode_normalization::UnicodeNormalization as _;
+
+/// The version of these rules.
+pub const VERSION: u32 = 1;
+
+/// Katakana kana for a name: the canonical form described above.
+pub fn kana(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.nfkc() {
+        let c = hira_to_kata(c);
+        let c = large_kana(c);
+        match c {
+            'ー' | '－' | '‐' | '-' | '―' | '〜' | '～' => {
+                if let Some(v) = out.chars().next_back().and_then(vowel_of) {
+                    out.push(v);
+                }
+            }
+            'ヴ' => out.push('ブ'),
+            'ヰ' => out.push('イ'),
+            'ヱ' => out.push('エ'),
+            'ヲ' => out.push('オ'),
+            c if is_separator(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A kanji name: NFKC, no spaces, variant characters folded.
+pub fn kanji(s: &str) -> String {
+    s.nfkc()
+        .filter(|c| !is_separator(*c))
+        .map(fold_variant)
+        .collect()
+}
+
+/// A number-like identifier: NFKC, ASCII alphanumerics only, upper case.
+pub fn number(s: &str) -> String {
+    s.nfkc()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '・' | '･' | '.' | ',' | '、' | '。' | '　')
+}
+
+fn hira_to_kata(c: char) -> char {
+    match c {
+        'ぁ'..='ゖ' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+        'ゝ' => 'ヽ',
+        'ゞ' => 'ヾ',
+        _ => c,
+    }
+}
+
+fn large_kana(c: char) -> char {
+    match c {
+        'ァ' => 'ア',
+        'ィ' => 'イ',
+        'ゥ' => 'ウ',
+        'ェ' => 'エ',
+        'ォ' => 'オ',
+        'ッ' => 'ツ',
+        'ャ' => 'ヤ',
+        'ュ' => 'ユ',
+        'ョ' => 'ヨ',
+        'ヮ' => 'ワ',
+        'ヵ' => 'カ',
+        'ヶ' => 'ケ',
+        _ => c,
+    }
+}
+
+/// The vowel a katakana syllable ends in.
+fn vowel_of(c: char) -> Option<char> {
+    const A: &str = "アカガサザタダナハバパマヤラワ";
+    const I: &str = "イキギシジチヂニヒビピミリ";
+    const U: &str = "ウクグスズツヅヌフブプムユル";
+    const E: &str = "エケゲセゼテデネヘベペメレ";
+    const O: &str = "オコゴソゾトドノホボポモヨロ";
+    [('ア', A), ('イ', I), ('ウ', U), ('エ', E), ('オ', O)]
+        .into_iter()
+        .find(|(_, set)| set.contains(c))
+        .map(|(v, _)| v)
+}
+
+/// Variant (異体字) forms folded to the common form. A curated list of the variants most
+/// often met in Japanese surnames; extend it (and bump [`VERSION`]) rather than patch
+/// callers.
+fn fold_variant(c: char) -> char {
+    match c {
+        '邊' | '邉' => '辺',
+        '齋' | '齊' => '斎',
+        '髙' => '高',
+        '﨑' | '嵜' => '崎',
+        '濵' => '浜',
+        '濱' => '浜',
+        '櫻' => '桜',
+        '澤' => '沢',
+        '嶋' => '島',
+        '廣' => '広',
+        '國' => '国',
+        '榮' => '栄',
+        '藪' => '薮',
+        '槇' => '槙',
+        '德' => '徳',
+        '惠' => '恵',
+        '眞' => '真',
+        '冨' => '富',
+        '龍' => '竜',
+        '瀧' => '滝',
+        '實' => '実',
+        '驒' => '騨',
+        '條' => '条',
+        '圓' => '円',
+        '淺' => '浅',
+        '曻' => '昇',
+        '鷗' => '鴎',
+        c => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn kana_forms_agree() {
+        let canonical = kana("ヤマダ ユウコ");
+        assert_eq!(canonical, "ヤマダユウコ");
+        for variant in [
+            "ﾔﾏﾀﾞ ﾕｳｺ",
+            "やまだ　ゆうこ",
+            "ヤマダ・ユーコ",
+            "ヤマダユｰコ",
+            "  ヤマダ\tユウコ ",
+        ] {
+            assert_eq!(kana(variant), canonical, "{variant}");
+        }
+        assert_eq!(kana("キョウコ"), "キヨウコ", "small kana become large");
+        assert_eq!(kana("サッポロ"), "サツポロ");
+        assert_eq!(kana("オータ"), kana("オオタ"));
+        assert_eq!(kana("ヴィヴァルディ"), "ブイブアルデイ");
+        assert_eq!(
+            kana("ー"),
+            "",
+            "a leading long-vowel mark has nothing to lengthen"
+        );
+    }
+
+    #[test]
+    fn kanji_variants_fold() {
+        assert_eq!(kanji("渡邊 太郎"), "渡辺太郎");
+        assert_eq!(kanji("渡邉　太郎"), kanji("渡辺太郎"));
+        assert_eq!(kanji("齋藤"), "斎藤");
+        assert_eq!(kanji("髙橋"), "高橋");
+        assert_eq!(kanji("山﨑"), "山崎");
+    }
+
+    #[test]
+    fn numbers_keep_only_alphanumerics() {
+        assert_eq!(number("０６１３ ０００１"), "06130001");
+        assert_eq!(number("ab-12"), "AB12");
+    }
+
+    proptest! {
+        /// Normalizing twice changes nothing, and the output has no separators left.
+        #[test]
+        fn kana_is_idempotent(s in "[ぁ-んァ-ヶｦ-ﾟー・ 　]{0,20}") {
+            let once = kana(&s);
+            prop_assert_eq!(kana(&once), once.clone());
+            prop_assert!(!once.contains([' ', '　', '・', 'ー']));
+        }
+
+        #[test]
+        fn kanji_is_idempotent(s in "\\PC{0,20}") {
+            let once = kanji(&s);
+            prop_assert_eq!(kanji(&once), once);
+        }
+
+        #[test]
+        fn hiragana_and_katakana_agree(s in "[ぁ-ゖ]{1,12}") {
+            let kata: String = s.chars().map(hira_to_kata).collect();
+            prop_assert_eq!(kana(&s), kana(&kata));
+        }
+    }
+}

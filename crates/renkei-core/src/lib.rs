@@ -13,6 +13,7 @@ pub mod normalize;
 pub mod password;
 pub mod role;
 pub mod time;
+pub mod wareki;
 
 pub use audit::{Actor, AuditEvent, Outcome};
 pub use ids::{UserId, Username};

@@ -26,7 +26,7 @@ pub const VERSION: u32 = 1;
 /// Katakana kana for a name: the canonical form described above.
 pub fn kana(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.nfkc() {
+    for c in compose_without_separators(s).chars() {
         let c = hira_to_kata(c);
         let c = large_kana(c);
         match c {
@@ -39,7 +39,6 @@ pub fn kana(s: &str) -> String {
             'ヰ' => out.push('イ'),
             'ヱ' => out.push('エ'),
             'ヲ' => out.push('オ'),
-            c if is_separator(c) => {}
             c => out.push(c),
         }
     }
@@ -48,10 +47,17 @@ pub fn kana(s: &str) -> String {
 
 /// A kanji name: NFKC, no spaces, variant characters folded.
 pub fn kanji(s: &str) -> String {
-    s.nfkc()
-        .filter(|c| !is_separator(*c))
+    compose_without_separators(s)
+        .chars()
         .map(fold_variant)
         .collect()
+}
+
+/// NFKC, separators removed, then composed again: a voicing mark separated from its
+/// kana by a space (`ｻ ﾞ`) must attach now, not on a second pass.
+fn compose_without_separators(s: &str) -> String {
+    let stripped: String = s.nfkc().filter(|c| !is_separator(*c)).collect();
+    stripped.nfc().collect()
 }
 
 /// A number-like identifier: NFKC, ASCII alphanumerics only, upper case.

@@ -1,0 +1,534 @@
+//! Code masters, maintained in one place (D4).
+//!
+//! The platform ships a small curated subset of the public masters (the 支払基金 masters
+//! for diseases, drugs and procedures; the 特定健診 item code table; municipality codes),
+//! embedded in the binary, enough for the synthetic world and the validation of its
+//! data. Every code here is real: the curated rows were taken from the public master
+//! files (see `data/*.csv`). A deployment loads the full master files with
+//! [`Masters::with_extra`].
+//!
+//! **Invariant:** no I/O except reading files the caller names; the embedded masters
+//! parse at first use and a malformed row is a bug caught by the tests.
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A disease name (傷病名).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disease {
+    /// 7-digit レセ電 傷病名コード.
+    pub code: String,
+    /// 傷病名.
+    pub name: String,
+    /// ICD-10 (2013), without the dot; empty for 未コード化.
+    pub icd10: String,
+    /// MEDIS 病名管理番号, if known.
+    pub medis: Option<String>,
+    /// Clinical group used by the generator (hypertension, diabetes, ...).
+    pub group: String,
+}
+
+/// A drug (医薬品).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drug {
+    /// 9-digit レセ電 医薬品コード.
+    pub code: String,
+    /// 販売名.
+    pub name: String,
+    /// YJ code, if known.
+    pub yj: Option<String>,
+    /// 薬効分類 (the YJ code's first four digits).
+    pub class: String,
+    /// 内 oral, 外 topical, 注 injection.
+    pub route: String,
+    /// Clinical group.
+    pub group: String,
+}
+
+/// A procedure (診療行為).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Procedure {
+    /// 9-digit レセ電 診療行為コード.
+    pub code: String,
+    /// 名称.
+    pub name: String,
+    /// The 診療識別 it is billed under.
+    pub care_category: String,
+    /// Group (visit, lab, surgery, ...).
+    pub group: String,
+}
+
+/// A checkup / laboratory item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabItem {
+    /// 17-character item code.
+    pub code: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Unit.
+    pub unit: String,
+    /// `num` or `code`.
+    pub kind: String,
+}
+
+/// A municipality.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Municipality {
+    /// 6-digit 全国地方公共団体コード (with check digit).
+    pub code: String,
+    /// 2-digit prefecture code.
+    pub prefecture: String,
+    /// Name.
+    pub name: String,
+    /// Population (2020 census, rounded).
+    pub population: u64,
+}
+
+/// A prefecture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prefecture {
+    /// 2-digit code.
+    pub code: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+}
+
+/// A long-term-care service type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CareService {
+    /// 2-character サービス種類コード.
+    pub code: String,
+    /// Name.
+    pub name: String,
+}
+
+/// All masters, with look-ups by code.
+#[derive(Debug, Default)]
+pub struct Masters {
+    /// Diseases.
+    pub diseases: Vec<Disease>,
+    /// Drugs.
+    pub drugs: Vec<Drug>,
+    /// Procedures.
+    pub procedures: Vec<Procedure>,
+    /// Checkup / lab items.
+    pub lab_items: Vec<LabItem>,
+    /// Municipalities.
+    pub municipalities: Vec<Municipality>,
+    /// Prefectures.
+    pub prefectures: Vec<Prefecture>,
+    /// Care services.
+    pub care_services: Vec<CareService>,
+    disease_idx: HashMap<String, usize>,
+    drug_idx: HashMap<String, usize>,
+    procedure_idx: HashMap<String, usize>,
+    lab_idx: HashMap<String, usize>,
+    municipality_idx: HashMap<String, usize>,
+}
+
+/// A master file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    /// A row has too few fields.
+    #[error("{file}:{line}: expected {expected} fields")]
+    Row {
+        /// File.
+        file: String,
+        /// Line (1-based).
+        line: usize,
+        /// Fields expected.
+        expected: usize,
+    },
+    /// Reading failed.
+    #[error("{file}: {err}")]
+    Io {
+        /// File.
+        file: String,
+        /// OS error.
+        err: std::io::Error,
+    },
+}
+
+fn rows<'a>(
+    file: &'a str,
+    text: &'a str,
+    n: usize,
+) -> impl Iterator<Item = Result<Vec<&'a str>, MasterError>> + 'a {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(move |(i, l)| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            if f.len() < n {
+                Err(MasterError::Row {
+                    file: file.to_owned(),
+                    line: i + 1,
+                    expected: n,
+                })
+            } else {
+                Ok(f)
+            }
+        })
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl Masters {
+    /// The embedded masters.
+    pub fn embedded() -> &'static Masters {
+        static M: OnceLock<Masters> = OnceLock::new();
+        M.get_or_init(|| {
+            #[allow(clippy::expect_used)] // The embedded files are checked by the tests.
+            Self::parse_embedded().expect("embedded masters are well-formed")
+        })
+    }
+
+    fn parse_embedded() -> Result<Self, MasterError> {
+        let mut m = Masters::default();
+        m.add_diseases("diseases.csv", include_str!("../data/diseases.csv"))?;
+        for r in rows("drugs.csv", include_str!("../data/drugs.csv"), 6) {
+            let f = r?;
+            m.drugs.push(Drug {
+                code: f[0].into(),
+                name: f[1].into(),
+                yj: opt(f[2]),
+                class: f[3].into(),
+                route: f[4].into(),
+                group: f[5].into(),
+            });
+        }
+        for r in rows("procedures.csv", include_str!("../data/procedures.csv"), 4) {
+            let f = r?;
+            m.procedures.push(Procedure {
+                code: f[0].into(),
+                name: f[1].into(),
+                care_category: f[2].into(),
+                group: f[3].into(),
+            });
+        }
+        for r in rows("lab_items.csv", include_str!("../data/lab_items.csv"), 5) {
+            let f = r?;
+            m.lab_items.push(LabItem {
+                code: f[0].into(),
+                name_ja: f[1].into(),
+                name_en: f[2].into(),
+                unit: f[3].into(),
+                kind: f[4].into(),
+            });
+        }
+        for r in rows(
+            "municipalities.csv",
+            include_str!("../data/municipalities.csv"),
+            4,
+        ) {
+            let f = r?;
+            m.municipalities.push(Municipality {
+                code: with_municipality_check_digit(f[0]).unwrap_or_default(),
+                prefecture: f[1].into(),
+                name: f[2].into(),
+                population: f[3].parse::<u64>().unwrap_or(0) * 1000,
+            });
+        }
+        for r in rows(
+            "prefectures.csv",
+            include_str!("../data/prefectures.csv"),
+            3,
+        ) {
+            let f = r?;
+            m.prefectures.push(Prefecture {
+                code: f[0].into(),
+                name_ja: f[1].into(),
+                name_en: f[2].into(),
+            });
+        }
+        for r in rows(
+            "care_services.csv",
+            include_str!("../data/care_services.csv"),
+            2,
+        ) {
+            let f = r?;
+            m.care_services.push(CareService {
+                code: f[0].into(),
+                name: f[1].into(),
+            });
+        }
+        m.reindex();
+        Ok(m)
+    }
+
+    fn add_diseases(&mut self, file: &str, text: &str) -> Result<(), MasterError> {
+        for r in rows(file, text, 5) {
+            let f = r?;
+            self.diseases.push(Disease {
+                code: f[0].into(),
+                name: f[1].into(),
+                icd10: f[2].into(),
+                medis: opt(f[3]),
+                group: f[4].into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn reindex(&mut self) {
+        self.disease_idx = self
+            .diseases
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code.clone(), i))
+            .collect();
+        self.drug_idx = self
+            .drugs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code.clone(), i))
+            .collect();
+        self.procedure_idx = self
+            .procedures
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code.clone(), i))
+            .collect();
+        self.lab_idx = self
+            .lab_items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code.clone(), i))
+            .collect();
+        self.municipality_idx = self
+            .municipalities
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code.clone(), i))
+            .collect();
+    }
+
+    /// The embedded masters plus a site's own disease, drug and procedure lists
+    /// (`code,name[,...]` CSV files in `dir`, named `diseases.csv`, `drugs.csv`,
+    /// `procedures.csv`; each optional). Codes already known keep the embedded row.
+    pub fn with_extra(dir: &std::path::Path) -> Result<Masters, MasterError> {
+        let base = Self::embedded();
+        let mut m = Masters {
+            diseases: base.diseases.clone(),
+            drugs: base.drugs.clone(),
+            procedures: base.procedures.clone(),
+            lab_items: base.lab_items.clone(),
+            municipalities: base.municipalities.clone(),
+            prefectures: base.prefectures.clone(),
+            care_services: base.care_services.clone(),
+            ..Default::default()
+        };
+        let read = |name: &str| -> Result<Option<String>, MasterError> {
+            let p = dir.join(name);
+            match std::fs::read_to_string(&p) {
+                Ok(t) => Ok(Some(t)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(err) => Err(MasterError::Io {
+                    file: p.display().to_string(),
+                    err,
+                }),
+            }
+        };
+        if let Some(t) = read("diseases.csv")? {
+            m.add_diseases("diseases.csv", &t)?;
+        }
+        if let Some(t) = read("drugs.csv")? {
+            for r in rows("drugs.csv", &t, 2) {
+                let f = r?;
+                let g = |i: usize| f.get(i).copied().unwrap_or("");
+                m.drugs.push(Drug {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    yj: opt(g(2)),
+                    class: g(3).into(),
+                    route: g(4).into(),
+                    group: g(5).into(),
+                });
+            }
+        }
+        if let Some(t) = read("procedures.csv")? {
+            for r in rows("procedures.csv", &t, 2) {
+                let f = r?;
+                let g = |i: usize| f.get(i).copied().unwrap_or("");
+                m.procedures.push(Procedure {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    care_category: g(2).into(),
+                    group: g(3).into(),
+                });
+            }
+        }
+        // First occurrence wins: the embedded rows.
+        let mut seen = std::collections::HashSet::new();
+        m.diseases.retain(|d| seen.insert(d.code.clone()));
+        seen.clear();
+        m.drugs.retain(|d| seen.insert(d.code.clone()));
+        seen.clear();
+        m.procedures.retain(|d| seen.insert(d.code.clone()));
+        m.reindex();
+        Ok(m)
+    }
+
+    /// A disease by its 7-digit code.
+    pub fn disease(&self, code: &str) -> Option<&Disease> {
+        self.disease_idx.get(code).map(|&i| &self.diseases[i])
+    }
+    /// A drug by its 9-digit code.
+    pub fn drug(&self, code: &str) -> Option<&Drug> {
+        self.drug_idx.get(code).map(|&i| &self.drugs[i])
+    }
+    /// A procedure by its 9-digit code.
+    pub fn procedure(&self, code: &str) -> Option<&Procedure> {
+        self.procedure_idx.get(code).map(|&i| &self.procedures[i])
+    }
+    /// A checkup item by its 17-character code.
+    pub fn lab_item(&self, code: &str) -> Option<&LabItem> {
+        self.lab_idx.get(code).map(|&i| &self.lab_items[i])
+    }
+    /// A municipality by its 6-digit code.
+    pub fn municipality(&self, code: &str) -> Option<&Municipality> {
+        self.municipality_idx
+            .get(code)
+            .map(|&i| &self.municipalities[i])
+    }
+    /// A prefecture by its 2-digit code.
+    pub fn prefecture(&self, code: &str) -> Option<&Prefecture> {
+        self.prefectures.iter().find(|p| p.code == code)
+    }
+    /// Whether a care service code is known.
+    pub fn care_service(&self, code: &str) -> Option<&CareService> {
+        self.care_services.iter().find(|c| c.code == code)
+    }
+    /// Diseases in a clinical group.
+    pub fn diseases_in(&self, group: &str) -> Vec<&Disease> {
+        self.diseases.iter().filter(|d| d.group == group).collect()
+    }
+    /// Drugs in a clinical group.
+    pub fn drugs_in(&self, group: &str) -> Vec<&Drug> {
+        self.drugs.iter().filter(|d| d.group == group).collect()
+    }
+}
+
+/// The 6-digit municipality code for a 5-digit one: weights 6,5,4,3,2; check digit
+/// (11 − sum mod 11) mod 10.
+pub fn with_municipality_check_digit(code5: &str) -> Option<String> {
+    let d: Vec<u32> = code5
+        .chars()
+        .map(|c| c.to_digit(10))
+        .collect::<Option<_>>()?;
+    if d.len() != 5 {
+        return None;
+    }
+    let sum: u32 = d.iter().zip([6, 5, 4, 3, 2]).map(|(a, w)| a * w).sum();
+    let check = (11 - sum % 11) % 10;
+    Some(format!("{code5}{check}"))
+}
+
+/// Whether a 6-digit municipality code's check digit is right.
+pub fn municipality_code_valid(code6: &str) -> bool {
+    code6.len() == 6
+        && code6
+            .get(..5)
+            .and_then(with_municipality_check_digit)
+            .as_deref()
+            == Some(code6)
+}
+
+/// The check digit of an insurer number's data digits (保険者番号設定要領: Luhn, weight 2
+/// on the rightmost data digit).
+pub fn insurer_check_digit(data: &str) -> Option<u32> {
+    let mut sum = 0;
+    for (i, c) in data.chars().rev().enumerate() {
+        let d = c.to_digit(10)?;
+        let p = if i % 2 == 0 { d * 2 } else { d };
+        sum += p / 10 + p % 10;
+    }
+    Some((10 - sum % 10) % 10)
+}
+
+/// Whether an insurer number (8 digits, or 6 for 国保) has a valid check digit.
+pub fn insurer_number_valid(n: &str) -> bool {
+    if !(n.len() == 8 || n.len() == 6) || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (data, check) = n.split_at(n.len() - 1);
+    insurer_check_digit(data).is_some_and(|c| check.parse::<u32>().ok() == Some(c))
+}
+
+/// The kind of insurer, from the 法別番号 (first two digits of 8-digit numbers).
+pub fn insurer_kind(n: &str) -> &'static str {
+    if n.len() == 6 {
+        return "kokuho";
+    }
+    match n.get(..2) {
+        Some("01") => "kyokai",
+        Some("02") => "seamen",
+        Some("06") | Some("63") => "kumiai",
+        Some("31") | Some("32") | Some("33") | Some("34") | Some("72") | Some("73")
+        | Some("74") | Some("75") => "kyosai",
+        Some("39") => "koki",
+        Some("67") => "taishoku",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_masters_parse_and_are_consistent() {
+        let m = Masters::embedded();
+        assert!(m.diseases.len() > 50 && m.drugs.len() > 40 && m.procedures.len() > 25);
+        for d in &m.diseases {
+            assert_eq!(d.code.len(), 7, "{d:?}");
+            assert!(d.icd10.is_empty() == (d.code == "0000999"), "{d:?}");
+        }
+        for d in &m.drugs {
+            assert!(d.code.len() == 9 && d.code.starts_with('6'), "{d:?}");
+            assert_eq!(d.class.len(), 4);
+            if let Some(yj) = &d.yj {
+                assert_eq!(yj.len(), 12);
+                assert!(
+                    yj.starts_with(&d.class),
+                    "{d:?}: the YJ code starts with its class"
+                );
+            }
+        }
+        for p in &m.procedures {
+            assert!(p.code.len() == 9 && p.code.starts_with('1'), "{p:?}");
+        }
+        for l in &m.lab_items {
+            assert_eq!(l.code.len(), 17, "{l:?}");
+        }
+        for mu in &m.municipalities {
+            assert!(municipality_code_valid(&mu.code), "{mu:?}");
+            assert!(m.prefecture(&mu.prefecture).is_some());
+        }
+        assert_eq!(m.prefectures.len(), 47);
+        assert_eq!(m.disease("2500015").unwrap().icd10, "E11");
+        assert_eq!(m.drug("610406079").unwrap().name, "ガスター散２％");
+    }
+
+    #[test]
+    fn check_digits() {
+        // Known codes: 千代田区, 札幌市, 福島市 (remainder 1), 宇都宮市 (remainder 0).
+        assert_eq!(with_municipality_check_digit("13101").unwrap(), "131016");
+        assert_eq!(with_municipality_check_digit("01100").unwrap(), "011002");
+        assert_eq!(with_municipality_check_digit("07201").unwrap(), "072010");
+        assert_eq!(with_municipality_check_digit("09201").unwrap(), "092011");
+        assert!(!municipality_code_valid("131017"));
+        assert!(insurer_number_valid("33120015"));
+        assert!(insurer_number_valid("06132013"));
+        assert!(!insurer_number_valid("06132014"));
+        assert_eq!(insurer_kind("39130000"), "koki");
+        assert_eq!(insurer_kind("138016"), "kokuho");
+    }
+}

@@ -38,6 +38,8 @@ enum Command {
         /// The secret, base32.
         secret: String,
     },
+    /// Generate a synthetic world: a population and its health databases in their real formats.
+    Synth(commands::SynthArgs),
     /// Measure the figures the issues name, each beside its baseline.
     Bench(bench::BenchArgs),
 }
@@ -85,6 +87,7 @@ fn main() -> std::process::ExitCode {
             Command::User(c) => commands::user(cli.config.as_deref(), c).await,
             Command::Audit(c) => commands::audit(cli.config.as_deref(), c).await,
             Command::TotpCode { secret } => commands::totp_code(&secret),
+            Command::Synth(a) => commands::synth(a),
             Command::Bench(a) => bench::run(a).await,
         }
     });

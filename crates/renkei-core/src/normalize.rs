@@ -8,8 +8,10 @@
 //! 1. NFKC (half-width ｶﾀｶﾅ → full-width, full-width ＡＢＣ → ABC);
 //! 2. hiragana → katakana;
 //! 3. small kana → large (ャ→ヤ, ッ→ツ, ァ→ア, ヶ→ケ);
-//! 4. the long-vowel mark ー → the vowel it lengthens (ユーコ → ユウコ), and
-//!    ヴ → ブ, ヰ → イ, ヱ → エ, ヲ → オ;
+//! 4. long vowels written one way: ー after an A, I or U syllable → that vowel
+//!    (ユーコ → ユウコ); a long O as オウ whether written オウ, オオ or オー (サトー →
+//!    サトウ, オオタ → オウタ); a long E as エイ (ケーコ → ケイコ); and ヴ → ブ,
+//!    ヰ → イ, ヱ → エ, ヲ → オ;
 //! 5. spaces (ASCII, full-width), middle dots, hyphens and commas removed.
 //!
 //! Names (kanji): NFKC, spaces removed, variant characters folded to the common form
@@ -29,12 +31,17 @@ pub fn kana(s: &str) -> String {
     for c in compose_without_separators(s).chars() {
         let c = hira_to_kata(c);
         let c = large_kana(c);
+        let prev = out.chars().next_back().and_then(vowel_of);
         match c {
             'ー' | '－' | '‐' | '-' | '―' | '〜' | '～' => {
-                if let Some(v) = out.chars().next_back().and_then(vowel_of) {
-                    out.push(v);
+                if let Some(v) = prev {
+                    out.push(long_form(v));
                 }
             }
+            // A long O or E is canonical however it is spelled: オウ, オオ, オー → オウ;
+            // エイ, エエ, エー → エイ (サトウ = サトー, オオタ = オータ, ケイコ = ケーコ).
+            'オ' | 'ヲ' if prev == Some('オ') => out.push('ウ'),
+            'エ' | 'ヱ' if prev == Some('エ') => out.push('イ'),
             'ヴ' => out.push('ブ'),
             'ヰ' => out.push('イ'),
             'ヱ' => out.push('エ'),
@@ -96,6 +103,15 @@ fn large_kana(c: char) -> char {
         'ヵ' => 'カ',
         'ヶ' => 'ケ',
         _ => c,
+    }
+}
+
+/// What a long-vowel mark after a syllable ending in `v` is written as.
+fn long_form(v: char) -> char {
+    match v {
+        'オ' => 'ウ',
+        'エ' => 'イ',
+        v => v,
     }
 }
 
@@ -169,6 +185,9 @@ mod tests {
         assert_eq!(kana("キョウコ"), "キヨウコ", "small kana become large");
         assert_eq!(kana("サッポロ"), "サツポロ");
         assert_eq!(kana("オータ"), kana("オオタ"));
+        assert_eq!(kana("サトー"), kana("サトウ"));
+        assert_eq!(kana("ケーコ"), kana("ケイコ"));
+        assert_eq!(kana("オオノ"), "オウノ");
         assert_eq!(kana("ヴィヴァルディ"), "ブイブアルデイ");
         assert_eq!(
             kana("ー"),

@@ -20,7 +20,7 @@ mod tokens;
 
 pub use keystore::{KeyConfig, KeyError, KeyStore, Macer, Purpose, RootKey};
 pub use password::{HashError, PasswordHasher, PasswordParams};
-pub use seal::{SealError, Sealer};
+pub use seal::{DataKey, SealError, Sealer};
 pub use tokens::{Token, TokenFamily, Tokenizer};
 
 use base64::Engine as _;

@@ -25,7 +25,12 @@ pub struct Sealer {
 impl Sealer {
     /// A sealer under the key store's sealing key.
     pub fn new(keys: &crate::KeyStore) -> Self {
-        let k = keys.derive(crate::Purpose::Seal);
+        Self::for_purpose(keys, crate::Purpose::Seal)
+    }
+
+    /// A sealer under the key for `purpose`.
+    pub(crate) fn for_purpose(keys: &crate::KeyStore, purpose: crate::Purpose) -> Self {
+        let k = keys.derive(purpose);
         Self {
             cipher: Aes256Gcm::new((&*k).into()),
         }
@@ -81,6 +86,40 @@ impl Sealer {
     }
 }
 
+/// A dataset's data key: 256 random bits that encrypt its stored files. Kept in the
+/// store only sealed under the master key ([`crate::KeyStore::new_data_key`]); zeroed on
+/// drop; no `Debug`. Destroying the sealed form destroys the data (crypto-shredding).
+pub struct DataKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    /// The key bytes, for the storage layer's cipher. Never store or log them.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl crate::KeyStore {
+    /// A fresh data key and its sealed form, bound to `context` (e.g. `dataset:ndb_claims`).
+    pub fn new_data_key(&self, context: &str) -> (DataKey, String) {
+        let key = zeroize::Zeroizing::new(crate::random_bytes::<32>());
+        let sealed =
+            Sealer::for_purpose(self, crate::Purpose::DatasetKeyWrap).seal(&key[..], context);
+        (DataKey(key), sealed)
+    }
+
+    /// Opens a sealed data key.
+    pub fn open_data_key(&self, context: &str, sealed: &str) -> Result<DataKey, SealError> {
+        let raw =
+            Sealer::for_purpose(self, crate::Purpose::DatasetKeyWrap).open(sealed, context)?;
+        let mut k = zeroize::Zeroizing::new([0u8; 32]);
+        if raw.len() != 32 {
+            return Err(SealError::Format);
+        }
+        k.copy_from_slice(&raw);
+        Ok(DataKey(k))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +144,21 @@ mod tests {
             Err(SealError::Open)
         ));
         assert!(matches!(s.open("garbage", "x"), Err(SealError::Format)));
+    }
+
+    #[test]
+    fn data_keys_open_only_with_their_context_and_master_key() {
+        let ks = KeyStore::from_keys(RootKey::generate(), None);
+        let (k, sealed) = ks.new_data_key("dataset:a");
+        assert_eq!(
+            ks.open_data_key("dataset:a", &sealed).unwrap().bytes(),
+            k.bytes()
+        );
+        assert!(ks.open_data_key("dataset:b", &sealed).is_err());
+        assert!(
+            KeyStore::from_keys(RootKey::generate(), None)
+                .open_data_key("dataset:a", &sealed)
+                .is_err()
+        );
     }
 }

@@ -190,6 +190,23 @@ impl Masters {
         })
     }
 
+    /// An owned copy of the embedded masters (for services that hold their masters).
+    pub fn embedded_owned() -> Masters {
+        let b = Self::embedded();
+        let mut m = Masters {
+            diseases: b.diseases.clone(),
+            drugs: b.drugs.clone(),
+            procedures: b.procedures.clone(),
+            lab_items: b.lab_items.clone(),
+            municipalities: b.municipalities.clone(),
+            prefectures: b.prefectures.clone(),
+            care_services: b.care_services.clone(),
+            ..Default::default()
+        };
+        m.reindex();
+        m
+    }
+
     fn parse_embedded() -> Result<Self, MasterError> {
         let mut m = Masters::default();
         m.add_diseases("diseases.csv", include_str!("../data/diseases.csv"))?;

@@ -1,0 +1,525 @@
+//! Declarations: what a dataset is, in a form a custodian can write and review.
+
+use serde::{Deserialize, Serialize};
+
+/// A dataset's declaration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Declaration {
+    /// The dataset.
+    pub dataset: DatasetInfo,
+    /// Its tables.
+    #[serde(rename = "table")]
+    pub tables: Vec<TableDecl>,
+}
+
+/// The dataset as a whole.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetInfo {
+    /// Stable id (`a-z`, `0-9`, `_`).
+    pub id: String,
+    /// `public` (the Minister's databases), `ehr`, or `private` (D3).
+    pub kind: String,
+    /// Reader: `uke`, `dpc`, `checkup_csv`, `ltc_csv`, `fhir`, `death_csv`, `csv`.
+    pub format: String,
+    /// Which files of the source directory to read (glob on the file name, `**/` for any depth).
+    pub files: String,
+    /// Text encoding of CSV files (`utf-8` or `cp932`).
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Japanese description.
+    pub description_ja: String,
+    /// English description.
+    pub description_en: String,
+    /// Holder, Japanese.
+    pub holder_ja: String,
+    /// Holder, English.
+    pub holder_en: String,
+    /// How records accrue: monthly, yearly, event.
+    #[serde(default)]
+    pub coverage: String,
+    /// Linkage-token families the dataset carries (`id1`, `id2`, `kanji`, ...).
+    #[serde(default)]
+    pub linkage: Vec<String>,
+    /// Safety measures of the holder (D3): organisational, physical, technical, human.
+    #[serde(default)]
+    pub safety: Option<Safety>,
+}
+
+/// The four kinds of safety measure the platform's requirements name (D3).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Safety {
+    /// Organisational.
+    pub organisational: String,
+    /// Physical.
+    pub physical: String,
+    /// Technical.
+    pub technical: String,
+    /// Human.
+    pub human: String,
+}
+
+/// A table.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TableDecl {
+    /// Name (`a-z`, `0-9`, `_`).
+    pub name: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Japanese description.
+    #[serde(default)]
+    pub description_ja: String,
+    /// English description.
+    #[serde(default)]
+    pub description_en: String,
+    /// Columns.
+    pub columns: Vec<ColumnDecl>,
+}
+
+/// A column's type.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ColType {
+    /// UTF-8 text.
+    Text,
+    /// 64-bit integer.
+    Int,
+    /// 64-bit float.
+    Float,
+    /// Calendar date.
+    Date,
+    /// Boolean.
+    Bool,
+    /// 128-bit linkage token.
+    Token,
+    /// A code from a declared list or code system (stored as text).
+    Code,
+}
+
+/// What an identifying source column is used for. Identifying columns are consumed at
+/// the door (turned into tokens or coarsened) and never stored.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnRole {
+    /// The holder's own record id (stored as given: it identifies a record, not a person).
+    RecordKey,
+    /// Name in kana: feeds the ID2 token; not stored.
+    KanaName,
+    /// Name in kanji: feeds the kanji token; not stored.
+    KanjiName,
+    /// Full birth date: feeds tokens; stored as year-month (`birth_ym`) only.
+    BirthDate,
+    /// Sex (1 男 / 2 女): stored, and feeds tokens.
+    Sex,
+    /// Postal code: stored as its first three digits only.
+    PostalCode,
+}
+
+/// A column.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDecl {
+    /// Name (for declared CSV files: the header in the file).
+    pub name: String,
+    /// Name to store it under, if different.
+    #[serde(default, rename = "as")]
+    pub store_as: Option<String>,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: ColType,
+    /// Identifying role, if any.
+    #[serde(default)]
+    pub role: Option<ColumnRole>,
+    /// Japanese label.
+    #[serde(default)]
+    pub label_ja: String,
+    /// English label.
+    #[serde(default)]
+    pub label_en: String,
+    /// Japanese description.
+    #[serde(default)]
+    pub description_ja: String,
+    /// English description.
+    #[serde(default)]
+    pub description_en: String,
+    /// Code system.
+    #[serde(default)]
+    pub code_system: Option<String>,
+    /// Unit.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Whether to profile the value distribution.
+    #[serde(default)]
+    pub categorical: bool,
+    /// Allowed values (others are rejected).
+    #[serde(default)]
+    pub codes: Vec<String>,
+}
+
+impl ColumnDecl {
+    /// The stored name.
+    pub fn stored_name(&self) -> &str {
+        self.store_as.as_deref().unwrap_or(&self.name)
+    }
+    fn derived(name: &str, ty: ColType, ja: &str, en: &str, categorical: bool) -> Self {
+        Self {
+            name: name.into(),
+            store_as: None,
+            ty,
+            role: None,
+            label_ja: ja.into(),
+            label_en: en.into(),
+            description_ja: String::new(),
+            description_en: String::new(),
+            code_system: None,
+            unit: None,
+            categorical,
+            codes: Vec::new(),
+        }
+    }
+}
+
+/// A declaration is unusable.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DeclarationError {
+    /// Not valid TOML for a declaration.
+    #[error("not a valid declaration: {0}")]
+    Parse(String),
+    /// A rule is broken.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+const TOKEN_FAMILIES: [&str; 5] = ["id1", "id1n", "id2", "kanji", "care_insured"];
+const KNOWN_FORMATS: [&str; 7] = [
+    "uke",
+    "dpc",
+    "checkup_csv",
+    "ltc_csv",
+    "fhir",
+    "death_csv",
+    "csv",
+];
+
+fn ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl Declaration {
+    /// Parses and checks a declaration.
+    pub fn parse(text: &str) -> Result<Self, DeclarationError> {
+        let d: Declaration =
+            toml::from_str(text).map_err(|e| DeclarationError::Parse(e.message().to_owned()))?;
+        d.validate()?;
+        Ok(d)
+    }
+
+    /// Checks the rules a declaration must meet (D3): an id, a holder, every safety
+    /// measure for a private dataset, known formats and linkage families, and, for a
+    /// declared CSV dataset, the identifying columns its linkage needs.
+    pub fn validate(&self) -> Result<(), DeclarationError> {
+        let bad = |m: String| Err(DeclarationError::Invalid(m));
+        let ds = &self.dataset;
+        if !ident(&ds.id) {
+            return bad(format!(
+                "dataset id {:?}: use a-z, 0-9 and _, starting with a letter",
+                ds.id
+            ));
+        }
+        if !["public", "ehr", "private"].contains(&ds.kind.as_str()) {
+            return bad(format!("kind {:?}: public, ehr or private", ds.kind));
+        }
+        if !KNOWN_FORMATS.contains(&ds.format.as_str()) {
+            return bad(format!(
+                "format {:?}: one of {}",
+                ds.format,
+                KNOWN_FORMATS.join(", ")
+            ));
+        }
+        for (what, v) in [
+            ("name_ja", &ds.name_ja),
+            ("name_en", &ds.name_en),
+            ("holder_ja", &ds.holder_ja),
+            ("holder_en", &ds.holder_en),
+        ] {
+            if v.trim().is_empty() {
+                return bad(format!("{what} is required"));
+            }
+        }
+        if ds.kind == "private" {
+            let Some(s) = &ds.safety else {
+                return bad(
+                    "a private dataset must declare its safety measures ([dataset.safety])".into(),
+                );
+            };
+            for (what, v) in [
+                ("organisational", &s.organisational),
+                ("physical", &s.physical),
+                ("technical", &s.technical),
+                ("human", &s.human),
+            ] {
+                if v.trim().is_empty() {
+                    return bad(format!("safety measure {what} is required"));
+                }
+            }
+            if ds.linkage.is_empty() {
+                return bad("a private dataset must say how it links (linkage = [...])".into());
+            }
+        }
+        for l in &ds.linkage {
+            if !TOKEN_FAMILIES.contains(&l.as_str()) && l != "facility_patient" {
+                return bad(format!(
+                    "linkage {l:?}: one of {}",
+                    TOKEN_FAMILIES.join(", ")
+                ));
+            }
+        }
+        if self.tables.is_empty() {
+            return bad("at least one table is required".into());
+        }
+        for t in &self.tables {
+            if !ident(&t.name) {
+                return bad(format!("table {:?}: use a-z, 0-9 and _", t.name));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for c in &t.columns {
+                let stored = c.stored_name();
+                if c.role
+                    .is_none_or(|r| matches!(r, ColumnRole::RecordKey | ColumnRole::Sex))
+                    && !ident(stored)
+                {
+                    return bad(format!(
+                        "column {:?} in {}: give it a stored name with `as` (a-z, 0-9, _)",
+                        c.name, t.name
+                    ));
+                }
+                if !seen.insert(stored.to_owned()) {
+                    return bad(format!("column {stored:?} appears twice in {}", t.name));
+                }
+            }
+        }
+        if ds.format == "csv" {
+            let roles: Vec<ColumnRole> = self
+                .tables
+                .iter()
+                .flat_map(|t| t.columns.iter().filter_map(|c| c.role))
+                .collect();
+            let need = |r: ColumnRole| roles.contains(&r);
+            for l in &ds.linkage {
+                let ok = match l.as_str() {
+                    "id2" => {
+                        need(ColumnRole::KanaName)
+                            && need(ColumnRole::BirthDate)
+                            && need(ColumnRole::Sex)
+                    }
+                    "kanji" => {
+                        need(ColumnRole::KanjiName)
+                            && need(ColumnRole::BirthDate)
+                            && need(ColumnRole::Sex)
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return bad(format!(
+                        "linkage {l}: a declared CSV dataset needs the columns it is made from (id2: kana_name, birth_date, sex; kanji: kanji_name, birth_date, sex)"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tables as stored: for declared CSV datasets, identifying columns are replaced by
+    /// what is kept of them (tokens, `birth_ym`, `postal3`); built-in formats store their
+    /// declared columns as they are.
+    pub fn stored_tables(&self) -> Vec<TableDecl> {
+        if self.dataset.format != "csv" {
+            return self.tables.clone();
+        }
+        self.tables
+            .iter()
+            .map(|t| {
+                let mut cols: Vec<ColumnDecl> = Vec::new();
+                for c in &t.columns {
+                    match c.role {
+                        Some(ColumnRole::KanaName) | Some(ColumnRole::KanjiName) => {}
+                        Some(ColumnRole::BirthDate) => cols.push(ColumnDecl::derived(
+                            "birth_ym",
+                            ColType::Text,
+                            "生年月",
+                            "Birth year-month",
+                            false,
+                        )),
+                        Some(ColumnRole::PostalCode) => {
+                            let mut d = ColumnDecl::derived(
+                                "postal3",
+                                ColType::Text,
+                                "郵便番号上3桁",
+                                "Postal code (first 3 digits)",
+                                false,
+                            );
+                            if let Some(n) = &c.store_as {
+                                d.name = n.clone();
+                            }
+                            cols.push(d);
+                        }
+                        _ => {
+                            let mut c = c.clone();
+                            c.name = c.stored_name().to_owned();
+                            c.store_as = None;
+                            cols.push(c);
+                        }
+                    }
+                }
+                for l in &self.dataset.linkage {
+                    cols.push(ColumnDecl::derived(
+                        l,
+                        ColType::Token,
+                        &format!("{l} トークン"),
+                        &format!("{l} token"),
+                        false,
+                    ));
+                }
+                TableDecl {
+                    columns: cols,
+                    ..t.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// Code systems used by the variables.
+    pub fn code_systems(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .tables
+            .iter()
+            .flat_map(|t| t.columns.iter().filter_map(|c| c.code_system.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// The built-in declarations, by dataset id.
+pub const BUILTIN: [(&str, &str); 6] = [
+    (
+        "ndb_claims",
+        include_str!("../declarations/ndb_claims.toml"),
+    ),
+    (
+        "ndb_checkups",
+        include_str!("../declarations/ndb_checkups.toml"),
+    ),
+    ("dpc", include_str!("../declarations/dpc.toml")),
+    ("ltc", include_str!("../declarations/ltc.toml")),
+    ("ehr", include_str!("../declarations/ehr.toml")),
+    ("deaths", include_str!("../declarations/deaths.toml")),
+];
+
+/// A built-in declaration.
+pub fn builtin(id: &str) -> Option<Declaration> {
+    BUILTIN
+        .iter()
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, t)| Declaration::parse(t).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_are_valid_and_bilingual() {
+        for (id, text) in BUILTIN {
+            let d = Declaration::parse(text).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(d.dataset.id, id);
+            for t in &d.tables {
+                for c in &t.columns {
+                    assert!(
+                        !c.label_ja.is_empty() && !c.label_en.is_empty(),
+                        "{id}.{}.{} needs labels in both languages",
+                        t.name,
+                        c.name
+                    );
+                }
+            }
+        }
+    }
+
+    fn private(extra: &str) -> String {
+        format!(
+            r#"
+[dataset]
+id = "reg"
+kind = "private"
+format = "csv"
+files = "*.csv"
+name_ja = "登録"
+name_en = "Registry"
+description_ja = ""
+description_en = ""
+holder_ja = "保有者"
+holder_en = "Holder"
+linkage = ["id2"]
+{extra}
+[[table]]
+name = "rows"
+name_ja = "行"
+name_en = "Rows"
+columns = [
+  {{ name = "カナ", type = "text", role = "kana_name" }},
+  {{ name = "生年月日", type = "date", role = "birth_date" }},
+  {{ name = "性別", as = "sex", type = "code", role = "sex", codes = ["1", "2"] }},
+  {{ name = "郵便番号", type = "text", role = "postal_code" }},
+  {{ name = "病名", as = "icd10", type = "code", code_system = "icd10" }},
+]
+"#
+        )
+    }
+
+    #[test]
+    fn private_datasets_need_safety_measures_and_linkage_columns() {
+        let e = Declaration::parse(&private("")).unwrap_err();
+        assert!(e.to_string().contains("safety"), "{e}");
+        let ok = private(
+            "[dataset.safety]\norganisational = \"a\"\nphysical = \"b\"\ntechnical = \"c\"\nhuman = \"d\"\n",
+        );
+        let d = Declaration::parse(&ok).unwrap();
+        let stored: Vec<String> = d.stored_tables()[0]
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        assert_eq!(
+            stored,
+            ["birth_ym", "sex", "postal3", "icd10", "id2"],
+            "names and full birth dates are not stored"
+        );
+        let no_kana = ok.replace(
+            "{ name = \"カナ\", type = \"text\", role = \"kana_name\" }",
+            "{ name = \"memo\", type = \"text\" }",
+        );
+        assert!(
+            Declaration::parse(&no_kana)
+                .unwrap_err()
+                .to_string()
+                .contains("kana_name")
+        );
+        let bad_id = ok.replace("id = \"reg\"", "id = \"Reg!\"");
+        assert!(Declaration::parse(&bad_id).is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! What a reader writes into: the dataset's tables, the reject log, counters.
+
+use crate::IngestError;
+use crate::sink::TableSink;
+use crate::tokens::Tokens;
+use renkei_core::wareki::Ymd;
+use renkei_masters::Masters;
+
+/// A rejected record: where and why (never the value: it may be identifying).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Reject {
+    /// Source file (relative).
+    pub file: String,
+    /// Line (1-based; for JSON, the line of the NDJSON file).
+    pub line: u64,
+    /// Field (record type and field name).
+    pub field: String,
+    /// Reason.
+    pub reason: String,
+}
+
+/// Most rejects kept in detail per reader; beyond this they are only counted.
+const MAX_REJECT_DETAIL: usize = 100_000;
+
+/// One reader thread's context.
+pub struct ReadCtx<'s> {
+    /// Code masters.
+    pub masters: &'s Masters,
+    /// Token computation.
+    pub tokens: &'s Tokens,
+    /// The dataset's tables, in declaration order.
+    pub tables: Vec<TableSink<'s>>,
+    /// Rejected records.
+    pub rejects: Vec<Reject>,
+    /// Records read.
+    pub rows_in: u64,
+    /// Records rejected.
+    pub rows_rejected: u64,
+    /// Earliest and latest dates the data cover.
+    pub first: Option<Ymd>,
+    /// Latest.
+    pub last: Option<Ymd>,
+    /// The file being read.
+    pub file: String,
+}
+
+impl<'s> ReadCtx<'s> {
+    /// The index of a table.
+    pub fn table(&self, name: &str) -> Result<usize, IngestError> {
+        self.tables
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| IngestError::Schema(format!("the declaration has no table {name:?}")))
+    }
+    /// Records a rejected record.
+    pub fn reject(&mut self, line: u64, field: &str, reason: &str) {
+        self.rows_rejected += 1;
+        if self.rejects.len() < MAX_REJECT_DETAIL {
+            self.rejects.push(Reject {
+                file: self.file.clone(),
+                line,
+                field: field.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+    /// Rejects a whole file that cannot be read (one entry; every line counted).
+    pub fn reject_file(&mut self, bytes: &[u8], reason: &str) {
+        let n = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+            .max(1) as u64;
+        self.rows_in += n;
+        self.rows_rejected += n - 1;
+        self.reject(0, "file", reason);
+    }
+
+    /// Widens the coverage period.
+    pub fn cover(&mut self, d: Ymd) {
+        if self.first.is_none_or(|f| d < f) {
+            self.first = Some(d);
+        }
+        if self.last.is_none_or(|l| d > l) {
+            self.last = Some(d);
+        }
+    }
+}
+
+/// Age in whole years on `on`.
+pub fn age_on(birth: Ymd, on: Ymd) -> i64 {
+    let mut a = i64::from(on.0 - birth.0);
+    if (on.1, on.2) < (birth.1, birth.2) {
+        a -= 1;
+    }
+    a
+}
+
+/// Five-year age band, `0-4` … `95-99`, `100+` (the Japanese publication rules' bands).
+pub fn age_band(age: i64) -> String {
+    if age >= 100 {
+        "100+".into()
+    } else if age < 0 {
+        String::new()
+    } else {
+        let lo = age / 5 * 5;
+        format!("{lo}-{}", lo + 4)
+    }
+}
+
+/// `YYYY-MM`.
+pub fn birth_ym(d: Ymd) -> String {
+    format!("{:04}-{:02}", d.0, d.1)
+}
+
+/// Parses `YYYYMM` or the 和暦 `GYYMM` into (year, month).
+pub fn parse_ym(s: &str) -> Option<(i32, u32)> {
+    let s = s.trim();
+    match s.len() {
+        6 if s.bytes().all(|b| b.is_ascii_digit()) => {
+            let y: i32 = s[..4].parse().ok()?;
+            let m: u32 = s[4..].parse().ok()?;
+            (1..=12).contains(&m).then_some((y, m))
+        }
+        5 => renkei_core::wareki::parse_digits_ym(s),
+        _ => None,
+    }
+}
+
+/// Parses a date in the receipt forms: `YYYYMMDD` or `GYYMMDD`.
+pub fn parse_date(s: &str) -> Option<Ymd> {
+    let s = s.trim();
+    match s.len() {
+        8 => renkei_core::wareki::parse_seireki(s),
+        7 => renkei_core::wareki::parse_digits(s),
+        _ => None,
+    }
+}
+
+/// Decodes CP932 text (receipt and exchange files). `None` if the bytes are not CP932.
+pub fn decode_cp932(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(bytes);
+    (!bad).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_bands() {
+        assert_eq!(age_on((1950, 6, 15), (2025, 6, 14)), 74);
+        assert_eq!(age_on((1950, 6, 15), (2025, 6, 15)), 75);
+        assert_eq!(age_band(74), "70-74");
+        assert_eq!(age_band(0), "0-4");
+        assert_eq!(age_band(103), "100+");
+        assert_eq!(parse_ym("202502"), Some((2025, 2)));
+        assert_eq!(parse_ym("50702"), Some((2025, 2)));
+        assert_eq!(parse_ym("202513"), None);
+        assert_eq!(parse_date("3150302"), Some((1940, 3, 2)));
+    }
+}

@@ -1,0 +1,598 @@
+//! Ingest: source files in, an encrypted dataset version out.
+//!
+//! 1. The dataset's declaration says which files to read and which reader reads them.
+//! 2. Files are read in parallel; each is hashed (SHA-256) on the way. Readers validate
+//!    every record (codes against the masters, dates, sexes, mandatory fields) and send
+//!    what they cannot accept to the reject report (file, line, field, reason: never the
+//!    value). Identifying fields become linkage tokens at once and are dropped.
+//! 3. Rows go to encrypted Parquet in a staging directory, with a quality profile.
+//! 4. If the reject rate is over the threshold the version is **refused**: the staging
+//!    files are thrown away and the previous version stays current. Otherwise the
+//!    staging directory becomes the version directory, and one transaction records the
+//!    version in the catalogue, makes it current, and writes the audit entry.
+//!
+//! A killed ingest leaves the previous version intact and visible; running it again is
+//! safe.
+#![warn(missing_docs)]
+
+mod ctx;
+pub mod readers;
+mod sink;
+pub mod tokens;
+
+pub use ctx::{Reject, age_band, age_on};
+
+use ctx::ReadCtx;
+use renkei_audit::Audit;
+use renkei_catalog::{
+    CatalogError, Declaration, FileRecord, Profile, TableProfile, VersionRecord, VersionStatus,
+};
+use renkei_core::time::SharedClock;
+use renkei_core::{Actor, AuditEvent, Outcome};
+use renkei_crypto::KeyStore;
+use renkei_datastore::{DataStore, DataStoreError};
+use renkei_masters::Masters;
+use renkei_store::Store;
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Ingest failures (a refused version is not a failure: see [`IngestReport::status`]).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The declaration and the reader disagree, or the declaration is invalid.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// No files matched.
+    #[error("no files matching {pattern:?} under {dir}")]
+    NoFiles {
+        /// Pattern.
+        pattern: String,
+        /// Directory.
+        dir: String,
+    },
+    /// Reading a source file failed.
+    #[error("{path}: {err}")]
+    Io {
+        /// File.
+        path: String,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// Keys (e.g. no linkage key in this process).
+    #[error(transparent)]
+    Keys(#[from] renkei_crypto::KeyError),
+    /// The data key does not open.
+    #[error("the dataset's data key does not open under this master key")]
+    DataKey,
+    /// Storage.
+    #[error(transparent)]
+    Data(#[from] DataStoreError),
+    /// Catalogue.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// Metadata store.
+    #[error(transparent)]
+    Store(#[from] renkei_store::StoreError),
+    /// Audit.
+    #[error(transparent)]
+    Audit(#[from] renkei_audit::AuditError),
+}
+
+impl From<renkei_store::sqlx::Error> for IngestError {
+    fn from(e: renkei_store::sqlx::Error) -> Self {
+        IngestError::Store(e.into())
+    }
+}
+
+impl IngestError {
+    /// Stable reason code for the audit log.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::Schema(_) => "invalid_declaration",
+            IngestError::NoFiles { .. } => "no_files",
+            IngestError::Io { .. } => "unreadable_file",
+            IngestError::Keys(_) => "no_linkage_key",
+            IngestError::DataKey => "data_key",
+            _ => "internal",
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct IngestReport {
+    /// Dataset.
+    pub dataset: String,
+    /// Version made.
+    pub version: i64,
+    /// Committed or refused.
+    pub status: VersionStatus,
+    /// Records read.
+    pub rows_in: u64,
+    /// Records rejected.
+    pub rows_rejected: u64,
+    /// Rows stored, by table.
+    pub tables: Vec<(String, u64)>,
+    /// Source files.
+    pub files: usize,
+    /// Source bytes.
+    pub bytes: u64,
+    /// The reject report (CSV: file, line, field, reason).
+    pub reject_report: PathBuf,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+impl IngestReport {
+    /// Rejected share.
+    pub fn reject_rate(&self) -> f64 {
+        if self.rows_in == 0 {
+            1.0
+        } else {
+            self.rows_rejected as f64 / self.rows_in as f64
+        }
+    }
+}
+
+/// Settings.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// A version rejecting more than this share of its records is refused.
+    pub max_reject_rate: f64,
+    /// Reader threads.
+    pub threads: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            max_reject_rate: 0.05,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// Runs ingests.
+#[derive(Clone)]
+pub struct Ingestor {
+    store: Store,
+    audit: Audit,
+    keys: Arc<KeyStore>,
+    data: DataStore,
+    masters: Arc<Masters>,
+    clock: SharedClock,
+    reports: PathBuf,
+}
+
+/// Files of `dir` matching a declaration's pattern: `*.ext`, `prefix_*.csv`, and `**/` for
+/// any depth. Sorted, relative to `dir`.
+pub fn matching_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
+    let (deep, name_pat) = match pattern.strip_prefix("**/") {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (prefix, suffix) = name_pat.split_once('*').unwrap_or((name_pat, ""));
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|err| IngestError::Io {
+            path: d.display().to_string(),
+            err,
+        })?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if deep {
+                    stack.push(p);
+                }
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix)
+                && name.ends_with(suffix)
+                && name.len() >= prefix.len() + suffix.len()
+            {
+                out.push(p.strip_prefix(dir).unwrap_or(&p).to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+struct ThreadResult {
+    tables: Vec<TableProfile>,
+    rejects: Vec<Reject>,
+    rows_in: u64,
+    rows_rejected: u64,
+    first: Option<renkei_core::wareki::Ymd>,
+    last: Option<renkei_core::wareki::Ymd>,
+    files: Vec<FileRecord>,
+}
+
+impl Ingestor {
+    /// An ingestor writing under `data_dir`.
+    pub fn new(
+        store: Store,
+        audit: Audit,
+        keys: Arc<KeyStore>,
+        data_dir: &Path,
+        masters: Arc<Masters>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            audit,
+            keys,
+            data: DataStore::new(data_dir),
+            masters,
+            clock,
+            reports: data_dir.join("ingest"),
+        }
+    }
+
+    /// The storage.
+    pub fn datastore(&self) -> &DataStore {
+        &self.data
+    }
+
+    async fn deny(
+        &self,
+        actor: &Actor,
+        request: &str,
+        dataset: &str,
+        err: IngestError,
+    ) -> IngestError {
+        let ev = AuditEvent::new(
+            actor.clone(),
+            "dataset.ingest",
+            format!("dataset:{dataset}"),
+            Outcome::denied(err.code()),
+        )
+        .request(request)
+        .detail(serde_json::json!({ "error": err.to_string() }));
+        match self.audit.record(ev).await {
+            Ok(_) => err,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Ingests `dir` as a new version of the declared dataset. `progress` receives
+    /// (bytes read, bytes in all).
+    pub async fn ingest(
+        &self,
+        actor: &Actor,
+        request: &str,
+        decl: &Declaration,
+        dir: &Path,
+        opts: &IngestOptions,
+        progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    ) -> Result<IngestReport, IngestError> {
+        let id = decl.dataset.id.clone();
+        match self.run(actor, request, decl, dir, opts, progress).await {
+            Ok(r) => Ok(r),
+            Err(
+                e @ (IngestError::Schema(_)
+                | IngestError::NoFiles { .. }
+                | IngestError::Io { .. }
+                | IngestError::Keys(_)
+                | IngestError::DataKey),
+            ) => Err(self.deny(actor, request, &id, e).await),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn run(
+        &self,
+        actor: &Actor,
+        request: &str,
+        decl: &Declaration,
+        dir: &Path,
+        opts: &IngestOptions,
+        progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    ) -> Result<IngestReport, IngestError> {
+        let started = std::time::Instant::now();
+        decl.validate()
+            .map_err(|e| IngestError::Schema(e.to_string()))?;
+        let id = decl.dataset.id.clone();
+        let files = matching_files(dir, &decl.dataset.files)?;
+        if files.is_empty() {
+            return Err(IngestError::NoFiles {
+                pattern: decl.dataset.files.clone(),
+                dir: dir.display().to_string(),
+            });
+        }
+        let total: u64 = files
+            .iter()
+            .map(|f| std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
+            .sum();
+        let tokens = Arc::new(tokens::Tokens::new(renkei_crypto::Tokenizer::new(
+            &self.keys,
+            renkei_core::normalize::VERSION,
+        )?));
+        let context = format!("dataset:{id}");
+        let existing: Option<String> =
+            renkei_store::sqlx::query_scalar("SELECT wrapped_key FROM datasets WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(self.store.pool())
+                .await?;
+        let (key, wrapped) = match existing {
+            Some(w) => (
+                self.keys
+                    .open_data_key(&context, &w)
+                    .map_err(|_| IngestError::DataKey)?,
+                w,
+            ),
+            None => self.keys.new_data_key(&context),
+        };
+        let key = Arc::new(key);
+        let version: i64 = renkei_store::sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(version) FROM dataset_versions WHERE dataset_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(self.store.pool())
+        .await?
+        .unwrap_or(0)
+            + 1;
+        let staging = self.data.begin(&id, version, key.clone())?;
+        let stored = decl.stored_tables();
+        let threads = opts.threads.clamp(1, files.len());
+        let masters = self.masters.clone();
+        let decl2 = decl.clone();
+        let dir2 = dir.to_path_buf();
+        let files2 = files.clone();
+        let (staging, results) = tokio::task::spawn_blocking(move || {
+            let next = AtomicUsize::new(0);
+            let done = AtomicU64::new(0);
+            let results: Vec<Result<ThreadResult, IngestError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| -> Result<ThreadResult, IngestError> {
+                            let mut ctx = ReadCtx {
+                                masters: &masters,
+                                tokens: &tokens,
+                                tables: stored
+                                    .iter()
+                                    .map(|t| sink::TableSink::new(t, &staging))
+                                    .collect(),
+                                rejects: Vec::new(),
+                                rows_in: 0,
+                                rows_rejected: 0,
+                                first: None,
+                                last: None,
+                                file: String::new(),
+                            };
+                            let mut reader = readers::Reader::for_declaration(&decl2, &ctx)?;
+                            let mut records = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, Ordering::SeqCst);
+                                let Some(rel) = files2.get(i) else { break };
+                                let path = dir2.join(rel);
+                                let bytes =
+                                    std::fs::read(&path).map_err(|err| IngestError::Io {
+                                        path: path.display().to_string(),
+                                        err,
+                                    })?;
+                                let name = rel.to_string_lossy().replace('\\', "/");
+                                records.push(FileRecord {
+                                    name: name.clone(),
+                                    bytes: bytes.len() as u64,
+                                    sha256: hex::encode(Sha256::digest(&bytes)),
+                                });
+                                reader.read(&mut ctx, &name, &bytes)?;
+                                let d = done.fetch_add(bytes.len() as u64, Ordering::SeqCst)
+                                    + bytes.len() as u64;
+                                progress(d, total);
+                            }
+                            reader.finish(&mut ctx)?;
+                            let tables = ctx
+                                .tables
+                                .into_iter()
+                                .map(|t| t.finish())
+                                .collect::<Result<Vec<_>, _>>()?;
+                            Ok(ThreadResult {
+                                tables,
+                                rejects: ctx.rejects,
+                                rows_in: ctx.rows_in,
+                                rows_rejected: ctx.rows_rejected,
+                                first: ctx.first,
+                                last: ctx.last,
+                                files: records,
+                            })
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(IngestError::Schema("a reader thread panicked".into()))
+                        })
+                    })
+                    .collect()
+            });
+            (staging, results)
+        })
+        .await
+        .map_err(|e| IngestError::Schema(format!("ingest task failed: {e}")))?;
+
+        let mut merged: Option<ThreadResult> = None;
+        for r in results {
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    staging.abandon();
+                    return Err(e);
+                }
+            };
+            match &mut merged {
+                None => merged = Some(r),
+                Some(m) => {
+                    for (a, b) in m.tables.iter_mut().zip(r.tables) {
+                        sink::merge(a, b);
+                    }
+                    m.rejects.extend(r.rejects);
+                    m.rows_in += r.rows_in;
+                    m.rows_rejected += r.rows_rejected;
+                    m.first = m.first.into_iter().chain(r.first).min();
+                    m.last = m.last.into_iter().chain(r.last).max();
+                    m.files.extend(r.files);
+                }
+            }
+        }
+        let Some(mut m) = merged else {
+            staging.abandon();
+            return Err(IngestError::Schema("no reader ran".into()));
+        };
+        m.files.sort_by(|a, b| a.name.cmp(&b.name));
+        m.rejects
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+
+        // The reject report and the manifest stay, whatever the outcome.
+        std::fs::create_dir_all(&self.reports).map_err(|err| IngestError::Io {
+            path: self.reports.display().to_string(),
+            err,
+        })?;
+        let report_path = self.reports.join(format!("{id}-v{version}-rejects.csv"));
+        let mut rep = String::from("file,line,field,reason\n");
+        for r in &m.rejects {
+            rep.push_str(&format!(
+                "{},{},{},{}\n",
+                r.file,
+                r.line,
+                r.field,
+                r.reason.replace(',', ";")
+            ));
+        }
+        if m.rows_rejected > m.rejects.len() as u64 {
+            rep.push_str(&format!(
+                ",,,{} further rejects not itemized\n",
+                m.rows_rejected - m.rejects.len() as u64
+            ));
+        }
+        std::fs::write(&report_path, rep).map_err(|err| IngestError::Io {
+            path: report_path.display().to_string(),
+            err,
+        })?;
+        let mut manifest = String::new();
+        for f in &m.files {
+            manifest.push_str(&format!("{}  {}  {}\n", f.sha256, f.bytes, f.name));
+        }
+        let manifest_sha = hex::encode(Sha256::digest(manifest.as_bytes()));
+        let manifest_path = self.reports.join(format!("{id}-v{version}-manifest.txt"));
+        std::fs::write(&manifest_path, &manifest).map_err(|err| IngestError::Io {
+            path: manifest_path.display().to_string(),
+            err,
+        })?;
+
+        let rate = if m.rows_in == 0 {
+            1.0
+        } else {
+            m.rows_rejected as f64 / m.rows_in as f64
+        };
+        let refused = rate > opts.max_reject_rate;
+        let status = if refused {
+            VersionStatus::Refused
+        } else {
+            VersionStatus::Committed
+        };
+        let fmt = |d: Option<renkei_core::wareki::Ymd>| {
+            d.map(|d| format!("{:04}-{:02}-{:02}", d.0, d.1, d.2))
+                .unwrap_or_default()
+        };
+        let now = self.clock.now();
+        let files_kept: Vec<FileRecord> = m.files.iter().take(2000).cloned().collect();
+        let record = VersionRecord {
+            dataset_id: id.clone(),
+            version,
+            status,
+            reason: if refused {
+                format!(
+                    "{:.2}% of records rejected (threshold {:.2}%)",
+                    rate * 100.0,
+                    opts.max_reject_rate * 100.0
+                )
+            } else {
+                String::new()
+            },
+            created_at: now,
+            created_by: actor.id.clone(),
+            files: files_kept,
+            rows_in: m.rows_in,
+            rows_rejected: m.rows_rejected,
+            coverage_from: fmt(m.first),
+            coverage_to: fmt(m.last),
+            profile: Profile {
+                tables: m.tables.clone(),
+            },
+        };
+        if refused {
+            staging.abandon();
+        } else {
+            staging.publish()?;
+        }
+        let detail = serde_json::json!({
+            "dataset": id,
+            "version": version,
+            "files": m.files.len(),
+            "bytes": total,
+            "manifest_sha256": manifest_sha,
+            "rows_in": m.rows_in,
+            "rows_rejected": m.rows_rejected,
+            "reject_rate": rate,
+            "tables": m.tables.iter().map(|t| (t.name.clone(), t.rows)).collect::<std::collections::BTreeMap<_, _>>(),
+        });
+        let outcome = if refused {
+            Outcome::denied("reject_rate_exceeded")
+        } else {
+            Outcome::Allowed
+        };
+        let ev = AuditEvent::new(
+            actor.clone(),
+            "dataset.ingest",
+            format!("dataset:{id}"),
+            outcome,
+        )
+        .request(request)
+        .detail(detail);
+        let mut tx = self.store.begin().await?;
+        renkei_catalog::ensure_dataset(&mut tx, decl, &wrapped, now).await?;
+        renkei_catalog::record_version(&mut tx, &record).await?;
+        self.audit.append_in(&mut tx, &[ev]).await?;
+        tx.commit().await?;
+        Ok(IngestReport {
+            dataset: id,
+            version,
+            status,
+            rows_in: m.rows_in,
+            rows_rejected: m.rows_rejected,
+            tables: m.tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
+            files: m.files.len(),
+            bytes: total,
+            reject_report: report_path,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Reads a table of the current version (tests, small tables).
+    pub async fn read_current(
+        &self,
+        dataset: &str,
+        table: &str,
+    ) -> Result<Vec<arrow_array::RecordBatch>, IngestError> {
+        let entry = renkei_catalog::dataset(&self.store, dataset).await?;
+        let Some(v) = entry.current else {
+            return Ok(Vec::new());
+        };
+        let key = self
+            .keys
+            .open_data_key(&format!("dataset:{dataset}"), &entry.wrapped_key)
+            .map_err(|_| IngestError::DataKey)?;
+        Ok(self.data.read_table(dataset, v.version, table, &key)?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,540 @@
+//! UKE receipt files (レセプト電算処理システム): CP932, CRLF, comma-separated, one file per
+//! institution × billing month × payer; 医科, DPC and 調剤. Dates in 西暦 or 和暦.
+//! Record layouts: docs/formats.md.
+//!
+//! A receipt's identifying fields (name, kana, birth date, insurer number, 記号・番号,
+//! 枝番, カルテ番号) become tokens and a birth year-month; none is stored.
+
+use crate::IngestError;
+use crate::ctx::{ReadCtx, age_band, age_on, birth_ym, decode_cp932, parse_date, parse_ym};
+use renkei_core::wareki::Ymd;
+
+struct Cols {
+    rec: usize,
+    diag: usize,
+    proc_: usize,
+    drug: usize,
+    dpc: usize,
+    r: [usize; 22],
+    d: [usize; 9],
+    p: [usize; 8],
+    g: [usize; 8],
+    e: [usize; 5],
+}
+
+/// Reads UKE files into the `ndb_claims` tables.
+pub struct UkeReader {
+    c: Cols,
+}
+
+const R: [&str; 22] = [
+    "receipt_id",
+    "kind",
+    "payer",
+    "institution",
+    "prefecture",
+    "billing_month",
+    "service_month",
+    "receipt_type",
+    "inpatient",
+    "insurer_kind",
+    "sex",
+    "birth_ym",
+    "age",
+    "age_band",
+    "admission_date",
+    "real_days",
+    "total_points",
+    "prescriber",
+    "id1",
+    "id1n",
+    "id2",
+    "facility_patient",
+];
+const D: [&str; 9] = [
+    "receipt_id",
+    "line_no",
+    "disease_code",
+    "icd10",
+    "start_date",
+    "outcome",
+    "suspected",
+    "main",
+    "dpc_role",
+];
+const P: [&str; 8] = [
+    "receipt_id",
+    "line_no",
+    "care_category",
+    "code",
+    "quantity",
+    "points",
+    "times",
+    "first_date",
+];
+const G: [&str; 8] = [
+    "receipt_id",
+    "line_no",
+    "code",
+    "yj",
+    "drug_class",
+    "quantity",
+    "days",
+    "dispensed_date",
+];
+const E: [&str; 5] = [
+    "receipt_id",
+    "dpc_code",
+    "admission_date",
+    "discharge_date",
+    "outcome",
+];
+
+fn idx<const N: usize>(
+    ctx: &ReadCtx,
+    t: usize,
+    names: [&str; N],
+) -> Result<[usize; N], IngestError> {
+    let mut out = [0; N];
+    for (i, n) in names.iter().enumerate() {
+        out[i] = ctx.tables[t].col(n)?;
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Head {
+    payer: String,
+    pref: String,
+    table: u8,
+    code7: String,
+    billing: Option<(i32, u32)>,
+}
+
+#[derive(Default)]
+struct Receipt {
+    id: String,
+    line: u64,
+    valid: bool,
+    kind: &'static str,
+    rtype: String,
+    service: (i32, u32),
+    sex: String,
+    birth: Ymd,
+    admission: Option<Ymd>,
+    karte: String,
+    kana: String,
+    insurer: String,
+    kigo: String,
+    bango: String,
+    edaban: String,
+    real_days: Option<i64>,
+    points: Option<i64>,
+    prescriber: String,
+    lines: u64,
+    /// For 調剤 IY lines: days supplied and dispensed date of the current 剤 (from CZ).
+    cz: Option<(i64, Option<Ymd>)>,
+}
+
+fn f<'a>(fields: &[&'a str], i: usize) -> &'a str {
+    fields.get(i).map(|s| s.trim()).unwrap_or("")
+}
+
+fn int(s: &str) -> Option<i64> {
+    s.trim().parse().ok()
+}
+
+impl UkeReader {
+    /// A reader for the declared tables.
+    pub fn new(ctx: &ReadCtx) -> Result<Self, IngestError> {
+        let (rec, diag, proc_, drug, dpc) = (
+            ctx.table("receipts")?,
+            ctx.table("diagnoses")?,
+            ctx.table("procedures")?,
+            ctx.table("drugs")?,
+            ctx.table("dpc_episodes")?,
+        );
+        Ok(Self {
+            c: Cols {
+                rec,
+                diag,
+                proc_,
+                drug,
+                dpc,
+                r: idx(ctx, rec, R)?,
+                d: idx(ctx, diag, D)?,
+                p: idx(ctx, proc_, P)?,
+                g: idx(ctx, drug, G)?,
+                e: idx(ctx, dpc, E)?,
+            },
+        })
+    }
+
+    /// Reads one file.
+    pub fn read(&self, ctx: &mut ReadCtx, bytes: &[u8]) -> Result<(), IngestError> {
+        let Some(text) = decode_cp932(bytes) else {
+            ctx.reject_file(bytes, "not CP932 text");
+            return Ok(());
+        };
+        let mut head = Head::default();
+        let mut rc: Option<Receipt> = None;
+        for (n, raw) in text.split('\n').enumerate() {
+            let line = raw.trim_end_matches('\r');
+            if line.is_empty() {
+                continue;
+            }
+            let ln = n as u64 + 1;
+            ctx.rows_in += 1;
+            let fields: Vec<&str> = line.split(',').collect();
+            let rtype = fields[0];
+            match rtype {
+                "IR" | "YK" => {
+                    head = Head {
+                        payer: f(&fields, 1).to_owned(),
+                        pref: f(&fields, 2).to_owned(),
+                        table: f(&fields, 3).bytes().next().unwrap_or(b'?'),
+                        code7: f(&fields, 4).to_owned(),
+                        billing: parse_ym(f(&fields, if rtype == "IR" { 7 } else { 6 })),
+                    };
+                    let ok = matches!(head.payer.as_str(), "1" | "2")
+                        && head.pref.len() == 2
+                        && head.code7.len() == 7
+                        && head.billing.is_some()
+                        && (rtype == "IR") == (head.table != b'4');
+                    if !ok {
+                        ctx.reject(ln, rtype, "malformed header (payer, prefecture, institution code or billing month)");
+                        head.table = 0;
+                    }
+                }
+                "RE" => {
+                    if let Some(prev) = rc.take() {
+                        self.finish(ctx, prev)?;
+                    }
+                    rc = Some(self.receipt(ctx, &head, &fields, ln));
+                }
+                "GO" => {
+                    if let Some(prev) = rc.take() {
+                        self.finish(ctx, prev)?;
+                    }
+                }
+                _ => match rc.as_mut() {
+                    None => ctx.reject(ln, rtype, "record outside a receipt"),
+                    Some(r) if !r.valid => ctx.reject(ln, rtype, "part of a rejected receipt"),
+                    Some(r) => {
+                        r.lines += 1;
+                        self.child(ctx, &head, r, &fields, ln)?;
+                    }
+                },
+            }
+        }
+        if let Some(prev) = rc.take() {
+            self.finish(ctx, prev)?;
+        }
+        Ok(())
+    }
+
+    fn receipt(&self, ctx: &mut ReadCtx, head: &Head, fields: &[&str], ln: u64) -> Receipt {
+        let chozai = head.table == b'4';
+        let mut r = Receipt {
+            line: ln,
+            valid: false,
+            kind: if chozai { "chozai" } else { "ika" },
+            ..Default::default()
+        };
+        if head.table == 0 {
+            ctx.reject(ln, "RE", "file has no valid IR/YK header");
+            return r;
+        }
+        let no = f(fields, 1);
+        r.rtype = f(fields, 2).to_owned();
+        let service = parse_ym(f(fields, 3));
+        r.sex = f(fields, 5).to_owned();
+        let birth = parse_date(f(fields, 6));
+        let problem = if no.is_empty() || !no.bytes().all(|b| b.is_ascii_digit()) {
+            Some(("RE.レセプト番号", "not a number"))
+        } else if r.rtype.len() != 4
+            || !r.rtype.bytes().all(|b| b.is_ascii_digit())
+            || r.rtype.as_bytes()[0] != head.table
+        {
+            Some((
+                "RE.レセプト種別",
+                "not a receipt type of this file's 点数表",
+            ))
+        } else if service.is_none() {
+            Some(("RE.診療年月", "not a month (YYYYMM or GYYMM)"))
+        } else if !matches!(r.sex.as_str(), "1" | "2") {
+            Some(("RE.男女区分", "not 1 or 2"))
+        } else if birth.is_none() {
+            Some(("RE.生年月日", "not a date (YYYYMMDD or GYYMMDD)"))
+        } else if f(fields, 4).is_empty() {
+            Some(("RE.氏名", "missing"))
+        } else {
+            None
+        };
+        if let Some((field, why)) = problem {
+            ctx.reject(ln, field, why);
+            return r;
+        }
+        let (Some(service), Some(birth)) = (service, birth) else {
+            return r;
+        };
+        if birth > (service.0, service.1, 31) {
+            ctx.reject(ln, "RE.生年月日", "after the service month");
+            return r;
+        }
+        r.valid = true;
+        r.service = service;
+        r.birth = birth;
+        if chozai {
+            r.kana = f(fields, 41).to_owned();
+            r.karte = f(fields, 35).to_owned();
+            r.prescriber = format!("{}{}", f(fields, 9), f(fields, 11));
+        } else {
+            r.kana = f(fields, 36).to_owned();
+            r.karte = f(fields, 13).to_owned();
+            r.admission = parse_date(f(fields, 8));
+        }
+        let billing = head.billing.unwrap_or((0, 0));
+        r.id = format!(
+            "{}{}{}-{}-{:04}{:02}-{no}",
+            head.pref, head.table as char, head.code7, head.payer, billing.0, billing.1
+        );
+        ctx.cover((service.0, service.1, 1));
+        r
+    }
+
+    fn child(
+        &self,
+        ctx: &mut ReadCtx,
+        head: &Head,
+        r: &mut Receipt,
+        fields: &[&str],
+        ln: u64,
+    ) -> Result<(), IngestError> {
+        let c = &self.c;
+        let chozai = head.table == b'4';
+        match fields[0] {
+            "HO" => {
+                let ins = f(fields, 1);
+                if !renkei_masters::insurer_number_valid(ins) {
+                    ctx.reject(
+                        ln,
+                        "HO.保険者番号",
+                        "not a valid insurer number (length or check digit)",
+                    );
+                    ctx.reject(
+                        r.line,
+                        "RE",
+                        "receipt rejected: its insurer record is invalid",
+                    );
+                    r.valid = false;
+                    return Ok(());
+                }
+                r.insurer = ins.to_owned();
+                r.kigo = f(fields, 2).to_owned();
+                r.bango = f(fields, 3).to_owned();
+                r.real_days = int(f(fields, 4));
+                r.points = int(f(fields, 5));
+            }
+            "SN" => r.edaban = f(fields, 6).to_owned(),
+            "KO" | "SH" | "HH" | "SJ" | "TO" | "CO" | "JD" | "MF" | "KI" | "TK" | "ST" => {}
+            "CZ" => {
+                let days = int(f(fields, 5)).unwrap_or(0);
+                let md = f(fields, 3);
+                let date = if md.len() == 4 {
+                    let (m, d) = (md[..2].parse().unwrap_or(0), md[2..].parse().unwrap_or(0));
+                    renkei_core::wareki::parse_seireki(&format!("{:04}{m:02}{d:02}", r.service.0))
+                } else {
+                    parse_date(md)
+                };
+                r.cz = Some((days, date));
+            }
+            "SY" | "SB" => {
+                let sb = fields[0] == "SB";
+                let code = f(fields, if sb { 3 } else { 1 });
+                let Some(dis) = ctx.masters.disease(code) else {
+                    ctx.tables[c.diag].invalid(c.d[2]);
+                    ctx.reject(
+                        ln,
+                        &format!("{}.傷病名コード", fields[0]),
+                        "not in the disease master",
+                    );
+                    return Ok(());
+                };
+                let start = if sb { None } else { parse_date(f(fields, 2)) };
+                if !sb && start.is_none() {
+                    ctx.tables[c.diag].invalid(c.d[4]);
+                    ctx.reject(ln, "SY.診療開始日", "not a date");
+                    return Ok(());
+                }
+                let outcome = f(fields, 3);
+                if !sb && !matches!(outcome, "1" | "2" | "3" | "4") {
+                    ctx.tables[c.diag].invalid(c.d[5]);
+                    ctx.reject(ln, "SY.転帰区分", "not 1–4");
+                    return Ok(());
+                }
+                let icd = if sb && !f(fields, 2).is_empty() {
+                    f(fields, 2)
+                } else {
+                    dis.icd10.as_str()
+                };
+                let modifiers = f(fields, if sb { 4 } else { 4 });
+                let suspected = modifiers.as_bytes().chunks(4).any(|m| m == b"8002");
+                let t = &mut ctx.tables[c.diag];
+                t.text(c.d[0], Some(&r.id));
+                t.int(c.d[1], Some(r.lines as i64));
+                t.text(c.d[2], Some(code));
+                t.text(c.d[3], Some(icd));
+                t.date(c.d[4], start);
+                t.text(c.d[5], if sb { None } else { Some(outcome) });
+                t.boolean(c.d[6], Some(suspected));
+                t.boolean(
+                    c.d[7],
+                    Some(if sb {
+                        f(fields, 1) == "11"
+                    } else {
+                        f(fields, 6) == "01"
+                    }),
+                );
+                t.text(c.d[8], if sb { Some(f(fields, 1)) } else { None });
+                t.end_row()?;
+            }
+            "SI" => {
+                let code = f(fields, 3);
+                if ctx.masters.procedure(code).is_none() {
+                    ctx.tables[c.proc_].invalid(c.p[3]);
+                    ctx.reject(ln, "SI.診療行為コード", "not in the procedure master");
+                    return Ok(());
+                }
+                let first = (13..44).find(|i| !f(fields, *i).is_empty()).and_then(|i| {
+                    renkei_core::wareki::parse_seireki(&format!(
+                        "{:04}{:02}{:02}",
+                        r.service.0,
+                        r.service.1,
+                        i - 12
+                    ))
+                });
+                let t = &mut ctx.tables[c.proc_];
+                t.text(c.p[0], Some(&r.id));
+                t.int(c.p[1], Some(r.lines as i64));
+                t.text(c.p[2], Some(f(fields, 1)));
+                t.text(c.p[3], Some(code));
+                t.text(c.p[4], Some(f(fields, 4)));
+                t.int(c.p[5], int(f(fields, 5)));
+                t.int(c.p[6], int(f(fields, 6)));
+                t.date(c.p[7], first);
+                t.end_row()?;
+            }
+            "IY" => {
+                let (code, qty) = if chozai {
+                    (f(fields, 2), f(fields, 3))
+                } else {
+                    (f(fields, 3), f(fields, 4))
+                };
+                let Some(drug) = ctx.masters.drug(code) else {
+                    ctx.tables[c.drug].invalid(c.g[2]);
+                    ctx.reject(ln, "IY.医薬品コード", "not in the drug master");
+                    return Ok(());
+                };
+                let (days, dispensed) = if chozai {
+                    r.cz.map(|(d, dt)| (Some(d), dt)).unwrap_or((None, None))
+                } else {
+                    (None, None)
+                };
+                let t = &mut ctx.tables[c.drug];
+                t.text(c.g[0], Some(&r.id));
+                t.int(c.g[1], Some(r.lines as i64));
+                t.text(c.g[2], Some(code));
+                t.text(c.g[3], drug.yj.as_deref());
+                t.text(c.g[4], Some(&drug.class));
+                t.float(c.g[5], qty.parse().ok());
+                t.int(c.g[6], days);
+                t.date(c.g[7], dispensed);
+                t.end_row()?;
+            }
+            "BU" => {
+                r.kind = "dpc";
+                let admit = parse_date(f(fields, 2));
+                let code = f(fields, 1);
+                if code.len() != 14 || admit.is_none() {
+                    ctx.reject(
+                        ln,
+                        "BU",
+                        "DPC code (14 characters) or admission date malformed",
+                    );
+                    return Ok(());
+                }
+                let t = &mut ctx.tables[c.dpc];
+                t.text(c.e[0], Some(&r.id));
+                t.text(c.e[1], Some(code));
+                t.date(c.e[2], admit);
+                t.date(c.e[3], parse_date(f(fields, 3)));
+                t.text(c.e[4], Some(f(fields, 4)));
+                t.end_row()?;
+            }
+            other => ctx.reject(ln, other, "unknown record type"),
+        }
+        Ok(())
+    }
+
+    fn finish(&self, ctx: &mut ReadCtx, r: Receipt) -> Result<(), IngestError> {
+        if !r.valid {
+            return Ok(());
+        }
+        if r.insurer.is_empty() {
+            ctx.reject(r.line, "HO", "receipt without an insurer record");
+            return Ok(());
+        }
+        let c = &self.c;
+        let on = (r.service.0, r.service.1, 1);
+        let age = age_on(r.birth, on);
+        let tk = ctx.tokens;
+        let id1 = tk.id1(&r.insurer, &r.kigo, &r.bango, r.birth, &r.sex);
+        let id1n = tk.id1n(&r.insurer, &r.kigo, &r.bango, &r.edaban, r.birth, &r.sex);
+        let id2 = tk.id2(&r.kana, r.birth, &r.sex);
+        let facility =
+            r.id.get(..2)
+                .map(|p| format!("{p}{}", r.id.get(3..10).unwrap_or("")))
+                .unwrap_or_default();
+        let fp = tk.facility_patient(&facility, &r.karte);
+        let billing =
+            r.id.split('-')
+                .nth(2)
+                .and_then(|b| parse_ym(b))
+                .map(|(y, m)| (y, m, 1));
+        let t = &mut ctx.tables[c.rec];
+        t.text(c.r[0], Some(&r.id));
+        t.text(c.r[1], Some(r.kind));
+        t.text(c.r[2], r.id.split('-').nth(1));
+        t.text(c.r[3], r.id.split('-').next());
+        t.text(c.r[4], r.id.get(..2));
+        t.date(c.r[5], billing);
+        t.date(c.r[6], Some(on));
+        t.text(c.r[7], Some(&r.rtype));
+        t.boolean(
+            c.r[8],
+            Some(r.rtype.as_bytes().get(3).is_some_and(|d| d % 2 == 1)),
+        );
+        t.text(c.r[9], Some(renkei_masters::insurer_kind(&r.insurer)));
+        t.text(c.r[10], Some(&r.sex));
+        t.text(c.r[11], Some(&birth_ym(r.birth)));
+        t.int(c.r[12], Some(age));
+        t.text(c.r[13], Some(&age_band(age)));
+        t.date(c.r[14], r.admission);
+        t.int(c.r[15], r.real_days);
+        t.int(c.r[16], r.points);
+        t.text(
+            c.r[17],
+            if r.prescriber.is_empty() {
+                None
+            } else {
+                Some(&r.prescriber)
+            },
+        );
+        t.token(c.r[18], id1);
+        t.token(c.r[19], id1n);
+        t.token(c.r[20], id2);
+        t.token(c.r[21], fp);
+        t.end_row()
+    }
+}

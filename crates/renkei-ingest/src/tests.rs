@@ -1,0 +1,532 @@
+//! Golden tests: a generated world ingested, compared with what the generator says it
+//! made; tokens checked against the ground truth; no identifier stored anywhere; a
+//! corrupted file rejected without disturbing the current version.
+
+use super::*;
+use arrow_array::{Array, FixedSizeBinaryArray, RecordBatch, StringArray};
+use renkei_catalog::builtin;
+use renkei_core::time::SystemClock;
+use renkei_crypto::RootKey;
+use renkei_store::store_test;
+use std::collections::{HashMap, HashSet};
+
+struct World {
+    _dir: tempfile::TempDir,
+    src: PathBuf,
+    data: PathBuf,
+    summary: renkei_synth::Summary,
+    ing: Ingestor,
+    store: Store,
+}
+
+fn world(store: &Store, persons: u64) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("world");
+    let data = dir.path().join("data");
+    let summary =
+        renkei_synth::generate(&renkei_synth::Config::new(persons, 11, &src), &|_| {}).unwrap();
+    let keys = Arc::new(KeyStore::from_keys(
+        RootKey::generate(),
+        Some(RootKey::generate()),
+    ));
+    let audit = Audit::new(store.clone(), keys.clone(), Arc::new(SystemClock), None);
+    let ing = Ingestor::new(
+        store.clone(),
+        audit,
+        keys,
+        &data,
+        Arc::new(Masters::embedded_owned()),
+        Arc::new(SystemClock),
+    );
+    World {
+        _dir: dir,
+        src,
+        data,
+        summary,
+        ing,
+        store: store.clone(),
+    }
+}
+
+const SOURCES: [(&str, &str); 6] = [
+    ("ndb_claims", "ndb/uke"),
+    ("ndb_checkups", "checkups"),
+    ("dpc", "dpc"),
+    ("ltc", "ltc"),
+    ("ehr", "ehr"),
+    ("deaths", "deaths"),
+];
+
+async fn ingest(w: &World, id: &str, dir: &Path) -> IngestReport {
+    let decl = builtin(id).unwrap_or_else(|| {
+        Declaration::parse(&std::fs::read_to_string(dir.join("schema.toml")).unwrap()).unwrap()
+    });
+    w.ing
+        .ingest(
+            &Actor::cli("test"),
+            "req",
+            &decl,
+            dir,
+            &IngestOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap()
+}
+
+fn rows(batches: &[RecordBatch]) -> u64 {
+    batches.iter().map(|b| b.num_rows() as u64).sum()
+}
+
+fn strings(batches: &[RecordBatch], col: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let a = b
+            .column_by_name(col)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        out.extend((0..a.len()).map(|i| {
+            if a.is_null(i) {
+                String::new()
+            } else {
+                a.value(i).to_owned()
+            }
+        }));
+    }
+    out
+}
+
+fn tokens(batches: &[RecordBatch], col: &str) -> Vec<Option<[u8; 16]>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let a = b
+            .column_by_name(col)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<FixedSizeBinaryArray>()
+            .unwrap();
+        out.extend(
+            (0..a.len())
+                .map(|i| (!a.is_null(i)).then(|| <[u8; 16]>::try_from(a.value(i)).unwrap())),
+        );
+    }
+    out
+}
+
+async fn generated_world_round_trips(store: Store) {
+    let w = world(&store, 1500);
+    let c = |k: &str| w.summary.counts.get(k).copied().unwrap_or(0);
+    for (id, sub) in SOURCES {
+        let r = ingest(&w, id, &w.src.join(sub)).await;
+        assert_eq!(r.status, VersionStatus::Committed, "{id}: {r:?}");
+        assert_eq!(
+            r.rows_rejected,
+            0,
+            "{id}: the generator writes nothing the readers refuse ({})",
+            std::fs::read_to_string(&r.reject_report).unwrap()
+        );
+    }
+    let reg = ingest(&w, "cancer_registry", &w.src.join("registry")).await;
+    assert_eq!(reg.status, VersionStatus::Committed);
+
+    let t = |d: &'static str, tb: &'static str| {
+        let ing = w.ing.clone();
+        async move { ing.read_current(d, tb).await.unwrap() }
+    };
+    let receipts = t("ndb_claims", "receipts").await;
+    assert_eq!(
+        rows(&receipts),
+        c("uke_ika_receipts") + c("uke_dpc_receipts") + c("uke_chozai_receipts")
+    );
+    let diagnoses = t("ndb_claims", "diagnoses").await;
+    let roles = strings(&diagnoses, "dpc_role");
+    assert_eq!(
+        roles.iter().filter(|r| r.is_empty()).count() as u64,
+        c("uke_sy_rows"),
+        "one diagnosis row per SY record"
+    );
+    let icd3: HashMap<String, u64> = strings(&diagnoses, "icd10")
+        .iter()
+        .zip(&roles)
+        .filter(|(_, r)| r.is_empty())
+        .fold(HashMap::new(), |mut m, (i, _)| {
+            *m.entry(i.get(..3).unwrap_or("").to_owned()).or_default() += 1;
+            m
+        });
+    for (k, v) in &w.summary.sy_by_icd3 {
+        assert_eq!(
+            icd3.get(k).copied().unwrap_or(0),
+            *v,
+            "diagnoses with ICD-10 {k}"
+        );
+    }
+    assert_eq!(rows(&t("ndb_claims", "procedures").await), c("uke_si_rows"));
+    assert_eq!(
+        rows(&t("ndb_claims", "drugs").await),
+        c("uke_chozai_iy_rows")
+    );
+    assert_eq!(rows(&t("ndb_checkups", "checkups").await), c("checkups"));
+    assert_eq!(rows(&t("ndb_checkups", "results").await), c("checkup_rows"));
+    assert_eq!(rows(&t("dpc", "stays").await), c("dpc_stays"));
+    assert_eq!(rows(&t("dpc", "acts").await), c("dpc_ef_rows"));
+    assert_eq!(
+        rows(&t("ltc", "certifications").await),
+        c("ltc_certifications")
+    );
+    assert_eq!(rows(&t("ltc", "claims").await), c("ltc_claim_rows"));
+    assert_eq!(rows(&t("deaths", "deaths").await), c("deaths"));
+    assert_eq!(rows(&t("ehr", "patients").await), c("ehr_patients"));
+    assert_eq!(rows(&t("ehr", "conditions").await), c("ehr_condition"));
+    assert_eq!(
+        rows(&t("cancer_registry", "registrations").await),
+        c("registry_rows")
+    );
+
+    // Mean HbA1c of the checkups, stored against generated.
+    let results = t("ndb_checkups", "results").await;
+    let codes = strings(&results, "item_code");
+    let mut sum = 0.0;
+    let mut k = 0;
+    for b in &results {
+        let v = b
+            .column_by_name("value_num")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::Float64Array>()
+            .unwrap();
+        for i in 0..v.len() {
+            if codes[k] == "3D046000001906202" {
+                sum += v.value(i);
+            }
+            k += 1;
+        }
+    }
+    let generated = w.summary.sums["checkup_hba1c_sum"];
+    assert!(
+        (sum - generated).abs() < 0.05 * c("checkups") as f64,
+        "HbA1c sum {sum} vs generated {generated} (rounded to one decimal)"
+    );
+
+    // The catalogue has each dataset's current version with its profile.
+    let entries = renkei_catalog::datasets(&w.store).await.unwrap();
+    assert_eq!(entries.len(), 7);
+    let claims = entries
+        .iter()
+        .find(|e| e.declaration.dataset.id == "ndb_claims")
+        .unwrap();
+    let v = claims.current.as_ref().unwrap();
+    assert_eq!(v.coverage_from, "2025-01-01");
+    let sex = v.profile.tables[0]
+        .columns
+        .iter()
+        .find(|c| c.name == "sex")
+        .unwrap();
+    assert_eq!(sex.missing, 0);
+    assert_eq!(sex.top.len(), 2);
+}
+
+async fn tokens_follow_people_across_spellings(store: Store) {
+    let w = world(&store, 2000);
+    ingest(&w, "ndb_claims", &w.src.join("ndb/uke")).await;
+    let receipts = w.ing.read_current("ndb_claims", "receipts").await.unwrap();
+    let ids = strings(&receipts, "receipt_id");
+    let id2 = tokens(&receipts, "id2");
+    let id1n = tokens(&receipts, "id1n");
+    // receipt_id = <機関番号>-<payer>-<請求年月>-<no>; ground truth keys = ndb/uke/<請求年月>/<機関番号>_<payer>.UKE#<no>
+    let mut truth: HashMap<String, u64> = HashMap::new();
+    for f in std::fs::read_dir(w.src.join("ground_truth/links")).unwrap() {
+        for line in std::fs::read_to_string(f.unwrap().path())
+            .unwrap()
+            .lines()
+            .skip(1)
+        {
+            let mut p = line.split(',');
+            if p.next() == Some("uke") {
+                truth.insert(
+                    p.next().unwrap().to_owned(),
+                    p.next().unwrap().parse().unwrap(),
+                );
+            }
+        }
+    }
+    let mut per_person: HashMap<u64, (HashSet<[u8; 16]>, HashSet<[u8; 16]>)> = HashMap::new();
+    let mut by_token: HashMap<[u8; 16], HashSet<u64>> = HashMap::new();
+    for (i, rid) in ids.iter().enumerate() {
+        let p: Vec<&str> = rid.split('-').collect();
+        let key = format!("ndb/uke/{}/{}_{}.UKE#{}", p[2], p[0], p[1], p[3]);
+        let person = *truth
+            .get(&key)
+            .unwrap_or_else(|| panic!("{key} has no ground truth"));
+        let e = per_person.entry(person).or_default();
+        e.0.extend(id2[i]);
+        e.1.extend(id1n[i]);
+        if let Some(t) = id2[i] {
+            by_token.entry(t).or_default().insert(person);
+        }
+    }
+    let n = per_person.len();
+    let stable = per_person.values().filter(|(t2, _)| t2.len() == 1).count();
+    // A person's kana is written half-width by some clinics and with long-vowel marks by
+    // others; normalization makes them one token. Only marriage changes it.
+    assert!(
+        stable as f64 / n as f64 > 0.98,
+        "{stable} of {n} persons have one ID2"
+    );
+    assert!(per_person.values().all(|(t2, _)| t2.len() <= 2));
+    let collisions = by_token.values().filter(|ps| ps.len() > 1).count();
+    assert!(
+        collisions as f64 / by_token.len() as f64 <= 0.01,
+        "{collisions} ID2 tokens shared by several persons"
+    );
+}
+
+async fn nothing_identifying_is_stored(store: Store) {
+    let w = world(&store, 1000);
+    for (id, sub) in SOURCES {
+        ingest(&w, id, &w.src.join(sub)).await;
+    }
+    ingest(&w, "cancer_registry", &w.src.join("registry")).await;
+    // Identifiers as they appear in the sources: names, kana, birth dates, insurer and
+    // insured numbers.
+    let mut needles: HashSet<String> = HashSet::new();
+    for f in matching_files(&w.src.join("ndb/uke"), "**/*.UKE")
+        .unwrap()
+        .iter()
+        .take(40)
+    {
+        let bytes = std::fs::read(w.src.join("ndb/uke").join(f)).unwrap();
+        let text = encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned();
+        for l in text.lines() {
+            let p: Vec<&str> = l.split(',').collect();
+            match p[0] {
+                "RE" => {
+                    needles.insert(p[4].split('　').next().unwrap().to_owned());
+                    needles.insert(p[6].to_owned());
+                    needles.extend(
+                        p.iter()
+                            .rev()
+                            .nth(1)
+                            .filter(|k| k.chars().count() >= 4)
+                            .map(|k| k.to_string()),
+                    );
+                }
+                "HO" => {
+                    needles.extend([p[1].to_owned()].into_iter().filter(|x| x.len() >= 6));
+                    needles.extend([p[3].to_owned()].into_iter().filter(|x| x.len() >= 5));
+                }
+                _ => {}
+            }
+        }
+    }
+    needles.retain(|n| n.chars().count() >= 2 && n.len() >= 4);
+    assert!(needles.len() > 50);
+    let mut files = w.ing.datastore().all_files();
+    for d in ["ingest"] {
+        files.extend(
+            std::fs::read_dir(w.data.join(d))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        );
+    }
+    let mut haystacks: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| (f.display().to_string(), std::fs::read(f).unwrap()))
+        .collect();
+    // The metadata store: catalogue and audit log.
+    let mut meta = String::new();
+    for table in ["datasets", "dataset_versions", "audit_log"] {
+        let rows: Vec<String> = renkei_store::sqlx::query_scalar(&format!(
+            "SELECT {} FROM {table}",
+            match table {
+                "datasets" => "declaration",
+                "dataset_versions" => "profile",
+                _ => "detail",
+            }
+        ))
+        .fetch_all(w.store.pool())
+        .await
+        .unwrap();
+        meta.push_str(&rows.join("\n"));
+    }
+    haystacks.push(("metadata store".into(), meta.into_bytes()));
+    // Numbers count only as whole fields: a 5-digit insured number inside a file size or
+    // a hash is not a leak, the same digits as a field of their own would be.
+    let found = |hay: &[u8], nb: &[u8]| -> bool {
+        let digits = nb.iter().all(u8::is_ascii_digit);
+        hay.windows(nb.len()).enumerate().any(|(i, x)| {
+            x == nb
+                && (!digits
+                    || (i
+                        .checked_sub(1)
+                        .and_then(|j| hay.get(j))
+                        .is_none_or(|b| !b.is_ascii_alphanumeric())
+                        && hay
+                            .get(i + nb.len())
+                            .is_none_or(|b| !b.is_ascii_alphanumeric())))
+        })
+    };
+    for (name, hay) in &haystacks {
+        for n in &needles {
+            let nb = n.as_bytes();
+            assert!(
+                !found(hay, nb),
+                "{name} contains an identifier from the sources"
+            );
+            let (enc, _, _) = encoding_rs::SHIFT_JIS.encode(n);
+            assert!(!found(hay, &enc), "{name} contains an identifier (CP932)");
+        }
+    }
+}
+
+async fn a_corrupted_file_is_reported_and_the_previous_version_stays(store: Store) {
+    let w = world(&store, 800);
+    let dir = w.src.join("deaths");
+    let first = ingest(&w, "deaths", &dir).await;
+    assert_eq!(first.version, 1);
+    // One bad line in one file: committed, with the line in the reject report.
+    let victim = matching_files(&dir, "*.csv")
+        .unwrap()
+        .into_iter()
+        .find(|f| std::fs::read(dir.join(f)).unwrap().len() > 200)
+        .unwrap();
+    let path = dir.join(&victim);
+    let mut text = encoding_rs::SHIFT_JIS
+        .decode(&std::fs::read(&path).unwrap())
+        .0
+        .into_owned();
+    text.push_str("999999,山田　花子,3,昭和99年13月40日,20250101,1200,1,13101,I10,1\r\n");
+    std::fs::write(&path, encoding_rs::SHIFT_JIS.encode(&text).0).unwrap();
+    let decl = builtin("deaths").unwrap();
+    let lenient = IngestOptions {
+        max_reject_rate: 0.5,
+        ..Default::default()
+    };
+    let r = w
+        .ing
+        .ingest(
+            &Actor::cli("t"),
+            "r",
+            &decl,
+            &dir,
+            &lenient,
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.rows_rejected), (VersionStatus::Committed, 1));
+    let report = std::fs::read_to_string(&r.reject_report).unwrap();
+    assert!(
+        report.contains(&victim.display().to_string()) && report.contains("死亡票.生年月日"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("山田"),
+        "the report names fields, not values"
+    );
+    // A file of garbage: refused at the default threshold; version 2 stays current.
+    std::fs::write(&path, vec![0xffu8; 4000]).unwrap();
+    let refused = w
+        .ing
+        .ingest(
+            &Actor::cli("t"),
+            "r",
+            &decl,
+            &dir,
+            &IngestOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status, VersionStatus::Refused);
+    assert_eq!(refused.version, 3);
+    let current = renkei_catalog::current_version(&w.store, "deaths")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.version, 2, "the previous version is still served");
+    assert!(
+        !w.ing.datastore().version_dir("deaths", 3).exists(),
+        "nothing of the refused version is kept"
+    );
+    assert!(
+        w.ing
+            .read_current("deaths", "deaths")
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>()
+            > 0
+    );
+    let log = renkei_audit::recent(&w.store, &renkei_audit::ExportFilter::default(), 10)
+        .await
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "dataset.ingest" && e.reason == "reject_rate_exceeded")
+    );
+}
+
+async fn refusals_without_keys_or_files_are_audited(store: Store) {
+    let w = world(&store, 100);
+    let empty = tempfile::tempdir().unwrap();
+    let e = w
+        .ing
+        .ingest(
+            &Actor::cli("t"),
+            "r",
+            &builtin("deaths").unwrap(),
+            empty.path(),
+            &IngestOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "no_files");
+    let keys = Arc::new(KeyStore::from_keys(RootKey::generate(), None));
+    let audit = Audit::new(store.clone(), keys.clone(), Arc::new(SystemClock), None);
+    let no_linkage = Ingestor::new(
+        store.clone(),
+        audit,
+        keys,
+        &w.data,
+        Arc::new(Masters::embedded_owned()),
+        Arc::new(SystemClock),
+    );
+    let e = no_linkage
+        .ingest(
+            &Actor::cli("t"),
+            "r",
+            &builtin("deaths").unwrap(),
+            &w.src.join("deaths"),
+            &IngestOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "no_linkage_key", "{e}");
+    let log = renkei_audit::recent(
+        &store,
+        &renkei_audit::ExportFilter {
+            denied_only: true,
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        log.iter().filter(|e| e.action == "dataset.ingest").count(),
+        2
+    );
+}
+
+store_test!(
+    generated_world_round_trips,
+    tokens_follow_people_across_spellings,
+    nothing_identifying_is_stored,
+    a_corrupted_file_is_reported_and_the_previous_version_stays,
+    refusals_without_keys_or_files_are_audited,
+);

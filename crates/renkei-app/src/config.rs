@@ -146,6 +146,24 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Metrics.
     pub metrics: MetricsConfig,
+    /// Ingest.
+    pub ingest: IngestConfig,
+}
+
+/// Ingest settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// A dataset version rejecting more than this share of its records is refused (0–1).
+    pub max_reject_rate: f64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_reject_rate: 0.05,
+        }
+    }
 }
 
 impl Default for Config {
@@ -161,6 +179,7 @@ impl Default for Config {
             tls: None,
             audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }
@@ -189,6 +208,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("RENKEI_ARGON2_MEMORY_KIB", "password.memory_kib"),
     ("RENKEI_ARGON2_ITERATIONS", "password.iterations"),
     ("RENKEI_METRICS_TOKEN", "metrics.token"),
+    (
+        "RENKEI_INGEST_MAX_REJECT_RATE",
+        "ingest.max_reject_rate (0–1)",
+    ),
 ];
 
 impl Config {
@@ -281,6 +304,9 @@ impl Config {
         if let Some(v) = get("RENKEI_ARGON2_ITERATIONS") {
             self.password.iterations = num("RENKEI_ARGON2_ITERATIONS", &v)?;
         }
+        if let Some(v) = get("RENKEI_INGEST_MAX_REJECT_RATE") {
+            self.ingest.max_reject_rate = num("RENKEI_INGEST_MAX_REJECT_RATE", &v)?;
+        }
         if let Some(v) = get("RENKEI_METRICS_TOKEN") {
             self.metrics.token = Some(v).filter(|t| !t.is_empty());
         }
@@ -325,6 +351,9 @@ impl Config {
         }
         if let Err(msg) = PasswordHasher::validate(self.password) {
             return bad("password", &msg);
+        }
+        if !(0.0..=1.0).contains(&self.ingest.max_reject_rate) {
+            return bad("ingest.max_reject_rate", "between 0 and 1");
         }
         if let Some(url) = &self.database_url
             && let Err(e) = renkei_store::Backend::from_url(url)

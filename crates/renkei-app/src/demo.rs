@@ -111,6 +111,55 @@ pub async fn ensure_accounts(app: &App) -> Result<Vec<DemoAccount>, AppError> {
     Ok(out)
 }
 
+/// Persons in the demo world unless told otherwise (`RENKEI_DEMO_PERSONS`).
+pub const DEFAULT_PERSONS: u64 = 10_000;
+
+/// Builds the demo's synthetic world and ingests it, unless the catalogue already has
+/// data. `say` reports progress in one line per step.
+pub async fn ensure_world(
+    app: &App,
+    persons: u64,
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<(), AppError> {
+    if !renkei_catalog::datasets(&app.store).await?.is_empty() {
+        return Ok(());
+    }
+    let world = app.config.data_dir.join("world");
+    if !world.join("ground_truth/summary.json").exists() {
+        if world.exists() {
+            std::fs::remove_dir_all(&world).map_err(|err| AppError::Io {
+                path: world.display().to_string(),
+                err,
+            })?;
+        }
+        say(&format!(
+            "Generating a synthetic world of {persons} persons (seed 1) ..."
+        ));
+        let cfg = renkei_synth::Config::new(persons, 1, &world);
+        tokio::task::spawn_blocking(move || renkei_synth::generate(&cfg, &|_| {}))
+            .await
+            .map_err(|e| AppError::Io {
+                path: "synth".into(),
+                err: std::io::Error::other(e.to_string()),
+            })??;
+    }
+    say("Ingesting it: tokens at the door, encrypted Parquet, the catalogue ...");
+    let reports = crate::world::ingest(
+        app,
+        &renkei_core::Actor::cli("renkei-demo"),
+        &world,
+        std::sync::Arc::new(|_, _, _| {}),
+    )
+    .await?;
+    for r in reports {
+        say(&format!(
+            "  {:<16} v{}  {:>9} records  {:>5} rejected",
+            r.dataset, r.version, r.rows_in, r.rows_rejected
+        ));
+    }
+    Ok(())
+}
+
 /// Four groups of four characters from an alphabet without look-alikes.
 fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";

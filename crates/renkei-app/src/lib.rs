@@ -7,6 +7,7 @@
 
 mod config;
 pub mod demo;
+pub mod world;
 
 pub use config::{Config, ConfigError, CookieSecure, ENV_VARS, TlsConfig};
 
@@ -35,6 +36,15 @@ pub enum AppError {
     /// An account operation failed.
     #[error(transparent)]
     Account(#[from] renkei_accounts::AccountError),
+    /// An ingest failed.
+    #[error(transparent)]
+    Ingest(#[from] renkei_ingest::IngestError),
+    /// The catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] renkei_catalog::CatalogError),
+    /// The synthetic world could not be generated.
+    #[error(transparent)]
+    Synth(#[from] renkei_synth::SynthError),
     /// A file operation failed.
     #[error("{path}: {err}")]
     Io {
@@ -58,6 +68,8 @@ pub struct App {
     pub audit: Audit,
     /// Accounts.
     pub accounts: Accounts,
+    /// Ingest into encrypted dataset versions.
+    pub ingestor: renkei_ingest::Ingestor,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -114,12 +126,36 @@ impl App {
             config.session.policy(),
             config.lockout,
         );
+        let ingestor = renkei_ingest::Ingestor::new(
+            store.clone(),
+            audit.clone(),
+            keystore.clone(),
+            &config.data_dir,
+            Arc::new(renkei_masters::Masters::embedded_owned()),
+            clock.clone(),
+        );
+        // An ingest killed mid-way leaves a staging directory; the previous version was
+        // never touched, so the leftovers just go.
+        let cleaned = ingestor
+            .datastore()
+            .clean_staging()
+            .map_err(|e| AppError::Io {
+                path: config.data_dir.display().to_string(),
+                err: std::io::Error::other(e.to_string()),
+            })?;
+        if cleaned > 0 {
+            tracing::info!(
+                cleaned,
+                "removed staging directories of interrupted ingests"
+            );
+        }
         Ok(Self {
             config: Arc::new(config),
             store,
             keys: keystore,
             audit,
             accounts,
+            ingestor,
             clock,
         })
     }

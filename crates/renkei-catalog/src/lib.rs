@@ -15,6 +15,7 @@
 
 pub mod dcat;
 mod declaration;
+pub mod linkage;
 mod profile;
 mod store;
 

@@ -15,6 +15,30 @@ pub struct DemoArgs {
     /// Delete the demo data directory first and start over.
     #[arg(long)]
     fresh: bool,
+    /// Persons in the synthetic world (first run only).
+    #[arg(long, env = "RENKEI_DEMO_PERSONS", default_value_t = renkei_app::demo::DEFAULT_PERSONS)]
+    persons: u64,
+}
+
+/// `renkei ingest`
+#[derive(Args)]
+pub struct IngestArgs {
+    /// A built-in dataset: ndb_claims, ndb_checkups, dpc, ltc, ehr, deaths.
+    #[arg(long, conflicts_with_all = ["declaration", "world"], requires = "source")]
+    dataset: Option<String>,
+    /// A declaration (TOML) for a dataset that joins by declaration (D3): schema, holder,
+    /// safety measures, linkage keys.
+    #[arg(long, conflicts_with = "world", requires = "source")]
+    declaration: Option<std::path::PathBuf>,
+    /// The directory holding the dataset's files.
+    #[arg(long)]
+    source: Option<std::path::PathBuf>,
+    /// A world made by `renkei synth`: ingest every database in it.
+    #[arg(long, conflicts_with = "source")]
+    world: Option<std::path::PathBuf>,
+    /// Refuse the version if more than this share of records is rejected (default from config: 0.05).
+    #[arg(long)]
+    max_reject_rate: Option<f64>,
 }
 
 /// `renkei init`
@@ -168,6 +192,106 @@ async fn user_id(app: &App, username: &str) -> anyhow::Result<UserId> {
         .await
         .with_context(|| format!("user {username:?}"))?
         .id)
+}
+
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg:<16} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn print_ingest(r: &renkei_ingest::IngestReport) {
+    let status = match r.status {
+        renkei_catalog::VersionStatus::Committed => "committed",
+        renkei_catalog::VersionStatus::Refused => "REFUSED",
+    };
+    println!(
+        "{:<16} v{:<3} {status:<9} {:>10} records, {:>7} rejected ({:.2}%), {} files, {:.1} MB in {:.1} s ({:.1} MB/s)",
+        r.dataset,
+        r.version,
+        r.rows_in,
+        r.rows_rejected,
+        r.reject_rate() * 100.0,
+        r.files,
+        r.bytes as f64 / 1e6,
+        r.seconds,
+        r.bytes as f64 / 1e6 / r.seconds.max(1e-9)
+    );
+    for (t, n) in &r.tables {
+        println!("    {t:<20} {n:>10} rows");
+    }
+    if r.rows_rejected > 0 {
+        println!("    reject report: {}", r.reject_report.display());
+    }
+}
+
+/// `renkei ingest`
+pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<ExitCode> {
+    let app = open(config, Keys::MustExist).await?;
+    let actor = operator().actor;
+    let rate = a
+        .max_reject_rate
+        .unwrap_or(app.config.ingest.max_reject_rate);
+    let sources: Vec<(renkei_catalog::Declaration, std::path::PathBuf)> =
+        if let Some(world) = &a.world {
+            renkei_app::world::sources(world)?
+        } else {
+            let source = a
+                .source
+                .clone()
+                .context("give --source DIR (with --dataset or --declaration), or --world DIR")?;
+            let decl = match (&a.dataset, &a.declaration) {
+                (Some(id), None) => renkei_catalog::builtin(id).with_context(|| {
+                    format!(
+                        "no built-in dataset {id:?}; built-in: {}",
+                        renkei_catalog::BUILTIN.map(|b| b.0).join(", ")
+                    )
+                })?,
+                (None, Some(path)) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("{}", path.display()))?;
+                    renkei_catalog::Declaration::parse(&text)
+                        .with_context(|| format!("{}", path.display()))?
+                }
+                _ => bail!("give --dataset ID or --declaration FILE"),
+            };
+            vec![(decl, source)]
+        };
+    let mut refused = false;
+    for (decl, dir) in sources {
+        let bar = progress_bar(0);
+        bar.set_message(decl.dataset.id.clone());
+        let b = bar.clone();
+        let cb: std::sync::Arc<dyn Fn(u64, u64) + Send + Sync> =
+            std::sync::Arc::new(move |d, t| {
+                b.set_length(t);
+                b.set_position(d);
+            });
+        let opts = renkei_ingest::IngestOptions {
+            max_reject_rate: rate,
+            ..Default::default()
+        };
+        let request = format!("cli-ingest-{}", decl.dataset.id);
+        let r = app
+            .ingestor
+            .ingest(&actor, &request, &decl, &dir, &opts, cb)
+            .await;
+        bar.finish_and_clear();
+        let r = r?;
+        print_ingest(&r);
+        refused |= r.status == renkei_catalog::VersionStatus::Refused;
+    }
+    app.close().await?;
+    Ok(if refused {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `renkei synth`
@@ -604,6 +728,7 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
     };
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
     let accounts = renkei_app::demo::ensure_accounts(&app).await?;
+    renkei_app::demo::ensure_world(&app, a.persons, &|line| println!("{line}")).await?;
     let addr = listener.local_addr()?;
     let scheme = if app.config.tls.is_some() {
         "https"

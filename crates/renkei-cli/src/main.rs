@@ -38,6 +38,8 @@ enum Command {
         /// The secret, base32.
         secret: String,
     },
+    /// Ingest a dataset (or a whole synthetic world) as a new encrypted version.
+    Ingest(commands::IngestArgs),
     /// Generate a synthetic world: a population and its health databases in their real formats.
     Synth(commands::SynthArgs),
     /// Measure the figures the issues name, each beside its baseline.
@@ -88,6 +90,7 @@ fn main() -> std::process::ExitCode {
             Command::Audit(c) => commands::audit(cli.config.as_deref(), c).await,
             Command::TotpCode { secret } => commands::totp_code(&secret),
             Command::Synth(a) => commands::synth(a),
+            Command::Ingest(a) => commands::ingest(cli.config.as_deref(), a).await,
             Command::Bench(a) => bench::run(a).await,
         }
     });

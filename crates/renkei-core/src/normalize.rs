@@ -12,7 +12,8 @@
 //!    (ユーコ → ユウコ); a long O as オウ whether written オウ, オオ or オー (サトー →
 //!    サトウ, オオタ → オウタ); a long E as エイ (ケーコ → ケイコ); and ヴ → ブ,
 //!    ヰ → イ, ヱ → エ, ヲ → オ;
-//! 5. spaces (ASCII, full-width), middle dots, hyphens and commas removed.
+//! 5. spaces (ASCII, full-width), middle dots, hyphens and commas removed, and a
+//!    voicing mark that attaches to no kana dropped.
 //!
 //! Names (kanji): NFKC, spaces removed, variant characters folded to the common form
 //! (邊/邉 → 辺, 齋/齊 → 斎, 髙 → 高, 﨑 → 崎, ...).
@@ -42,6 +43,9 @@ pub fn kana(s: &str) -> String {
             // エイ, エエ, エー → エイ (サトウ = サトー, オオタ = オータ, ケイコ = ケーコ).
             'オ' | 'ヲ' if prev == Some('オ') => out.push('ウ'),
             'エ' | 'ヱ' if prev == Some('エ') => out.push('イ'),
+            // A voicing mark NFC could not attach to its kana (`ｿｰﾞ`) is noise; kept,
+            // it would attach to whatever this loop wrote last on a second pass.
+            '\u{3099}' | '\u{309A}' => {}
             'ヴ' => out.push('ブ'),
             'ヰ' => out.push('イ'),
             'ヱ' => out.push('エ'),

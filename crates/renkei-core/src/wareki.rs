@@ -17,17 +17,17 @@ pub enum Era {
     Reiwa,
 }
 
-/// (era, digit, name, first day as (y, m, d)), newest last.
-const ERAS: [(Era, u32, &str, (i32, u32, u32)); 5] = [
+/// A calendar date as (year, month, day).
+pub type Ymd = (i32, u32, u32);
+
+/// (era, digit, name, first day), newest last.
+const ERAS: [(Era, u32, &str, Ymd); 5] = [
     (Era::Meiji, 1, "明治", (1868, 10, 23)),
     (Era::Taisho, 2, "大正", (1912, 7, 30)),
     (Era::Showa, 3, "昭和", (1926, 12, 25)),
     (Era::Heisei, 4, "平成", (1989, 1, 8)),
     (Era::Reiwa, 5, "令和", (2019, 5, 1)),
 ];
-
-/// A calendar date as (year, month, day).
-pub type Ymd = (i32, u32, u32);
 
 fn era_of(date: Ymd) -> Option<(Era, u32, &'static str, i32)> {
     ERAS.iter()

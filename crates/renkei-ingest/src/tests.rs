@@ -251,7 +251,8 @@ async fn tokens_follow_people_across_spellings(store: Store) {
             }
         }
     }
-    let mut per_person: HashMap<u64, (HashSet<[u8; 16]>, HashSet<[u8; 16]>)> = HashMap::new();
+    type Tokens = HashSet<[u8; 16]>;
+    let mut per_person: HashMap<u64, (Tokens, Tokens)> = HashMap::new();
     let mut by_token: HashMap<[u8; 16], HashSet<u64>> = HashMap::new();
     for (i, rid) in ids.iter().enumerate() {
         let p: Vec<&str> = rid.split('-').collect();
@@ -323,7 +324,8 @@ async fn nothing_identifying_is_stored(store: Store) {
     needles.retain(|n| n.chars().count() >= 2 && n.len() >= 4);
     assert!(needles.len() > 50);
     let mut files = w.ing.datastore().all_files();
-    for d in ["ingest"] {
+    {
+        let d = "ingest";
         files.extend(
             std::fs::read_dir(w.data.join(d))
                 .unwrap()

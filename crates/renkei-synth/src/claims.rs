@@ -393,46 +393,47 @@ pub fn claims(p: &Person, ctx: &Ctx, files: &mut Files, truth: &mut Truth, rng: 
             .collect();
         if !cancers.is_empty() && month % 2 == 1 {
             let d = date(year, month, rng.range(1, i64::from(last_day) + 1) as u32);
-            if p.alive_on(d) && !in_stay(d) {
-                if let Some(cov) = p.coverage_on(d) {
-                    let f = &ctx.fac.all[p.hospital];
-                    let mut days = [0u8; 31];
-                    days[d.day() as usize - 1] = 1;
-                    let lines = vec![
-                        Line {
-                            record: "SI",
-                            category: "12".into(),
-                            code: "112007410".into(),
-                            qty: String::new(),
-                            points: 75,
-                            days,
-                        },
-                        Line {
-                            record: "SI",
-                            category: "70".into(),
-                            code: "170027910".into(),
-                            qty: String::new(),
-                            points: 68,
-                            days,
-                        },
-                    ];
-                    let sy: Vec<_> = cancers.iter().map(|c| (*c, true)).collect();
-                    let key = write_receipt(
-                        p,
-                        cov,
-                        f,
-                        ctx,
-                        files,
-                        (year, month),
-                        d,
-                        false,
-                        &sy,
-                        &lines,
-                        None,
-                        truth,
-                    );
-                    truth.link("uke", &key, p.id);
-                }
+            if p.alive_on(d)
+                && !in_stay(d)
+                && let Some(cov) = p.coverage_on(d)
+            {
+                let f = &ctx.fac.all[p.hospital];
+                let mut days = [0u8; 31];
+                days[d.day() as usize - 1] = 1;
+                let lines = vec![
+                    Line {
+                        record: "SI",
+                        category: "12".into(),
+                        code: "112007410".into(),
+                        qty: String::new(),
+                        points: 75,
+                        days,
+                    },
+                    Line {
+                        record: "SI",
+                        category: "70".into(),
+                        code: "170027910".into(),
+                        qty: String::new(),
+                        points: 68,
+                        days,
+                    },
+                ];
+                let sy: Vec<_> = cancers.iter().map(|c| (*c, true)).collect();
+                let key = write_receipt(
+                    p,
+                    cov,
+                    f,
+                    ctx,
+                    files,
+                    (year, month),
+                    d,
+                    false,
+                    &sy,
+                    &lines,
+                    None,
+                    truth,
+                );
+                truth.link("uke", &key, p.id);
             }
         }
         // ----- hospital stays: one DPC receipt per month of the stay
@@ -685,7 +686,7 @@ fn write_receipt(
         text.push_str(&hh);
     } else {
         for (i, (c, chronic)) in sy.iter().enumerate() {
-            let suspected = !chronic && (p.id + u64::from(month)) % 20 == 0;
+            let suspected = !chronic && (p.id + u64::from(month)).is_multiple_of(20);
             let outcome = if *chronic { "1" } else { "2" };
             let name = if c.code == "0000999" {
                 "原因不明の発熱"

@@ -82,7 +82,7 @@ fn stay(p: &Person, s: &Stay, ctx: &Ctx, files: &mut Files, truth: &mut Truth) {
             if s.emergency { "0" } else { "1" },
             if s.emergency { "0" } else { "1" },
             if s.emergency { "302" } else { "100" },
-            if s.emergency && p.id % 2 == 0 {
+            if s.emergency && p.id.is_multiple_of(2) {
                 "1"
             } else {
                 "0"
@@ -169,10 +169,10 @@ fn stay(p: &Person, s: &Stay, ctx: &Ctx, files: &mut Files, truth: &mut Truth) {
     for day in 0..=days {
         let d = s.admit + time::Duration::days(day);
         let mut acts: Vec<(&str, &str, &str, u64)> = vec![("90", "190117710", "", 1688)];
-        if day == 1 {
-            if let Some((code, k)) = surgery(s.group) {
-                acts.push(("50", code, k, 20_000));
-            }
+        if day == 1
+            && let Some((code, k)) = surgery(s.group)
+        {
+            acts.push(("50", code, k, 20_000));
         }
         if day % 7 == 0 {
             acts.push(("60", "160022510", "", 17));

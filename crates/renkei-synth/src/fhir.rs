@@ -55,7 +55,7 @@ pub fn bundles(p: &Person, ctx: &Ctx, files: &mut Files, truth: &mut Truth, rng:
     // Hospitals' records keep whatever kanji the patient wrote on their first visit.
     let fk = p
         .family_variant
-        .filter(|_| p.marriage.is_none() && p.id % 2 == 0)
+        .filter(|_| p.marriage.is_none() && p.id.is_multiple_of(2))
         .unwrap_or(fk);
     let cov = p.coverage_on(on);
     let member = cov

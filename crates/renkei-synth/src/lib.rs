@@ -144,7 +144,8 @@ pub fn generate(cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> Result<Summary
 
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<(Truth, u64), SynthError>>>> = (0..areas.len())
+    type Slot = std::sync::Mutex<Option<Result<(Truth, u64), SynthError>>>;
+    let results: Vec<Slot> = (0..areas.len())
         .map(|_| std::sync::Mutex::new(None))
         .collect();
     std::thread::scope(|s| {

@@ -700,13 +700,7 @@ fn prevalence(group: &str, age: i32, sex: u8) -> f64 {
         "hypertension" => ramp(30.0, 75.0, if male { 0.6 } else { 0.5 }),
         "diabetes" => ramp(35.0, 75.0, if male { 0.2 } else { 0.1 }),
         "dyslipidaemia" => ramp(35.0, 70.0, if male { 0.25 } else { 0.3 }),
-        "hyperuricaemia" => {
-            if male {
-                ramp(30.0, 60.0, 0.1)
-            } else {
-                0.0
-            }
-        }
+        "hyperuricaemia" if male => ramp(30.0, 60.0, 0.1),
         "osteoporosis" => {
             if male {
                 ramp(65.0, 90.0, 0.05)
@@ -718,23 +712,11 @@ fn prevalence(group: &str, age: i32, sex: u8) -> f64 {
         "heart_failure" => ramp(60.0, 90.0, 0.08),
         "atrial_fibrillation" => ramp(55.0, 85.0, if male { 0.05 } else { 0.03 }),
         "ckd" => ramp(50.0, 85.0, 0.1),
-        "bph" => {
-            if male {
-                ramp(50.0, 80.0, 0.25)
-            } else {
-                0.0
-            }
-        }
+        "bph" if male => ramp(50.0, 80.0, 0.25),
         "glaucoma" => ramp(40.0, 80.0, 0.06),
         "cataract" => ramp(55.0, 85.0, 0.15),
         "insomnia" => ramp(20.0, 80.0, 0.08),
-        "depression" => {
-            if (18..80).contains(&age) {
-                0.02
-            } else {
-                0.0
-            }
-        }
+        "depression" if (18..80).contains(&age) => 0.02,
         "gastric" => ramp(30.0, 70.0, 0.08),
         "allergy" => {
             if age < 60 {
@@ -779,13 +761,7 @@ fn incidence(event: &str, age: i32, sex: u8) -> f64 {
                 ramp(35.0, 60.0, 0.0015)
             }
         }
-        "prostate_cancer" => {
-            if male {
-                ramp(55.0, 80.0, 0.004)
-            } else {
-                0.0
-            }
-        }
+        "prostate_cancer" if male => ramp(55.0, 80.0, 0.004),
         "cataract_surgery" => ramp(60.0, 85.0, 0.02),
         _ => 0.0,
     }
@@ -853,21 +829,21 @@ fn clinical(p: &mut Person, year: i32, m: &Masters, rng: &mut Rng) {
         if matches!(g, "hypertension" | "diabetes" | "dyslipidaemia") {
             pr *= p_bmi_risk;
         }
-        if rng.chance(pr.min(0.95)) {
-            if let Some(d) = disease_for(m, g, rng) {
-                let years_ago = rng.range(0, 10);
-                let onset = date(
-                    year - 1 - years_ago as i32,
-                    rng.range(1, 13) as u32,
-                    rng.range(1, 29) as u32,
-                );
-                p.conditions.push(Condition {
-                    group: g,
-                    code: d.code.clone(),
-                    onset: onset.max(p.birth),
-                    chronic: true,
-                });
-            }
+        if rng.chance(pr.min(0.95))
+            && let Some(d) = disease_for(m, g, rng)
+        {
+            let years_ago = rng.range(0, 10);
+            let onset = date(
+                year - 1 - years_ago as i32,
+                rng.range(1, 13) as u32,
+                rng.range(1, 29) as u32,
+            );
+            p.conditions.push(Condition {
+                group: g,
+                code: d.code.clone(),
+                onset: onset.max(p.birth),
+                chronic: true,
+            });
         }
     }
     // Diabetic nephropathy for some diabetics.
@@ -948,20 +924,20 @@ fn clinical(p: &mut Person, year: i32, m: &Masters, rng: &mut Rng) {
             _ => rng.range(8, 20),
         };
         let discharge = admit + time::Duration::days(los);
-        if !p.conditions.iter().any(|c| c.group == group) {
-            if let Some(d) = disease_for(m, group, rng) {
-                let code = if group == "stroke" {
-                    "8838708".into()
-                } else {
-                    d.code.clone()
-                };
-                p.conditions.push(Condition {
-                    group,
-                    code,
-                    onset: admit,
-                    chronic: group.ends_with("_cancer") || group == "stroke",
-                });
-            }
+        if !p.conditions.iter().any(|c| c.group == group)
+            && let Some(d) = disease_for(m, group, rng)
+        {
+            let code = if group == "stroke" {
+                "8838708".into()
+            } else {
+                d.code.clone()
+            };
+            p.conditions.push(Condition {
+                group,
+                code,
+                onset: admit,
+                chronic: group.ends_with("_cancer") || group == "stroke",
+            });
         }
         let emergency = matches!(
             event,

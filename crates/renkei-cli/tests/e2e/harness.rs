@@ -31,6 +31,8 @@ impl Env {
             ("RENKEI_ARGON2_MEMORY_KIB".into(), "1024".into()),
             ("RENKEI_ARGON2_ITERATIONS".into(), "1".into()),
             ("RENKEI_LOG".into(), "warn".into()),
+            // A small demo world: the full-size one is exercised by the ingest tests.
+            ("RENKEI_DEMO_PERSONS".into(), "300".into()),
         ];
         Self { dir, vars }
     }

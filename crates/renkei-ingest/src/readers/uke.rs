@@ -378,7 +378,8 @@ impl UkeReader {
                 } else {
                     dis.icd10.as_str()
                 };
-                let modifiers = f(fields, if sb { 4 } else { 4 });
+                // 修飾語コード sits in field 4 of both SY and SB records.
+                let modifiers = f(fields, 4);
                 let suspected = modifiers.as_bytes().chunks(4).any(|m| m == b"8002");
                 let t = &mut ctx.tables[c.diag];
                 t.text(c.d[0], Some(&r.id));
@@ -500,7 +501,7 @@ impl UkeReader {
         let billing =
             r.id.split('-')
                 .nth(2)
-                .and_then(|b| parse_ym(b))
+                .and_then(parse_ym)
                 .map(|(y, m)| (y, m, 1));
         let t = &mut ctx.tables[c.rec];
         t.text(c.r[0], Some(&r.id));

@@ -130,6 +130,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Listen address.
     pub bind: String,
+    /// The address the public reaches this server at (used in links the catalogue
+    /// exports, e.g. `https://renkei.example.jp`). Default: derived from `bind`.
+    pub public_url: Option<String>,
     /// `sqlite://PATH` or `postgres://...`. Default: `sqlite://<data_dir>/renkei.db`.
     pub database_url: Option<String>,
     /// Sessions and cookies.
@@ -171,6 +174,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("renkei-data"),
             bind: "127.0.0.1:8080".into(),
+            public_url: None,
             database_url: None,
             session: SessionConfig::default(),
             lockout: LockoutPolicy::default(),
@@ -188,6 +192,7 @@ impl Default for Config {
 pub const ENV_VARS: &[(&str, &str)] = &[
     ("RENKEI_DATA_DIR", "data_dir"),
     ("RENKEI_BIND", "bind"),
+    ("RENKEI_PUBLIC_URL", "public_url"),
     ("RENKEI_DATABASE_URL", "database_url"),
     (
         "RENKEI_SESSION_IDLE_TIMEOUT_SECS",
@@ -232,6 +237,17 @@ impl Config {
         Ok(c)
     }
 
+    /// The public address of this server, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}", self.bind)
+            }
+        }
+    }
+
     /// Parses TOML text.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
@@ -254,6 +270,9 @@ impl Config {
         }
         if let Some(v) = get("RENKEI_BIND") {
             self.bind = v;
+        }
+        if let Some(v) = get("RENKEI_PUBLIC_URL") {
+            self.public_url = Some(v);
         }
         if let Some(v) = get("RENKEI_DATABASE_URL") {
             self.database_url = Some(v);
@@ -326,6 +345,17 @@ impl Config {
                 "bind",
                 "use HOST:PORT with a numeric address, e.g. 127.0.0.1:8080",
             );
+        }
+        if let Some(u) = &self.public_url {
+            let ok = url::Url::parse(u)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return bad(
+                    "public_url",
+                    "an http(s) URL, e.g. https://renkei.example.jp",
+                );
+            }
         }
         let s = &self.session;
         if !(60..=86_400).contains(&s.idle_timeout_secs) {

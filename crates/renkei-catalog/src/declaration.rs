@@ -52,7 +52,7 @@ pub struct DatasetInfo {
 }
 
 /// The four kinds of safety measure the platform's requirements name (D3).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Safety {
     /// Organisational.

@@ -17,6 +17,7 @@ pub mod dcat;
 mod declaration;
 pub mod linkage;
 mod profile;
+pub mod public;
 mod store;
 
 pub use declaration::{

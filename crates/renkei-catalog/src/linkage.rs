@@ -55,6 +55,73 @@ pub fn links(entries: &[DatasetEntry]) -> Vec<Link> {
     out
 }
 
+/// A token family as the catalogue explains it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Family {
+    /// Code (`id1`, `id2`, ...), also the column name.
+    pub code: &'static str,
+    /// Japanese name.
+    pub name_ja: &'static str,
+    /// English name.
+    pub name_en: &'static str,
+    /// What it is computed from, Japanese.
+    pub from_ja: &'static str,
+    /// What it is computed from, English.
+    pub from_en: &'static str,
+}
+
+/// The token families, with what each is computed from (before the identifiers are
+/// dropped) and when it breaks.
+pub const FAMILIES: [Family; 6] = [
+    Family {
+        code: "id1",
+        name_ja: "ID1（保険者番号系）",
+        name_en: "ID1 (insurance-based)",
+        from_ja: "保険者番号・被保険者証の記号・番号・生年月日・性別。転職などで保険者が変わると変わる。",
+        from_en: "Insurer number, card symbol and number, birth date and sex. Changes when the insurer changes (a new job, retirement).",
+    },
+    Family {
+        code: "id1n",
+        name_ja: "ID1n（個人単位の被保険者番号）",
+        name_en: "ID1n (individual insured number)",
+        from_ja: "ID1 の項目に枝番を加えたもの。同じ被保険者証の家族を区別できる。",
+        from_en: "ID1's fields plus the 2-digit branch number, which tells family members on one card apart.",
+    },
+    Family {
+        code: "id2",
+        name_ja: "ID2（カナ氏名系）",
+        name_en: "ID2 (kana-name-based)",
+        from_ja: "正規化したカナ氏名・生年月日・性別。保険者が変わっても変わらないが、婚姻などで氏名が変わると変わる。",
+        from_en: "Normalized kana name, birth date and sex. Survives an insurer change; changes with the name (marriage).",
+    },
+    Family {
+        code: "kanji",
+        name_ja: "漢字氏名系",
+        name_en: "Kanji-name-based",
+        from_ja: "正規化した漢字氏名（異体字をまとめる）・生年月日・性別。死亡票や電子カルテのように保険の番号を持たない記録をつなぐ。",
+        from_en: "Normalized kanji name (variant characters folded), birth date and sex. Links records without insurance numbers, such as death records and EHRs.",
+    },
+    Family {
+        code: "care_insured",
+        name_ja: "介護保険被保険者番号系",
+        name_en: "Long-term-care insured number",
+        from_ja: "市町村・介護保険被保険者番号・生年月日・性別。",
+        from_en: "Municipality, long-term-care insured number, birth date and sex.",
+    },
+    Family {
+        code: "facility_patient",
+        name_ja: "施設内患者番号系",
+        name_en: "Facility patient number",
+        from_ja: "医療機関コードと、その機関のカルテ番号。同じ病院の DPC・電子カルテ・レセプトをつなぐ。",
+        from_en: "Facility code and the facility's own patient number. Links DPC, EHR and claims from the same hospital.",
+    },
+];
+
+/// A token family by code.
+pub fn family(code: &str) -> Option<&'static Family> {
+    FAMILIES.iter().find(|f| f.code == code)
+}
+
 /// What a pair of datasets answers together that neither answers alone, in Japanese and
 /// English, for the pairs the platform knows.
 pub fn what_it_enables(a: &str, b: &str) -> Option<(&'static str, &'static str)> {

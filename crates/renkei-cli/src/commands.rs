@@ -726,6 +726,11 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
         }
         Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", cfg.bind)),
     };
+    if cfg.public_url.is_none() {
+        // The port may be a free one picked just now; exported links must use it.
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+        cfg.public_url = Some(format!("{scheme}://{}", listener.local_addr()?));
+    }
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
     let accounts = renkei_app::demo::ensure_accounts(&app).await?;
     renkei_app::demo::ensure_world(&app, a.persons, &|line| println!("{line}")).await?;
@@ -741,6 +746,9 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
     let mut out = String::new();
     out.push_str("\n  Renkei demo is ready / デモの準備ができました\n\n");
     out.push_str(&format!("  Open / 開く:   {scheme}://{addr}/\n"));
+    out.push_str(&format!(
+        "  Catalogue / データカタログ (no sign-in / ログイン不要): {scheme}://{addr}/catalog\n"
+    ));
     out.push_str(&format!(
         "  Data / データ: {}\n\n",
         app.config.data_dir.display()

@@ -71,6 +71,11 @@ fn compose_without_separators(s: &str) -> String {
     stripped.nfc().collect()
 }
 
+/// Text folded for searching: NFKC (so ｶﾀｶﾅ, ＡＢＣ and ABC meet) and lower case.
+pub fn fold(s: &str) -> String {
+    s.nfkc().flat_map(char::to_lowercase).collect()
+}
+
 /// A number-like identifier: NFKC, ASCII alphanumerics only, upper case.
 pub fn number(s: &str) -> String {
     s.nfkc()

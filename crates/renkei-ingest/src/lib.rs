@@ -238,6 +238,19 @@ impl Ingestor {
         &self.data
     }
 
+    /// Where the reject report of a version is kept (`file,line,field,reason`; it names
+    /// places and rules, never values). `None` if the dataset id is not a plain id.
+    pub fn reject_report(&self, dataset: &str, version: i64) -> Option<PathBuf> {
+        let plain = !dataset.is_empty()
+            && dataset
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        plain.then(|| {
+            self.reports
+                .join(format!("{dataset}-v{version}-rejects.csv"))
+        })
+    }
+
     async fn deny(
         &self,
         actor: &Actor,
@@ -455,7 +468,9 @@ impl Ingestor {
             path: self.reports.display().to_string(),
             err,
         })?;
-        let report_path = self.reports.join(format!("{id}-v{version}-rejects.csv"));
+        let report_path = self
+            .reject_report(&id, version)
+            .ok_or_else(|| IngestError::Schema(format!("dataset id {id:?}")))?;
         let mut rep = String::from("file,line,field,reason\n");
         for r in &m.rejects {
             rep.push_str(&format!(

@@ -8,8 +8,9 @@
 use crate::context::RequestContext;
 use crate::{AppError, AppState};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use renkei_audit::recent;
+use renkei_catalog::public::PublicDataset;
 use renkei_core::{Outcome, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -243,6 +244,77 @@ pub async fn audit_verify(
     }))
 }
 
+/// Filter for `/api/v1/catalog/datasets`.
+#[derive(Deserialize, IntoParams)]
+pub struct CatalogQuery {
+    /// Words that must all occur in the dataset or one of its variables (NFKC,
+    /// case-insensitive).
+    q: Option<String>,
+}
+
+/// Two datasets that can be linked.
+#[derive(Serialize, ToSchema)]
+pub struct LinkOut {
+    /// One dataset.
+    a: String,
+    /// The other.
+    b: String,
+    /// Token families they share.
+    via: Vec<String>,
+    /// What linking them makes possible, Japanese.
+    enables_ja: Option<String>,
+    /// What linking them makes possible, English.
+    enables_en: Option<String>,
+}
+
+/// GET /api/v1/catalog/datasets
+#[utoipa::path(get, path = "/api/v1/catalog/datasets", tag = "catalog", params(CatalogQuery),
+    responses((status = 200, body = [PublicDataset])))]
+pub async fn catalog_datasets(
+    State(st): State<AppState>,
+    Query(q): Query<CatalogQuery>,
+) -> Result<Json<Vec<PublicDataset>>, AppError> {
+    let (_, views) = crate::pages::catalog::load(&st).await?;
+    let hits = renkei_catalog::public::search(&views, q.q.as_deref().unwrap_or(""));
+    Ok(Json(
+        hits.into_iter().map(|h| views[h.index].clone()).collect(),
+    ))
+}
+
+/// GET /api/v1/catalog/datasets/{id}
+#[utoipa::path(get, path = "/api/v1/catalog/datasets/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "Dataset id, e.g. `ndb_claims`")),
+    responses((status = 200, body = PublicDataset), (status = 404, body = ErrorBody)))]
+pub async fn catalog_dataset(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PublicDataset>, AppError> {
+    let entry = renkei_catalog::dataset(&st.app.store, &id).await?;
+    Ok(Json(renkei_catalog::public::view(&entry)))
+}
+
+/// GET /api/v1/catalog/linkage
+#[utoipa::path(get, path = "/api/v1/catalog/linkage", tag = "catalog",
+    responses((status = 200, body = [LinkOut])))]
+pub async fn catalog_linkage(State(st): State<AppState>) -> Result<Json<Vec<LinkOut>>, AppError> {
+    let entries = renkei_catalog::datasets(&st.app.store).await?;
+    Ok(Json(
+        renkei_catalog::linkage::links(&entries)
+            .into_iter()
+            .map(|l| {
+                let e = renkei_catalog::linkage::what_it_enables(&l.a, &l.b);
+                LinkOut {
+                    enables_ja: e.map(|e| e.0.to_owned()),
+                    enables_en: e.map(|e| e.1.to_owned()),
+                    a: l.a,
+                    b: l.b,
+                    via: l.via,
+                }
+            })
+            .collect(),
+    ))
+}
+
 struct Security;
 
 impl Modify for Security {
@@ -258,10 +330,11 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Renkei API", description = "Renkei information linkage platform. Authenticate with an API token: `Authorization: Bearer rkt_...`."),
-    paths(me, users, audit_entries, audit_verify),
-    components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, ErrorBody, ErrorDetail)),
+    paths(me, users, audit_entries, audit_verify, catalog_datasets, catalog_dataset, catalog_linkage),
+    components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, ErrorBody, ErrorDetail, LinkOut)),
     modifiers(&Security),
-    tags((name = "accounts", description = "Who is calling; users and roles"), (name = "audit", description = "The audit log, for the supervisory body"))
+    tags((name = "accounts", description = "Who is calling; users and roles"), (name = "audit", description = "The audit log, for the supervisory body"),
+        (name = "catalog", description = "The public dataset catalogue (no authentication); small counts are shown as `<10`"))
 )]
 struct ApiDoc;
 

@@ -78,6 +78,13 @@ impl RequestContext {
     pub fn t(&self, key: &str) -> &'static str {
         crate::i18n::t(self.lang, key)
     }
+    /// The caller's language's text of a bilingual pair (English falls back to Japanese).
+    pub fn pick<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+        match self.lang {
+            crate::i18n::Lang::En if !en.is_empty() => en,
+            _ => ja,
+        }
+    }
     /// Whether the caller authenticated with an API token (no cookies, so no CSRF).
     pub fn via_token(&self) -> bool {
         self.session

@@ -34,6 +34,15 @@ pub enum AppError {
     Internal(String),
 }
 
+impl From<renkei_catalog::CatalogError> for AppError {
+    fn from(e: renkei_catalog::CatalogError) -> Self {
+        match e {
+            renkei_catalog::CatalogError::NoSuchDataset(_) => AppError::NotFound,
+            e => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<renkei_audit::AuditError> for AppError {
     fn from(e: renkei_audit::AuditError) -> Self {
         AppError::Internal(e.to_string())

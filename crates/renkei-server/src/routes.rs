@@ -53,7 +53,7 @@ fn r(
 fn table() -> Vec<RouteDef> {
     use Access::{MfaPending, Public, SignedIn};
     use Method as M;
-    use Permission::{ManageUsers, ReadAudit};
+    use Permission::{ManageDatasets, ManageUsers, ReadAudit};
     let need = Access::Permission;
     vec![
         // Public pages and assets.
@@ -67,6 +67,39 @@ fn table() -> Vec<RouteDef> {
         r(M::GET, "/readyz", Public, get(ops::readyz)),
         r(M::GET, "/metrics", Public, get(ops::metrics)),
         r(M::GET, "/api/openapi.json", Public, get(api::openapi)),
+        // The public catalogue.
+        r(M::GET, "/catalog", Public, get(pages::catalog::list)),
+        r(
+            M::GET,
+            "/catalog/linkage",
+            Public,
+            get(pages::catalog::linkage),
+        ),
+        r(
+            M::GET,
+            "/catalog/{id}",
+            Public,
+            get(pages::catalog::dataset),
+        ),
+        r(M::GET, "/catalog.jsonld", Public, get(pages::catalog::dcat)),
+        r(
+            M::GET,
+            "/api/v1/catalog/datasets",
+            Public,
+            get(api::catalog_datasets),
+        ),
+        r(
+            M::GET,
+            "/api/v1/catalog/datasets/{id}",
+            Public,
+            get(api::catalog_dataset),
+        ),
+        r(
+            M::GET,
+            "/api/v1/catalog/linkage",
+            Public,
+            get(api::catalog_linkage),
+        ),
         // Second factor.
         r(
             M::GET,
@@ -144,6 +177,25 @@ fn table() -> Vec<RouteDef> {
             post(pages::admin::reset_mfa),
         ),
         r(M::GET, "/api/v1/users", need(ManageUsers), get(api::users)),
+        // Custodian.
+        r(
+            M::GET,
+            "/datasets",
+            need(ManageDatasets),
+            get(pages::datasets::list),
+        ),
+        r(
+            M::GET,
+            "/datasets/{id}",
+            need(ManageDatasets),
+            get(pages::datasets::dataset),
+        ),
+        r(
+            M::GET,
+            "/datasets/{id}/versions/{version}/rejects",
+            need(ManageDatasets),
+            get(pages::datasets::rejects),
+        ),
         // Auditor.
         r(M::GET, "/audit", need(ReadAudit), get(pages::audit::log)),
         r(

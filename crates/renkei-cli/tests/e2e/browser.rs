@@ -224,6 +224,24 @@ async fn core_flows_work_without_javascript() {
     let d = driver();
     let c = browser(&d, false).await;
     let base = &demo.url;
+    // The public catalogue: search with the form, open a dataset from the results.
+    c.goto(&format!("{base}/catalog")).await.unwrap();
+    fill(&c, "#q", "介護\u{E007}").await;
+    for _ in 0..200 {
+        if c.current_url().await.unwrap().query().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    wait_path(&c, "/catalog").await;
+    c.find(Locator::Css("section.dataset h2 a[href='/catalog/ltc']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, "/catalog/ltc").await;
+    assert!(h1(&c).await.contains("介護"), "{}", h1(&c).await);
     c.goto(&format!("{base}/home")).await.unwrap();
     assert_eq!(
         path(&c).await,
@@ -307,7 +325,15 @@ async fn every_page_is_accessible() {
     let base = demo.url.clone();
     let d = driver();
     let c = browser(&d, true).await;
-    for page in ["/", "/login", "/no-such-page"] {
+    for page in [
+        "/",
+        "/login",
+        "/no-such-page",
+        "/catalog",
+        "/catalog?q=ICD-10",
+        "/catalog/ndb_claims",
+        "/catalog/linkage",
+    ] {
         accessible(&c, &format!("{base}{page}")).await;
     }
     let admin = accs.iter().find(|w| w[0] == "admin").unwrap();
@@ -331,6 +357,12 @@ async fn every_page_is_accessible() {
     let auditor = accs.iter().find(|w| w[0] == "auditor").unwrap();
     sign_in(&c, &base, auditor).await;
     for page in ["/audit", "/audit/verify"] {
+        accessible(&c, &format!("{base}{page}")).await;
+    }
+    c.delete_all_cookies().await.unwrap();
+    let custodian = accs.iter().find(|w| w[0] == "custodian").unwrap();
+    sign_in(&c, &base, custodian).await;
+    for page in ["/datasets", "/datasets/ndb_claims"] {
         accessible(&c, &format!("{base}{page}")).await;
     }
     c.close().await.unwrap();

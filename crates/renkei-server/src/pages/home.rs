@@ -10,6 +10,12 @@ use renkei_core::Role;
 fn actions(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
         Role::Admin => &[("/admin/users", "home.action.users")],
+        Role::Custodian => &[
+            ("/datasets", "home.action.datasets"),
+            ("/catalog", "home.action.catalog"),
+        ],
+        Role::Researcher => &[("/catalog", "home.action.catalog")],
+        Role::LinkageAuthority => &[("/catalog/linkage", "home.action.linkage")],
         Role::Auditor => &[
             ("/audit", "home.action.audit"),
             ("/audit/verify", "home.action.verify"),

@@ -6,6 +6,8 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
+pub mod datasets;
 pub mod home;
 
 use crate::context::RequestContext;
@@ -50,10 +52,13 @@ pub(crate) fn layout(ctx: &RequestContext, title: &str, body: Markup) -> Markup 
                         ul {
                             @if ctx.signed_in() {
                                 li { a href="/home" { (ctx.t("nav.home")) } }
+                                li { a href="/catalog" { (ctx.t("nav.catalog")) } }
+                                @if has(Permission::ManageDatasets) { li { a href="/datasets" { (ctx.t("nav.datasets")) } } }
                                 @if has(Permission::ManageUsers) { li { a href="/admin/users" { (ctx.t("nav.users")) } } }
                                 @if has(Permission::ReadAudit) { li { a href="/audit" { (ctx.t("nav.audit")) } } }
                                 li { a href="/account" { (ctx.t("nav.account")) } }
                             } @else if ctx.session.is_none() {
+                                li { a href="/catalog" { (ctx.t("nav.catalog")) } }
                                 li { a href="/login" { (ctx.t("nav.sign_in")) } }
                             }
                         }

@@ -20,6 +20,13 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/readyz", "everyone"),
     ("GET", "/metrics", "everyone"),
     ("GET", "/api/openapi.json", "everyone"),
+    ("GET", "/catalog", "everyone"),
+    ("GET", "/catalog/linkage", "everyone"),
+    ("GET", "/catalog/{id}", "everyone"),
+    ("GET", "/catalog.jsonld", "everyone"),
+    ("GET", "/api/v1/catalog/datasets", "everyone"),
+    ("GET", "/api/v1/catalog/datasets/{id}", "everyone"),
+    ("GET", "/api/v1/catalog/linkage", "everyone"),
     ("GET", "/mfa/enrol", "pending"),
     ("POST", "/mfa/enrol", "pending"),
     ("GET", "/mfa", "pending"),
@@ -39,6 +46,13 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/users/{id}/enable", "admin"),
     ("POST", "/admin/users/{id}/reset-mfa", "admin"),
     ("GET", "/api/v1/users", "admin"),
+    ("GET", "/datasets", "custodian"),
+    ("GET", "/datasets/{id}", "custodian"),
+    (
+        "GET",
+        "/datasets/{id}/versions/{version}/rejects",
+        "custodian",
+    ),
     ("GET", "/audit", "auditor"),
     ("GET", "/audit/verify", "auditor"),
     ("GET", "/audit/export", "auditor"),
@@ -136,6 +150,7 @@ fn concrete(path: &str, target: &str) -> String {
         },
     )
     .replace("{lang}", "en")
+    .replace("{version}", "1")
 }
 
 async fn request(fx: &Fx, c: &Caller, s: &RouteSpec, target: &str, csrf: Option<String>) -> Resp {

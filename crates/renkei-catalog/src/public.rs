@@ -1,0 +1,417 @@
+//! What the public sees of the catalogue: declarations with their labels, and the
+//! quality profile with small counts suppressed. Pages, the JSON API and the DCAT export
+//! all go through these views, so no path shows an unsuppressed count.
+//!
+//! Suppression: a count from 1 to 9 is shown as `<10`; a percentage derived from such a
+//! count is withheld (it would give the count back); minimum and maximum values are not
+//! public (an extreme value can single out a person).
+
+use crate::{ColType, ColumnProfile, DatasetEntry, Safety, TableProfile, suppress};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A dataset as the public catalogue shows it.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+pub struct PublicDataset {
+    /// Stable id.
+    pub id: String,
+    /// `public`, `ehr` or `private`.
+    pub kind: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Japanese description.
+    pub description_ja: String,
+    /// English description.
+    pub description_en: String,
+    /// Holder, Japanese.
+    pub holder_ja: String,
+    /// Holder, English.
+    pub holder_en: String,
+    /// How records accrue (monthly, yearly, event).
+    pub accrual: String,
+    /// Linkage-token families carried.
+    pub linkage: Vec<String>,
+    /// The holder's safety measures (D3), declared for private databases.
+    pub safety: Option<Safety>,
+    /// Code systems of the variables.
+    pub code_systems: Vec<String>,
+    /// Current version, if any data is loaded.
+    pub version: Option<i64>,
+    /// When the current version was loaded (RFC 3339).
+    pub updated_at: Option<String>,
+    /// Earliest date in the data (YYYY-MM-DD).
+    pub coverage_from: Option<String>,
+    /// Latest date in the data.
+    pub coverage_to: Option<String>,
+    /// Records in the main (first) table, suppressed below 10.
+    pub records: Option<String>,
+    /// Tables.
+    pub tables: Vec<PublicTable>,
+}
+
+/// A table.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+pub struct PublicTable {
+    /// Name.
+    pub name: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Japanese description.
+    pub description_ja: String,
+    /// English description.
+    pub description_en: String,
+    /// Rows, suppressed below 10; absent before the first ingest.
+    pub rows: Option<String>,
+    /// Variables.
+    pub variables: Vec<PublicVariable>,
+}
+
+/// A variable with its public profile.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+pub struct PublicVariable {
+    /// Name (the column to use in queries).
+    pub name: String,
+    /// Japanese label.
+    pub label_ja: String,
+    /// English label.
+    pub label_en: String,
+    /// Japanese description.
+    pub description_ja: String,
+    /// English description.
+    pub description_en: String,
+    /// `text`, `int`, `float`, `date`, `bool`, `token`, `code`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Code system.
+    pub code_system: Option<String>,
+    /// Unit.
+    pub unit: Option<String>,
+    /// Whether the value distribution is profiled.
+    pub categorical: bool,
+    /// Missing values (suppressed below 10).
+    pub missing: Option<String>,
+    /// Missing as a percentage of rows, withheld when the count is suppressed.
+    pub missing_pct: Option<String>,
+    /// Values refused at ingest as invalid (suppressed below 10).
+    pub invalid: Option<String>,
+    /// Invalid as a percentage, withheld when the count is suppressed.
+    pub invalid_pct: Option<String>,
+    /// Distinct values (categorical variables).
+    pub distinct: Option<u64>,
+    /// Most frequent values with suppressed counts (categorical variables).
+    pub top: Vec<Category>,
+}
+
+/// One value of a categorical variable.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+pub struct Category {
+    /// The value.
+    pub value: String,
+    /// How often it occurs, suppressed below 10.
+    pub count: String,
+}
+
+fn ty_code(t: ColType) -> &'static str {
+    match t {
+        ColType::Text => "text",
+        ColType::Int => "int",
+        ColType::Float => "float",
+        ColType::Date => "date",
+        ColType::Bool => "bool",
+        ColType::Token => "token",
+        ColType::Code => "code",
+    }
+}
+
+/// A percentage with one decimal, unless the count behind it is suppressed.
+fn pct(count: u64, share: f64) -> Option<String> {
+    (count == 0 || count >= 10).then(|| format!("{share:.1}%"))
+}
+
+fn variable(c: &crate::ColumnDecl, p: Option<&ColumnProfile>) -> PublicVariable {
+    let categorical = c.categorical;
+    PublicVariable {
+        name: c.stored_name().to_owned(),
+        label_ja: c.label_ja.clone(),
+        label_en: c.label_en.clone(),
+        description_ja: c.description_ja.clone(),
+        description_en: c.description_en.clone(),
+        ty: ty_code(c.ty).to_owned(),
+        code_system: c.code_system.clone(),
+        unit: c.unit.clone(),
+        categorical,
+        missing: p.map(|p| suppress(p.missing)),
+        missing_pct: p.and_then(|p| pct(p.missing, p.missing_pct())),
+        invalid: p.map(|p| suppress(p.invalid)),
+        invalid_pct: p.and_then(|p| pct(p.invalid, p.invalid_pct())),
+        distinct: p.filter(|_| categorical).map(|p| p.distinct),
+        top: p
+            .filter(|_| categorical)
+            .map(|p| {
+                p.top
+                    .iter()
+                    .map(|(value, n)| Category {
+                        value: value.clone(),
+                        count: suppress(*n),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The public view of a dataset.
+pub fn view(e: &DatasetEntry) -> PublicDataset {
+    let d = &e.declaration.dataset;
+    let cur = e.current.as_ref();
+    let profile = |name: &str| -> Option<&TableProfile> {
+        cur.and_then(|v| v.profile.tables.iter().find(|t| t.name == name))
+    };
+    let tables: Vec<PublicTable> = e
+        .declaration
+        .stored_tables()
+        .iter()
+        .map(|t| {
+            let tp = profile(&t.name);
+            PublicTable {
+                name: t.name.clone(),
+                name_ja: t.name_ja.clone(),
+                name_en: t.name_en.clone(),
+                description_ja: t.description_ja.clone(),
+                description_en: t.description_en.clone(),
+                rows: tp.map(|p| suppress(p.rows)),
+                variables: t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let cp = tp.and_then(|p| p.columns.iter().find(|x| x.name == c.name));
+                        variable(c, cp)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    PublicDataset {
+        id: d.id.clone(),
+        kind: d.kind.clone(),
+        name_ja: d.name_ja.clone(),
+        name_en: d.name_en.clone(),
+        description_ja: d.description_ja.clone(),
+        description_en: d.description_en.clone(),
+        holder_ja: d.holder_ja.clone(),
+        holder_en: d.holder_en.clone(),
+        accrual: d.coverage.clone(),
+        linkage: d.linkage.clone(),
+        safety: d.safety.clone(),
+        code_systems: e.declaration.code_systems(),
+        version: cur.map(|v| v.version),
+        updated_at: cur.map(|v| v.created_at.to_rfc3339()),
+        coverage_from: cur.and_then(|v| nonempty(&v.coverage_from)),
+        coverage_to: cur.and_then(|v| nonempty(&v.coverage_to)),
+        records: tables.first().and_then(|t| t.rows.clone()),
+        tables,
+    }
+}
+
+/// A search result: the dataset, and the variables that matched (as `table.variable`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// Index into the searched entries.
+    pub index: usize,
+    /// Variables whose name, label, description, code system or unit matched.
+    pub variables: Vec<String>,
+}
+
+/// Datasets matching every word of `q` in their names, descriptions, holder, linkage
+/// families, code systems or variables (NFKC, case-insensitive: `ｈｂａ１ｃ` finds
+/// `HbA1c`). An empty query matches everything.
+pub fn search(entries: &[PublicDataset], q: &str) -> Vec<Hit> {
+    use renkei_core::normalize::fold;
+    let words: Vec<String> = fold(q).split_whitespace().map(str::to_owned).collect();
+    let mut out = Vec::new();
+    for (index, d) in entries.iter().enumerate() {
+        let head = fold(
+            &[
+                d.id.as_str(),
+                &d.name_ja,
+                &d.name_en,
+                &d.description_ja,
+                &d.description_en,
+                &d.holder_ja,
+                &d.holder_en,
+                &d.linkage.join(" "),
+                &d.code_systems.join(" "),
+            ]
+            .join("\n"),
+        );
+        let vars: Vec<(String, String)> = d
+            .tables
+            .iter()
+            .flat_map(|t| {
+                t.variables.iter().map(move |v| {
+                    let text = [
+                        t.name_ja.as_str(),
+                        &t.name_en,
+                        &v.name,
+                        &v.label_ja,
+                        &v.label_en,
+                        &v.description_ja,
+                        &v.description_en,
+                        v.code_system.as_deref().unwrap_or(""),
+                        v.unit.as_deref().unwrap_or(""),
+                    ]
+                    .join("\n");
+                    (format!("{}.{}", t.name, v.name), fold(&text))
+                })
+            })
+            .collect();
+        let all = words
+            .iter()
+            .all(|w| head.contains(w.as_str()) || vars.iter().any(|(_, t)| t.contains(w.as_str())));
+        if !all {
+            continue;
+        }
+        let variables = if words.is_empty() {
+            Vec::new()
+        } else {
+            vars.iter()
+                .filter(|(_, t)| words.iter().any(|w| t.contains(w.as_str())))
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        out.push(Hit { index, variables });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ColumnProfile, Profile, TableProfile, VersionRecord, VersionStatus, builtin};
+    use proptest::prelude::*;
+
+    fn entry(id: &str, profile: Option<Profile>) -> DatasetEntry {
+        DatasetEntry {
+            declaration: builtin(id).unwrap(),
+            wrapped_key: String::new(),
+            current: profile.map(|profile| VersionRecord {
+                dataset_id: id.into(),
+                version: 3,
+                status: VersionStatus::Committed,
+                reason: String::new(),
+                created_at: renkei_core::Timestamp(1_700_000_000_000_000),
+                created_by: "cli".into(),
+                files: Vec::new(),
+                rows_in: 12_345,
+                rows_rejected: 0,
+                coverage_from: "2025-04-01".into(),
+                coverage_to: "2026-03-31".into(),
+                profile,
+            }),
+        }
+    }
+
+    fn col(name: &str, missing: u64, invalid: u64, top: &[(&str, u64)]) -> ColumnProfile {
+        ColumnProfile {
+            name: name.into(),
+            ty: "text".into(),
+            present: 1000 - missing,
+            missing,
+            invalid,
+            top: top.iter().map(|(v, n)| (v.to_string(), *n)).collect(),
+            distinct: top.len() as u64,
+            min: Some("1901-01".into()),
+            max: Some("2026-03".into()),
+        }
+    }
+
+    #[test]
+    fn small_counts_never_reach_the_public_view() {
+        let profile = Profile {
+            tables: vec![TableProfile {
+                name: "deaths".into(),
+                rows: 1000,
+                columns: vec![
+                    col("sex", 3, 0, &[("1", 520), ("2", 477)]),
+                    col("cause_icd10", 40, 7, &[("C34", 120), ("A00", 2)]),
+                    col("death_date", 0, 0, &[]),
+                ],
+            }],
+        };
+        let v = view(&entry("deaths", Some(profile)));
+        assert_eq!(v.version, Some(3));
+        assert_eq!(v.records.as_deref(), Some("1000"));
+        let t = &v.tables[0];
+        let var = |n: &str| t.variables.iter().find(|v| v.name == n).unwrap();
+        let sex = var("sex");
+        assert_eq!(sex.missing.as_deref(), Some("<10"));
+        assert_eq!(
+            sex.missing_pct, None,
+            "a percentage would give the count back"
+        );
+        let cause = var("cause_icd10");
+        assert_eq!(cause.missing_pct.as_deref(), Some("4.0%"));
+        assert_eq!(cause.invalid.as_deref(), Some("<10"));
+        assert_eq!(cause.invalid_pct, None);
+        assert_eq!(
+            cause.top,
+            vec![
+                Category {
+                    value: "C34".into(),
+                    count: "120".into()
+                },
+                Category {
+                    value: "A00".into(),
+                    count: "<10".into()
+                },
+            ]
+        );
+        let json = serde_json::to_string(&v).unwrap();
+        assert!(!json.contains("1901-01"), "minimum values are not public");
+        for raw in ["\"count\":\"2\"", "\"missing\":\"3\"", "\"invalid\":\"7\""] {
+            assert!(!json.contains(raw), "no raw small count: {raw}");
+        }
+    }
+
+    #[test]
+    fn datasets_without_data_show_their_variables() {
+        let v = view(&entry("dpc", None));
+        assert_eq!(v.version, None);
+        assert!(v.tables.iter().all(|t| t.rows.is_none()));
+        assert!(v.tables.iter().flat_map(|t| &t.variables).count() > 10);
+    }
+
+    #[test]
+    fn search_finds_datasets_and_variables() {
+        let all: Vec<PublicDataset> = ["ndb_claims", "ndb_checkups", "deaths", "ehr"]
+            .iter()
+            .map(|id| view(&entry(id, None)))
+            .collect();
+        assert_eq!(search(&all, "").len(), 4);
+        let hits = search(&all, "ＪＬＡＣ１０");
+        assert!(hits.iter().any(|h| all[h.index].id == "ndb_checkups"));
+        let hits = search(&all, "死亡");
+        assert!(hits.iter().any(|h| all[h.index].id == "deaths"));
+        let hits = search(&all, "checkup item");
+        assert!(hits.iter().all(|h| all[h.index].id != "deaths"));
+        assert!(search(&all, "nothing-like-this").is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_is_safe_and_narrows(q in "\\PC{0,12}", extra in "[a-z]{1,4}") {
+            let all: Vec<PublicDataset> = ["ndb_claims", "deaths"]
+                .iter()
+                .map(|id| view(&entry(id, None)))
+                .collect();
+            let a = search(&all, &q).len();
+            let b = search(&all, &format!("{q} {extra}")).len();
+            prop_assert!(b <= a, "adding a word never widens the result");
+        }
+    }
+}

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 /// `renkei bench`
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Which figures: all, audit, signin, page (or verify: verification alone, repeated).
+    /// Which figures: all, audit, signin, page, tokens, ingest, synth (or verify:
+    /// verification alone, repeated).
     #[arg(long, default_value = "all")]
     only: String,
     /// Audit entries to append and verify.
@@ -31,9 +32,21 @@ pub struct BenchArgs {
     /// created and dropped).
     #[arg(long, env = "RENKEI_BENCH_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Identifiers to tokenize.
+    #[arg(long, default_value_t = 2_000_000)]
+    tokens: usize,
+    /// Persons in the world whose UKE files are ingested.
+    #[arg(long, default_value_t = 20_000)]
+    ingest_persons: u64,
+    /// Persons to generate for the synth figure (10000000 for the full figure).
+    #[arg(long, default_value_t = 200_000)]
+    synth_persons: u64,
+    /// Delete generated files as they are written (for 10 M persons on a small disk).
+    #[arg(long)]
+    discard: bool,
 }
 
-fn line(name: &str, figure: String, baseline: String, target: &str) {
+pub(crate) fn line(name: &str, figure: String, baseline: String, target: &str) {
     println!("{name:<34} {figure:>22}   baseline: {baseline:<38} target: {target}");
 }
 
@@ -101,6 +114,16 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if all || a.only == "page" {
         page_figures().await?;
+    }
+    if all || a.only == "tokens" {
+        crate::bench_data::tokens(a.tokens)?;
+    }
+    if all || a.only == "ingest" {
+        crate::bench_data::ingest(a.ingest_persons).await?;
+    }
+    if all || a.only == "synth" {
+        let (n, discard) = (a.synth_persons, a.discard);
+        tokio::task::spawn_blocking(move || crate::bench_data::synth(n, discard)).await??;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 //! anything a library should.
 
 mod bench;
+mod bench_data;
 mod commands;
 
 use clap::{Parser, Subcommand};

@@ -34,7 +34,9 @@ struct Stat {
     present: u64,
     missing: u64,
     invalid: u64,
-    top: HashMap<String, u64>,
+    // foldhash: SipHash was a tenth of the UKE reader's time; the seed is still random
+    // per process, so a crafted file cannot aim collisions at it.
+    top: HashMap<String, u64, foldhash::fast::RandomState>,
     overflow: bool,
     min: Option<f64>,
     max: Option<f64>,

@@ -21,7 +21,8 @@ pub struct DatasetInfo {
     pub id: String,
     /// `public` (the Minister's databases), `ehr`, or `private` (D3).
     pub kind: String,
-    /// Reader: `uke`, `dpc`, `checkup_csv`, `ltc_csv`, `fhir`, `death_csv`, `csv`.
+    /// Reader: `uke`, `dpc`, `checkup_csv`, `ltc_csv`, `fhir`, `death_csv`, or, for a
+    /// database that joins by declaration, `csv` or `parquet`.
     pub format: String,
     /// Which files of the source directory to read (glob on the file name, `**/` for any depth).
     pub files: String,
@@ -200,7 +201,7 @@ pub enum DeclarationError {
 }
 
 const TOKEN_FAMILIES: [&str; 5] = ["id1", "id1n", "id2", "kanji", "care_insured"];
-const KNOWN_FORMATS: [&str; 7] = [
+const KNOWN_FORMATS: [&str; 8] = [
     "uke",
     "dpc",
     "checkup_csv",
@@ -208,6 +209,7 @@ const KNOWN_FORMATS: [&str; 7] = [
     "fhir",
     "death_csv",
     "csv",
+    "parquet",
 ];
 
 fn ident(s: &str) -> bool {
@@ -311,7 +313,7 @@ impl Declaration {
                 }
             }
         }
-        if ds.format == "csv" {
+        if self.is_declared_format() {
             let roles: Vec<ColumnRole> = self
                 .tables
                 .iter()
@@ -346,7 +348,7 @@ impl Declaration {
     /// what is kept of them (tokens, `birth_ym`, `postal3`); built-in formats store their
     /// declared columns as they are.
     pub fn stored_tables(&self) -> Vec<TableDecl> {
-        if self.dataset.format != "csv" {
+        if !self.is_declared_format() {
             return self.tables.clone();
         }
         self.tables
@@ -399,6 +401,12 @@ impl Declaration {
                 }
             })
             .collect()
+    }
+
+    /// Whether the columns come from the declaration (CSV or Parquet from a holder)
+    /// rather than from a built-in reader's fixed layout.
+    pub fn is_declared_format(&self) -> bool {
+        matches!(self.dataset.format.as_str(), "csv" | "parquet")
     }
 
     /// Code systems used by the variables.

@@ -17,7 +17,13 @@ use crate::bench::line;
 
 /// Identifiers as the readers meet them: insurer number, 記号 (sometimes full-width),
 /// 番号, birth date, sex.
-type Identifiers = (String, String, String, renkei_core::wareki::Ymd, &'static str);
+type Identifiers = (
+    String,
+    String,
+    String,
+    renkei_core::wareki::Ymd,
+    &'static str,
+);
 
 fn identifiers(n: usize) -> Vec<Identifiers> {
     (0..n)

@@ -39,6 +39,10 @@ pub struct IngestArgs {
     /// Refuse the version if more than this share of records is rejected (default from config: 0.05).
     #[arg(long)]
     max_reject_rate: Option<f64>,
+    /// Dry run: read and validate everything, store nothing, and list what would be
+    /// rejected. Needs no keys and no database.
+    #[arg(long)]
+    check: bool,
 }
 
 /// `renkei init`
@@ -232,36 +236,17 @@ fn print_ingest(r: &renkei_ingest::IngestReport) {
 
 /// `renkei ingest`
 pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<ExitCode> {
+    let sources = ingest_sources(&a)?;
+    if a.check {
+        let cfg = Config::load(config)?;
+        let rate = a.max_reject_rate.unwrap_or(cfg.ingest.max_reject_rate);
+        return tokio::task::spawn_blocking(move || check_sources(sources, rate)).await?;
+    }
     let app = open(config, Keys::MustExist).await?;
     let actor = operator().actor;
     let rate = a
         .max_reject_rate
         .unwrap_or(app.config.ingest.max_reject_rate);
-    let sources: Vec<(renkei_catalog::Declaration, std::path::PathBuf)> =
-        if let Some(world) = &a.world {
-            renkei_app::world::sources(world)?
-        } else {
-            let source = a
-                .source
-                .clone()
-                .context("give --source DIR (with --dataset or --declaration), or --world DIR")?;
-            let decl = match (&a.dataset, &a.declaration) {
-                (Some(id), None) => renkei_catalog::builtin(id).with_context(|| {
-                    format!(
-                        "no built-in dataset {id:?}; built-in: {}",
-                        renkei_catalog::BUILTIN.map(|b| b.0).join(", ")
-                    )
-                })?,
-                (None, Some(path)) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("{}", path.display()))?;
-                    renkei_catalog::Declaration::parse(&text)
-                        .with_context(|| format!("{}", path.display()))?
-                }
-                _ => bail!("give --dataset ID or --declaration FILE"),
-            };
-            vec![(decl, source)]
-        };
     let mut refused = false;
     for (decl, dir) in sources {
         let bar = progress_bar(0);
@@ -291,6 +276,96 @@ pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<Exit
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// `renkei ingest --check`: every reader and rule, nothing stored.
+fn check_sources(
+    sources: Vec<(renkei_catalog::Declaration, std::path::PathBuf)>,
+    rate: f64,
+) -> anyhow::Result<ExitCode> {
+    let masters = renkei_masters::Masters::embedded();
+    let tokens = renkei_ingest::check::ephemeral_tokens()?;
+    let mut over = false;
+    for (decl, dir) in sources {
+        let names = renkei_ingest::matching_files(&dir, &decl.dataset.files)?;
+        let mut files = Vec::new();
+        for n in &names {
+            let p = dir.join(n);
+            let bytes = std::fs::read(&p).with_context(|| p.display().to_string())?;
+            files.push((n.to_string_lossy().replace('\\', "/"), bytes));
+        }
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        let r = renkei_ingest::check::check(&decl, masters, &tokens, &refs)?;
+        let share = if r.rows_in == 0 {
+            0.0
+        } else {
+            r.rows_rejected as f64 / r.rows_in as f64
+        };
+        over |= share > rate;
+        println!(
+            "{}: {} files, {} records, {} would be rejected ({:.2}%){}",
+            decl.dataset.id,
+            names.len(),
+            r.rows_in,
+            r.rows_rejected,
+            share * 100.0,
+            if share > rate {
+                format!(
+                    " — over the {:.2}% threshold: the version would be refused",
+                    rate * 100.0
+                )
+            } else {
+                String::new()
+            }
+        );
+        for t in &r.tables {
+            println!("  {:<24} {:>10} rows", t.name, t.rows);
+        }
+        for j in r.rejects.iter().take(20) {
+            println!("  reject {}:{} {} — {}", j.file, j.line, j.field, j.reason);
+        }
+        if r.rejects.len() > 20 {
+            println!("  ... and {} more", r.rows_rejected - 20);
+        }
+    }
+    Ok(if over {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The (declaration, directory) pairs an ingest command names.
+fn ingest_sources(
+    a: &IngestArgs,
+) -> anyhow::Result<Vec<(renkei_catalog::Declaration, std::path::PathBuf)>> {
+    Ok(if let Some(world) = &a.world {
+        renkei_app::world::sources(world)?
+    } else {
+        let source = a
+            .source
+            .clone()
+            .context("give --source DIR (with --dataset or --declaration), or --world DIR")?;
+        let decl = match (&a.dataset, &a.declaration) {
+            (Some(id), None) => renkei_catalog::builtin(id).with_context(|| {
+                format!(
+                    "no built-in dataset {id:?}; built-in: {}",
+                    renkei_catalog::BUILTIN.map(|b| b.0).join(", ")
+                )
+            })?,
+            (None, Some(path)) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+                renkei_catalog::Declaration::parse(&text)
+                    .with_context(|| format!("{}", path.display()))?
+            }
+            _ => bail!("give --dataset ID or --declaration FILE"),
+        };
+        vec![(decl, source)]
     })
 }
 

@@ -15,6 +15,7 @@
 //! safe.
 #![warn(missing_docs)]
 
+pub mod check;
 mod ctx;
 pub mod readers;
 mod sink;
@@ -368,7 +369,7 @@ impl Ingestor {
                                 tokens: &tokens,
                                 tables: stored
                                     .iter()
-                                    .map(|t| sink::TableSink::new(t, &staging))
+                                    .map(|t| sink::TableSink::new(t, Some(&staging)))
                                     .collect(),
                                 rejects: Vec::new(),
                                 rows_in: 0,

@@ -75,13 +75,14 @@ pub struct TableSink<'s> {
     stats: Vec<Stat>,
     pending: usize,
     rows: u64,
-    staging: &'s Staging,
+    /// Where rows go; `None` for a dry run, which builds batches and discards them.
+    staging: Option<&'s Staging>,
     writer: Option<PartWriter>,
 }
 
 impl<'s> TableSink<'s> {
     /// A sink for a declared table.
-    pub fn new(t: &TableDecl, staging: &'s Staging) -> Self {
+    pub fn new(t: &TableDecl, staging: Option<&'s Staging>) -> Self {
         let fields: Vec<Field> = t
             .columns
             .iter()
@@ -303,8 +304,8 @@ impl<'s> TableSink<'s> {
             .collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|e| IngestError::Schema(e.to_string()))?;
-        if self.writer.is_none() {
-            self.writer = Some(self.staging.writer(&self.name, self.schema.clone())?);
+        if let (None, Some(staging)) = (&self.writer, self.staging) {
+            self.writer = Some(staging.writer(&self.name, self.schema.clone())?);
         }
         if let Some(w) = &mut self.writer {
             w.write(&batch)?;

@@ -163,6 +163,18 @@ async fn generated_world_round_trips(store: Store) {
         );
     }
     assert_eq!(rows(&t("ndb_claims", "procedures").await), c("uke_si_rows"));
+    assert_eq!(rows(&t("ndb_claims", "materials").await), c("uke_to_rows"));
+    assert!(
+        c("uke_to_rows") > 0 && c("uke_co_rows") > 0,
+        "TO and CO are generated"
+    );
+    let kohi = strings(&receipts, "public_expense");
+    assert_eq!(
+        kohi.iter().filter(|k| k.as_str() == "21").count() as u64,
+        c("uke_ko_rows"),
+        "one 公費 (法別 21) per KO record"
+    );
+    assert!(c("uke_ko_rows") > 0);
     assert_eq!(
         rows(&t("ndb_claims", "drugs").await),
         c("uke_chozai_iy_rows")
@@ -314,8 +326,15 @@ async fn nothing_identifying_is_stored(store: Store) {
                     );
                 }
                 "HO" => {
-                    needles.extend([p[1].to_owned()].into_iter().filter(|x| x.len() >= 6));
+                    // Employers' insurer numbers (8 digits) are never stored; a municipal
+                    // insurer number (6 digits) names the municipality, which the care
+                    // database keeps as its insurer.
+                    needles.extend([p[1].to_owned()].into_iter().filter(|x| x.len() == 8));
                     needles.extend([p[3].to_owned()].into_iter().filter(|x| x.len() >= 5));
+                }
+                // 公費受給者番号 identifies a person: read past, never stored.
+                "KO" => {
+                    needles.insert(p[2].to_owned());
                 }
                 _ => {}
             }
@@ -369,6 +388,24 @@ async fn nothing_identifying_is_stored(store: Store) {
                             .is_none_or(|b| !b.is_ascii_alphanumeric())))
         })
     };
+    // Not only the files: the decrypted tables themselves hold no identifier.
+    for e in renkei_catalog::datasets(&w.store).await.unwrap() {
+        let id = e.declaration.dataset.id.clone();
+        for t in e.declaration.stored_tables() {
+            let mut text = String::new();
+            for b in w.ing.read_current(&id, &t.name).await.unwrap() {
+                for col in b.columns() {
+                    if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
+                        for v in s.iter().flatten() {
+                            text.push_str(v);
+                            text.push('\n');
+                        }
+                    }
+                }
+            }
+            haystacks.push((format!("decrypted {id}.{}", t.name), text.into_bytes()));
+        }
+    }
     for (name, hay) in &haystacks {
         for n in &needles {
             let nb = n.as_bytes();

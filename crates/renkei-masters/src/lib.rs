@@ -59,6 +59,21 @@ pub struct Procedure {
     pub group: String,
 }
 
+/// A specified medical material (特定保険医療材料).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Material {
+    /// 9-digit レセ電 特定器材コード.
+    pub code: String,
+    /// 名称.
+    pub name: String,
+    /// Unit, if the material is counted in one (ｇ, 本, 個).
+    pub unit: String,
+    /// Price in yen per unit.
+    pub price_yen: u64,
+    /// Clinical group of the stays that use it.
+    pub group: String,
+}
+
 /// A checkup / laboratory item.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabItem {
@@ -116,6 +131,8 @@ pub struct Masters {
     pub drugs: Vec<Drug>,
     /// Procedures.
     pub procedures: Vec<Procedure>,
+    /// Specified medical materials.
+    pub materials: Vec<Material>,
     /// Checkup / lab items.
     pub lab_items: Vec<LabItem>,
     /// Municipalities.
@@ -127,6 +144,7 @@ pub struct Masters {
     disease_idx: HashMap<String, usize>,
     drug_idx: HashMap<String, usize>,
     procedure_idx: HashMap<String, usize>,
+    material_idx: HashMap<String, usize>,
     lab_idx: HashMap<String, usize>,
     municipality_idx: HashMap<String, usize>,
 }
@@ -197,6 +215,7 @@ impl Masters {
             diseases: b.diseases.clone(),
             drugs: b.drugs.clone(),
             procedures: b.procedures.clone(),
+            materials: b.materials.clone(),
             lab_items: b.lab_items.clone(),
             municipalities: b.municipalities.clone(),
             prefectures: b.prefectures.clone(),
@@ -228,6 +247,16 @@ impl Masters {
                 name: f[1].into(),
                 care_category: f[2].into(),
                 group: f[3].into(),
+            });
+        }
+        for r in rows("materials.csv", include_str!("../data/materials.csv"), 5) {
+            let f = r?;
+            m.materials.push(Material {
+                code: f[0].into(),
+                name: f[1].into(),
+                unit: f[2].into(),
+                price_yen: f[3].parse().unwrap_or(0),
+                group: f[4].into(),
             });
         }
         for r in rows("lab_items.csv", include_str!("../data/lab_items.csv"), 5) {
@@ -313,6 +342,12 @@ impl Masters {
             .enumerate()
             .map(|(i, d)| (d.code.clone(), i))
             .collect();
+        self.material_idx = self
+            .materials
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code.clone(), i))
+            .collect();
         self.lab_idx = self
             .lab_items
             .iter()
@@ -336,6 +371,7 @@ impl Masters {
             diseases: base.diseases.clone(),
             drugs: base.drugs.clone(),
             procedures: base.procedures.clone(),
+            materials: base.materials.clone(),
             lab_items: base.lab_items.clone(),
             municipalities: base.municipalities.clone(),
             prefectures: base.prefectures.clone(),
@@ -404,6 +440,10 @@ impl Masters {
     /// A procedure by its 9-digit code.
     pub fn procedure(&self, code: &str) -> Option<&Procedure> {
         self.procedure_idx.get(code).map(|&i| &self.procedures[i])
+    }
+    /// A specified medical material by its 9-digit code.
+    pub fn material(&self, code: &str) -> Option<&Material> {
+        self.material_idx.get(code).map(|&i| &self.materials[i])
     }
     /// A checkup item by its 17-character code.
     pub fn lab_item(&self, code: &str) -> Option<&LabItem> {
@@ -525,6 +565,11 @@ mod tests {
         for l in &m.lab_items {
             assert_eq!(l.code.len(), 17, "{l:?}");
         }
+        for t in &m.materials {
+            assert!(t.code.len() == 9 && t.code.starts_with('7'), "{t:?}");
+            assert!(t.price_yen > 0, "{t:?}");
+        }
+        assert!(m.material("710010618").unwrap().name.contains("人工股関節"));
         for mu in &m.municipalities {
             assert!(municipality_code_valid(&mu.code), "{mu:?}");
             assert!(m.prefecture(&mu.prefecture).is_some());

@@ -451,7 +451,8 @@ pub fn claims(p: &Person, ctx: &Ctx, files: &mut Files, truth: &mut Truth, rng: 
                 for d in from.day()..=to.day() {
                     days[d as usize - 1] = 1;
                 }
-                if let Some((code, _)) = surgery(s.group) {
+                let surgical = surgery(s.group);
+                if let Some((code, _)) = surgical {
                     let op = s.admit + time::Duration::days(1);
                     if op >= from && op <= to {
                         let mut od = [0u8; 31];
@@ -463,6 +464,36 @@ pub fn claims(p: &Person, ctx: &Ctx, files: &mut Files, truth: &mut Truth, rng: 
                             qty: String::new(),
                             points: procedure_points(code),
                             days: od,
+                        });
+                    }
+                }
+                // Implants and catheters (TO) on the day of the operation, or of
+                // admission for the catheters of a medical stay; a free comment (CO,
+                // 810000001) records what was done.
+                let used = s.admit + time::Duration::days(i64::from(surgical.is_some()));
+                if used >= from && used <= to {
+                    let mut ud = [0u8; 31];
+                    ud[used.day() as usize - 1] = 1;
+                    let category = if surgical.is_some() { "50" } else { "40" };
+                    for m in ctx.m.materials.iter().filter(|m| m.group == s.group) {
+                        let qty: u64 = if m.unit == "ｇ" { 40 } else { 1 };
+                        lines.push(Line {
+                            record: "TO",
+                            category: category.into(),
+                            code: m.code.clone(),
+                            qty: qty.to_string(),
+                            points: (m.price_yen * qty).div_ceil(10),
+                            days: ud,
+                        });
+                    }
+                    if surgical.is_some() {
+                        lines.push(Line {
+                            record: "CO",
+                            category: "50".into(),
+                            code: "810000001".into(),
+                            qty: "術後経過良好".into(),
+                            points: 0,
+                            days: [0; 31],
                         });
                     }
                 }
@@ -557,7 +588,23 @@ fn write_receipt(
     let no = fb.count.to_string();
     let age = p.age_on(on);
     let (kanji, kana) = names(p, on, f, false);
-    let rtype = receipt_type('1', cov, age, inpatient);
+    // A third of outpatients with dementia are treated under 自立支援医療（精神通院,
+    // 法別 21): a KO record, and a receipt type that says "with one 公費".
+    let kohi =
+        (!inpatient && p.id.is_multiple_of(3) && sy.iter().any(|(c, _)| c.group == "dementia"))
+            .then(|| {
+                let payer = format!("21{}001", ctx.muni.prefecture);
+                let recipient = format!("{:06}", (p.id * 7919) % 1_000_000);
+                let cd = |s: &str| renkei_masters::insurer_check_digit(s).unwrap_or(0);
+                (
+                    format!("{payer}{}", cd(&payer)),
+                    format!("{recipient}{}", cd(&recipient)),
+                )
+            });
+    let mut rtype = receipt_type('1', cov, age, inpatient);
+    if kohi.is_some() {
+        rtype.replace_range(2..3, "2");
+    }
     let mut re: Vec<String> = vec![String::new(); 38];
     re[0] = "RE".into();
     re[1] = no.clone();
@@ -637,6 +684,28 @@ fn write_receipt(
             "",
         ],
     );
+    if let Some((payer, recipient)) = &kohi {
+        // 0 KO | 1 負担者番号 | 2 受給者番号 | 3 任意給付区分 | 4 実日数 | 5 点数 | 6 負担金額
+        let burden = (points * 10 / 10).to_string();
+        csv_line(
+            text,
+            &[
+                "KO",
+                payer,
+                recipient,
+                "",
+                &real_days.to_string(),
+                &points.to_string(),
+                &burden,
+                "",
+                "",
+                "",
+                "",
+                "",
+            ],
+        );
+        truth.count("uke_ko_rows", 1);
+    }
     csv_line(
         text,
         &[
@@ -722,6 +791,12 @@ fn write_receipt(
             String::new()
         };
         last_cat = l.category.clone();
+        if l.record == "CO" {
+            // 0 CO | 1 診療識別 | 2 負担区分 | 3 コメントコード | 4 文字データ
+            csv_line(text, &["CO", &cat, "1", &l.code, &l.qty]);
+            truth.count("uke_co_rows", 1);
+            continue;
+        }
         let mut fields: Vec<String> = vec![
             l.record.into(),
             cat,
@@ -731,7 +806,10 @@ fn write_receipt(
             l.points.to_string(),
             l.times().to_string(),
         ];
-        fields.extend(std::iter::repeat_n(String::new(), 6));
+        // SI: 7–12 comments, 13–43 days. TO: 7 単位コード, 8 単価, 9 予備, 10 商品名,
+        // 11–16 comments, 17–47 days.
+        let blanks = if l.record == "TO" { 10 } else { 6 };
+        fields.extend(std::iter::repeat_n(String::new(), blanks));
         fields.extend(l.days.iter().map(|d| {
             if *d == 0 {
                 String::new()
@@ -741,7 +819,14 @@ fn write_receipt(
         }));
         let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
         csv_line(text, &refs);
-        truth.count("uke_si_rows", 1);
+        truth.count(
+            if l.record == "TO" {
+                "uke_to_rows"
+            } else {
+                "uke_si_rows"
+            },
+            1,
+        );
     }
     fb.points += points;
     truth.count(

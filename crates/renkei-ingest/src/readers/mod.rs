@@ -20,7 +20,7 @@ use renkei_catalog::Declaration;
 /// A reader for some format.
 pub enum Reader {
     /// UKE receipts.
-    Uke(UkeReader),
+    Uke(Box<UkeReader>),
     /// DPC 様式1 and EF.
     Dpc(DpcReader),
     /// 特定健診 CSV.
@@ -39,13 +39,13 @@ impl Reader {
     /// The reader for a declaration's format.
     pub fn for_declaration(d: &Declaration, ctx: &ReadCtx) -> Result<Self, IngestError> {
         Ok(match d.dataset.format.as_str() {
-            "uke" => Reader::Uke(UkeReader::new(ctx)?),
+            "uke" => Reader::Uke(Box::new(UkeReader::new(ctx)?)),
             "dpc" => Reader::Dpc(DpcReader::new(ctx)?),
             "checkup_csv" => Reader::Checkup(CheckupReader::new(ctx)?),
             "ltc_csv" => Reader::Ltc(LtcReader::new(ctx)?),
             "fhir" => Reader::Fhir(FhirReader::new(ctx)?),
             "death_csv" => Reader::Death(DeathReader::new(ctx)?),
-            "csv" => Reader::Csv(DeclaredCsvReader::new(d, ctx)?),
+            "csv" | "parquet" => Reader::Csv(DeclaredCsvReader::new(d, ctx)?),
             other => {
                 return Err(IngestError::Schema(format!(
                     "no reader for format {other:?}"

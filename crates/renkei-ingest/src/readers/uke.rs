@@ -13,11 +13,13 @@ struct Cols {
     rec: usize,
     diag: usize,
     proc_: usize,
+    mat: usize,
     drug: usize,
     dpc: usize,
-    r: [usize; 22],
+    r: [usize; 23],
     d: [usize; 9],
     p: [usize; 8],
+    t: [usize; 8],
     g: [usize; 8],
     e: [usize; 5],
 }
@@ -27,7 +29,7 @@ pub struct UkeReader {
     c: Cols,
 }
 
-const R: [&str; 22] = [
+const R: [&str; 23] = [
     "receipt_id",
     "kind",
     "payer",
@@ -46,6 +48,7 @@ const R: [&str; 22] = [
     "real_days",
     "total_points",
     "prescriber",
+    "public_expense",
     "id1",
     "id1n",
     "id2",
@@ -131,6 +134,8 @@ struct Receipt {
     real_days: Option<i64>,
     points: Option<i64>,
     prescriber: String,
+    /// 法別番号 of the first 公費 (KO), if any.
+    public_expense: Option<String>,
     lines: u64,
     /// For 調剤 IY lines: days supplied and dispensed date of the current 剤 (from CZ).
     cz: Option<(i64, Option<Ymd>)>,
@@ -176,10 +181,11 @@ fn int(s: &str) -> Option<i64> {
 impl UkeReader {
     /// A reader for the declared tables.
     pub fn new(ctx: &ReadCtx) -> Result<Self, IngestError> {
-        let (rec, diag, proc_, drug, dpc) = (
+        let (rec, diag, proc_, mat, drug, dpc) = (
             ctx.table("receipts")?,
             ctx.table("diagnoses")?,
             ctx.table("procedures")?,
+            ctx.table("materials")?,
             ctx.table("drugs")?,
             ctx.table("dpc_episodes")?,
         );
@@ -188,11 +194,13 @@ impl UkeReader {
                 rec,
                 diag,
                 proc_,
+                mat,
                 drug,
                 dpc,
                 r: idx(ctx, rec, R)?,
                 d: idx(ctx, diag, D)?,
                 p: idx(ctx, proc_, P)?,
+                t: idx(ctx, mat, P)?,
                 g: idx(ctx, drug, G)?,
                 e: idx(ctx, dpc, E)?,
             },
@@ -371,7 +379,58 @@ impl UkeReader {
                 r.points = int(f(fields, 5));
             }
             "SN" => r.edaban = f(fields, 6).to_owned(),
-            "KO" | "SH" | "HH" | "SJ" | "TO" | "CO" | "JD" | "MF" | "KI" | "TK" | "ST" => {}
+            "KO" => {
+                // 公費負担者番号: 法別 2 + 都道府県 2 + 実施機関 3 + check digit. Only the
+                // 法別番号 (which programme) is kept; the recipient number identifies a
+                // person and is dropped.
+                let payer = f(fields, 1);
+                let ok = payer.len() == 8
+                    && payer.bytes().all(|b| b.is_ascii_digit())
+                    && renkei_masters::insurer_check_digit(&payer[..7])
+                        == payer[7..].parse::<u32>().ok();
+                if !ok {
+                    ctx.tables[c.rec].invalid(c.r[18]);
+                    // The receipt stands on its insurance; only the 公費 line is refused.
+                    ctx.reject(
+                        ln,
+                        "KO.公費負担者番号",
+                        "not 8 digits with a valid check digit",
+                    );
+                    return Ok(());
+                }
+                if r.public_expense.is_none() {
+                    r.public_expense = Some(payer[..2].to_owned());
+                }
+            }
+            "TO" => {
+                let code = f(fields, 3);
+                if ctx.masters.material(code).is_none() {
+                    ctx.tables[c.mat].invalid(c.t[3]);
+                    ctx.reject(ln, "TO.特定器材コード", "not in the materials master");
+                    return Ok(());
+                }
+                let first = (17..48).find(|i| !f(fields, *i).is_empty()).and_then(|i| {
+                    renkei_core::wareki::parse_seireki(&format!(
+                        "{:04}{:02}{:02}",
+                        r.service.0,
+                        r.service.1,
+                        i - 16
+                    ))
+                });
+                let t = &mut ctx.tables[c.mat];
+                t.text(c.t[0], Some(&r.id));
+                t.int(c.t[1], Some(r.lines as i64));
+                t.text(c.t[2], Some(f(fields, 1)));
+                t.text(c.t[3], Some(code));
+                t.float(c.t[4], f(fields, 4).parse().ok());
+                t.int(c.t[5], int(f(fields, 5)));
+                t.int(c.t[6], int(f(fields, 6)));
+                t.date(c.t[7], first);
+                t.end_row()?;
+            }
+            // Comments (CO) and 症状詳記 (SJ) are free text a doctor wrote: they can name
+            // people, so they are read past and never stored.
+            "SH" | "HH" | "SJ" | "CO" | "JD" | "MF" | "KI" | "TK" | "ST" => {}
             "CZ" => {
                 let days = int(f(fields, 5)).unwrap_or(0);
                 let md = f(fields, 3);
@@ -566,10 +625,11 @@ impl UkeReader {
                 Some(&r.prescriber)
             },
         );
-        t.token(c.r[18], id1);
-        t.token(c.r[19], id1n);
-        t.token(c.r[20], id2);
-        t.token(c.r[21], fp);
+        t.text(c.r[18], r.public_expense.as_deref());
+        t.token(c.r[19], id1);
+        t.token(c.r[20], id1n);
+        t.token(c.r[21], id2);
+        t.token(c.r[22], fp);
         t.end_row()
     }
 }

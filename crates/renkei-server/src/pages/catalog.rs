@@ -38,6 +38,15 @@ fn kind_label(ctx: &RequestContext, kind: &str) -> &'static str {
     }
 }
 
+fn accrual(ctx: &RequestContext, a: &str) -> String {
+    match a {
+        "monthly" => ctx.t("catalog.accrual.monthly").to_owned(),
+        "yearly" => ctx.t("catalog.accrual.yearly").to_owned(),
+        "event" => ctx.t("catalog.accrual.event").to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 fn family_name(ctx: &RequestContext, code: &str) -> String {
     family(code)
         .map(|f| ctx.pick(f.name_ja, f.name_en).to_owned())
@@ -169,11 +178,11 @@ pub async fn dataset(
                 dt { (ctx.t("catalog.id")) } dd { code { (d.id) } }
                 dt { (ctx.t("catalog.holder")) } dd { (ctx.pick(&d.holder_ja, &d.holder_en)) }
                 dt { (ctx.t("catalog.kind")) } dd { (kind_label(&ctx, &d.kind)) }
-                dt { (ctx.t("catalog.accrual")) } dd { (d.accrual) }
+                dt { (ctx.t("catalog.accrual")) } dd { (accrual(&ctx, &d.accrual)) }
                 dt { (ctx.t("catalog.coverage")) } dd { (coverage(&ctx, &d)) }
                 dt { (ctx.t("catalog.records")) } dd { (d.records.clone().unwrap_or_else(|| ctx.t("catalog.no_data").to_owned())) }
                 dt { (ctx.t("catalog.version")) } dd {
-                    @if let (Some(v), Some(at)) = (d.version, &d.updated_at) { "v" (v) " (" (at) ")" } @else { (ctx.t("catalog.no_data")) }
+                    @if let Some(c) = &entry.current { "v" (c.version) " (" (super::jst(c.created_at)) ")" } @else { (ctx.t("catalog.no_data")) }
                 }
                 dt { (ctx.t("catalog.code_systems")) } dd { (d.code_systems.join("、")) }
                 dt { (ctx.t("catalog.linkage")) } dd {

@@ -56,7 +56,7 @@ pub struct DatasetInfo {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Safety {
-    /// Organisational.
+    /// Organisational (in the holder's language, Japanese by default).
     pub organisational: String,
     /// Physical.
     pub physical: String,
@@ -64,6 +64,18 @@ pub struct Safety {
     pub technical: String,
     /// Human.
     pub human: String,
+    /// Organisational, English (optional).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub organisational_en: String,
+    /// Physical, English.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub physical_en: String,
+    /// Technical, English.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub technical_en: String,
+    /// Human, English.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub human_en: String,
 }
 
 /// A table.

@@ -196,10 +196,10 @@ pub async fn dataset(
                 section aria-labelledby="safety" {
                     h2 #safety { (ctx.t("catalog.safety")) }
                     dl.meta {
-                        dt { (ctx.t("catalog.safety.organisational")) } dd { (s.organisational) }
-                        dt { (ctx.t("catalog.safety.physical")) } dd { (s.physical) }
-                        dt { (ctx.t("catalog.safety.technical")) } dd { (s.technical) }
-                        dt { (ctx.t("catalog.safety.human")) } dd { (s.human) }
+                        dt { (ctx.t("catalog.safety.organisational")) } dd { (ctx.pick(&s.organisational, &s.organisational_en)) }
+                        dt { (ctx.t("catalog.safety.physical")) } dd { (ctx.pick(&s.physical, &s.physical_en)) }
+                        dt { (ctx.t("catalog.safety.technical")) } dd { (ctx.pick(&s.technical, &s.technical_en)) }
+                        dt { (ctx.t("catalog.safety.human")) } dd { (ctx.pick(&s.human, &s.human_en)) }
                     }
                 }
             }

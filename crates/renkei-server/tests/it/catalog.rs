@@ -65,6 +65,10 @@ async fn the_public_browses_and_searches(store: Store) {
         "the holder's safety measures"
     );
     assert!(
+        ds.body.contains("統計法に基づき"),
+        "in Japanese on the Japanese page"
+    );
+    assert!(
         ds.body.contains("&lt;10"),
         "a small world has small counts, suppressed"
     );
@@ -85,6 +89,11 @@ async fn the_public_browses_and_searches(store: Store) {
         en.body.contains("NDB claims") && en.body.contains("Dataset catalogue"),
         "{}",
         en.body
+    );
+    let en = c.get("/catalog/deaths").await;
+    assert!(
+        en.body
+            .contains("Held by the Ministry under the Statistics Act.")
     );
 }
 

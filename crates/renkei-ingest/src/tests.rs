@@ -191,6 +191,12 @@ async fn generated_world_round_trips(store: Store) {
     assert_eq!(rows(&t("deaths", "deaths").await), c("deaths"));
     assert_eq!(rows(&t("ehr", "patients").await), c("ehr_patients"));
     assert_eq!(rows(&t("ehr", "conditions").await), c("ehr_condition"));
+    let hot9 = strings(&t("ehr", "medications").await, "hot9");
+    assert_eq!(
+        hot9.iter().filter(|h| h.as_str() == "123812902").count() as u64,
+        c("ehr_medication_hot9"),
+        "HOT9 codes survive from bundle to table"
+    );
     assert_eq!(
         rows(&t("cancer_registry", "registrations").await),
         c("registry_rows")

@@ -74,6 +74,17 @@ pub struct Material {
     pub group: String,
 }
 
+/// A HOT9 code (MEDIS) with the YJ code of the same product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hot9 {
+    /// 12-character YJ code.
+    pub yj: String,
+    /// 9-digit HOT code.
+    pub hot9: String,
+    /// Product name.
+    pub name: String,
+}
+
 /// A checkup / laboratory item.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabItem {
@@ -133,6 +144,8 @@ pub struct Masters {
     pub procedures: Vec<Procedure>,
     /// Specified medical materials.
     pub materials: Vec<Material>,
+    /// HOT9 codes.
+    pub hot9: Vec<Hot9>,
     /// Checkup / lab items.
     pub lab_items: Vec<LabItem>,
     /// Municipalities.
@@ -216,6 +229,7 @@ impl Masters {
             drugs: b.drugs.clone(),
             procedures: b.procedures.clone(),
             materials: b.materials.clone(),
+            hot9: b.hot9.clone(),
             lab_items: b.lab_items.clone(),
             municipalities: b.municipalities.clone(),
             prefectures: b.prefectures.clone(),
@@ -257,6 +271,14 @@ impl Masters {
                 unit: f[2].into(),
                 price_yen: f[3].parse().unwrap_or(0),
                 group: f[4].into(),
+            });
+        }
+        for r in rows("hot9.csv", include_str!("../data/hot9.csv"), 3) {
+            let f = r?;
+            m.hot9.push(Hot9 {
+                yj: f[0].into(),
+                hot9: f[1].into(),
+                name: f[2].into(),
             });
         }
         for r in rows("lab_items.csv", include_str!("../data/lab_items.csv"), 5) {
@@ -372,6 +394,7 @@ impl Masters {
             drugs: base.drugs.clone(),
             procedures: base.procedures.clone(),
             materials: base.materials.clone(),
+            hot9: base.hot9.clone(),
             lab_items: base.lab_items.clone(),
             municipalities: base.municipalities.clone(),
             prefectures: base.prefectures.clone(),
@@ -440,6 +463,10 @@ impl Masters {
     /// A procedure by its 9-digit code.
     pub fn procedure(&self, code: &str) -> Option<&Procedure> {
         self.procedure_idx.get(code).map(|&i| &self.procedures[i])
+    }
+    /// The HOT9 row of a product, by its YJ code.
+    pub fn hot9_for_yj(&self, yj: &str) -> Option<&Hot9> {
+        self.hot9.iter().find(|h| h.yj == yj)
     }
     /// A specified medical material by its 9-digit code.
     pub fn material(&self, code: &str) -> Option<&Material> {
@@ -570,6 +597,10 @@ mod tests {
             assert!(t.price_yen > 0, "{t:?}");
         }
         assert!(m.material("710010618").unwrap().name.contains("人工股関節"));
+        for h in &m.hot9 {
+            assert!(h.hot9.len() == 9 && h.yj.len() == 12, "{h:?}");
+        }
+        assert_eq!(m.hot9_for_yj("1141007F3023").unwrap().hot9, "123812902");
         for mu in &m.municipalities {
             assert!(municipality_code_valid(&mu.code), "{mu:?}");
             assert!(m.prefecture(&mu.prefecture).is_some());

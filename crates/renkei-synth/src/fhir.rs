@@ -22,6 +22,8 @@ pub const MASTER_B: &str = "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/masterB-d
 pub const JLAC10: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits";
 /// YJ code system.
 pub const YJ: &str = "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code";
+/// HOT9 code system (JP Core).
+pub const HOT9: &str = "http://medis.or.jp/CodeSystem/master-HOT9";
 /// Insured-person identifier system (保険者番号:記号:番号:枝番).
 pub const MEMBER_ID: &str = "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID";
 /// Prefix of a hospital's own patient-id system (+ "1" + 10-digit 医療機関番号).
@@ -155,7 +157,7 @@ pub fn bundles(p: &Person, ctx: &Ctx, files: &mut Files, truth: &mut Truth, rng:
             })],
         ));
     }
-    let meds: Vec<Value> = p
+    let mut meds: Vec<Value> = p
         .conditions
         .iter()
         .filter(|c| c.chronic)
@@ -172,6 +174,24 @@ pub fn bundles(p: &Person, ctx: &Ctx, files: &mut Files, truth: &mut Truth, rng:
             })
         })
         .collect();
+    // An antipyretic on discharge after pneumonia, coded as hospitals do: HOT9 and YJ.
+    if p.stays.iter().any(|s| s.group == "pneumonia")
+        && let Some(h) = ctx.m.hot9_for_yj("1141007F3023")
+    {
+        meds.push(json!({
+            "resourceType": "MedicationRequest",
+            "meta": { "profile": ["http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_MedicationRequest_eCS"] },
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": { "coding": [
+                { "system": HOT9, "code": h.hot9, "display": h.name },
+                { "system": YJ, "code": h.yj, "display": h.name },
+            ], "text": h.name },
+            "subject": { "reference": patient_url },
+            "authoredOn": ymd(first_stay.discharge),
+        }));
+        truth.count("ehr_medication_hot9", 1);
+    }
     by_type.push(("MedicationRequest", meds));
     let path = PathBuf::from(format!("ehr/{}.ndjson", f.code10()));
     let file = files.file(path.clone(), Encoding::Utf8, String::new);

@@ -23,7 +23,7 @@ const PAT: [&str; 9] = [
 const CON: [&str; 5] = ["patient_key", "disease_code", "icd10", "onset", "status"];
 const OBS: [&str; 5] = ["patient_key", "code", "value", "unit", "effective"];
 const ALG: [&str; 3] = ["patient_key", "category", "substance"];
-const MED: [&str; 4] = ["patient_key", "yj", "name", "authored"];
+const MED: [&str; 5] = ["patient_key", "yj", "name", "authored", "hot9"];
 
 const PATIENT_ID_PREFIX: &str = "urn:oid:1.2.392.100495.20.3.51.1";
 const MEMBER_ID: &str = "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID";
@@ -31,6 +31,7 @@ const MASTER_B: &str = "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/masterB-disea
 const ICD10: &str = "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full";
 const JLAC10: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits";
 const YJ: &str = "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code";
+const HOT9: &str = "http://medis.or.jp/CodeSystem/master-HOT9";
 
 /// Reads FHIR NDJSON into the `ehr` tables.
 pub struct FhirReader {
@@ -39,7 +40,7 @@ pub struct FhirReader {
     con: [usize; 5],
     obs: [usize; 5],
     alg: [usize; 3],
-    med: [usize; 4],
+    med: [usize; 5],
     seen: HashSet<String>,
 }
 
@@ -277,10 +278,18 @@ impl FhirReader {
             }
             Some("MedicationRequest") => {
                 let c = &self.med;
+                let concept = &r["medicationCodeableConcept"];
+                let hot9 = coding(concept, HOT9);
+                if hot9.is_some_and(|h| h.len() != 9 || !h.bytes().all(|b| b.is_ascii_digit())) {
+                    ctx.tables[self.t[4]].invalid(c[4]);
+                    ctx.reject(ln, "MedicationRequest.HOT9", "not 9 digits");
+                    return Ok(());
+                }
                 let t = &mut ctx.tables[self.t[4]];
+                t.text(c[4], hot9);
                 t.text(c[0], Some(&p.key));
-                t.text(c[1], coding(&r["medicationCodeableConcept"], YJ));
-                t.text(c[2], r["medicationCodeableConcept"]["text"].as_str());
+                t.text(c[1], coding(concept, YJ));
+                t.text(c[2], concept["text"].as_str());
                 t.date(c[3], date(&r["authoredOn"]));
                 t.end_row()?;
             }

@@ -159,12 +159,17 @@ pub struct Config {
 pub struct IngestConfig {
     /// A dataset version rejecting more than this share of its records is refused (0–1).
     pub max_reject_rate: f64,
+    /// A directory of official code masters extending the embedded ones (see
+    /// `renkei_masters::Masters::with_extra`). Without it, only the embedded masters,
+    /// which cover the synthetic world, validate codes.
+    pub masters_dir: Option<PathBuf>,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_reject_rate: 0.05,
+            masters_dir: None,
         }
     }
 }
@@ -217,6 +222,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "RENKEI_INGEST_MAX_REJECT_RATE",
         "ingest.max_reject_rate (0–1)",
     ),
+    ("RENKEI_MASTERS_DIR", "ingest.masters_dir"),
 ];
 
 impl Config {
@@ -326,6 +332,10 @@ impl Config {
         if let Some(v) = get("RENKEI_INGEST_MAX_REJECT_RATE") {
             self.ingest.max_reject_rate = num("RENKEI_INGEST_MAX_REJECT_RATE", &v)?;
         }
+        if let Some(v) = get("RENKEI_MASTERS_DIR") {
+            self.ingest.masters_dir =
+                Some(v.into()).filter(|p: &PathBuf| !p.as_os_str().is_empty());
+        }
         if let Some(v) = get("RENKEI_METRICS_TOKEN") {
             self.metrics.token = Some(v).filter(|t| !t.is_empty());
         }
@@ -398,6 +408,20 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("renkei.db").display()))
+    }
+
+    /// The code masters ingest validates against: the embedded ones, extended by
+    /// `ingest.masters_dir` when set.
+    pub fn masters(&self) -> Result<renkei_masters::Masters, ConfigError> {
+        match &self.ingest.masters_dir {
+            None => Ok(renkei_masters::Masters::embedded_owned()),
+            Some(dir) => {
+                renkei_masters::Masters::with_extra(dir).map_err(|e| ConfigError::Invalid {
+                    key: "ingest.masters_dir".into(),
+                    msg: e.to_string(),
+                })
+            }
+        }
     }
 
     /// The audit checkpoint file, outside the store.

@@ -114,17 +114,33 @@ pub async fn ensure_accounts(app: &App) -> Result<Vec<DemoAccount>, AppError> {
 /// Persons in the demo world unless told otherwise (`RENKEI_DEMO_PERSONS`).
 pub const DEFAULT_PERSONS: u64 = 10_000;
 
-/// Builds the demo's synthetic world and ingests it, unless the catalogue already has
-/// data. `say` reports progress in one line per step.
+/// Builds the demo's synthetic world and ingests every dataset of it that has no
+/// current version yet: a first run that was interrupted half-way is completed by the
+/// next one. `say` reports progress in one line per step.
 pub async fn ensure_world(
     app: &App,
     persons: u64,
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<(), AppError> {
-    if !renkei_catalog::datasets(&app.store).await?.is_empty() {
+    let world = app.config.data_dir.join("world");
+    let mut missing = Vec::new();
+    for (id, _) in crate::world::SOURCES {
+        if renkei_catalog::current_version(&app.store, id)
+            .await?
+            .is_none()
+        {
+            missing.push(id.to_owned());
+        }
+    }
+    if renkei_catalog::current_version(&app.store, crate::world::REGISTRY)
+        .await?
+        .is_none()
+    {
+        missing.push(crate::world::REGISTRY.to_owned());
+    }
+    if missing.is_empty() {
         return Ok(());
     }
-    let world = app.config.data_dir.join("world");
     if !world.join("ground_truth/summary.json").exists() {
         if world.exists() {
             std::fs::remove_dir_all(&world).map_err(|err| AppError::Io {
@@ -144,11 +160,12 @@ pub async fn ensure_world(
             })??;
     }
     say("Ingesting it: tokens at the door, encrypted Parquet, the catalogue ...");
-    let reports = crate::world::ingest(
+    let reports = crate::world::ingest_only(
         app,
         &renkei_core::Actor::cli("renkei-demo"),
         &world,
         std::sync::Arc::new(|_, _, _| {}),
+        &missing,
     )
     .await?;
     for r in reports {
@@ -215,6 +232,54 @@ mod tests {
         std::fs::write(demo.join("x"), "").unwrap();
         prepare_dir(&demo, true).unwrap();
         assert!(!demo.join("x").exists() && demo.join(MARKER).exists());
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_first_run_is_completed() {
+        let d = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: d.path().to_path_buf(),
+            ..Default::default()
+        };
+        let app = App::open(config, crate::Keys::CreateIfMissing)
+            .await
+            .unwrap();
+        let world = d.path().join("world");
+        renkei_synth::generate(&renkei_synth::Config::new(300, 1, &world), &|_| {}).unwrap();
+        // The first run was killed after its first dataset.
+        crate::world::ingest_only(
+            &app,
+            &renkei_core::Actor::cli("t"),
+            &world,
+            std::sync::Arc::new(|_, _, _| {}),
+            &["deaths".to_owned()],
+        )
+        .await
+        .unwrap();
+        let lines = std::sync::Mutex::new(Vec::new());
+        ensure_world(&app, 300, &|l| lines.lock().unwrap().push(l.to_owned()))
+            .await
+            .unwrap();
+        let lines = lines.into_inner().unwrap();
+        assert!(
+            !lines.iter().any(|l| l.contains("Generating")),
+            "the world on disk is reused: {lines:?}"
+        );
+        for id in crate::world::SOURCES
+            .iter()
+            .map(|(id, _)| *id)
+            .chain([crate::world::REGISTRY])
+        {
+            let v = renkei_catalog::current_version(&app.store, id)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{id} has no data after the second run"));
+            assert_eq!(v.version, 1, "{id} is loaded once");
+        }
+        // A third run has nothing to do.
+        ensure_world(&app, 300, &|l| panic!("nothing to do, yet: {l}"))
+            .await
+            .unwrap();
     }
 
     #[test]

@@ -131,7 +131,7 @@ impl App {
             audit.clone(),
             keystore.clone(),
             &config.data_dir,
-            Arc::new(renkei_masters::Masters::embedded_owned()),
+            Arc::new(config.masters()?),
             clock.clone(),
         );
         // An ingest killed mid-way leaves a staging directory; the previous version was

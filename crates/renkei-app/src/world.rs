@@ -18,6 +18,9 @@ pub const SOURCES: [(&str, &str); 6] = [
     ("deaths", "deaths"),
 ];
 
+/// The private registry of a generated world (declared by `registry/schema.toml`).
+pub const REGISTRY: &str = "cancer_registry";
+
 /// Every dataset of a generated world with its declaration and directory. The private
 /// registry brings its own declaration (`registry/schema.toml`).
 pub fn sources(world: &Path) -> Result<Vec<(Declaration, PathBuf)>, AppError> {
@@ -52,12 +55,26 @@ pub async fn ingest(
     world: &Path,
     progress: WorldProgress,
 ) -> Result<Vec<IngestReport>, AppError> {
+    ingest_only(app, actor, world, progress, &[]).await
+}
+
+/// Ingests the datasets of a generated world named in `only` (all when empty).
+pub async fn ingest_only(
+    app: &App,
+    actor: &Actor,
+    world: &Path,
+    progress: WorldProgress,
+    only: &[String],
+) -> Result<Vec<IngestReport>, AppError> {
     let opts = IngestOptions {
         max_reject_rate: app.config.ingest.max_reject_rate,
         ..Default::default()
     };
     let mut reports = Vec::new();
     for (decl, dir) in sources(world)? {
+        if !only.is_empty() && !only.contains(&decl.dataset.id) {
+            continue;
+        }
         let id = decl.dataset.id.clone();
         let p = progress.clone();
         let cb: Arc<dyn Fn(u64, u64) + Send + Sync> = Arc::new(move |d, t| p(&id, d, t));

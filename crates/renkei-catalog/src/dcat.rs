@@ -3,7 +3,8 @@
 //! dataset points to its catalogue page and carries HealthDCAT-AP's health-specific
 //! properties (coding systems, number of records, health categories).
 
-use crate::{DatasetEntry, suppress};
+use crate::DatasetEntry;
+use crate::public::{PublicDataset, view};
 use serde_json::{Value, json};
 
 fn lang(ja: &str, en: &str) -> Value {
@@ -38,14 +39,11 @@ pub fn catalog(entries: &[DatasetEntry], base: &str) -> Value {
     })
 }
 
+/// Built from the public view, so the harvested record carries no figure the public
+/// pages would not show (rounded counts, coverage to the month).
 fn dataset(e: &DatasetEntry, base: &str) -> Value {
     let d = &e.declaration.dataset;
-    let rows: u64 = e
-        .current
-        .as_ref()
-        .and_then(|v| v.profile.tables.first())
-        .map(|t| t.rows)
-        .unwrap_or(0);
+    let public: PublicDataset = view(e);
     let mut v = json!({
         "@id": format!("{base}/catalog/{}", d.id),
         "@type": "dcat:Dataset",
@@ -58,7 +56,7 @@ fn dataset(e: &DatasetEntry, base: &str) -> Value {
         "dct:type": { "@id": format!("http://healthdataportal.eu/ns/health#{}", if d.kind == "ehr" { "EHR" } else { "registry" }) },
         "healthdcatap:hasCodingSystem": e.declaration.code_systems(),
         "healthdcatap:healthCategory": health_categories(&d.id),
-        "healthdcatap:numberOfRecords": suppress(rows),
+        "healthdcatap:numberOfRecords": public.records.as_deref().unwrap_or("0"),
         "dcat:keyword": d.linkage.iter().map(|l| format!("linkage:{l}")).collect::<Vec<_>>(),
         "dcat:distribution": [{
             "@type": "dcat:Distribution",
@@ -69,11 +67,11 @@ fn dataset(e: &DatasetEntry, base: &str) -> Value {
         }],
     });
     if let Some(c) = &e.current {
-        if !c.coverage_from.is_empty() {
+        if let (Some(from), Some(to)) = (&public.coverage_from, &public.coverage_to) {
             v["dct:temporal"] = json!({
                 "@type": "dct:PeriodOfTime",
-                "dcat:startDate": { "@value": c.coverage_from, "@type": "xsd:date" },
-                "dcat:endDate": { "@value": c.coverage_to, "@type": "xsd:date" },
+                "dcat:startDate": { "@value": from, "@type": "xsd:gYearMonth" },
+                "dcat:endDate": { "@value": to, "@type": "xsd:gYearMonth" },
             });
         }
         v["dct:modified"] = json!({ "@value": c.created_at.to_rfc3339(), "@type": "xsd:dateTime" });

@@ -135,6 +135,31 @@ pub enum ColumnRole {
     Sex,
     /// Postal code: stored as its first three digits only.
     PostalCode,
+    /// 保険者番号: feeds the ID1 token; not stored.
+    InsurerNumber,
+    /// 被保険者証の記号: feeds ID1; not stored.
+    InsuredSymbol,
+    /// 被保険者証の番号: feeds ID1; not stored.
+    InsuredNumber,
+    /// Any other direct identifier the holder's file carries (address, telephone,
+    /// another organisation's patient number, ...): read past and never stored. Declaring
+    /// it records that the column exists and is dropped at the door.
+    DirectIdentifier,
+}
+
+impl ColumnRole {
+    /// Whether the column is consumed at the door and stored in no form.
+    pub fn is_dropped(self) -> bool {
+        matches!(
+            self,
+            ColumnRole::KanaName
+                | ColumnRole::KanjiName
+                | ColumnRole::InsurerNumber
+                | ColumnRole::InsuredSymbol
+                | ColumnRole::InsuredNumber
+                | ColumnRole::DirectIdentifier
+        )
+    }
 }
 
 /// A column.
@@ -323,6 +348,16 @@ impl Declaration {
                 if !seen.insert(stored.to_owned()) {
                     return bad(format!("column {stored:?} appears twice in {}", t.name));
                 }
+                // What is stored is shown in the catalogue, in both languages.
+                let stored_as_is = c
+                    .role
+                    .is_none_or(|r| matches!(r, ColumnRole::RecordKey | ColumnRole::Sex));
+                if stored_as_is && (c.label_ja.trim().is_empty() || c.label_en.trim().is_empty()) {
+                    return bad(format!(
+                        "column {stored:?} in {}: give it label_ja and label_en (the catalogue shows both)",
+                        t.name
+                    ));
+                }
             }
         }
         if self.is_declared_format() {
@@ -344,11 +379,18 @@ impl Declaration {
                             && need(ColumnRole::BirthDate)
                             && need(ColumnRole::Sex)
                     }
+                    // 記号 is optional: some insurers issue cards without one.
+                    "id1" => {
+                        need(ColumnRole::InsurerNumber)
+                            && need(ColumnRole::InsuredNumber)
+                            && need(ColumnRole::BirthDate)
+                            && need(ColumnRole::Sex)
+                    }
                     _ => false,
                 };
                 if !ok {
                     return bad(format!(
-                        "linkage {l}: a declared CSV dataset needs the columns it is made from (id2: kana_name, birth_date, sex; kanji: kanji_name, birth_date, sex)"
+                        "linkage {l}: a declared dataset needs the columns it is made from (id1: insurer_number, insured_number, birth_date, sex, and insured_symbol if the cards have one; id2: kana_name, birth_date, sex; kanji: kanji_name, birth_date, sex)"
                     ));
                 }
             }
@@ -369,7 +411,7 @@ impl Declaration {
                 let mut cols: Vec<ColumnDecl> = Vec::new();
                 for c in &t.columns {
                     match c.role {
-                        Some(ColumnRole::KanaName) | Some(ColumnRole::KanjiName) => {}
+                        Some(r) if r.is_dropped() => {}
                         Some(ColumnRole::BirthDate) => cols.push(ColumnDecl::derived(
                             "birth_ym",
                             ColType::Text,
@@ -503,9 +545,9 @@ name_en = "Rows"
 columns = [
   {{ name = "カナ", type = "text", role = "kana_name" }},
   {{ name = "生年月日", type = "date", role = "birth_date" }},
-  {{ name = "性別", as = "sex", type = "code", role = "sex", codes = ["1", "2"] }},
+  {{ name = "性別", as = "sex", type = "code", role = "sex", codes = ["1", "2"], label_ja = "性別", label_en = "Sex" }},
   {{ name = "郵便番号", type = "text", role = "postal_code" }},
-  {{ name = "病名", as = "icd10", type = "code", code_system = "icd10" }},
+  {{ name = "病名", as = "icd10", type = "code", code_system = "icd10", label_ja = "病名", label_en = "Diagnosis" }},
 ]
 "#
         )
@@ -531,7 +573,7 @@ columns = [
         );
         let no_kana = ok.replace(
             "{ name = \"カナ\", type = \"text\", role = \"kana_name\" }",
-            "{ name = \"memo\", type = \"text\" }",
+            "{ name = \"memo\", type = \"text\", label_ja = \"メモ\", label_en = \"Memo\" }",
         );
         assert!(
             Declaration::parse(&no_kana)
@@ -541,5 +583,8 @@ columns = [
         );
         let bad_id = ok.replace("id = \"reg\"", "id = \"Reg!\"");
         assert!(Declaration::parse(&bad_id).is_err());
+        let unlabelled = ok.replace(", label_ja = \"病名\", label_en = \"Diagnosis\"", "");
+        let e = Declaration::parse(&unlabelled).unwrap_err();
+        assert!(e.to_string().contains("label_ja and label_en"), "{e}");
     }
 }

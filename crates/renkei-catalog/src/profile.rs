@@ -63,14 +63,25 @@ fn pct(a: u64, b: u64) -> f64 {
     }
 }
 
-/// A count as shown to the public: counts from 1 to 9 become `<10` (the smallest unit
-/// the publication rules allow); 0 stays 0.
-pub fn suppress(n: u64) -> String {
-    if (1..10).contains(&n) {
-        "<10".into()
-    } else {
-        n.to_string()
+/// A count as the public may see it: `None` for 1 to 9 (shown as `<10`), else rounded
+/// to the nearest 10 (0 stays 0).
+///
+/// Suppressing small cells alone is not enough: with exact totals beside them, a `<10`
+/// cell comes back by subtraction (1,000 rows, 520 men, 477 women: 3 missing). Rounding
+/// every published count to 10 leaves each figure ±5 off, so a difference of published
+/// figures no longer pins a small cell down. This is the rule ONS and OpenSAFELY use
+/// for published counts, with NDB's minimum cell of 10.
+pub fn public_count(n: u64) -> Option<u64> {
+    match n {
+        0 => Some(0),
+        1..10 => None,
+        _ => Some((n + 5) / 10 * 10),
     }
+}
+
+/// [`public_count`] as text: `<10`, or the rounded count.
+pub fn suppress(n: u64) -> String {
+    public_count(n).map_or_else(|| "<10".into(), |r| r.to_string())
 }
 
 #[cfg(test)]
@@ -78,10 +89,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_counts_are_suppressed() {
+    fn small_counts_are_suppressed_and_the_rest_rounded() {
         assert_eq!(suppress(0), "0");
         assert_eq!(suppress(1), "<10");
         assert_eq!(suppress(9), "<10");
         assert_eq!(suppress(10), "10");
+        assert_eq!(suppress(14), "10");
+        assert_eq!(suppress(15), "20");
+        assert_eq!(suppress(1_010_685), "1010690");
+        // The differencing attack of the old rule: the exact figures gave 3 missing.
+        let (rows, men, women) = (1000, 520, 477);
+        let published = [rows, men, women].map(|n| public_count(n).unwrap());
+        assert_eq!(published, [1000, 520, 480]);
+        assert_ne!(published[0] - published[1] - published[2], 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_published_count_is_never_exact_below_ten_and_never_more_than_five_off(n in 0u64..10_000_000) {
+            match public_count(n) {
+                None => proptest::prop_assert!((1..10).contains(&n)),
+                Some(r) => {
+                    proptest::prop_assert_eq!(r % 10, 0);
+                    proptest::prop_assert!(r.abs_diff(n) <= 5);
+                    proptest::prop_assert!(n == 0 || r >= 10);
+                }
+            }
+        }
     }
 }

@@ -2,11 +2,16 @@
 //! quality profile with small counts suppressed. Pages, the JSON API and the DCAT export
 //! all go through these views, so no path shows an unsuppressed count.
 //!
-//! Suppression: a count from 1 to 9 is shown as `<10`; a percentage derived from such a
-//! count is withheld (it would give the count back); minimum and maximum values are not
-//! public (an extreme value can single out a person).
+//! Disclosure control: a count from 1 to 9 is shown as `<10` and every other count is
+//! rounded to the nearest 10 ([`crate::public_count`]), so no subtraction of published
+//! figures brings a small cell back. Percentages are computed from the rounded figures
+//! and withheld where the count is suppressed. Minimum and maximum values are not
+//! public, and the coverage period is given to the month: in a registry or the death
+//! records the first and last dates are single people's events.
 
-use crate::{ColType, ColumnProfile, DatasetEntry, Safety, TableProfile, suppress};
+use crate::{
+    ColType, ColumnProfile, DatasetEntry, Safety, TableProfile, profile::public_count, suppress,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -41,11 +46,11 @@ pub struct PublicDataset {
     pub version: Option<i64>,
     /// When the current version was loaded (RFC 3339).
     pub updated_at: Option<String>,
-    /// Earliest date in the data (YYYY-MM-DD).
+    /// Month of the earliest date in the data (YYYY-MM).
     pub coverage_from: Option<String>,
-    /// Latest date in the data.
+    /// Month of the latest date in the data (YYYY-MM).
     pub coverage_to: Option<String>,
-    /// Records in the main (first) table, suppressed below 10.
+    /// Records in the main (first) table, rounded to 10 and suppressed below 10.
     pub records: Option<String>,
     /// Tables.
     pub tables: Vec<PublicTable>,
@@ -64,7 +69,7 @@ pub struct PublicTable {
     pub description_ja: String,
     /// English description.
     pub description_en: String,
-    /// Rows, suppressed below 10; absent before the first ingest.
+    /// Rows, rounded to 10 and suppressed below 10; absent before the first ingest.
     pub rows: Option<String>,
     /// Variables.
     pub variables: Vec<PublicVariable>,
@@ -92,11 +97,11 @@ pub struct PublicVariable {
     pub unit: Option<String>,
     /// Whether the value distribution is profiled.
     pub categorical: bool,
-    /// Missing values (suppressed below 10).
+    /// Missing values (rounded to 10, suppressed below 10).
     pub missing: Option<String>,
     /// Missing as a percentage of rows, withheld when the count is suppressed.
     pub missing_pct: Option<String>,
-    /// Values refused at ingest as invalid (suppressed below 10).
+    /// Values refused at ingest as invalid (rounded to 10, suppressed below 10).
     pub invalid: Option<String>,
     /// Invalid as a percentage, withheld when the count is suppressed.
     pub invalid_pct: Option<String>,
@@ -111,7 +116,7 @@ pub struct PublicVariable {
 pub struct Category {
     /// The value.
     pub value: String,
-    /// How often it occurs, suppressed below 10.
+    /// How often it occurs, rounded to 10 and suppressed below 10.
     pub count: String,
 }
 
@@ -127,9 +132,20 @@ fn ty_code(t: ColType) -> &'static str {
     }
 }
 
-/// A percentage with one decimal, unless the count behind it is suppressed.
-fn pct(count: u64, share: f64) -> Option<String> {
-    (count == 0 || count >= 10).then(|| format!("{share:.1}%"))
+/// A percentage with one decimal of published (rounded) figures, unless the count
+/// behind it is suppressed: a percentage of exact figures would give the count back.
+fn pct(count: u64, rows: u64) -> Option<String> {
+    let (c, r) = (public_count(count)?, public_count(rows)?);
+    Some(if r == 0 {
+        "0.0%".to_owned()
+    } else {
+        format!("{:.1}%", c as f64 * 100.0 / r as f64)
+    })
+}
+
+/// `YYYY-MM` of a `YYYY-MM-DD` date.
+fn month(date: &str) -> Option<String> {
+    date.get(..7).filter(|m| m.len() == 7).map(str::to_owned)
 }
 
 fn variable(c: &crate::ColumnDecl, p: Option<&ColumnProfile>) -> PublicVariable {
@@ -145,9 +161,9 @@ fn variable(c: &crate::ColumnDecl, p: Option<&ColumnProfile>) -> PublicVariable 
         unit: c.unit.clone(),
         categorical,
         missing: p.map(|p| suppress(p.missing)),
-        missing_pct: p.and_then(|p| pct(p.missing, p.missing_pct())),
+        missing_pct: p.and_then(|p| pct(p.missing, p.present + p.missing)),
         invalid: p.map(|p| suppress(p.invalid)),
-        invalid_pct: p.and_then(|p| pct(p.invalid, p.invalid_pct())),
+        invalid_pct: p.and_then(|p| pct(p.invalid, p.present + p.missing + p.invalid)),
         distinct: p.filter(|_| categorical).map(|p| p.distinct),
         top: p
             .filter(|_| categorical)
@@ -195,7 +211,6 @@ pub fn view(e: &DatasetEntry) -> PublicDataset {
             }
         })
         .collect();
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     PublicDataset {
         id: d.id.clone(),
         kind: d.kind.clone(),
@@ -211,8 +226,8 @@ pub fn view(e: &DatasetEntry) -> PublicDataset {
         code_systems: e.declaration.code_systems(),
         version: cur.map(|v| v.version),
         updated_at: cur.map(|v| v.created_at.to_rfc3339()),
-        coverage_from: cur.and_then(|v| nonempty(&v.coverage_from)),
-        coverage_to: cur.and_then(|v| nonempty(&v.coverage_to)),
+        coverage_from: cur.and_then(|v| month(&v.coverage_from)),
+        coverage_to: cur.and_then(|v| month(&v.coverage_to)),
         records: tables.first().and_then(|t| t.rows.clone()),
         tables,
     }

@@ -240,7 +240,8 @@ pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<Exit
     if a.check {
         let cfg = Config::load(config)?;
         let rate = a.max_reject_rate.unwrap_or(cfg.ingest.max_reject_rate);
-        return tokio::task::spawn_blocking(move || check_sources(sources, rate)).await?;
+        let masters = cfg.masters()?;
+        return tokio::task::spawn_blocking(move || check_sources(sources, &masters, rate)).await?;
     }
     let app = open(config, Keys::MustExist).await?;
     let actor = operator().actor;
@@ -282,9 +283,9 @@ pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<Exit
 /// `renkei ingest --check`: every reader and rule, nothing stored.
 fn check_sources(
     sources: Vec<(renkei_catalog::Declaration, std::path::PathBuf)>,
+    masters: &renkei_masters::Masters,
     rate: f64,
 ) -> anyhow::Result<ExitCode> {
-    let masters = renkei_masters::Masters::embedded();
     let tokens = renkei_ingest::check::ephemeral_tokens()?;
     let mut over = false;
     for (decl, dir) in sources {
@@ -300,11 +301,7 @@ fn check_sources(
             .map(|(n, b)| (n.as_str(), b.as_slice()))
             .collect();
         let r = renkei_ingest::check::check(&decl, masters, &tokens, &refs)?;
-        let share = if r.rows_in == 0 {
-            0.0
-        } else {
-            r.rows_rejected as f64 / r.rows_in as f64
-        };
+        let share = r.reject_rate();
         over |= share > rate;
         println!(
             "{}: {} files, {} records, {} would be rejected ({:.2}%){}",

@@ -45,6 +45,9 @@ pub enum DataStoreError {
         /// Why.
         err: std::io::Error,
     },
+    /// Another ingest of the same dataset holds its lock.
+    #[error("another ingest of dataset {0} is running; try again when it has finished")]
+    Busy(String),
     /// Parquet or Arrow (including a wrong key: "unable to decrypt").
     #[error("{path}: {msg}")]
     Parquet {
@@ -93,13 +96,47 @@ impl DataStore {
         self.root.join(dataset).join(format!("v{version}"))
     }
 
-    /// Starts writing `version` of `dataset`.
+    /// Takes the dataset's writer lock without waiting, and clears what interrupted
+    /// ingests of it left behind. Every version number and every directory of the
+    /// dataset is decided under this lock, so two ingests (two processes, or the server
+    /// and the CLI) can never pick the same version or replace each other's files.
+    ///
+    /// The lock is an OS file lock on `<dataset>/.lock`: it goes with the process, so a
+    /// killed ingest never leaves it stuck. It assumes one host writes a data directory;
+    /// a cluster deployment needs a store-level lease instead.
+    pub fn lock(&self, dataset: &str) -> Result<DatasetLock, DataStoreError> {
+        let dir = self.root.join(dataset);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(DataStoreError::Busy(dataset.into()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        let cleaned = clean_dataset_staging(&dir)?;
+        Ok(DatasetLock {
+            _file: file,
+            dataset: dataset.into(),
+            cleaned,
+        })
+    }
+
+    /// Starts writing `version` of `dataset`, under its lock.
     pub fn begin(
         &self,
-        dataset: &str,
+        lock: &DatasetLock,
         version: i64,
         key: Arc<DataKey>,
     ) -> Result<Staging, DataStoreError> {
+        let dataset = lock.dataset.as_str();
         let dir = self.root.join(dataset).join(format!(
             ".staging-v{version}-{}",
             uuid::Uuid::new_v4().simple()
@@ -115,21 +152,22 @@ impl DataStore {
         })
     }
 
-    /// Removes staging directories left by interrupted ingests. Returns how many.
+    /// Removes staging directories left by interrupted ingests of every dataset that
+    /// no ingest is writing now. Returns how many.
     pub fn clean_staging(&self) -> Result<usize, DataStoreError> {
         let mut n = 0;
         let Ok(datasets) = std::fs::read_dir(&self.root) else {
             return Ok(0);
         };
         for d in datasets.flatten() {
-            let Ok(entries) = std::fs::read_dir(d.path()) else {
+            if !d.path().is_dir() {
                 continue;
-            };
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".staging-") {
-                    std::fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
-                    n += 1;
-                }
+            }
+            let name = d.file_name().to_string_lossy().into_owned();
+            match self.lock(&name) {
+                Ok(l) => n += l.cleaned,
+                Err(DataStoreError::Busy(_)) => continue,
+                Err(e) => return Err(e),
             }
         }
         Ok(n)
@@ -227,6 +265,28 @@ impl DataStore {
     }
 }
 
+/// Removes a dataset directory's `.staging-*` leftovers. Only under the dataset's lock.
+fn clean_dataset_staging(dir: &Path) -> Result<usize, DataStoreError> {
+    let mut n = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".staging-") {
+            std::fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The writer lock of one dataset (see [`DataStore::lock`]); released on drop.
+pub struct DatasetLock {
+    _file: File,
+    dataset: String,
+    cleaned: usize,
+}
+
 /// A version being written.
 pub struct Staging {
     dir: PathBuf,
@@ -273,6 +333,15 @@ impl Staging {
     pub fn publish(self) -> Result<PathBuf, DataStoreError> {
         if self.target.exists() {
             std::fs::remove_dir_all(&self.target).map_err(io(&self.target))?;
+        }
+        // The files are synced as they close; their directory entries too, before the
+        // rename makes them a version (else a crash could publish empty directories).
+        let mut dirs = vec![self.dir.clone()];
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+        for d in &dirs {
+            File::open(d).and_then(|f| f.sync_all()).map_err(io(d))?;
         }
         std::fs::rename(&self.dir, &self.target).map_err(io(&self.dir))?;
         if let Some(parent) = self.target.parent() {
@@ -341,7 +410,8 @@ mod tests {
         let (key, _) = ks.new_data_key("dataset:t");
         let key = Arc::new(key);
         let ds = DataStore::new(d.path());
-        let st = ds.begin("t", 1, key.clone()).unwrap();
+        let lock = ds.lock("t").unwrap();
+        let st = ds.begin(&lock, 1, key.clone()).unwrap();
         let mut w = st.writer("rows", batch().schema()).unwrap();
         w.write(&batch()).unwrap();
         assert_eq!(w.finish().unwrap(), 100);
@@ -387,20 +457,32 @@ mod tests {
         let ks = KeyStore::from_keys(RootKey::generate(), None);
         let key = Arc::new(ks.new_data_key("x").0);
         let ds = DataStore::new(d.path());
-        let st = ds.begin("t", 1, key.clone()).unwrap();
+        let lock = ds.lock("t").unwrap();
+        let st = ds.begin(&lock, 1, key.clone()).unwrap();
         st.writer("rows", batch().schema())
             .unwrap()
             .finish()
             .unwrap();
         drop(st); // a crash: the staging directory stays behind
+        assert_eq!(
+            ds.clean_staging().unwrap(),
+            0,
+            "a dataset being written is left alone"
+        );
+        assert!(
+            matches!(ds.lock("t"), Err(DataStoreError::Busy(_))),
+            "a second writer is refused while the first holds the lock"
+        );
+        drop(lock);
         assert_eq!(ds.clean_staging().unwrap(), 1);
-        let st = ds.begin("t", 1, key.clone()).unwrap();
+        let lock = ds.lock("t").unwrap();
+        let st = ds.begin(&lock, 1, key.clone()).unwrap();
         let mut w = st.writer("rows", batch().schema()).unwrap();
         w.write(&batch()).unwrap();
         w.finish().unwrap();
         st.publish().unwrap();
         // Publishing the same (uncommitted) version again replaces it.
-        let st = ds.begin("t", 1, key.clone()).unwrap();
+        let st = ds.begin(&lock, 1, key.clone()).unwrap();
         st.writer("rows", batch().schema())
             .unwrap()
             .finish()

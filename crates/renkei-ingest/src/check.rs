@@ -23,6 +23,14 @@ pub struct CheckReport {
     pub tables: Vec<TableProfile>,
 }
 
+impl CheckReport {
+    /// The share of records rejected, as an ingest computes it: a load with no
+    /// records at all counts as wholly rejected.
+    pub fn reject_rate(&self) -> f64 {
+        crate::reject_rate(self.rows_in, self.rows_rejected)
+    }
+}
+
 /// Tokens under a throw-away linkage key: a dry run computes them like an ingest (so
 /// the same code runs) but they are discarded, and no real key is needed.
 pub fn ephemeral_tokens() -> Result<Tokens, IngestError> {
@@ -62,11 +70,12 @@ pub fn check(
         reader.read(&mut ctx, name, bytes)?;
     }
     reader.finish(&mut ctx)?;
-    let tables = ctx
+    let mut tables = ctx
         .tables
         .into_iter()
         .map(|t| t.finish())
         .collect::<Result<Vec<_>, _>>()?;
+    tables.iter_mut().for_each(sink::finalize);
     Ok(CheckReport {
         rows_in: ctx.rows_in,
         rows_rejected: ctx.rows_rejected,
@@ -107,6 +116,97 @@ mod tests {
         assert_eq!(bad.rejects[0].line, good.rows_in + 2, "header + rows + 1");
     }
 
+    /// A UKE receipt with a KO record, as (file bytes decoded, the receipt's lines).
+    fn receipt_with_public_expense() -> (String, Vec<String>) {
+        let world = tempfile::tempdir().unwrap();
+        renkei_synth::generate(&renkei_synth::Config::new(600, 5, world.path()), &|_| {}).unwrap();
+        for (_, bytes) in super::round_trip::read_dir(&world.path().join("ndb/uke"), "**/*.UKE") {
+            let text = encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned();
+            let lines: Vec<&str> = text.split("\r\n").collect();
+            let Some(ko) = lines.iter().position(|l| l.starts_with("KO,")) else {
+                continue;
+            };
+            let start = (0..ko)
+                .rev()
+                .find(|i| lines[*i].starts_with("RE,"))
+                .unwrap();
+            let end = (ko..lines.len())
+                .find(|i| lines[*i].starts_with("RE,") || lines[*i].starts_with("GO,"))
+                .unwrap();
+            let receipt = lines[start..end].iter().map(|l| l.to_string()).collect();
+            return (text, receipt);
+        }
+        panic!("the generator writes KO records for some dementia outpatients");
+    }
+
+    fn uke(text: &str) -> Vec<u8> {
+        encoding_rs::SHIFT_JIS.encode(text).0.into_owned()
+    }
+
+    fn rows(r: &CheckReport, table: &str) -> u64 {
+        r.tables.iter().find(|t| t.name == table).unwrap().rows
+    }
+
+    #[test]
+    fn public_expense_only_receipts_stand_and_payerless_ones_store_nothing() {
+        let (text, receipt) = receipt_with_public_expense();
+        let good = run("ndb_claims", &uke(&text));
+        assert_eq!(good.rows_rejected, 0, "{:?}", good.rejects);
+        let ho = receipt.iter().find(|l| l.starts_with("HO,")).unwrap();
+        let ko = receipt.iter().find(|l| l.starts_with("KO,")).unwrap();
+        // 公費単独: no HO, only KO. The receipt and all its rows stand.
+        let kohi_only = text.replacen(&format!("{ho}\r\n"), "", 1);
+        let r = run("ndb_claims", &uke(&kohi_only));
+        assert_eq!(r.rows_rejected, 0, "{:?}", r.rejects);
+        assert_eq!(rows(&r, "receipts"), rows(&good, "receipts"));
+        assert_eq!(rows(&r, "diagnoses"), rows(&good, "diagnoses"));
+        let id1 = r
+            .tables
+            .iter()
+            .find(|t| t.name == "receipts")
+            .unwrap()
+            .columns
+            .iter()
+            .find(|c| c.name == "id1")
+            .unwrap();
+        assert_eq!(id1.missing, 1, "no insurer number, no ID1");
+        // Neither HO nor KO: the receipt is refused, and none of its rows are stored.
+        let payerless = kohi_only.replacen(&format!("{ko}\r\n"), "", 1);
+        let r = run("ndb_claims", &uke(&payerless));
+        let sy = receipt.iter().filter(|l| l.starts_with("SY,")).count() as u64;
+        assert!(sy > 0);
+        assert_eq!(rows(&r, "receipts"), rows(&good, "receipts") - 1);
+        assert_eq!(rows(&r, "diagnoses"), rows(&good, "diagnoses") - sy);
+        assert!(r.rows_rejected > sy, "the receipt line and its records");
+        assert!(
+            r.rejects
+                .iter()
+                .any(|j| j.field == "RE" && j.reason.contains("public-expense")),
+            "{:?}",
+            r.rejects
+        );
+    }
+
+    #[test]
+    fn dpc_billing_records_are_read_past_and_odd_record_types_not_echoed() {
+        let (text, receipt) = receipt_with_public_expense();
+        let ko = receipt.iter().find(|l| l.starts_with("KO,")).unwrap();
+        let extra = format!(
+            "{ko}\r\nKK,1,2\r\nGA,0\r\nGT,202504\r\nCD,20250401,111000110,1,1\r\nヤマダ タロウ,1950\r\n"
+        );
+        let r = run(
+            "ndb_claims",
+            &uke(&text.replacen(&format!("{ko}\r\n"), &extra, 1)),
+        );
+        let odd: Vec<_> = r
+            .rejects
+            .iter()
+            .map(|j| (j.field.as_str(), j.reason.as_str()))
+            .collect();
+        assert_eq!(odd, vec![("(not a record type)", "unknown record type")]);
+        assert!(!format!("{:?}", r.rejects).contains("ヤマダ"));
+    }
+
     proptest! {
         // Whatever the bytes, every reader answers with rows and rejects, never a panic
         // or an error: a malformed file is the data's problem, reported line by line.
@@ -129,7 +229,7 @@ mod round_trip {
     use proptest::prelude::*;
     use std::path::Path;
 
-    fn read_dir(d: &Path, pattern: &str) -> Vec<(String, Vec<u8>)> {
+    pub(super) fn read_dir(d: &Path, pattern: &str) -> Vec<(String, Vec<u8>)> {
         crate::matching_files(d, pattern)
             .unwrap()
             .into_iter()

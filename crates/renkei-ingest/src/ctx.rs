@@ -52,7 +52,10 @@ impl<'s> ReadCtx<'s> {
             .position(|t| t.name == name)
             .ok_or_else(|| IngestError::Schema(format!("the declaration has no table {name:?}")))
     }
-    /// Records a rejected record.
+    /// Records a rejected record. `field` and `reason` are written to a report that
+    /// custodians download: they must name places and rules, never echo input values
+    /// (a value may be a name or an insurer number). Echo a code only through
+    /// [`shown_code`].
     pub fn reject(&mut self, line: u64, field: &str, reason: &str) {
         self.rows_rejected += 1;
         if self.rejects.len() < MAX_REJECT_DETAIL {
@@ -84,6 +87,22 @@ impl<'s> ReadCtx<'s> {
         if self.last.is_none_or(|l| d > l) {
             self.last = Some(d);
         }
+    }
+}
+
+/// `raw` if it looks like a format's own code (a UKE record type such as `SI`, at most
+/// four ASCII capitals or digits), else a placeholder: the reject report may name
+/// which record type was unexpected, but must not echo what stood in that field when
+/// it is not a code (a shifted line can put a name or an insurer number there).
+pub fn shown_code(raw: &str) -> &str {
+    if (1..=4).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        raw
+    } else {
+        "(not a record type)"
     }
 }
 

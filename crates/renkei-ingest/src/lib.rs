@@ -96,6 +96,7 @@ impl IngestError {
             IngestError::Io { .. } => "unreadable_file",
             IngestError::Keys(_) => "no_linkage_key",
             IngestError::DataKey => "data_key",
+            IngestError::Data(DataStoreError::Busy(_)) => "ingest_in_progress",
             _ => "internal",
         }
     }
@@ -292,7 +293,8 @@ impl Ingestor {
                 | IngestError::NoFiles { .. }
                 | IngestError::Io { .. }
                 | IngestError::Keys(_)
-                | IngestError::DataKey),
+                | IngestError::DataKey
+                | IngestError::Data(DataStoreError::Busy(_))),
             ) => Err(self.deny(actor, request, &id, e).await),
             Err(e) => Err(e),
         }
@@ -326,6 +328,9 @@ impl Ingestor {
             &self.keys,
             renkei_core::normalize::VERSION,
         )?));
+        // Everything from here to the commit happens under the dataset's writer lock:
+        // the version number, the data key of a new dataset, and the directories.
+        let lock = self.data.lock(&id)?;
         let context = format!("dataset:{id}");
         let existing: Option<String> =
             renkei_store::sqlx::query_scalar("SELECT wrapped_key FROM datasets WHERE id = $1")
@@ -350,7 +355,7 @@ impl Ingestor {
         .await?
         .unwrap_or(0)
             + 1;
-        let staging = self.data.begin(&id, version, key.clone())?;
+        let staging = self.data.begin(&lock, version, key.clone())?;
         let stored = decl.stored_tables();
         let threads = opts.threads.clamp(1, files.len());
         let masters = self.masters.clone();
@@ -460,6 +465,7 @@ impl Ingestor {
             staging.abandon();
             return Err(IngestError::Schema("no reader ran".into()));
         };
+        m.tables.iter_mut().for_each(sink::finalize);
         m.files.sort_by(|a, b| a.name.cmp(&b.name));
         m.rejects
             .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -472,26 +478,13 @@ impl Ingestor {
         let report_path = self
             .reject_report(&id, version)
             .ok_or_else(|| IngestError::Schema(format!("dataset id {id:?}")))?;
-        let mut rep = String::from("file,line,field,reason\n");
-        for r in &m.rejects {
-            rep.push_str(&format!(
-                "{},{},{},{}\n",
-                r.file,
-                r.line,
-                r.field,
-                r.reason.replace(',', ";")
-            ));
-        }
-        if m.rows_rejected > m.rejects.len() as u64 {
-            rep.push_str(&format!(
-                ",,,{} further rejects not itemized\n",
-                m.rows_rejected - m.rejects.len() as u64
-            ));
-        }
-        std::fs::write(&report_path, rep).map_err(|err| IngestError::Io {
+        let io_err = |err| IngestError::Io {
             path: report_path.display().to_string(),
             err,
-        })?;
+        };
+        let report = reject_csv(&m.rejects, m.rows_rejected)
+            .map_err(|e| io_err(std::io::Error::other(e.to_string())))?;
+        std::fs::write(&report_path, report).map_err(io_err)?;
         let mut manifest = String::new();
         for f in &m.files {
             manifest.push_str(&format!("{}  {}  {}\n", f.sha256, f.bytes, f.name));
@@ -503,11 +496,7 @@ impl Ingestor {
             err,
         })?;
 
-        let rate = if m.rows_in == 0 {
-            1.0
-        } else {
-            m.rows_rejected as f64 / m.rows_in as f64
-        };
+        let rate = reject_rate(m.rows_in, m.rows_rejected);
         let refused = rate > opts.max_reject_rate;
         let status = if refused {
             VersionStatus::Refused
@@ -578,6 +567,7 @@ impl Ingestor {
         renkei_catalog::record_version(&mut tx, &record).await?;
         self.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
+        drop(lock);
         Ok(IngestReport {
             dataset: id,
             version,
@@ -608,6 +598,34 @@ impl Ingestor {
             .map_err(|_| IngestError::DataKey)?;
         Ok(self.data.read_table(dataset, v.version, table, &key)?)
     }
+}
+
+/// Rejected share of a load; nothing read counts as all rejected (an empty or wholly
+/// unreadable delivery must not become a current version).
+fn reject_rate(rows_in: u64, rows_rejected: u64) -> f64 {
+    if rows_in == 0 {
+        1.0
+    } else {
+        rows_rejected as f64 / rows_in as f64
+    }
+}
+
+/// The reject report as RFC 4180 CSV (quoted by the csv crate, so a file name or a
+/// reason with a comma, quote or line break cannot break or add rows).
+fn reject_csv(rejects: &[Reject], total: u64) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["file", "line", "field", "reason"])?;
+    for r in rejects {
+        w.write_record([&r.file, &r.line.to_string(), &r.field, &r.reason])?;
+    }
+    if total > rejects.len() as u64 {
+        let more = format!(
+            "{} further rejects not itemized",
+            total - rejects.len() as u64
+        );
+        w.write_record(["", "", "", &more])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 #[cfg(test)]

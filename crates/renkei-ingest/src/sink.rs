@@ -329,8 +329,9 @@ impl<'s> TableSink<'s> {
             .map(|((name, ty), st)| {
                 let mut top: Vec<(String, u64)> = st.top.into_iter().collect();
                 top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                // Not truncated yet: other writers' counts of the same values are merged
+                // first (`merge`), then `finalize` keeps the most frequent.
                 let distinct = top.len() as u64;
-                top.truncate(30);
                 let fmt = |x: f64| {
                     if *ty == ColType::Date {
                         from_days(x)
@@ -378,8 +379,12 @@ pub fn merge(into: &mut TableProfile, other: TableProfile) {
         }
         let mut top: Vec<(String, u64)> = m.into_iter().collect();
         top.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
-        a.distinct = a.distinct.max(b.distinct).max(top.len() as u64);
-        top.truncate(30);
+        // The union of both writers' values, unless one of them stopped counting.
+        a.distinct = if a.distinct.max(b.distinct) >= MAX_DISTINCT as u64 {
+            MAX_DISTINCT as u64
+        } else {
+            (top.len() as u64).min(MAX_DISTINCT as u64)
+        };
         a.top = top;
         a.min = match (a.min.take(), b.min) {
             (Some(x), Some(y)) => Some(if cmp_num(&x, &y) { x } else { y }),
@@ -392,10 +397,61 @@ pub fn merge(into: &mut TableProfile, other: TableProfile) {
     }
 }
 
+/// Values shown in a profile's distribution.
+const TOP_SHOWN: usize = 30;
+
+/// Keeps the most frequent values of each column, once every writer's profile is
+/// merged (truncating before merging would drop values frequent only in total).
+pub fn finalize(p: &mut TableProfile) {
+    for c in &mut p.columns {
+        c.top.truncate(TOP_SHOWN);
+    }
+}
+
 /// Whether `a` <= `b` for profile min/max strings (numbers or ISO dates).
 fn cmp_num(a: &str, b: &str) -> bool {
     match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(x), Ok(y)) => x <= y,
         _ => a <= b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(top: Vec<(String, u64)>) -> TableProfile {
+        TableProfile {
+            name: "t".into(),
+            rows: top.iter().map(|(_, n)| n).sum(),
+            columns: vec![ColumnProfile {
+                name: "c".into(),
+                ty: "text".into(),
+                present: top.iter().map(|(_, n)| n).sum(),
+                missing: 0,
+                invalid: 0,
+                distinct: top.len() as u64,
+                top,
+                min: None,
+                max: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn distributions_are_cut_after_merging() {
+        // Each writer saw 40 values; "x" is 40th in each but first in total.
+        let writer = |tag: &str| {
+            let mut v: Vec<(String, u64)> = (0..39).map(|i| (format!("{tag}{i}"), 10)).collect();
+            v.push(("x".into(), 9));
+            profile(v)
+        };
+        let mut a = writer("a");
+        merge(&mut a, writer("b"));
+        finalize(&mut a);
+        let c = &a.columns[0];
+        assert_eq!(c.top[0], ("x".to_owned(), 18));
+        assert_eq!(c.top.len(), TOP_SHOWN);
+        assert_eq!(c.distinct, 79, "the union of both writers' values");
     }
 }

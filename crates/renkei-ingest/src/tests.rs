@@ -307,47 +307,8 @@ async fn nothing_identifying_is_stored(store: Store) {
         ingest(&w, id, &w.src.join(sub)).await;
     }
     ingest(&w, "cancer_registry", &w.src.join("registry")).await;
-    // Identifiers as they appear in the sources: names, kana, birth dates, insurer and
-    // insured numbers.
-    let mut needles: HashSet<String> = HashSet::new();
-    for f in matching_files(&w.src.join("ndb/uke"), "**/*.UKE")
-        .unwrap()
-        .iter()
-        .take(40)
-    {
-        let bytes = std::fs::read(w.src.join("ndb/uke").join(f)).unwrap();
-        let text = encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned();
-        for l in text.lines() {
-            let p: Vec<&str> = l.split(',').collect();
-            match p[0] {
-                "RE" => {
-                    needles.insert(p[4].split('　').next().unwrap().to_owned());
-                    needles.insert(p[6].to_owned());
-                    needles.extend(
-                        p.iter()
-                            .rev()
-                            .nth(1)
-                            .filter(|k| k.chars().count() >= 4)
-                            .map(|k| k.to_string()),
-                    );
-                }
-                "HO" => {
-                    // Employers' insurer numbers (8 digits) are never stored; a municipal
-                    // insurer number (6 digits) names the municipality, which the care
-                    // database keeps as its insurer.
-                    needles.extend([p[1].to_owned()].into_iter().filter(|x| x.len() == 8));
-                    needles.extend([p[3].to_owned()].into_iter().filter(|x| x.len() >= 5));
-                }
-                // 公費受給者番号 identifies a person: read past, never stored.
-                "KO" => {
-                    needles.insert(p[2].to_owned());
-                }
-                _ => {}
-            }
-        }
-    }
-    needles.retain(|n| n.chars().count() >= 2 && n.len() >= 4);
-    assert!(needles.len() > 50);
+    let (needles, births) = source_identifiers(&w.src);
+    assert!(needles.len() > 2000, "{} identifiers", needles.len());
     let mut files = w.ing.datastore().all_files();
     {
         let d = "ingest";
@@ -378,51 +339,214 @@ async fn nothing_identifying_is_stored(store: Store) {
         meta.push_str(&rows.join("\n"));
     }
     haystacks.push(("metadata store".into(), meta.into_bytes()));
-    // Numbers count only as whole fields: a 5-digit insured number inside a file size or
-    // a hash is not a leak, the same digits as a field of their own would be.
-    let found = |hay: &[u8], nb: &[u8]| -> bool {
-        let digits = nb.iter().all(u8::is_ascii_digit);
-        hay.windows(nb.len()).enumerate().any(|(i, x)| {
-            x == nb
-                && (!digits
-                    || (i
-                        .checked_sub(1)
-                        .and_then(|j| hay.get(j))
-                        .is_none_or(|b| !b.is_ascii_alphanumeric())
-                        && hay
-                            .get(i + nb.len())
-                            .is_none_or(|b| !b.is_ascii_alphanumeric())))
-        })
-    };
-    // Not only the files: the decrypted tables themselves hold no identifier.
+    // Not only the files: the decrypted tables themselves hold no identifier, in any
+    // column (a birth date kept as a date would be as much a leak as one kept as text).
     for e in renkei_catalog::datasets(&w.store).await.unwrap() {
         let id = e.declaration.dataset.id.clone();
         for t in e.declaration.stored_tables() {
             let mut text = String::new();
             for b in w.ing.read_current(&id, &t.name).await.unwrap() {
                 for col in b.columns() {
-                    if let Some(s) = col.as_any().downcast_ref::<StringArray>() {
-                        for v in s.iter().flatten() {
-                            text.push_str(v);
-                            text.push('\n');
+                    let fmt = arrow_cast::display::ArrayFormatter::try_new(
+                        col.as_ref(),
+                        &Default::default(),
+                    )
+                    .unwrap();
+                    let values = (0..col.len())
+                        .filter(|i| col.is_valid(*i))
+                        .map(|i| fmt.value(i).to_string());
+                    match col.data_type() {
+                        // Identifiers are kept as text wherever a schema could hold one
+                        // (leading zeros).
+                        arrow_schema::DataType::Utf8 => {
+                            for v in values {
+                                text.push_str(&v);
+                                text.push('\n');
+                            }
                         }
+                        // Any event date may fall on somebody's birthday; a column of
+                        // birth dates would match (nearly) every row.
+                        arrow_schema::DataType::Date32 => {
+                            let (mut n, mut hits) = (0u64, 0u64);
+                            for v in values {
+                                n += 1;
+                                hits += u64::from(births.contains(&v));
+                            }
+                            assert!(
+                                n < 20 || hits * 2 < n,
+                                "decrypted {id}.{}: {hits} of {n} dates are birth dates",
+                                t.name
+                            );
+                        }
+                        // Counts, points and costs match short numbers by chance;
+                        // tokens are binary.
+                        _ => {}
                     }
                 }
             }
             haystacks.push((format!("decrypted {id}.{}", t.name), text.into_bytes()));
         }
     }
-    for (name, hay) in &haystacks {
-        for n in &needles {
-            let nb = n.as_bytes();
-            assert!(
-                !found(hay, nb),
-                "{name} contains an identifier from the sources"
-            );
-            let (enc, _, _) = encoding_rs::SHIFT_JIS.encode(n);
-            assert!(!found(hay, &enc), "{name} contains an identifier (CP932)");
+    // Each identifier as UTF-8 and as CP932; numbers and dates count only as whole
+    // fields: a 5-digit insured number inside a file size or a hash is not a leak, the
+    // same digits as a field of their own would be.
+    let mut patterns: Vec<Vec<u8>> = Vec::new();
+    for n in &needles {
+        patterns.push(n.as_bytes().to_vec());
+        let (enc, _, _) = encoding_rs::SHIFT_JIS.encode(n);
+        if enc.as_ref() != n.as_bytes() {
+            patterns.push(enc.into_owned());
         }
     }
+    let ac = aho_corasick::AhoCorasick::new(&patterns).unwrap();
+    let whole = |hay: &[u8], s: usize, e: usize| {
+        s.checked_sub(1)
+            .and_then(|j| hay.get(j))
+            .is_none_or(|b| !b.is_ascii_alphanumeric())
+            && hay.get(e).is_none_or(|b| !b.is_ascii_alphanumeric())
+    };
+    for (name, hay) in &haystacks {
+        for m in ac.find_overlapping_iter(hay.as_slice()) {
+            let p = &patterns[m.pattern().as_usize()];
+            let numeric = p.iter().all(|b| b.is_ascii_digit() || *b == b'-');
+            // The identifier itself is not printed: no test output may carry one.
+            assert!(
+                numeric && !whole(hay, m.start(), m.end()),
+                "{name} contains an identifier from the sources (byte {})",
+                m.start()
+            );
+        }
+    }
+}
+
+/// Direct identifiers as they appear in every source of a generated world: names and
+/// kana (UKE, CSVs, FHIR), full birth dates (as written, and as YYYY-MM-DD), insurer
+/// numbers of employers' schemes, insured and recipient numbers, full postal codes.
+///
+/// Also returns every birth date as YYYY-MM-DD, for the date columns.
+fn source_identifiers(src: &Path) -> (HashSet<String>, HashSet<String>) {
+    let mut out = HashSet::new();
+    let mut births = HashSet::new();
+    let text = |p: &Path| {
+        let b = std::fs::read(p).unwrap();
+        match String::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => encoding_rs::SHIFT_JIS.decode(e.as_bytes()).0.into_owned(),
+        }
+    };
+    // A birth date as written (8 digits, a whole field wherever it stands), and as a
+    // date for the date columns.
+    let mut birth = |out: &mut HashSet<String>, d: &str| {
+        let d = d.replace(['-', '/'], "");
+        if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) {
+            births.insert(format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]));
+            // Not the births of the service years: any receipt id carries such a date.
+            if &d[..4] < "2020" {
+                out.insert(d);
+            }
+        }
+    };
+    for f in matching_files(&src.join("ndb/uke"), "**/*.UKE").unwrap() {
+        for l in text(&src.join("ndb/uke").join(f)).lines() {
+            let p: Vec<&str> = l.split(',').collect();
+            match p[0] {
+                "RE" => {
+                    out.insert(p[4].split('\u{3000}').next().unwrap().to_owned());
+                    out.insert(p[6].to_owned());
+                    birth(&mut out, p[6]);
+                    if let Some(k) = p.iter().rev().nth(1).filter(|k| k.chars().count() >= 4) {
+                        out.insert(k.to_string());
+                    }
+                }
+                "HO" => {
+                    // Employers' insurer numbers (8 digits) are never stored; a municipal
+                    // insurer number (6 digits) names the municipality, which the care
+                    // database keeps as its insurer.
+                    if p[1].len() == 8 {
+                        out.insert(p[1].to_owned());
+                    }
+                    out.insert(p[3].to_owned());
+                }
+                // 公費受給者番号 identifies a person: read past, never stored.
+                "KO" => {
+                    out.insert(p[2].to_owned());
+                }
+                _ => {}
+            }
+        }
+    }
+    for dir in ["checkups", "ltc", "deaths", "registry"] {
+        for f in matching_files(&src.join(dir), "*.csv").unwrap() {
+            let t = text(&src.join(dir).join(f));
+            let mut lines = t.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            for l in lines {
+                let v: Vec<&str> = l.split(',').collect();
+                for (h, x) in header.iter().zip(&v) {
+                    match *h {
+                        "カナ氏名" => {
+                            out.insert(x.to_string());
+                        }
+                        "氏名" => {
+                            out.insert(x.split('\u{3000}').next().unwrap().to_owned());
+                        }
+                        "生年月日" if x.chars().count() >= 8 && !x.is_ascii() => {
+                            out.insert(x.to_string()); // 和暦 as written
+                        }
+                        "生年月日" => birth(&mut out, x),
+                        "被保険者証番号" | "被保険者番号" | "郵便番号" => {
+                            out.insert(x.to_string());
+                        }
+                        "保険者番号" if x.len() == 8 => {
+                            out.insert(x.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    for f in matching_files(&src.join("ehr"), "*.ndjson").unwrap() {
+        for l in text(&src.join("ehr").join(f)).lines() {
+            let bundle: serde_json::Value = serde_json::from_str(l).unwrap();
+            for e in bundle["entry"].as_array().into_iter().flatten() {
+                let r = &e["resource"];
+                if r["resourceType"] != "Patient" {
+                    continue;
+                }
+                for n in r["name"].as_array().into_iter().flatten() {
+                    if let Some(s) = n["text"].as_str() {
+                        out.insert(s.to_owned());
+                    }
+                    if let Some(s) = n["family"].as_str() {
+                        out.insert(s.to_owned());
+                    }
+                }
+                if let Some(d) = r["birthDate"].as_str() {
+                    birth(&mut out, d);
+                }
+                for i in r["identifier"].as_array().into_iter().flatten() {
+                    let v = i["value"].as_str().unwrap_or("");
+                    if let [ins, _kigo, bango, _] = v.split(':').collect::<Vec<_>>()[..] {
+                        if ins.len() == 8 {
+                            out.insert(ins.to_owned());
+                        }
+                        out.insert(bango.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    // Numbers shorter than six digits collide with file sizes and counts by chance
+    // (and could not single anyone out alone); names of one character are too common.
+    out.retain(|n| {
+        if n.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            n.len() >= 6
+        } else {
+            n.chars().count() >= 2 && n.len() >= 4
+        }
+    });
+    (out, births)
 }
 
 async fn a_corrupted_file_is_reported_and_the_previous_version_stays(store: Store) {
@@ -552,6 +676,35 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "no_linkage_key", "{e}");
+    // While another ingest of the dataset holds its lock (here: this test), a second
+    // one is refused at once and touches nothing.
+    let held = w.ing.datastore().lock("deaths").unwrap();
+    let e = w
+        .ing
+        .ingest(
+            &Actor::cli("t"),
+            "r",
+            &builtin("deaths").unwrap(),
+            &w.src.join("deaths"),
+            &IngestOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "ingest_in_progress", "{e}");
+    assert!(
+        e.to_string().contains("another ingest of dataset deaths"),
+        "{e}"
+    );
+    assert!(
+        renkei_catalog::current_version(&store, "deaths")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(held);
+    let ok = ingest(&w, "deaths", &w.src.join("deaths")).await;
+    assert_eq!(ok.version, 1);
     let log = renkei_audit::recent(
         &store,
         &renkei_audit::ExportFilter {
@@ -564,7 +717,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     .unwrap();
     assert_eq!(
         log.iter().filter(|e| e.action == "dataset.ingest").count(),
-        2
+        3
     );
 }
 

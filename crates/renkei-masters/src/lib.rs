@@ -134,7 +134,7 @@ pub struct CareService {
 }
 
 /// All masters, with look-ups by code.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Masters {
     /// Diseases.
     pub diseases: Vec<Disease>,
@@ -159,6 +159,10 @@ pub struct Masters {
     procedure_idx: HashMap<String, usize>,
     material_idx: HashMap<String, usize>,
     lab_idx: HashMap<String, usize>,
+    yj_idx: HashMap<String, usize>,
+    hot9_idx: HashMap<String, usize>,
+    hot9_yj_idx: HashMap<String, usize>,
+    icd10: std::collections::HashSet<String>,
     municipality_idx: HashMap<String, usize>,
 }
 
@@ -223,21 +227,7 @@ impl Masters {
 
     /// An owned copy of the embedded masters (for services that hold their masters).
     pub fn embedded_owned() -> Masters {
-        let b = Self::embedded();
-        let mut m = Masters {
-            diseases: b.diseases.clone(),
-            drugs: b.drugs.clone(),
-            procedures: b.procedures.clone(),
-            materials: b.materials.clone(),
-            hot9: b.hot9.clone(),
-            lab_items: b.lab_items.clone(),
-            municipalities: b.municipalities.clone(),
-            prefectures: b.prefectures.clone(),
-            care_services: b.care_services.clone(),
-            ..Default::default()
-        };
-        m.reindex();
-        m
+        Self::embedded().clone()
     }
 
     fn parse_embedded() -> Result<Self, MasterError> {
@@ -281,6 +271,7 @@ impl Masters {
                 name: f[2].into(),
             });
         }
+        m.icd10 = icd10_codes(include_str!("../data/icd10.txt"));
         for r in rows("lab_items.csv", include_str!("../data/lab_items.csv"), 5) {
             let f = r?;
             m.lab_items.push(LabItem {
@@ -376,6 +367,23 @@ impl Masters {
             .enumerate()
             .map(|(i, d)| (d.code.clone(), i))
             .collect();
+        self.yj_idx = self
+            .drugs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| Some((d.yj.clone()?, i)))
+            .collect();
+        self.hot9_idx = self
+            .hot9
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.hot9.clone(), i))
+            .collect();
+        // The first row of a YJ code wins (the embedded one, in `with_extra`).
+        self.hot9_yj_idx = HashMap::new();
+        for (i, h) in self.hot9.iter().enumerate() {
+            self.hot9_yj_idx.entry(h.yj.clone()).or_insert(i);
+        }
         self.municipality_idx = self
             .municipalities
             .iter()
@@ -384,23 +392,14 @@ impl Masters {
             .collect();
     }
 
-    /// The embedded masters plus a site's own disease, drug and procedure lists
-    /// (`code,name[,...]` CSV files in `dir`, named `diseases.csv`, `drugs.csv`,
-    /// `procedures.csv`; each optional). Codes already known keep the embedded row.
+    /// The embedded masters plus a site's own lists: a deployment loads the full
+    /// official masters this way (the embedded ones cover the synthetic world). CSV
+    /// files in `dir`, each optional, in the embedded files' column order:
+    /// `diseases.csv`, `drugs.csv`, `procedures.csv`, `materials.csv`, `hot9.csv`,
+    /// `lab_items.csv`, and `icd10.txt` (one code per line, e.g. the ICD-10 2013 codes
+    /// Japan uses beyond WHO 2019). Codes already known keep the embedded row.
     pub fn with_extra(dir: &std::path::Path) -> Result<Masters, MasterError> {
-        let base = Self::embedded();
-        let mut m = Masters {
-            diseases: base.diseases.clone(),
-            drugs: base.drugs.clone(),
-            procedures: base.procedures.clone(),
-            materials: base.materials.clone(),
-            hot9: base.hot9.clone(),
-            lab_items: base.lab_items.clone(),
-            municipalities: base.municipalities.clone(),
-            prefectures: base.prefectures.clone(),
-            care_services: base.care_services.clone(),
-            ..Default::default()
-        };
+        let mut m = Self::embedded().clone();
         let read = |name: &str| -> Result<Option<String>, MasterError> {
             let p = dir.join(name);
             match std::fs::read_to_string(&p) {
@@ -441,6 +440,43 @@ impl Masters {
                 });
             }
         }
+        if let Some(t) = read("materials.csv")? {
+            for r in rows("materials.csv", &t, 5) {
+                let f = r?;
+                m.materials.push(Material {
+                    code: f[0].into(),
+                    name: f[1].into(),
+                    unit: f[2].into(),
+                    price_yen: f[3].parse().unwrap_or(0),
+                    group: f[4].into(),
+                });
+            }
+        }
+        if let Some(t) = read("hot9.csv")? {
+            for r in rows("hot9.csv", &t, 3) {
+                let f = r?;
+                m.hot9.push(Hot9 {
+                    yj: f[0].into(),
+                    hot9: f[1].into(),
+                    name: f[2].into(),
+                });
+            }
+        }
+        if let Some(t) = read("icd10.txt")? {
+            m.icd10.extend(icd10_codes(&t));
+        }
+        if let Some(t) = read("lab_items.csv")? {
+            for r in rows("lab_items.csv", &t, 5) {
+                let f = r?;
+                m.lab_items.push(LabItem {
+                    code: f[0].into(),
+                    name_ja: f[1].into(),
+                    name_en: f[2].into(),
+                    unit: f[3].into(),
+                    kind: f[4].into(),
+                });
+            }
+        }
         // First occurrence wins: the embedded rows.
         let mut seen = std::collections::HashSet::new();
         m.diseases.retain(|d| seen.insert(d.code.clone()));
@@ -448,6 +484,12 @@ impl Masters {
         m.drugs.retain(|d| seen.insert(d.code.clone()));
         seen.clear();
         m.procedures.retain(|d| seen.insert(d.code.clone()));
+        seen.clear();
+        m.materials.retain(|d| seen.insert(d.code.clone()));
+        seen.clear();
+        m.hot9.retain(|d| seen.insert(d.hot9.clone()));
+        seen.clear();
+        m.lab_items.retain(|d| seen.insert(d.code.clone()));
         m.reindex();
         Ok(m)
     }
@@ -464,9 +506,29 @@ impl Masters {
     pub fn procedure(&self, code: &str) -> Option<&Procedure> {
         self.procedure_idx.get(code).map(|&i| &self.procedures[i])
     }
+    /// A drug by its 12-character YJ code.
+    pub fn drug_by_yj(&self, yj: &str) -> Option<&Drug> {
+        self.yj_idx.get(yj).map(|&i| &self.drugs[i])
+    }
+    /// A HOT9 row by its 9-digit code.
+    pub fn hot9(&self, code: &str) -> Option<&Hot9> {
+        self.hot9_idx.get(code).map(|&i| &self.hot9[i])
+    }
     /// The HOT9 row of a product, by its YJ code.
     pub fn hot9_for_yj(&self, yj: &str) -> Option<&Hot9> {
-        self.hot9.iter().find(|h| h.yj == yj)
+        self.hot9_yj_idx.get(yj).map(|&i| &self.hot9[i])
+    }
+    /// Whether `code` is an ICD-10 code (with or without the dot): a WHO category or
+    /// subcategory, or a subcategory with a fifth character (the optional site and
+    /// fracture subdivisions Japan's lists use, e.g. M48.06, S72.00).
+    pub fn icd10_known(&self, code: &str) -> bool {
+        let c: String = code.chars().filter(|c| *c != '.').collect();
+        self.icd10.contains(&c) || (c.len() == 5 && c.is_ascii() && self.icd10.contains(&c[..4]))
+    }
+    /// Whether a YJ code names a known product: in the drug master, or in the HOT
+    /// master (MEDIS's HOT master carries the YJ code of every product).
+    pub fn yj_known(&self, yj: &str) -> bool {
+        self.yj_idx.contains_key(yj) || self.hot9_yj_idx.contains_key(yj)
     }
     /// A specified medical material by its 9-digit code.
     pub fn material(&self, code: &str) -> Option<&Material> {
@@ -498,6 +560,15 @@ impl Masters {
     pub fn drugs_in(&self, group: &str) -> Vec<&Drug> {
         self.drugs.iter().filter(|d| d.group == group).collect()
     }
+}
+
+/// ICD-10 codes from a list (one per line, `#` comments), without dots.
+fn icd10_codes(text: &str) -> std::collections::HashSet<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.replace('.', ""))
+        .collect()
 }
 
 /// The 6-digit municipality code for a 5-digit one: weights 6,5,4,3,2; check digit
@@ -601,6 +672,15 @@ mod tests {
             assert!(h.hot9.len() == 9 && h.yj.len() == 12, "{h:?}");
         }
         assert_eq!(m.hot9_for_yj("1141007F3023").unwrap().hot9, "123812902");
+        for d in m.diseases.iter().filter(|d| !d.icd10.is_empty()) {
+            assert!(m.icd10_known(&d.icd10), "{d:?}");
+        }
+        for ok in ["I21.9", "I219", "C61", "S7200", "M48.06", "U071"] {
+            assert!(m.icd10_known(ok), "{ok}");
+        }
+        for bad in ["I999", "ZZZ", "I2", "", "I21.99X", "１２３"] {
+            assert!(!m.icd10_known(bad), "{bad}");
+        }
         for mu in &m.municipalities {
             assert!(municipality_code_valid(&mu.code), "{mu:?}");
             assert!(m.prefecture(&mu.prefecture).is_some());
@@ -608,6 +688,40 @@ mod tests {
         assert_eq!(m.prefectures.len(), 47);
         assert_eq!(m.disease("2500015").unwrap().icd10, "E11");
         assert_eq!(m.drug("610406079").unwrap().name, "ガスター散２％");
+    }
+
+    #[test]
+    fn a_site_extends_the_embedded_masters() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("hot9.csv"),
+            "# yj,hot9,name\n2149044F1021,105218101,テスト錠\n1141007F3023,999999999,重複\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("lab_items.csv"),
+            "3J010000002327101,総ビリルビン,Total bilirubin,mg/dl,num\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("drugs.csv"),
+            "620000001,テスト薬,2149044F1021,214,内,hypertension\n",
+        )
+        .unwrap();
+        let m = Masters::with_extra(d.path()).unwrap();
+        assert_eq!(m.hot9("105218101").unwrap().name, "テスト錠");
+        assert_eq!(m.drug_by_yj("2149044F1021").unwrap().code, "620000001");
+        assert!(m.lab_item("3J010000002327101").is_some());
+        assert!(
+            m.hot9("999999999").is_some(),
+            "a new HOT9 code for a known YJ is a new row"
+        );
+        assert_eq!(
+            m.hot9_for_yj("1141007F3023").unwrap().hot9,
+            "123812902",
+            "the embedded row comes first"
+        );
+        assert!(Masters::embedded().hot9("105218101").is_none());
     }
 
     #[test]

@@ -541,6 +541,23 @@ pub fn surgery(group: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// A 受給者番号 (6 digits before the check digit) that stays the same for a person's
+/// coverage. Drawn from a generator seeded by the (already random) insurance
+/// identifiers, never computed from the person id: a function of the id would put the
+/// ground truth into the claims.
+fn recipient_number(cov: &Coverage) -> i64 {
+    // FNV-1a: a fixed, documented hash, so the output stays byte-identical across
+    // platforms and Rust versions (std's hashers promise neither).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in [&cov.insurer, &cov.kigo, &cov.bango]
+        .iter()
+        .flat_map(|s| s.bytes())
+    {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Rng::new(h, &[]).range(0, 1_000_000)
+}
+
 /// A plausible 14-character DPC code (診断群分類番号) for a stay's main group.
 pub fn dpc_code(group: &str) -> &'static str {
     match group {
@@ -594,7 +611,7 @@ fn write_receipt(
         (!inpatient && p.id.is_multiple_of(3) && sy.iter().any(|(c, _)| c.group == "dementia"))
             .then(|| {
                 let payer = format!("21{}001", ctx.muni.prefecture);
-                let recipient = format!("{:06}", (p.id * 7919) % 1_000_000);
+                let recipient = format!("{:06}", recipient_number(cov));
                 let cd = |s: &str| renkei_masters::insurer_check_digit(s).unwrap_or(0);
                 (
                     format!("{payer}{}", cd(&payer)),

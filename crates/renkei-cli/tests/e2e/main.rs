@@ -6,4 +6,5 @@
 mod audit;
 mod browser;
 mod harness;
+mod ingest;
 mod server;

@@ -43,6 +43,14 @@ fn parse_value(ty: ColType, s: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Whether a declared column holds ICD-10 codes (checked against the master).
+fn is_icd10(c: &ColumnDecl) -> bool {
+    c.code_system.as_deref().is_some_and(|s| {
+        let s = s.to_ascii_lowercase().replace(['-', ' '], "");
+        s == "icd10" || s.starts_with("icd10(")
+    })
+}
+
 impl DeclaredCsvReader {
     /// A reader for a declaration.
     pub fn new(d: &Declaration, ctx: &ReadCtx) -> Result<Self, IngestError> {
@@ -56,7 +64,7 @@ impl DeclaredCsvReader {
         let (mut birth_ym_col, mut postal_col) = (None, None);
         for (i, c) in src.columns.iter().enumerate() {
             match c.role {
-                Some(ColumnRole::KanaName) | Some(ColumnRole::KanjiName) => {}
+                Some(r) if r.is_dropped() => {}
                 Some(ColumnRole::BirthDate) => birth_ym_col = Some(sink.col("birth_ym")?),
                 Some(ColumnRole::PostalCode) => {
                     postal_col = Some(sink.col(c.store_as.as_deref().unwrap_or("postal3"))?)
@@ -239,6 +247,7 @@ impl DeclaredCsvReader {
         ctx.rows_in += 1;
         let get = |i: usize| vals.get(i).copied().unwrap_or("");
         let (mut kana, mut kanji, mut birth, mut sex) = (None, None, None, None);
+        let (mut insurer, mut symbol, mut number) = ("", "", "");
         let mut problem = None;
         for (i, c) in self.source.iter().enumerate() {
             let v = get(i);
@@ -250,6 +259,9 @@ impl DeclaredCsvReader {
                     None => problem = Some((c.name.clone(), "not a date")),
                 },
                 Some(ColumnRole::Sex) => sex = Some(v),
+                Some(ColumnRole::InsurerNumber) => insurer = v,
+                Some(ColumnRole::InsuredSymbol) => symbol = v,
+                Some(ColumnRole::InsuredNumber) => number = v,
                 _ => {}
             }
             if problem.is_none() {
@@ -257,6 +269,8 @@ impl DeclaredCsvReader {
                     problem = Some((c.name.clone(), "not one of the declared codes"));
                 } else if let Err(why) = parse_value(c.ty, v) {
                     problem = Some((c.name.clone(), why));
+                } else if !v.is_empty() && is_icd10(c) && !ctx.masters.icd10_known(v) {
+                    problem = Some((c.name.clone(), "not in the ICD-10 master"));
                 }
             }
             if problem.is_some() {
@@ -317,6 +331,9 @@ impl DeclaredCsvReader {
             let tok = match (family.as_str(), birth, sex) {
                 ("id2", Some(b), Some(s)) => kana.and_then(|k| ctx.tokens.id2(k, b, s)),
                 ("kanji", Some(b), Some(s)) => kanji.and_then(|k| ctx.tokens.kanji(k, b, s)),
+                ("id1", Some(b), Some(s)) if !number.is_empty() => {
+                    ctx.tokens.id1(insurer, symbol, number, b, s)
+                }
                 _ => None,
             };
             ctx.tables[self.table].token(*col, tok);
@@ -363,9 +380,9 @@ name_en = "Rows"
 columns = [
   {{ name = "kana", type = "text", role = "kana_name" }},
   {{ name = "birth", type = "date", role = "birth_date" }},
-  {{ name = "sex", type = "code", role = "sex", codes = ["1", "2"] }},
-  {{ name = "note", type = "text" }},
-  {{ name = "stage", type = "int" }},
+  {{ name = "sex", type = "code", role = "sex", codes = ["1", "2"], label_ja = "性別", label_en = "Sex" }},
+  {{ name = "note", type = "text", label_ja = "備考", label_en = "Note" }},
+  {{ name = "stage", type = "int", label_ja = "病期", label_en = "Stage" }},
 ]
 "#
         ))
@@ -409,6 +426,83 @@ columns = [
                 .iter()
                 .all(|c| c.name != "kana" && c.name != "birth")
         );
+    }
+
+    #[test]
+    fn insurer_numbers_make_id1_and_other_identifiers_are_dropped() {
+        let text = |linkage: &str, cards: bool| {
+            let cards = if cards {
+                r#"{ name = "insurer", type = "text", role = "insurer_number" },
+  { name = "kigo", type = "text", role = "insured_symbol" },
+  { name = "bango", type = "text", role = "insured_number" },"#
+            } else {
+                ""
+            };
+            format!(
+                r#"
+[dataset]
+id = "reg"
+kind = "private"
+format = "csv"
+files = "*.csv"
+name_ja = "登録"
+name_en = "Registry"
+description_ja = ""
+description_en = ""
+holder_ja = "保有者"
+holder_en = "Holder"
+linkage = {linkage}
+
+[dataset.safety]
+organisational = "o"
+physical = "p"
+technical = "t"
+human = "h"
+
+[[table]]
+name = "rows"
+name_ja = "行"
+name_en = "Rows"
+columns = [
+  {{ name = "kana", type = "text", role = "kana_name" }},
+  {{ name = "birth", type = "date", role = "birth_date" }},
+  {{ name = "sex", type = "code", role = "sex", codes = ["1", "2"], label_ja = "性別", label_en = "Sex" }},
+  {cards}
+  {{ name = "address", type = "text", role = "direct_identifier" }},
+  {{ name = "note", type = "text", label_ja = "備考", label_en = "Note" }},
+  {{ name = "stage", type = "int", label_ja = "病期", label_en = "Stage" }},
+]
+"#
+            )
+        };
+        let d = Declaration::parse(&text(r#"["id1", "id2"]"#, true)).unwrap();
+        d.validate().unwrap();
+        let csv = "kana,birth,sex,insurer,kigo,bango,address,note,stage\n\
+                   ヤマダ タロウ,1950-04-01,1,06131234,１２３,４５６,東京都千代田区1-1,a,1\n\
+                   サトウ ハナコ,1955-05-06,2,,,,大阪市北区2-2,b,2\n";
+        let r = run(&d, csv.as_bytes());
+        assert_eq!(r.tables[0].rows, 2, "{:?}", r.rejects);
+        let names: Vec<&str> = r.tables[0]
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        for gone in ["insurer", "kigo", "bango", "address", "kana", "birth"] {
+            assert!(!names.contains(&gone), "{gone} is not stored: {names:?}");
+        }
+        let id1 = r.tables[0]
+            .columns
+            .iter()
+            .find(|c| c.name == "id1")
+            .unwrap();
+        assert_eq!(
+            (id1.present, id1.missing),
+            (1, 1),
+            "ID1 where the card numbers are given"
+        );
+        // Without the number columns, id1 linkage is refused at declaration time.
+        let err = Declaration::parse(&text(r#"["id1"]"#, false)).unwrap_err();
+        assert!(err.to_string().contains("insurer_number"), "{err}");
     }
 
     #[test]

@@ -77,13 +77,6 @@ struct Stay {
     bad: Option<(&'static str, &'static str)>,
 }
 
-fn icd10_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    (3..=5).contains(&b.len())
-        && b[0].is_ascii_uppercase()
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric())
-}
-
 fn stay_id(facility: &str, admit: Ymd, token: Option<renkei_crypto::Token>) -> String {
     let t = token.map(|t| hex::encode(&t.0[..8])).unwrap_or_default();
     format!("{facility}-{:04}{:02}{:02}-{t}", admit.0, admit.1, admit.2)
@@ -177,11 +170,12 @@ impl DpcReader {
                 }
                 code @ ("A006010" | "A006020" | "A006030" | "A006040") => {
                     let icd = p(2);
-                    if !icd10_ok(icd) || (!p(4).is_empty() && ctx.masters.disease(p(4)).is_none()) {
-                        s.bad = Some((
-                            "様式1.傷病名",
-                            "not an ICD-10 code, or a disease code not in the master",
-                        ));
+                    if !ctx.masters.icd10_known(icd) {
+                        s.bad = Some(("様式1.ICD10コード", "not in the ICD-10 master"));
+                        continue;
+                    }
+                    if !p(4).is_empty() && ctx.masters.disease(p(4)).is_none() {
+                        s.bad = Some(("様式1.傷病名コード", "not in the disease master"));
                         continue;
                     }
                     match code {

@@ -33,6 +33,41 @@ const JLAC10: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits";
 const YJ: &str = "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code";
 const HOT9: &str = "http://medis.or.jp/CodeSystem/master-HOT9";
 
+/// FHIR R4 resource types a clinical bundle may carry besides the five read here: named
+/// in the reject report when skipped. Anything else is reported without its value.
+const FHIR_TYPES: &[&str] = &[
+    "Bundle",
+    "Composition",
+    "Encounter",
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+    "Location",
+    "Coverage",
+    "Procedure",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Immunization",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "MedicationDispense",
+    "Medication",
+    "ServiceRequest",
+    "Specimen",
+    "FamilyMemberHistory",
+    "CarePlan",
+    "ClinicalImpression",
+    "RelatedPerson",
+    "Provenance",
+    "Binary",
+    "Consent",
+    "Device",
+    "ImagingStudy",
+    "QuestionnaireResponse",
+    "Claim",
+    "ExplanationOfBenefit",
+];
+
 /// Reads FHIR NDJSON into the `ehr` tables.
 pub struct FhirReader {
     t: [usize; 5],
@@ -242,6 +277,11 @@ impl FhirReader {
                     ctx.reject(ln, "Condition.code", "not in the disease master");
                     return Ok(());
                 }
+                if icd.is_some_and(|c| !ctx.masters.icd10_known(c)) {
+                    ctx.tables[self.t[1]].invalid(self.con[2]);
+                    ctx.reject(ln, "Condition.code.ICD10", "not in the ICD-10 master");
+                    return Ok(());
+                }
                 if let Some(d) = date(&r["onsetDateTime"]) {
                     ctx.cover(d);
                 }
@@ -259,6 +299,11 @@ impl FhirReader {
                     ctx.reject(ln, "Observation.code", "no JLAC10 coding");
                     return Ok(());
                 };
+                if ctx.masters.lab_item(code).is_none() {
+                    ctx.tables[self.t[2]].invalid(self.obs[1]);
+                    ctx.reject(ln, "Observation.code", "not in the lab item master");
+                    return Ok(());
+                }
                 let c = &self.obs;
                 let t = &mut ctx.tables[self.t[2]];
                 t.text(c[0], Some(&p.key));
@@ -280,23 +325,35 @@ impl FhirReader {
                 let c = &self.med;
                 let concept = &r["medicationCodeableConcept"];
                 let hot9 = coding(concept, HOT9);
-                if hot9.is_some_and(|h| h.len() != 9 || !h.bytes().all(|b| b.is_ascii_digit())) {
+                if hot9.is_some_and(|h| ctx.masters.hot9(h).is_none()) {
                     ctx.tables[self.t[4]].invalid(c[4]);
-                    ctx.reject(ln, "MedicationRequest.HOT9", "not 9 digits");
+                    ctx.reject(ln, "MedicationRequest.HOT9", "not in the HOT master");
+                    return Ok(());
+                }
+                let yj = coding(concept, YJ);
+                if yj.is_some_and(|y| !ctx.masters.yj_known(y)) {
+                    ctx.tables[self.t[4]].invalid(c[1]);
+                    ctx.reject(ln, "MedicationRequest.YJ", "not in the drug master");
                     return Ok(());
                 }
                 let t = &mut ctx.tables[self.t[4]];
                 t.text(c[4], hot9);
                 t.text(c[0], Some(&p.key));
-                t.text(c[1], coding(concept, YJ));
+                t.text(c[1], yj);
                 t.text(c[2], concept["text"].as_str());
                 t.date(c[3], date(&r["authoredOn"]));
                 t.end_row()?;
             }
-            other => ctx.reject(
+            Some(other) if FHIR_TYPES.contains(&other) => ctx.reject(
                 ln,
                 "Bundle.entry",
-                &format!("unsupported resource {}", other.unwrap_or("?")),
+                &format!("resource type {other} is not read into the ehr tables"),
+            ),
+            // Not echoed: an unknown value in resourceType may be anything.
+            _ => ctx.reject(
+                ln,
+                "Bundle.entry.resourceType",
+                "not a FHIR R4 resource type",
             ),
         }
         Ok(())

@@ -404,11 +404,9 @@ impl DeathReader {
                 continue;
             }
             let cause = f[8];
-            if !(3..=5).contains(&cause.len())
-                || !cause.starts_with(|c: char| c.is_ascii_uppercase())
-            {
+            if !ctx.masters.icd10_known(cause) {
                 ctx.tables[self.t].invalid(self.c[10]);
-                ctx.reject(ln, "死亡票.原死因", "not an ICD-10 code");
+                ctx.reject(ln, "死亡票.原死因", "not in the ICD-10 master");
                 continue;
             }
             let hour: u32 = f[5].get(..2).and_then(|h| h.parse().ok()).unwrap_or(99);

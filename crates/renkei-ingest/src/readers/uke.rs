@@ -6,7 +6,9 @@
 //! 枝番, カルテ番号) become tokens and a birth year-month; none is stored.
 
 use crate::IngestError;
-use crate::ctx::{ReadCtx, age_band, age_on, birth_ym, decode_cp932, parse_date, parse_ym};
+use crate::ctx::{
+    ReadCtx, age_band, age_on, birth_ym, decode_cp932, parse_date, parse_ym, shown_code,
+};
 use renkei_core::wareki::Ymd;
 
 struct Cols {
@@ -260,8 +262,26 @@ impl UkeReader {
                     }
                 }
                 _ => match rc.as_mut() {
-                    None => ctx.reject(ln, rtype, "record outside a receipt"),
-                    Some(r) if !r.valid => ctx.reject(ln, rtype, "part of a rejected receipt"),
+                    None => ctx.reject(ln, shown_code(rtype), "record outside a receipt"),
+                    Some(r) if !r.valid => {
+                        ctx.reject(ln, shown_code(rtype), "part of a rejected receipt")
+                    }
+                    // HO and KO come right after RE: a receipt that reaches its first
+                    // clinical record with neither has no payer and is refused before
+                    // any of its rows are stored.
+                    Some(r)
+                        if r.insurer.is_empty()
+                            && r.public_expense.is_none()
+                            && !matches!(rtype, "HO" | "KO" | "SN" | "JD" | "MF" | "KI") =>
+                    {
+                        r.valid = false;
+                        ctx.reject(
+                            r.line,
+                            "RE",
+                            "receipt without an insurer (HO) or public-expense (KO) record",
+                        );
+                        ctx.reject(ln, shown_code(rtype), "part of a rejected receipt");
+                    }
                     Some(r) => {
                         r.lines += 1;
                         self.child(ctx, &head, r, fields, ln)?;
@@ -430,7 +450,13 @@ impl UkeReader {
             }
             // Comments (CO) and 症状詳記 (SJ) are free text a doctor wrote: they can name
             // people, so they are read past and never stored.
-            "SH" | "HH" | "SJ" | "CO" | "JD" | "MF" | "KI" | "TK" | "ST" => {}
+            //
+            // DPC receipts also carry KK (患者基礎), SK (診療関連), GA (外泊), GT (合計調整),
+            // CD (コーディングデータ) and GR/TI/TR/TS: billing structure, and acts that the EF
+            // file (read into `dpc.acts`) carries with verified field layouts. They are
+            // recognized and read past rather than refused.
+            "SH" | "HH" | "SJ" | "CO" | "JD" | "MF" | "KI" | "TK" | "ST" | "KK" | "SK" | "GA"
+            | "GT" | "CD" | "GR" | "TI" | "TR" | "TS" => {}
             "CZ" => {
                 let days = int(f(fields, 5)).unwrap_or(0);
                 let md = f(fields, 3);
@@ -566,7 +592,7 @@ impl UkeReader {
                 t.text(c.e[4], Some(f(fields, 4)));
                 t.end_row()?;
             }
-            other => ctx.reject(ln, other, "unknown record type"),
+            other => ctx.reject(ln, shown_code(other), "unknown record type"),
         }
         Ok(())
     }
@@ -575,8 +601,14 @@ impl UkeReader {
         if !r.valid {
             return Ok(());
         }
-        if r.insurer.is_empty() {
-            ctx.reject(r.line, "HO", "receipt without an insurer record");
+        // 公費単独 (e.g. 生活保護, 法別 12) receipts carry KO but no HO: they stand, with
+        // no ID1 (there is no insurer number to make it from) but an ID2.
+        if r.insurer.is_empty() && r.public_expense.is_none() {
+            ctx.reject(
+                r.line,
+                "RE",
+                "receipt without an insurer (HO) or public-expense (KO) record",
+            );
             return Ok(());
         }
         let c = &self.c;

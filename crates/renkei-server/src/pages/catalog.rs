@@ -47,6 +47,20 @@ fn accrual(ctx: &RequestContext, a: &str) -> String {
     }
 }
 
+/// A variable type in the reader's words.
+fn type_name<'a>(ctx: &RequestContext, ty: &'a str) -> &'a str {
+    match ty {
+        "text" => ctx.pick("テキスト", "Text"),
+        "int" => ctx.pick("整数", "Integer"),
+        "float" => ctx.pick("数値", "Number"),
+        "date" => ctx.pick("日付", "Date"),
+        "bool" => ctx.pick("真偽値", "Yes/no"),
+        "token" => ctx.pick("連結トークン", "Linkage token"),
+        "code" => ctx.pick("コード", "Code"),
+        other => other,
+    }
+}
+
 fn family_name(ctx: &RequestContext, code: &str) -> String {
     family(code)
         .map(|f| ctx.pick(f.name_ja, f.name_en).to_owned())
@@ -138,7 +152,7 @@ fn variable_row(ctx: &RequestContext, v: &PublicVariable) -> Markup {
                 @let desc = ctx.pick(&v.description_ja, &v.description_en);
                 @if !desc.is_empty() { br; small { (desc) } }
             }
-            td { (v.ty) }
+            td { (type_name(ctx, &v.ty)) }
             td {
                 @if let Some(c) = &v.code_system { (c) }
                 @if let Some(u) = &v.unit { @if v.code_system.is_some() { " · " } (u) }
@@ -295,7 +309,12 @@ pub async fn linkage(State(st): State<AppState>, ctx: RequestContext) -> Result<
                                             @if a.id == b.id { "—" } @else {
                                                 @let via = pairs.iter().find(|p| (p.a == a.id && p.b == b.id) || (p.a == b.id && p.b == a.id));
                                                 @match via {
-                                                    Some(p) => { (p.via.join(", ")) }
+                                                    Some(p) => {
+                                                        @for (i, code) in p.via.iter().enumerate() {
+                                                            @if i > 0 { ", " }
+                                                            abbr title=(family_name(&ctx, code)) { (code) }
+                                                        }
+                                                    }
                                                     None => { span.hint { (ctx.t("catalog.no_direct_link")) } }
                                                 }
                                             }

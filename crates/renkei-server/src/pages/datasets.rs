@@ -4,6 +4,7 @@
 
 use super::{jst, layout, notice};
 use crate::context::RequestContext;
+use crate::i18n::Lang;
 use crate::{AppError, AppState};
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -89,7 +90,7 @@ pub async fn dataset(
                     article.version aria-labelledby=(format!("v{}", v.version)) {
                         h3 id=(format!("v{}", v.version)) { "v" (v.version) " — " (status(&ctx, v))
                             @if entry.current.as_ref().is_some_and(|c| c.version == v.version) { " (" (ctx.t("datasets.current")) ")" } }
-                        @if v.status == VersionStatus::Refused { (notice("error", &v.reason)) }
+                        @if v.status == VersionStatus::Refused { (notice("error", &refusal(&ctx, v))) }
                         dl.meta {
                             dt { (ctx.t("datasets.loaded_at")) } dd { (jst(v.created_at)) }
                             dt { (ctx.t("datasets.loaded_by")) } dd { code { (v.created_by) } }
@@ -187,4 +188,23 @@ pub async fn rejects(
         body,
     )
         .into_response())
+}
+
+/// Why a version was refused, in the reader's language. The stored reason is the
+/// English one the audit log carries; the Japanese sentence is rebuilt from the counts.
+fn refusal(ctx: &RequestContext, v: &VersionRecord) -> String {
+    let rate = if v.rows_in == 0 {
+        100.0
+    } else {
+        v.rows_rejected as f64 * 100.0 / v.rows_in as f64
+    };
+    match ctx.lang {
+        Lang::Ja => format!(
+            "却下されたレコードが {rate:.2}% で閾値を超えたため、この版は採用されませんでした。前の版が引き続き提供されています。"
+        ),
+        Lang::En => format!(
+            "Refused: {}. The previous version is still served.",
+            v.reason
+        ),
+    }
 }

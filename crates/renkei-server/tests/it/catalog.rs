@@ -25,14 +25,26 @@ async fn loaded(store: &Store) -> (Fx, tempfile::TempDir) {
     (fx, dir)
 }
 
-/// Every count the public sees is 0, `<10`, or at least 10.
+/// Every count the public sees is `<10` or a multiple of 10 (0 included): small cells
+/// are suppressed and the rest rounded, so no difference gives a small cell back.
 fn assert_suppressed(what: &str, v: &serde_json::Value) {
-    let Some(s) = v.as_str() else { return };
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: not a published count: {v}"));
     if s == "<10" {
         return;
     }
     let n: u64 = s.parse().unwrap_or_else(|_| panic!("{what}: {s:?}"));
-    assert!(n == 0 || n >= 10, "{what}: small count {n} shown");
+    assert!(n.is_multiple_of(10), "{what}: unrounded count {n} shown");
+}
+
+/// The public coverage period is given to the month.
+fn assert_month(what: &str, v: &serde_json::Value) {
+    let s = v.as_str().unwrap_or_else(|| panic!("{what}: {v}"));
+    assert!(
+        s.len() == 7 && s.as_bytes()[4] == b'-',
+        "{what}: {s:?} is not YYYY-MM"
+    );
 }
 
 async fn the_public_browses_and_searches(store: Store) {
@@ -107,6 +119,8 @@ async fn the_api_and_dcat_suppress_small_counts(store: Store) {
     let mut checked = 0;
     for d in all {
         assert_suppressed("records", &d["records"]);
+        assert_month("coverage_from", &d["coverage_from"]);
+        assert_month("coverage_to", &d["coverage_to"]);
         for t in d["tables"].as_array().unwrap() {
             assert_suppressed("rows", &t["rows"]);
             for v in t["variables"].as_array().unwrap() {
@@ -175,6 +189,7 @@ async fn the_api_and_dcat_suppress_small_counts(store: Store) {
                 .starts_with(&fx.app.config.public_base())
         );
         assert_suppressed("numberOfRecords", &d["healthdcatap:numberOfRecords"]);
+        assert_month("temporal", &d["dct:temporal"]["dcat:startDate"]["@value"]);
     }
 }
 

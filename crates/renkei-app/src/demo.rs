@@ -149,7 +149,7 @@ pub async fn ensure_world(
             })?;
         }
         say(&format!(
-            "Generating a synthetic world of {persons} persons (seed 1) ..."
+            "{persons} 人の合成データを生成中 / Generating a synthetic world of {persons} persons (seed 1) ..."
         ));
         let cfg = renkei_synth::Config::new(persons, 1, &world);
         tokio::task::spawn_blocking(move || renkei_synth::generate(&cfg, &|_| {}))
@@ -159,7 +159,9 @@ pub async fn ensure_world(
                 err: std::io::Error::other(e.to_string()),
             })??;
     }
-    say("Ingesting it: tokens at the door, encrypted Parquet, the catalogue ...");
+    say(
+        "取り込み中（入口でトークン化、暗号化 Parquet、カタログ）/ Ingesting: tokens at the door, encrypted Parquet, the catalogue ...",
+    );
     let reports = crate::world::ingest_only(
         app,
         &renkei_core::Actor::cli("renkei-demo"),

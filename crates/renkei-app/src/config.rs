@@ -222,7 +222,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "RENKEI_INGEST_MAX_REJECT_RATE",
         "ingest.max_reject_rate (0–1)",
     ),
-    ("RENKEI_MASTERS_DIR", "ingest.masters_dir"),
+    ("RENKEI_INGEST_MASTERS_DIR", "ingest.masters_dir"),
 ];
 
 impl Config {
@@ -332,7 +332,7 @@ impl Config {
         if let Some(v) = get("RENKEI_INGEST_MAX_REJECT_RATE") {
             self.ingest.max_reject_rate = num("RENKEI_INGEST_MAX_REJECT_RATE", &v)?;
         }
-        if let Some(v) = get("RENKEI_MASTERS_DIR") {
+        if let Some(v) = get("RENKEI_INGEST_MASTERS_DIR") {
             self.ingest.masters_dir =
                 Some(v.into()).filter(|p: &PathBuf| !p.as_os_str().is_empty());
         }

@@ -123,20 +123,17 @@ pub async fn ensure_world(
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<(), AppError> {
     let world = app.config.data_dir.join("world");
+    // A dataset with any version (even a refused one: loading it again would only be
+    // refused again) is left to the custodian.
     let mut missing = Vec::new();
-    for (id, _) in crate::world::SOURCES {
-        if renkei_catalog::current_version(&app.store, id)
-            .await?
-            .is_none()
-        {
+    let ids = crate::world::SOURCES
+        .iter()
+        .map(|(id, _)| *id)
+        .chain([crate::world::REGISTRY]);
+    for id in ids {
+        if renkei_catalog::versions(&app.store, id).await?.is_empty() {
             missing.push(id.to_owned());
         }
-    }
-    if renkei_catalog::current_version(&app.store, crate::world::REGISTRY)
-        .await?
-        .is_none()
-    {
-        missing.push(crate::world::REGISTRY.to_owned());
     }
     if missing.is_empty() {
         return Ok(());

@@ -105,9 +105,10 @@ pub struct PublicVariable {
     pub invalid: Option<String>,
     /// Invalid as a percentage, withheld when the count is suppressed.
     pub invalid_pct: Option<String>,
-    /// Distinct values (categorical variables).
-    pub distinct: Option<u64>,
-    /// Most frequent values with suppressed counts (categorical variables).
+    /// Distinct values (categorical variables), rounded to 10 and suppressed below 10.
+    pub distinct: Option<String>,
+    /// Most frequent values seen at least 10 times, with rounded counts (categorical
+    /// variables); rarer values are not listed.
     pub top: Vec<Category>,
 }
 
@@ -164,15 +165,19 @@ fn variable(c: &crate::ColumnDecl, p: Option<&ColumnProfile>) -> PublicVariable 
         missing_pct: p.and_then(|p| pct(p.missing, p.present + p.missing)),
         invalid: p.map(|p| suppress(p.invalid)),
         invalid_pct: p.and_then(|p| pct(p.invalid, p.present + p.missing + p.invalid)),
-        distinct: p.filter(|_| categorical).map(|p| p.distinct),
+        distinct: p.filter(|_| categorical).map(|p| suppress(p.distinct)),
+        // A value seen fewer than 10 times is not listed at all: that a rare diagnosis
+        // or programme occurs at all can single out a person in a small dataset.
         top: p
             .filter(|_| categorical)
             .map(|p| {
                 p.top
                     .iter()
-                    .map(|(value, n)| Category {
-                        value: value.clone(),
-                        count: suppress(*n),
+                    .filter_map(|(value, n)| {
+                        public_count(*n).map(|_| Category {
+                            value: value.clone(),
+                            count: suppress(*n),
+                        })
                     })
                     .collect()
             })
@@ -375,19 +380,16 @@ mod tests {
         assert_eq!(cause.invalid_pct, None);
         assert_eq!(
             cause.top,
-            vec![
-                Category {
-                    value: "C34".into(),
-                    count: "120".into()
-                },
-                Category {
-                    value: "A00".into(),
-                    count: "<10".into()
-                },
-            ]
+            vec![Category {
+                value: "C34".into(),
+                count: "120".into()
+            }],
+            "a value seen twice is not listed at all"
         );
+        assert_eq!(cause.distinct.as_deref(), Some("<10"));
         let json = serde_json::to_string(&v).unwrap();
         assert!(!json.contains("1901-01"), "minimum values are not public");
+        assert!(!json.contains("A00"), "rare values are not named");
         for raw in ["\"count\":\"2\"", "\"missing\":\"3\"", "\"invalid\":\"7\""] {
             assert!(!json.contains(raw), "no raw small count: {raw}");
         }

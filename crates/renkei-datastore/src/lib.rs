@@ -353,9 +353,14 @@ impl Staging {
         Ok(self.target)
     }
 
-    /// Throws the staged files away.
+    /// Throws the staged files away, and an uncommitted directory of the same version
+    /// that a crash after a previous publish left behind: the version number is never
+    /// used again once a refusal records it, so those files would stay forever. Safe
+    /// because a staging is only begun, under the dataset's lock, for the version after
+    /// the last one recorded.
     pub fn abandon(self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.target);
     }
 }
 

@@ -49,6 +49,7 @@ pub fn check(
     files: &[(&str, &[u8])],
 ) -> Result<CheckReport, IngestError> {
     decl.validate()
+        .and_then(|()| decl.check_labels())
         .map_err(|e| IngestError::Schema(e.to_string()))?;
     let stored = decl.stored_tables();
     let mut ctx = ReadCtx {

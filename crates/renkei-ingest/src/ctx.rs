@@ -90,16 +90,19 @@ impl<'s> ReadCtx<'s> {
     }
 }
 
-/// `raw` if it looks like a format's own code (a UKE record type such as `SI`, at most
-/// four ASCII capitals or digits), else a placeholder: the reject report may name
-/// which record type was unexpected, but must not echo what stood in that field when
-/// it is not a code (a shifted line can put a name or an insurer number there).
+/// Record types of the UKE specifications (医科, DPC, 調剤, 歯科 and their 返戻/再審査
+/// variants): the reject report may name these.
+const UKE_RECORD_TYPES: &[&str] = &[
+    "IR", "YK", "RE", "HO", "KO", "SN", "JD", "MF", "GR", "SY", "SI", "IY", "TO", "CO", "SJ", "TI",
+    "TR", "TS", "GO", "BU", "SB", "KK", "SK", "GA", "HH", "GT", "CD", "SH", "CZ", "KI", "TK", "ST",
+    "HR", "HS", "HD", "SS", "RC", "GI", "KH", "NI", "SR", "HI", "TJ", "DI",
+];
+
+/// `raw` if it is a UKE record type, else a placeholder: the reject report may name an
+/// unexpected record type, but must not echo what stood in that field otherwise (a
+/// shifted line can put a 記号, a name or an insurer number there).
 pub fn shown_code(raw: &str) -> &str {
-    if (1..=4).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-    {
+    if UKE_RECORD_TYPES.contains(&raw) {
         raw
     } else {
         "(not a record type)"

@@ -253,6 +253,21 @@ impl Ingestor {
         })
     }
 
+    /// The dataset's writer lock. Start-up cleanup in another process holds it for a
+    /// moment, so a busy lock is retried for up to two seconds before the ingest is
+    /// refused; a real concurrent ingest holds it far longer.
+    async fn lock(&self, id: &str) -> Result<renkei_datastore::DatasetLock, IngestError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match self.data.lock(id) {
+                Err(DataStoreError::Busy(_)) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+
     async fn deny(
         &self,
         actor: &Actor,
@@ -311,6 +326,7 @@ impl Ingestor {
     ) -> Result<IngestReport, IngestError> {
         let started = std::time::Instant::now();
         decl.validate()
+            .and_then(|()| decl.check_labels())
             .map_err(|e| IngestError::Schema(e.to_string()))?;
         let id = decl.dataset.id.clone();
         let files = matching_files(dir, &decl.dataset.files)?;
@@ -330,7 +346,7 @@ impl Ingestor {
         )?));
         // Everything from here to the commit happens under the dataset's writer lock:
         // the version number, the data key of a new dataset, and the directories.
-        let lock = self.data.lock(&id)?;
+        let lock = self.lock(&id).await?;
         let context = format!("dataset:{id}");
         let existing: Option<String> =
             renkei_store::sqlx::query_scalar("SELECT wrapped_key FROM datasets WHERE id = $1")

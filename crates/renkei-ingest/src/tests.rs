@@ -324,18 +324,18 @@ async fn nothing_identifying_is_stored(store: Store) {
         .collect();
     // The metadata store: catalogue and audit log.
     let mut meta = String::new();
-    for table in ["datasets", "dataset_versions", "audit_log"] {
-        let rows: Vec<String> = renkei_store::sqlx::query_scalar(&format!(
-            "SELECT {} FROM {table}",
-            match table {
-                "datasets" => "declaration",
-                "dataset_versions" => "profile",
-                _ => "detail",
-            }
-        ))
-        .fetch_all(w.store.pool())
-        .await
-        .unwrap();
+    for (table, column) in [
+        ("datasets", "declaration"),
+        ("dataset_versions", "profile"),
+        ("dataset_versions", "files"),
+        ("dataset_versions", "reason"),
+        ("audit_log", "detail"),
+    ] {
+        let rows: Vec<String> =
+            renkei_store::sqlx::query_scalar(&format!("SELECT {column} FROM {table}"))
+                .fetch_all(w.store.pool())
+                .await
+                .unwrap();
         meta.push_str(&rows.join("\n"));
     }
     haystacks.push(("metadata store".into(), meta.into_bytes()));
@@ -439,11 +439,14 @@ fn source_identifiers(src: &Path) -> (HashSet<String>, HashSet<String>) {
     let mut birth = |out: &mut HashSet<String>, d: &str| {
         let d = d.replace(['-', '/'], "");
         if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) {
-            births.insert(format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]));
-            // Not the births of the service years: any receipt id carries such a date.
+            let dashed = format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]);
+            // Not the births of the service years: any receipt id or event carries
+            // such a date.
             if &d[..4] < "2020" {
+                out.insert(dashed.clone());
                 out.insert(d);
             }
+            births.insert(dashed);
         }
     };
     for f in matching_files(&src.join("ndb/uke"), "**/*.UKE").unwrap() {

@@ -392,13 +392,36 @@ impl Masters {
             .collect();
     }
 
-    /// The embedded masters plus a site's own lists: a deployment loads the full
-    /// official masters this way (the embedded ones cover the synthetic world). CSV
-    /// files in `dir`, each optional, in the embedded files' column order:
-    /// `diseases.csv`, `drugs.csv`, `procedures.csv`, `materials.csv`, `hot9.csv`,
-    /// `lab_items.csv`, and `icd10.txt` (one code per line, e.g. the ICD-10 2013 codes
-    /// Japan uses beyond WHO 2019). Codes already known keep the embedded row.
+    /// The embedded masters plus a site's own lists (the embedded ones cover the
+    /// synthetic world; a deployment adds the full official masters, converted to the
+    /// embedded files' format: UTF-8, unquoted, `#` comments, the same column order).
+    /// Files in `dir`, each optional: `diseases.csv`, `drugs.csv`, `procedures.csv`,
+    /// `materials.csv`, `hot9.csv`, `lab_items.csv`, and `icd10.txt` (one code per line,
+    /// e.g. the ICD-10 2013 codes Japan uses beyond WHO 2019). Codes already known keep
+    /// the embedded row. A directory that is missing or holds none of these files is an
+    /// error: a mistyped path must not quietly leave only the embedded masters.
     pub fn with_extra(dir: &std::path::Path) -> Result<Masters, MasterError> {
+        const FILES: [&str; 7] = [
+            "diseases.csv",
+            "drugs.csv",
+            "procedures.csv",
+            "materials.csv",
+            "hot9.csv",
+            "lab_items.csv",
+            "icd10.txt",
+        ];
+        if !FILES.iter().any(|f| dir.join(f).is_file()) {
+            return Err(MasterError::Io {
+                file: dir.display().to_string(),
+                err: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "no master files here (expected one of {})",
+                        FILES.join(", ")
+                    ),
+                ),
+            });
+        }
         let mut m = Self::embedded().clone();
         let read = |name: &str| -> Result<Option<String>, MasterError> {
             let p = dir.join(name);
@@ -522,8 +545,17 @@ impl Masters {
     /// subcategory, or a subcategory with a fifth character (the optional site and
     /// fracture subdivisions Japan's lists use, e.g. M48.06, S72.00).
     pub fn icd10_known(&self, code: &str) -> bool {
-        let c: String = code.chars().filter(|c| *c != '.').collect();
-        self.icd10.contains(&c) || (c.len() == 5 && c.is_ascii() && self.icd10.contains(&c[..4]))
+        // At most one dot, after the three-character category.
+        let c = match code.split_once('.') {
+            Some((cat, sub)) if cat.len() == 3 && !sub.contains('.') => format!("{cat}{sub}"),
+            Some(_) => return false,
+            None => code.to_owned(),
+        };
+        self.icd10.contains(&c)
+            || (c.len() == 5
+                && c.is_ascii()
+                && c.as_bytes()[4].is_ascii_digit()
+                && self.icd10.contains(&c[..4]))
     }
     /// Whether a YJ code names a known product: in the drug master, or in the HOT
     /// master (MEDIS's HOT master carries the YJ code of every product).
@@ -678,7 +710,18 @@ mod tests {
         for ok in ["I21.9", "I219", "C61", "S7200", "M48.06", "U071"] {
             assert!(m.icd10_known(ok), "{ok}");
         }
-        for bad in ["I999", "ZZZ", "I2", "", "I21.99X", "１２３"] {
+        for bad in [
+            "I999",
+            "ZZZ",
+            "I2",
+            "",
+            "I21.99X",
+            "１２３",
+            "I219,",
+            "I.2.1.9",
+            "I21.9.",
+            "S720X",
+        ] {
             assert!(!m.icd10_known(bad), "{bad}");
         }
         for mu in &m.municipalities {
@@ -722,6 +765,8 @@ mod tests {
             "the embedded row comes first"
         );
         assert!(Masters::embedded().hot9("105218101").is_none());
+        let typo = Masters::with_extra(&d.path().join("mastres")).unwrap_err();
+        assert!(typo.to_string().contains("no master files"), "{typo}");
     }
 
     #[test]

@@ -123,7 +123,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("catalog.safety.physical", "物理的", "Physical"),
     ("catalog.safety.technical", "技術的", "Technical"),
     ("catalog.safety.human", "人的", "Human"),
-    ("catalog.suppression_note", "公表の基準により、1〜9 の件数は「<10」と表示し、そこから件数が分かる割合は表示しません。最小値・最大値は公開しません。", "Under the publication rules, counts from 1 to 9 are shown as \"<10\", percentages that would reveal them are withheld, and minimum and maximum values are not published."),
+    ("catalog.suppression_note", "公表の基準により、1〜9 の件数は「<10」と表示し、それ以外の件数は 10 単位に丸めます（差し引きで少数が分からないように）。割合は丸めた件数から求め、10 回未満しか現れない値は一覧に載せません。最小値・最大値は公開せず、収録期間は月単位で示します。", "Under the publication rules, counts from 1 to 9 are shown as \"<10\" and all other counts are rounded to 10 (so that no subtraction recovers a small count). Percentages come from the rounded counts, values seen fewer than 10 times are not listed, minimum and maximum values are not published, and the coverage period is given to the month."),
     ("catalog.variables_of", "変数一覧：", "Variables of"),
     ("catalog.col.name", "変数名", "Variable"),
     ("catalog.col.label", "ラベル", "Label"),

@@ -1,5 +1,6 @@
 //! Ingest through the real binary: a `renkei ingest` killed half-way leaves the
 //! previous version served, and running it again is safe.
+#![cfg(unix)] // a FIFO stalls the ingest
 
 use crate::harness::*;
 use renkei_store::{Store, store_test};
@@ -58,7 +59,7 @@ async fn a_killed_ingest_leaves_the_previous_version_served(store: Store) {
     );
 
     // The next delivery has a file that never ends (a FIFO nobody writes to): the
-    // ingest stalls with its staging directory written, and is killed there.
+    // ingest stalls with its staging directory written.
     let fifo = world.join("deaths/zz_never_ends.csv");
     assert!(
         std::process::Command::new("mkfifo")
@@ -67,26 +68,40 @@ async fn a_killed_ingest_leaves_the_previous_version_served(store: Store) {
             .unwrap()
             .success()
     );
-    let mut child = env
-        .cmd(&ingest)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let dataset_dir = env.data_dir().join("datasets/deaths");
-    let started = Instant::now();
-    while staging_dirs(&dataset_dir).is_empty() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the ingest ended before it was killed"
-        );
-        assert!(started.elapsed() < Duration::from_secs(60), "no staging");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let stall = || {
+        let mut child = env
+            .cmd(&ingest)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while staging_dirs(&dataset_dir).is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the ingest ended before it was killed"
+            );
+            assert!(started.elapsed() < Duration::from_secs(60), "no staging");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let mut child = stall();
+    // While it runs, a second ingest of the dataset is refused, and other commands
+    // (which clean up after interrupted ingests when they start) leave it alone.
+    let (code, _, err) = env.run(&ingest, "");
+    assert_ne!(code, 0);
+    assert!(err.contains("another ingest of dataset deaths"), "{err}");
+    env.ok(&["user", "list"], "");
+    assert_eq!(
+        staging_dirs(&dataset_dir).len(),
+        1,
+        "the running ingest's files stay"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::remove_file(&fifo).unwrap();
     assert!(!dataset_dir.join("v2").exists(), "nothing was published");
 
     let server = env.start(&["serve"], "Renkei listening on");
@@ -97,7 +112,13 @@ async fn a_killed_ingest_leaves_the_previous_version_served(store: Store) {
     );
     assert_eq!(server.stop(), 0);
 
-    // Running it again is safe: the leftovers go, the lock is free, v2 commits.
+    // Killed again; this time the next ingest itself finds the leftovers, clears them
+    // and commits.
+    let mut child = stall();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(&fifo).unwrap();
+    assert_eq!(staging_dirs(&dataset_dir).len(), 1);
     let again = env.ok(&ingest, "");
     assert!(
         again.contains("v2") && again.contains("committed"),
@@ -108,6 +129,11 @@ async fn a_killed_ingest_leaves_the_previous_version_served(store: Store) {
     assert_eq!(current_version(&server.url, "deaths").await, 2);
     let (code, out, err) = env.run(&["audit", "verify"], "");
     assert_eq!(code, 0, "{out}{err}");
+    let export = env.ok(&["audit", "export"], "");
+    assert!(
+        export.contains("ingest_in_progress"),
+        "the refused second ingest is audited"
+    );
 }
 
 store_test!(a_killed_ingest_leaves_the_previous_version_served);

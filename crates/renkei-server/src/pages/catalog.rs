@@ -166,7 +166,7 @@ fn variable_row(ctx: &RequestContext, v: &PublicVariable) -> Markup {
                             li { code { (c.value) } " " (c.count) }
                         }
                     }
-                    @if let Some(n) = v.distinct { @if n as usize > v.top.len().min(8) { small { (ctx.t("catalog.distinct")) " " (n) } } }
+                    @if let Some(n) = &v.distinct { small { (ctx.t("catalog.distinct")) " " (n) } }
                 } @else if v.ty == "token" {
                     small { (ctx.t("catalog.token_note")) }
                 }

@@ -115,8 +115,8 @@ pub async fn ensure_accounts(app: &App) -> Result<Vec<DemoAccount>, AppError> {
 pub const DEFAULT_PERSONS: u64 = 10_000;
 
 /// Builds the demo's synthetic world and ingests every dataset of it that has no
-/// current version yet: a first run that was interrupted half-way is completed by the
-/// next one. `say` reports progress in one line per step.
+/// version yet: a first run that was interrupted half-way is completed by the next
+/// one. `say` reports progress in one line per step.
 pub async fn ensure_world(
     app: &App,
     persons: u64,

@@ -42,6 +42,11 @@ fn era_by_digit(d: u32) -> Option<(Era, i32, Ymd)> {
         .map(|(e, _, _, start)| (*e, start.0, *start))
 }
 
+/// The date, if it exists in the calendar.
+pub fn date(y: i32, m: u32, d: u32) -> Option<Ymd> {
+    valid(y, m, d).then_some((y, m, d))
+}
+
 fn valid(y: i32, m: u32, d: u32) -> bool {
     let dim = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,

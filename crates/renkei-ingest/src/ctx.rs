@@ -119,14 +119,15 @@ pub fn age_on(birth: Ymd, on: Ymd) -> i64 {
 }
 
 /// Five-year age band, `0-4` … `95-99`, `100+` (the Japanese publication rules' bands).
-pub fn age_band(age: i64) -> String {
-    if age >= 100 {
-        "100+".into()
-    } else if age < 0 {
-        String::new()
-    } else {
-        let lo = age / 5 * 5;
-        format!("{lo}-{}", lo + 4)
+pub fn age_band(age: i64) -> &'static str {
+    const BANDS: [&str; 20] = [
+        "0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49",
+        "50-54", "55-59", "60-64", "65-69", "70-74", "75-79", "80-84", "85-89", "90-94", "95-99",
+    ];
+    match age {
+        100.. => "100+",
+        0..=99 => BANDS[(age / 5) as usize],
+        _ => "",
     }
 }
 
@@ -173,6 +174,11 @@ mod tests {
     fn ages_and_bands() {
         assert_eq!(age_on((1950, 6, 15), (2025, 6, 14)), 74);
         assert_eq!(age_on((1950, 6, 15), (2025, 6, 15)), 75);
+        for age in 0..100i64 {
+            let lo = age / 5 * 5;
+            assert_eq!(age_band(age), format!("{lo}-{}", lo + 4));
+        }
+        assert_eq!(age_band(-1), "");
         assert_eq!(age_band(74), "70-74");
         assert_eq!(age_band(0), "0-4");
         assert_eq!(age_band(103), "100+");

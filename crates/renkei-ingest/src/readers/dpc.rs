@@ -215,7 +215,7 @@ impl DpcReader {
             t.text(c[3], Some(&st.sex));
             t.text(c[4], Some(&birth_ym(birth)));
             t.int(c[5], Some(age));
-            t.text(c[6], Some(&age_band(age)));
+            t.text(c[6], Some(age_band(age)));
             t.text(c[7], Some(&st.postal));
             t.date(c[8], Some(admit));
             t.date(c[9], Some(discharge));

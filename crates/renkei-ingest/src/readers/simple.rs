@@ -161,7 +161,7 @@ impl CheckupReader {
         t.text(c[2], Some(sex));
         t.text(c[3], Some(&birth_ym(birth)));
         t.int(c[4], Some(age));
-        t.text(c[5], Some(&age_band(age)));
+        t.text(c[5], Some(age_band(age)));
         t.date(c[6], Some(day));
         t.text(c[7], Some(f[10]));
         t.text(c[8], Some(&postal3(f[8])));
@@ -296,7 +296,7 @@ impl LtcReader {
         t.text(c[3], Some(f[4]));
         t.text(c[4], Some(&birth_ym(birth)));
         t.int(c[5], Some(age));
-        t.text(c[6], Some(&age_band(age)));
+        t.text(c[6], Some(age_band(age)));
         t.date(c[7], Some(applied));
         t.text(c[8], Some(f[7]));
         t.text(c[9], Some(f[8]));
@@ -425,7 +425,7 @@ impl DeathReader {
             t.text(c[2], Some(f[2]));
             t.text(c[3], Some(&birth_ym(birth)));
             t.int(c[4], Some(age));
-            t.text(c[5], Some(&age_band(age)));
+            t.text(c[5], Some(age_band(age)));
             t.date(c[6], Some(died));
             t.text(c[7], Some(&bin));
             t.text(c[8], Some(f[6]));

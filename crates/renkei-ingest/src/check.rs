@@ -65,6 +65,7 @@ pub fn check(
         first: None,
         last: None,
         file: String::new(),
+        scratch: String::new(),
     };
     let mut reader = readers::Reader::for_declaration(decl, &ctx)?;
     for (name, bytes) in files {

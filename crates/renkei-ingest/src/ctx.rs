@@ -42,6 +42,9 @@ pub struct ReadCtx<'s> {
     pub last: Option<Ymd>,
     /// The file being read.
     pub file: String,
+    /// A decode buffer kept from file to file: a fresh one per file spent its time in
+    /// page faults.
+    pub scratch: String,
 }
 
 impl<'s> ReadCtx<'s> {
@@ -164,6 +167,19 @@ pub fn parse_date(s: &str) -> Option<Ymd> {
 pub fn decode_cp932(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(bytes);
     (!bad).then_some(text)
+}
+
+/// [`decode_cp932`] into `out` (cleared first), reusing its allocation. False if the
+/// bytes are not CP932.
+pub fn decode_cp932_into(bytes: &[u8], out: &mut String) -> bool {
+    out.clear();
+    let mut d = encoding_rs::SHIFT_JIS.new_decoder_without_bom_handling();
+    let Some(need) = d.max_utf8_buffer_length_without_replacement(bytes.len()) else {
+        return false;
+    };
+    out.reserve(need);
+    let (result, _) = d.decode_to_string_without_replacement(bytes, out, true);
+    matches!(result, encoding_rs::DecoderResult::InputEmpty)
 }
 
 #[cfg(test)]

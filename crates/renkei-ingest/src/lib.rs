@@ -398,15 +398,23 @@ impl Ingestor {
                                 first: None,
                                 last: None,
                                 file: String::new(),
+                                scratch: String::new(),
                             };
                             let mut reader = readers::Reader::for_declaration(&decl2, &ctx)?;
                             let mut records = Vec::new();
+                            // One read buffer per thread, reused: a fresh one per file
+                            // spent its time in page faults.
+                            let mut bytes = Vec::new();
                             loop {
                                 let i = next.fetch_add(1, Ordering::SeqCst);
                                 let Some(rel) = files2.get(i) else { break };
                                 let path = dir2.join(rel);
-                                let bytes =
-                                    std::fs::read(&path).map_err(|err| IngestError::Io {
+                                bytes.clear();
+                                std::fs::File::open(&path)
+                                    .and_then(|mut f| {
+                                        std::io::Read::read_to_end(&mut f, &mut bytes)
+                                    })
+                                    .map_err(|err| IngestError::Io {
                                         path: path.display().to_string(),
                                         err,
                                     })?;

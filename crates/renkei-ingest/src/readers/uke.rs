@@ -7,7 +7,7 @@
 
 use crate::IngestError;
 use crate::ctx::{
-    ReadCtx, age_band, age_on, birth_ym, decode_cp932, parse_date, parse_ym, shown_code,
+    ReadCtx, age_band, age_on, birth_ym, decode_cp932_into, parse_date, parse_ym, shown_code,
 };
 use renkei_core::wareki::Ymd;
 
@@ -187,6 +187,13 @@ impl Lines for str {
     }
 }
 
+/// `n` as `width` decimal digits, zero-padded (the low digits if it is wider).
+fn push_digits(s: &mut String, n: u32, width: u32) {
+    for k in (0..width).rev() {
+        s.push(char::from(b'0' + (n / 10u32.pow(k) % 10) as u8));
+    }
+}
+
 fn int(s: &str) -> Option<i64> {
     trim(s).parse().ok()
 }
@@ -222,10 +229,18 @@ impl UkeReader {
 
     /// Reads one file.
     pub fn read(&self, ctx: &mut ReadCtx, bytes: &[u8]) -> Result<(), IngestError> {
-        let Some(text) = decode_cp932(bytes) else {
+        let mut text = std::mem::take(&mut ctx.scratch);
+        let r = if decode_cp932_into(bytes, &mut text) {
+            self.read_text(ctx, &text)
+        } else {
             ctx.reject_file(bytes, "not CP932 text");
-            return Ok(());
+            Ok(())
         };
+        ctx.scratch = text;
+        r
+    }
+
+    fn read_text(&self, ctx: &mut ReadCtx, text: &str) -> Result<(), IngestError> {
         let mut head = Head::default();
         let mut rc: Option<Receipt> = None;
         // One buffer for every line's fields: a fresh Vec per line cost a third of the
@@ -361,17 +376,27 @@ impl UkeReader {
         if chozai {
             r.kana = f(fields, 41).to_owned();
             r.karte = f(fields, 35).to_owned();
-            r.prescriber = format!("{}{}", f(fields, 9), f(fields, 11));
+            r.prescriber = [f(fields, 9), f(fields, 11)].concat();
         } else {
             r.kana = f(fields, 36).to_owned();
             r.karte = f(fields, 13).to_owned();
             r.admission = parse_date(f(fields, 8));
         }
         let billing = head.billing.unwrap_or((0, 0));
-        r.id = format!(
-            "{}{}{}-{}-{:04}{:02}-{no}",
-            head.pref, head.table as char, head.code7, head.payer, billing.0, billing.1
-        );
+        // `{pref}{table}{code7}-{payer}-{YYYYMM}-{no}`, pushed piece by piece: once per
+        // receipt, `format!` showed in the profile.
+        let mut id = String::with_capacity(32);
+        id.push_str(&head.pref);
+        id.push(head.table as char);
+        id.push_str(&head.code7);
+        id.push('-');
+        id.push_str(&head.payer);
+        id.push('-');
+        push_digits(&mut id, billing.0.clamp(0, 9999).unsigned_abs(), 4);
+        push_digits(&mut id, billing.1, 2);
+        id.push('-');
+        id.push_str(no);
+        r.id = id;
         ctx.cover((service.0, service.1, 1));
         r
     }
@@ -621,7 +646,7 @@ impl UkeReader {
         let id2 = tk.id2(&r.kana, r.birth, &r.sex);
         let facility =
             r.id.get(..2)
-                .map(|p| format!("{p}{}", r.id.get(3..10).unwrap_or("")))
+                .map(|p| [p, r.id.get(3..10).unwrap_or("")].concat())
                 .unwrap_or_default();
         let fp = tk.facility_patient(&facility, &r.karte);
         let billing =
@@ -681,6 +706,14 @@ mod split_tests {
             let mut fields = Vec::new();
             split_commas(&s, &mut fields);
             prop_assert_eq!(fields, s.split(',').collect::<Vec<_>>());
+        }
+
+        /// Receipt ids keep the digits `format!` gave them.
+        #[test]
+        fn digits_match_format(n in 0u32..10000, w in 2u32..5) {
+            let mut s = String::new();
+            push_digits(&mut s, n % 10u32.pow(w), w);
+            prop_assert_eq!(s, format!("{:0w$}", n % 10u32.pow(w), w = w as usize));
         }
 
         /// The shortcut trims exactly as `str::trim`.

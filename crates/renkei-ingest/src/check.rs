@@ -52,21 +52,11 @@ pub fn check(
         .and_then(|()| decl.check_labels())
         .map_err(|e| IngestError::Schema(e.to_string()))?;
     let stored = decl.stored_tables();
-    let mut ctx = ReadCtx {
-        masters,
-        tokens,
-        tables: stored
-            .iter()
-            .map(|t| sink::TableSink::new(t, None))
-            .collect(),
-        rejects: Vec::new(),
-        rows_in: 0,
-        rows_rejected: 0,
-        first: None,
-        last: None,
-        file: String::new(),
-        scratch: String::new(),
-    };
+    let sinks = stored
+        .iter()
+        .map(|t| sink::TableSink::new(t, None))
+        .collect();
+    let mut ctx = ReadCtx::new(masters, tokens, sinks);
     let mut reader = readers::Reader::for_declaration(decl, &ctx)?;
     for (name, bytes) in files {
         reader.read(&mut ctx, name, bytes)?;

@@ -48,6 +48,22 @@ pub struct ReadCtx<'s> {
 }
 
 impl<'s> ReadCtx<'s> {
+    /// A context writing to `tables`, with nothing read yet.
+    pub fn new(masters: &'s Masters, tokens: &'s Tokens, tables: Vec<TableSink<'s>>) -> Self {
+        Self {
+            masters,
+            tokens,
+            tables,
+            rejects: Vec::new(),
+            rows_in: 0,
+            rows_rejected: 0,
+            first: None,
+            last: None,
+            file: String::new(),
+            scratch: String::new(),
+        }
+    }
+
     /// The index of a table.
     pub fn table(&self, name: &str) -> Result<usize, IngestError> {
         self.tables

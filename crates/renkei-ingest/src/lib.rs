@@ -385,21 +385,11 @@ impl Ingestor {
                 let handles: Vec<_> = (0..threads)
                     .map(|_| {
                         s.spawn(|| -> Result<ThreadResult, IngestError> {
-                            let mut ctx = ReadCtx {
-                                masters: &masters,
-                                tokens: &tokens,
-                                tables: stored
-                                    .iter()
-                                    .map(|t| sink::TableSink::new(t, Some(&staging)))
-                                    .collect(),
-                                rejects: Vec::new(),
-                                rows_in: 0,
-                                rows_rejected: 0,
-                                first: None,
-                                last: None,
-                                file: String::new(),
-                                scratch: String::new(),
-                            };
+                            let sinks = stored
+                                .iter()
+                                .map(|t| sink::TableSink::new(t, Some(&staging)))
+                                .collect();
+                            let mut ctx = ReadCtx::new(&masters, &tokens, sinks);
                             let mut reader = readers::Reader::for_declaration(&decl2, &ctx)?;
                             let mut records = Vec::new();
                             // One read buffer per thread, reused: a fresh one per file

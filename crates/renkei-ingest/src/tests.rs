@@ -680,7 +680,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
         .unwrap_err();
     assert_eq!(e.code(), "no_linkage_key", "{e}");
     // While another ingest of the dataset holds its lock (here: this test), a second
-    // one is refused at once and touches nothing.
+    // one is refused after its short wait and touches nothing.
     let held = w.ing.datastore().lock("deaths").unwrap();
     let e = w
         .ing

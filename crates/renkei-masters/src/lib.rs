@@ -211,6 +211,35 @@ fn rows<'a>(
         })
 }
 
+/// The masters a site may extend (`Masters::with_extra`), with the embedded text of
+/// each.
+const EXTENSIBLE: [(&str, &str); 7] = [
+    ("diseases.csv", include_str!("../data/diseases.csv")),
+    ("drugs.csv", include_str!("../data/drugs.csv")),
+    ("procedures.csv", include_str!("../data/procedures.csv")),
+    ("materials.csv", include_str!("../data/materials.csv")),
+    ("hot9.csv", include_str!("../data/hot9.csv")),
+    ("lab_items.csv", include_str!("../data/lab_items.csv")),
+    ("icd10.txt", include_str!("../data/icd10.txt")),
+];
+
+/// Row positions by key; the first row of a key wins.
+fn index<T>(rows: &[T], key: impl Fn(&T) -> Option<&str>) -> HashMap<String, usize> {
+    let mut idx = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(k) = key(r) {
+            idx.entry(k.to_owned()).or_insert(i);
+        }
+    }
+    idx
+}
+
+/// Drops rows whose key an earlier row already has.
+fn first_wins<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &str) {
+    let mut seen = std::collections::HashSet::new();
+    rows.retain(|r| seen.insert(key(r).to_owned()));
+}
+
 fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
@@ -232,55 +261,8 @@ impl Masters {
 
     fn parse_embedded() -> Result<Self, MasterError> {
         let mut m = Masters::default();
-        m.add_diseases("diseases.csv", include_str!("../data/diseases.csv"))?;
-        for r in rows("drugs.csv", include_str!("../data/drugs.csv"), 6) {
-            let f = r?;
-            m.drugs.push(Drug {
-                code: f[0].into(),
-                name: f[1].into(),
-                yj: opt(f[2]),
-                class: f[3].into(),
-                route: f[4].into(),
-                group: f[5].into(),
-            });
-        }
-        for r in rows("procedures.csv", include_str!("../data/procedures.csv"), 4) {
-            let f = r?;
-            m.procedures.push(Procedure {
-                code: f[0].into(),
-                name: f[1].into(),
-                care_category: f[2].into(),
-                group: f[3].into(),
-            });
-        }
-        for r in rows("materials.csv", include_str!("../data/materials.csv"), 5) {
-            let f = r?;
-            m.materials.push(Material {
-                code: f[0].into(),
-                name: f[1].into(),
-                unit: f[2].into(),
-                price_yen: f[3].parse().unwrap_or(0),
-                group: f[4].into(),
-            });
-        }
-        for r in rows("hot9.csv", include_str!("../data/hot9.csv"), 3) {
-            let f = r?;
-            m.hot9.push(Hot9 {
-                yj: f[0].into(),
-                hot9: f[1].into(),
-                name: f[2].into(),
-            });
-        }
-        m.icd10 = icd10_codes(include_str!("../data/icd10.txt"));
-        for r in rows("lab_items.csv", include_str!("../data/lab_items.csv"), 5) {
-            let f = r?;
-            m.lab_items.push(LabItem {
-                code: f[0].into(),
-                name_ja: f[1].into(),
-                name_en: f[2].into(),
-                unit: f[3].into(),
-                kind: f[4].into(),
-            });
+        for (file, text) in EXTENSIBLE {
+            m.add_file(file, text)?;
         }
         for r in rows(
             "municipalities.csv",
@@ -322,74 +304,79 @@ impl Masters {
         Ok(m)
     }
 
-    fn add_diseases(&mut self, file: &str, text: &str) -> Result<(), MasterError> {
-        for r in rows(file, text, 5) {
+    /// Adds the rows of one of the [`EXTENSIBLE`] files. Trailing columns a site's
+    /// file leaves out are empty.
+    fn add_file(&mut self, file: &str, text: &str) -> Result<(), MasterError> {
+        let min = match file {
+            "diseases.csv" | "materials.csv" | "lab_items.csv" => 5,
+            "hot9.csv" => 3,
+            "drugs.csv" | "procedures.csv" => 2,
+            "icd10.txt" => {
+                self.icd10.extend(icd10_codes(text));
+                return Ok(());
+            }
+            _ => 0,
+        };
+        for r in rows(file, text, min) {
             let f = r?;
-            self.diseases.push(Disease {
-                code: f[0].into(),
-                name: f[1].into(),
-                icd10: f[2].into(),
-                medis: opt(f[3]),
-                group: f[4].into(),
-            });
+            let g = |i: usize| f.get(i).copied().unwrap_or("");
+            match file {
+                "diseases.csv" => self.diseases.push(Disease {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    icd10: g(2).into(),
+                    medis: opt(g(3)),
+                    group: g(4).into(),
+                }),
+                "drugs.csv" => self.drugs.push(Drug {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    yj: opt(g(2)),
+                    class: g(3).into(),
+                    route: g(4).into(),
+                    group: g(5).into(),
+                }),
+                "procedures.csv" => self.procedures.push(Procedure {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    care_category: g(2).into(),
+                    group: g(3).into(),
+                }),
+                "materials.csv" => self.materials.push(Material {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    unit: g(2).into(),
+                    price_yen: g(3).parse().unwrap_or(0),
+                    group: g(4).into(),
+                }),
+                "hot9.csv" => self.hot9.push(Hot9 {
+                    yj: g(0).into(),
+                    hot9: g(1).into(),
+                    name: g(2).into(),
+                }),
+                "lab_items.csv" => self.lab_items.push(LabItem {
+                    code: g(0).into(),
+                    name_ja: g(1).into(),
+                    name_en: g(2).into(),
+                    unit: g(3).into(),
+                    kind: g(4).into(),
+                }),
+                _ => {}
+            }
         }
         Ok(())
     }
 
     fn reindex(&mut self) {
-        self.disease_idx = self
-            .diseases
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.code.clone(), i))
-            .collect();
-        self.drug_idx = self
-            .drugs
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.code.clone(), i))
-            .collect();
-        self.procedure_idx = self
-            .procedures
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.code.clone(), i))
-            .collect();
-        self.material_idx = self
-            .materials
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.code.clone(), i))
-            .collect();
-        self.lab_idx = self
-            .lab_items
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.code.clone(), i))
-            .collect();
-        self.yj_idx = self
-            .drugs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| Some((d.yj.clone()?, i)))
-            .collect();
-        self.hot9_idx = self
-            .hot9
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.hot9.clone(), i))
-            .collect();
-        // The first row of a YJ code wins (the embedded one, in `with_extra`).
-        self.hot9_yj_idx = HashMap::new();
-        for (i, h) in self.hot9.iter().enumerate() {
-            self.hot9_yj_idx.entry(h.yj.clone()).or_insert(i);
-        }
-        self.municipality_idx = self
-            .municipalities
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.code.clone(), i))
-            .collect();
+        self.disease_idx = index(&self.diseases, |d| Some(&d.code));
+        self.drug_idx = index(&self.drugs, |d| Some(&d.code));
+        self.procedure_idx = index(&self.procedures, |d| Some(&d.code));
+        self.material_idx = index(&self.materials, |d| Some(&d.code));
+        self.lab_idx = index(&self.lab_items, |d| Some(&d.code));
+        self.yj_idx = index(&self.drugs, |d| d.yj.as_deref());
+        self.hot9_idx = index(&self.hot9, |d| Some(&d.hot9));
+        self.hot9_yj_idx = index(&self.hot9, |d| Some(&d.yj));
+        self.municipality_idx = index(&self.municipalities, |d| Some(&d.code));
     }
 
     /// The embedded masters plus a site's own lists (the embedded ones cover the
@@ -401,118 +388,40 @@ impl Masters {
     /// the embedded row. A directory that is missing or holds none of these files is an
     /// error: a mistyped path must not quietly leave only the embedded masters.
     pub fn with_extra(dir: &std::path::Path) -> Result<Masters, MasterError> {
-        const FILES: [&str; 7] = [
-            "diseases.csv",
-            "drugs.csv",
-            "procedures.csv",
-            "materials.csv",
-            "hot9.csv",
-            "lab_items.csv",
-            "icd10.txt",
-        ];
-        if !FILES.iter().any(|f| dir.join(f).is_file()) {
+        if !EXTENSIBLE.iter().any(|(f, _)| dir.join(f).is_file()) {
+            let names: Vec<&str> = EXTENSIBLE.iter().map(|(f, _)| *f).collect();
             return Err(MasterError::Io {
                 file: dir.display().to_string(),
                 err: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     format!(
                         "no master files here (expected one of {})",
-                        FILES.join(", ")
+                        names.join(", ")
                     ),
                 ),
             });
         }
         let mut m = Self::embedded().clone();
-        let read = |name: &str| -> Result<Option<String>, MasterError> {
-            let p = dir.join(name);
+        for (file, _) in EXTENSIBLE {
+            let p = dir.join(file);
             match std::fs::read_to_string(&p) {
-                Ok(t) => Ok(Some(t)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(err) => Err(MasterError::Io {
-                    file: p.display().to_string(),
-                    err,
-                }),
-            }
-        };
-        if let Some(t) = read("diseases.csv")? {
-            m.add_diseases("diseases.csv", &t)?;
-        }
-        if let Some(t) = read("drugs.csv")? {
-            for r in rows("drugs.csv", &t, 2) {
-                let f = r?;
-                let g = |i: usize| f.get(i).copied().unwrap_or("");
-                m.drugs.push(Drug {
-                    code: g(0).into(),
-                    name: g(1).into(),
-                    yj: opt(g(2)),
-                    class: g(3).into(),
-                    route: g(4).into(),
-                    group: g(5).into(),
-                });
-            }
-        }
-        if let Some(t) = read("procedures.csv")? {
-            for r in rows("procedures.csv", &t, 2) {
-                let f = r?;
-                let g = |i: usize| f.get(i).copied().unwrap_or("");
-                m.procedures.push(Procedure {
-                    code: g(0).into(),
-                    name: g(1).into(),
-                    care_category: g(2).into(),
-                    group: g(3).into(),
-                });
-            }
-        }
-        if let Some(t) = read("materials.csv")? {
-            for r in rows("materials.csv", &t, 5) {
-                let f = r?;
-                m.materials.push(Material {
-                    code: f[0].into(),
-                    name: f[1].into(),
-                    unit: f[2].into(),
-                    price_yen: f[3].parse().unwrap_or(0),
-                    group: f[4].into(),
-                });
-            }
-        }
-        if let Some(t) = read("hot9.csv")? {
-            for r in rows("hot9.csv", &t, 3) {
-                let f = r?;
-                m.hot9.push(Hot9 {
-                    yj: f[0].into(),
-                    hot9: f[1].into(),
-                    name: f[2].into(),
-                });
-            }
-        }
-        if let Some(t) = read("icd10.txt")? {
-            m.icd10.extend(icd10_codes(&t));
-        }
-        if let Some(t) = read("lab_items.csv")? {
-            for r in rows("lab_items.csv", &t, 5) {
-                let f = r?;
-                m.lab_items.push(LabItem {
-                    code: f[0].into(),
-                    name_ja: f[1].into(),
-                    name_en: f[2].into(),
-                    unit: f[3].into(),
-                    kind: f[4].into(),
-                });
+                Ok(t) => m.add_file(file, &t)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    return Err(MasterError::Io {
+                        file: p.display().to_string(),
+                        err,
+                    });
+                }
             }
         }
         // First occurrence wins: the embedded rows.
-        let mut seen = std::collections::HashSet::new();
-        m.diseases.retain(|d| seen.insert(d.code.clone()));
-        seen.clear();
-        m.drugs.retain(|d| seen.insert(d.code.clone()));
-        seen.clear();
-        m.procedures.retain(|d| seen.insert(d.code.clone()));
-        seen.clear();
-        m.materials.retain(|d| seen.insert(d.code.clone()));
-        seen.clear();
-        m.hot9.retain(|d| seen.insert(d.hot9.clone()));
-        seen.clear();
-        m.lab_items.retain(|d| seen.insert(d.code.clone()));
+        first_wins(&mut m.diseases, |d| &d.code);
+        first_wins(&mut m.drugs, |d| &d.code);
+        first_wins(&mut m.procedures, |d| &d.code);
+        first_wins(&mut m.materials, |d| &d.code);
+        first_wins(&mut m.hot9, |d| &d.hot9);
+        first_wins(&mut m.lab_items, |d| &d.code);
         m.reindex();
         Ok(m)
     }
@@ -546,12 +455,16 @@ impl Masters {
     /// fracture subdivisions Japan's lists use, e.g. M48.06, S72.00).
     pub fn icd10_known(&self, code: &str) -> bool {
         // At most one dot, after the three-character category.
+        let joined;
         let c = match code.split_once('.') {
-            Some((cat, sub)) if cat.len() == 3 && !sub.contains('.') => format!("{cat}{sub}"),
+            Some((cat, sub)) if cat.len() == 3 && !sub.contains('.') => {
+                joined = [cat, sub].concat();
+                joined.as_str()
+            }
             Some(_) => return false,
-            None => code.to_owned(),
+            None => code,
         };
-        self.icd10.contains(&c)
+        self.icd10.contains(c)
             || (c.len() == 5
                 && c.is_ascii()
                 && c.as_bytes()[4].is_ascii_digit()

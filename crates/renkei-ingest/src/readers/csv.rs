@@ -352,7 +352,12 @@ mod tests {
     use renkei_masters::Masters;
 
     fn declaration(format: &str) -> Declaration {
-        Declaration::parse(&format!(
+        Declaration::parse(&declaration_text(format, r#"["id2"]"#, "")).unwrap()
+    }
+
+    /// A private registry's declaration; `extra` adds columns after `sex`.
+    fn declaration_text(format: &str, linkage: &str, extra: &str) -> String {
+        format!(
             r#"
 [dataset]
 id = "reg"
@@ -365,7 +370,7 @@ description_ja = ""
 description_en = ""
 holder_ja = "保有者"
 holder_en = "Holder"
-linkage = ["id2"]
+linkage = {linkage}
 
 [dataset.safety]
 organisational = "o"
@@ -381,12 +386,12 @@ columns = [
   {{ name = "kana", type = "text", role = "kana_name" }},
   {{ name = "birth", type = "date", role = "birth_date" }},
   {{ name = "sex", type = "code", role = "sex", codes = ["1", "2"], label_ja = "性別", label_en = "Sex" }},
+  {extra}
   {{ name = "note", type = "text", label_ja = "備考", label_en = "Note" }},
   {{ name = "stage", type = "int", label_ja = "病期", label_en = "Stage" }},
 ]
 "#
-        ))
-        .unwrap()
+        )
     }
 
     fn run(d: &Declaration, bytes: &[u8]) -> crate::check::CheckReport {
@@ -438,42 +443,10 @@ columns = [
             } else {
                 ""
             };
-            format!(
-                r#"
-[dataset]
-id = "reg"
-kind = "private"
-format = "csv"
-files = "*.csv"
-name_ja = "登録"
-name_en = "Registry"
-description_ja = ""
-description_en = ""
-holder_ja = "保有者"
-holder_en = "Holder"
-linkage = {linkage}
-
-[dataset.safety]
-organisational = "o"
-physical = "p"
-technical = "t"
-human = "h"
-
-[[table]]
-name = "rows"
-name_ja = "行"
-name_en = "Rows"
-columns = [
-  {{ name = "kana", type = "text", role = "kana_name" }},
-  {{ name = "birth", type = "date", role = "birth_date" }},
-  {{ name = "sex", type = "code", role = "sex", codes = ["1", "2"], label_ja = "性別", label_en = "Sex" }},
-  {cards}
-  {{ name = "address", type = "text", role = "direct_identifier" }},
-  {{ name = "note", type = "text", label_ja = "備考", label_en = "Note" }},
-  {{ name = "stage", type = "int", label_ja = "病期", label_en = "Stage" }},
-]
-"#
-            )
+            let extra = format!(
+                r#"{cards} {{ name = "address", type = "text", role = "direct_identifier" }},"#
+            );
+            declaration_text("csv", linkage, &extra)
         };
         let d = Declaration::parse(&text(r#"["id1", "id2"]"#, true)).unwrap();
         d.validate().unwrap();

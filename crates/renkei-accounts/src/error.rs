@@ -1,9 +1,9 @@
 //! Why an account operation failed. Each variant has a stable code for audit entries,
 //! error pages and the API.
 
-use renkei_core::Timestamp;
 use renkei_core::ids::UsernameError;
 use renkei_core::password::PasswordProblem;
+use renkei_core::{ErrorKind, Timestamp};
 
 /// An account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,9 @@ pub enum AccountError {
     /// The input is malformed (names too long, unknown role, ...).
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The caller may not do this.
+    #[error(transparent)]
+    Denied(#[from] renkei_core::role::AccessDenied),
     /// Password hashing failed.
     #[error(transparent)]
     Hash(#[from] renkei_crypto::HashError),
@@ -104,20 +107,55 @@ impl AccountError {
             AccountError::SelfChange => "self_change",
             AccountError::Busy => "busy",
             AccountError::Invalid(_) => "invalid_input",
+            AccountError::Denied(d) => d.code(),
             AccountError::Hash(_) => "internal",
             AccountError::Store(_) => "internal",
             AccountError::Audit(_) => "internal",
         }
     }
 
-    /// Whether this is the caller's fault (4xx) rather than ours (5xx).
+    /// Whether this is the caller's fault rather than ours (a refusal to audit).
     pub fn is_client_error(&self) -> bool {
-        !matches!(
-            self,
-            AccountError::Busy
-                | AccountError::Hash(_)
-                | AccountError::Store(_)
-                | AccountError::Audit(_)
-        )
+        renkei_core::Coded::kind(self).is_refusal()
+    }
+}
+
+impl renkei_core::Coded for AccountError {
+    fn code(&self) -> &'static str {
+        AccountError::code(self)
+    }
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AccountError::InvalidUsername(_)
+            | AccountError::WeakPassword(_)
+            | AccountError::NoRoles
+            | AccountError::Invalid(_) => ErrorKind::InvalidInput,
+            AccountError::DuplicateUsername
+            | AccountError::LastAdmin
+            | AccountError::MfaNotEnrolled
+            | AccountError::MfaAlreadyEnrolled
+            | AccountError::NoEnrolment => ErrorKind::Conflict,
+            AccountError::NoSuchUser => ErrorKind::NotFound,
+            AccountError::BadCredentials
+            | AccountError::BadTotp
+            | AccountError::TotpReplayed
+            | AccountError::Session(_) => ErrorKind::Unauthenticated,
+            AccountError::Locked { .. } => ErrorKind::Throttled,
+            AccountError::Disabled | AccountError::SelfChange => ErrorKind::Denied,
+            AccountError::Denied(d) => renkei_core::Coded::kind(d),
+            AccountError::Busy => ErrorKind::Unavailable,
+            AccountError::Hash(_) | AccountError::Store(_) | AccountError::Audit(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+    fn public_detail(&self) -> Option<String> {
+        match self {
+            AccountError::Invalid(m) => Some(m.clone()),
+            AccountError::WeakPassword(p) => Some(p.to_string()),
+            AccountError::InvalidUsername(u) => Some(u.to_string()),
+            AccountError::Locked { until } => Some(until.to_rfc3339()),
+            _ => None,
+        }
     }
 }

@@ -14,16 +14,18 @@
 //! caller hears of it.
 #![warn(missing_docs)]
 
+mod admin;
 mod error;
 mod model;
 mod service;
 mod totp;
 
+pub use admin::UserAdmin;
 pub use error::AccountError;
 pub use model::{
     ApiTokenInfo, Enrolment, LockoutPolicy, Session, SessionPolicy, SignIn, User, UserStatus, Via,
 };
-pub use service::{Accounts, Ctx};
+pub use service::Accounts;
 pub use totp::{current_code, encode_secret, totp_for};
 
 #[cfg(test)]

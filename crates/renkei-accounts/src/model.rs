@@ -1,7 +1,7 @@
 //! Account types as the rest of the system sees them.
 
 use renkei_core::role::AuthLevel;
-use renkei_core::{Role, Timestamp, UserId, Username};
+use renkei_core::{AuthMethod, Caller, Role, Timestamp, TokenScope, UserId, Username};
 use serde::Serialize;
 
 /// Whether a user may sign in.
@@ -76,6 +76,30 @@ pub struct Session {
     pub via: Via,
     /// Expiry (absolute).
     pub expires_at: Timestamp,
+    /// The API token's id, for a token.
+    pub token_id: Option<String>,
+}
+
+impl Session {
+    /// The caller this session makes of a request.
+    pub fn caller(&self, request_id: impl Into<String>) -> Caller {
+        let auth = match (self.via, self.level) {
+            (Via::ApiToken, _) => AuthMethod::ApiToken {
+                token_id: self.token_id.clone().unwrap_or_default(),
+                scope: TokenScope::All,
+            },
+            (Via::Cookie, AuthLevel::Full) => AuthMethod::SessionMfa,
+            (Via::Cookie, AuthLevel::PasswordOnly) => AuthMethod::Password,
+            (Via::Cookie, AuthLevel::Anonymous) => AuthMethod::None,
+        };
+        Caller::user(
+            self.user.id.clone(),
+            self.user.username.clone(),
+            self.user.roles.clone(),
+            auth,
+            request_id,
+        )
+    }
 }
 
 /// A successful password step.

@@ -6,63 +6,44 @@ use crate::totp::{matching_step, totp_for};
 use renkei_audit::Audit;
 use renkei_core::role::AuthLevel;
 use renkei_core::time::SharedClock;
-use renkei_core::{Actor, AuditEvent, Outcome, Role, Timestamp, UserId, Username};
+use renkei_core::{
+    Action, Actor, AuditEvent, AuthMethod, Caller, Outcome, Role, Timestamp, UserId, Username,
+};
 use renkei_crypto::{PasswordHasher, PasswordParams, Sealer, random_token, sha256_hex};
 use renkei_store::sqlx::{self, Row as _};
 use renkei_store::{Store, Tx};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// Who is acting and on behalf of which request: every operation is attributed.
-#[derive(Clone, Debug)]
-pub struct Ctx {
-    /// The actor.
-    pub actor: Actor,
-    /// Request or invocation id.
-    pub request_id: String,
-}
-
-impl Ctx {
-    /// An operator at the command line.
-    pub fn cli(who: &str) -> Self {
-        Self {
-            actor: Actor::cli(who),
-            request_id: format!("cli-{}", uuid::Uuid::now_v7()),
-        }
-    }
-    /// The platform itself.
-    pub fn system() -> Self {
-        Self {
-            actor: Actor::system(),
-            request_id: format!("sys-{}", uuid::Uuid::now_v7()),
-        }
-    }
-    /// An event by this actor.
-    pub fn event(&self, action: &str, object: impl Into<String>, outcome: Outcome) -> AuditEvent {
-        AuditEvent::new(self.actor.clone(), action, object, outcome)
-            .request(self.request_id.clone())
-    }
-    fn as_user(&self, u: &User) -> Ctx {
-        Ctx {
-            actor: Actor::user(&u.id, u.username.as_str(), &u.roles),
-            request_id: self.request_id.clone(),
-        }
-    }
+/// The caller as the user `u` from here on (after the password step has named them),
+/// under the same request and authenticated the same way.
+pub(crate) fn as_user(caller: &Caller, u: &User) -> Caller {
+    let auth = match caller.auth() {
+        AuthMethod::None => AuthMethod::Password,
+        other => other.clone(),
+    };
+    Caller::user(
+        u.id.clone(),
+        u.username.clone(),
+        u.roles.clone(),
+        auth,
+        caller.request_id(),
+    )
 }
 
 /// The accounts service. Cheap to clone.
 #[derive(Clone)]
 pub struct Accounts {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Store,
-    audit: Audit,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) audit: Audit,
     hasher: PasswordHasher,
     hashing: tokio::sync::Semaphore,
     claimed: renkei_crypto::Macer,
-    sealer: Sealer,
+    pub(crate) sealer: Sealer,
     clock: SharedClock,
     sessions: SessionPolicy,
     lockout: LockoutPolicy,
@@ -81,7 +62,7 @@ const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Seconds between writes of a session's `last_seen_at` (so reading a page is not a write).
 const TOUCH_EVERY_SECS: i64 = 60;
 
-const USER_COLS: &str =
+pub(crate) const USER_COLS: &str =
     "id, username, display_name, status, totp_secret, locked_until, failed_attempts, created_at";
 
 impl Accounts {
@@ -112,121 +93,28 @@ impl Accounts {
         }
     }
 
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }
 
-    async fn deny<T>(
+    pub(crate) async fn deny<T>(
         &self,
-        ctx: &Ctx,
-        action: &str,
+        caller: &Caller,
+        action: Action,
         object: impl Into<String>,
         err: AccountError,
     ) -> Result<T, AccountError> {
         if err.is_client_error() {
             self.inner
                 .audit
-                .record(ctx.event(action, object, Outcome::denied(err.code())))
+                .record(caller.event(action, object, Outcome::denied(err.code())))
                 .await?;
         }
         Err(err)
     }
 
-    // ----- users -------------------------------------------------------------------
-
-    /// Creates a user with a password and roles. The user enrols a second factor at
-    /// first sign-in.
-    pub async fn create_user(
-        &self,
-        ctx: &Ctx,
-        username: &str,
-        display_name: &str,
-        password: &str,
-        roles: &[Role],
-    ) -> Result<User, AccountError> {
-        let object = format!("username:{}", truncate(username, 64));
-        let checked = (|| {
-            let u = Username::parse(username)?;
-            check_display_name(display_name)?;
-            if roles.is_empty() {
-                return Err(AccountError::NoRoles);
-            }
-            renkei_core::password::check(password, u.as_str())?;
-            Ok(u)
-        })();
-        let username = match checked {
-            Ok(u) => u,
-            Err(e) => return self.deny(ctx, "user.create", object, e).await,
-        };
-        let hash = self.hash(password).await?;
-        let id = UserId::generate();
-        let now = self.now();
-        let mut tx = self.inner.store.begin().await?;
-        let r = sqlx::query(
-            "INSERT INTO users (id, username, display_name, password_hash, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $5)",
-        )
-        .bind(id.as_str())
-        .bind(username.as_str())
-        .bind(display_name.trim())
-        .bind(&hash)
-        .bind(now.micros())
-        .execute(&mut *tx)
-        .await;
-        if let Err(e) = r {
-            drop(tx);
-            if renkei_store::is_unique_violation(&e) {
-                return self
-                    .deny(ctx, "user.create", object, AccountError::DuplicateUsername)
-                    .await;
-            }
-            return Err(e.into());
-        }
-        let mut roles: Vec<Role> = roles.to_vec();
-        roles.sort();
-        roles.dedup();
-        insert_roles(&mut tx, &id, &roles, now, &ctx.actor.id).await?;
-        let ev = ctx
-            .event("user.create", format!("user:{id}"), Outcome::Allowed)
-            .detail(serde_json::json!({
-                "username": username.as_str(),
-                "roles": roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-            }));
-        self.inner.audit.append_in(&mut tx, &[ev]).await?;
-        tx.commit().await?;
-        self.get_user(&id).await
-    }
-
-    /// All users, by username.
-    pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))
-            .fetch_all(self.inner.store.pool())
-            .await?;
-        let role_rows = sqlx::query("SELECT user_id, role FROM user_roles")
-            .fetch_all(self.inner.store.pool())
-            .await?;
-        let mut users = rows
-            .iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        for r in role_rows {
-            let uid: String = r.try_get(0)?;
-            let role: String = r.try_get(1)?;
-            if let (Some(u), Some(role)) = (
-                users.iter_mut().find(|u| u.id.as_str() == uid),
-                Role::parse(&role),
-            ) {
-                u.roles.push(role);
-            }
-        }
-        for u in &mut users {
-            u.roles.sort();
-        }
-        Ok(users)
-    }
-
     /// One user by id.
-    pub async fn get_user(&self, id: &UserId) -> Result<User, AccountError> {
+    pub(crate) async fn get_user(&self, id: &UserId) -> Result<User, AccountError> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(self.inner.store.pool())
@@ -235,16 +123,6 @@ impl Accounts {
         let mut u = user_from_row(&row)?;
         u.roles = self.roles_of(id).await?;
         Ok(u)
-    }
-
-    /// One user by username.
-    pub async fn find_user(&self, username: &str) -> Result<User, AccountError> {
-        let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(self.inner.store.pool())
-            .await?;
-        let id = id.ok_or(AccountError::NoSuchUser)?;
-        self.get_user(&UserId::from_stored(id)).await
     }
 
     async fn roles_of(&self, id: &UserId) -> Result<Vec<Role>, AccountError> {
@@ -258,159 +136,48 @@ impl Accounts {
         Ok(roles)
     }
 
-    /// Disables or re-enables a user. Disabling revokes every session and API token.
-    pub async fn set_status(
-        &self,
-        ctx: &Ctx,
-        id: &UserId,
-        status: UserStatus,
-    ) -> Result<User, AccountError> {
-        let action = if status == UserStatus::Disabled {
-            "user.disable"
-        } else {
-            "user.enable"
+    /// The user acting on their own account: signed in in a browser with both factors.
+    /// An API token may not mint tokens or change a password, and nobody else may act
+    /// on a user's tokens.
+    async fn own_account(&self, caller: &Caller, action: Action) -> Result<UserId, AccountError> {
+        use renkei_core::role::AccessDenied;
+        let denied = match (caller.user_id(), caller.auth()) {
+            (Some(id), AuthMethod::SessionMfa) => return Ok(id.clone()),
+            (Some(_), AuthMethod::ApiToken { .. }) => {
+                AccessDenied::Object("browser_session_required")
+            }
+            (Some(_), AuthMethod::Password) => AccessDenied::MfaRequired,
+            _ => AccessDenied::NotSignedIn,
         };
-        let object = format!("user:{id}");
-        let user = match self.get_user(id).await {
-            Ok(u) => u,
-            Err(e) => return self.deny(ctx, action, object, e).await,
-        };
-        if is_self(ctx, id) {
-            return self
-                .deny(ctx, action, object, AccountError::SelfChange)
-                .await;
-        }
-        let now = self.now();
-        let mut tx = self.inner.store.begin().await?;
-        take_guard(&mut tx, "roles").await?;
-        if status == UserStatus::Disabled
-            && user.roles.contains(&Role::Admin)
-            && other_active_admins(&mut tx, id).await? == 0
-        {
-            drop(tx);
-            return self
-                .deny(ctx, action, object, AccountError::LastAdmin)
-                .await;
-        }
-        sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(status.code())
-            .bind(now.micros())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let mut revoked = 0;
-        if status == UserStatus::Disabled {
-            revoked = revoke_all(&mut tx, id, now).await?;
-        }
-        let ev = ctx
-            .event(action, object, Outcome::Allowed)
-            .detail(serde_json::json!({ "username": user.username.as_str(), "sessions_and_tokens_revoked": revoked }));
-        self.inner.audit.append_in(&mut tx, &[ev]).await?;
-        tx.commit().await?;
-        self.get_user(id).await
-    }
-
-    /// Replaces a user's roles.
-    pub async fn set_roles(
-        &self,
-        ctx: &Ctx,
-        id: &UserId,
-        roles: &[Role],
-    ) -> Result<User, AccountError> {
-        let object = format!("user:{id}");
-        let user = match self.get_user(id).await {
-            Ok(u) => u,
-            Err(e) => return self.deny(ctx, "user.roles", object, e).await,
-        };
-        if is_self(ctx, id) {
-            return self
-                .deny(ctx, "user.roles", object, AccountError::SelfChange)
-                .await;
-        }
-        if roles.is_empty() {
-            return self
-                .deny(ctx, "user.roles", object, AccountError::NoRoles)
-                .await;
-        }
-        let mut roles = roles.to_vec();
-        roles.sort();
-        roles.dedup();
-        let now = self.now();
-        let mut tx = self.inner.store.begin().await?;
-        take_guard(&mut tx, "roles").await?;
-        if user.roles.contains(&Role::Admin)
-            && !roles.contains(&Role::Admin)
-            && other_active_admins(&mut tx, id).await? == 0
-        {
-            drop(tx);
-            return self
-                .deny(ctx, "user.roles", object, AccountError::LastAdmin)
-                .await;
-        }
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        insert_roles(&mut tx, id, &roles, now, &ctx.actor.id).await?;
-        // Sessions keep working; roles are read afresh on every request.
-        let ev = ctx
-            .event("user.roles", object, Outcome::Allowed)
-            .detail(serde_json::json!({
-                "username": user.username.as_str(),
-                "before": user.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-                "after": roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-            }));
-        self.inner.audit.append_in(&mut tx, &[ev]).await?;
-        tx.commit().await?;
-        self.get_user(id).await
-    }
-
-    /// Clears a user's authenticator (lost phone) and ends their sessions; they enrol
-    /// again at next sign-in.
-    pub async fn reset_mfa(&self, ctx: &Ctx, id: &UserId) -> Result<User, AccountError> {
-        let object = format!("user:{id}");
-        let user = match self.get_user(id).await {
-            Ok(u) => u,
-            Err(e) => return self.deny(ctx, "user.mfa_reset", object, e).await,
-        };
-        let now = self.now();
-        let mut tx = self.inner.store.begin().await?;
-        sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = 0, updated_at = $1 WHERE id = $2")
-            .bind(now.micros())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let revoked = revoke_all(&mut tx, id, now).await?;
-        let ev = ctx
-            .event("user.mfa_reset", object, Outcome::Allowed)
-            .detail(serde_json::json!({ "username": user.username.as_str(), "sessions_and_tokens_revoked": revoked }));
-        self.inner.audit.append_in(&mut tx, &[ev]).await?;
-        tx.commit().await?;
-        self.get_user(id).await
-    }
-
-    /// Sets a new password for a user (operator reset) and ends all their sessions.
-    pub async fn set_password(
-        &self,
-        ctx: &Ctx,
-        id: &UserId,
-        password: &str,
-    ) -> Result<(), AccountError> {
-        self.replace_password(ctx, id, password, None).await
+        self.deny(caller, action, "account", denied.into()).await
     }
 
     /// A user changes their own password: the current one must be right (a wrong one
     /// counts towards lockout). Their other sessions end; this one continues.
     pub async fn change_own_password(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         session: &Session,
         current: &str,
         new: &str,
     ) -> Result<(), AccountError> {
         let user = &session.user;
-        let uctx = ctx.as_user(user);
-        let attempt = self.claim_attempt(&uctx, user, "user.password").await?;
+        let own = self.own_account(caller, Action::UserPassword).await?;
+        if own != user.id {
+            let d = renkei_core::role::AccessDenied::Object("not_own_session");
+            return self
+                .deny(
+                    caller,
+                    Action::UserPassword,
+                    format!("user:{}", user.id),
+                    d.into(),
+                )
+                .await;
+        }
+        let ucaller = as_user(caller, user);
+        let attempt = self
+            .claim_attempt(&ucaller, user, Action::UserPassword)
+            .await?;
         let phc: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(user.id.as_str())
             .fetch_one(self.inner.store.pool())
@@ -418,22 +185,22 @@ impl Accounts {
         if !self.verify_password(current, Some(phc)).await? {
             return Err(self
                 .fail(
-                    &uctx,
+                    &ucaller,
                     user,
-                    "user.password",
+                    Action::UserPassword,
                     attempt,
                     AccountError::BadCredentials,
                 )
                 .await?);
         }
         self.release_attempt(user, attempt).await?;
-        self.replace_password(&uctx, &user.id, new, Some(&session.token_hash))
+        self.replace_password(&ucaller, &user.id, new, Some(&session.token_hash))
             .await
     }
 
-    async fn replace_password(
+    pub(crate) async fn replace_password(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         id: &UserId,
         password: &str,
         keep_session: Option<&str>,
@@ -441,10 +208,12 @@ impl Accounts {
         let object = format!("user:{id}");
         let user = match self.get_user(id).await {
             Ok(u) => u,
-            Err(e) => return self.deny(ctx, "user.password", object, e).await,
+            Err(e) => return self.deny(caller, Action::UserPassword, object, e).await,
         };
         if let Err(p) = renkei_core::password::check(password, user.username.as_str()) {
-            return self.deny(ctx, "user.password", object, p.into()).await;
+            return self
+                .deny(caller, Action::UserPassword, object, p.into())
+                .await;
         }
         let hash = self.hash(password).await?;
         let now = self.now();
@@ -471,8 +240,8 @@ impl Accounts {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let ev = ctx
-            .event("user.password", object, Outcome::Allowed)
+        let ev = caller
+            .event(Action::UserPassword, object, Outcome::Allowed)
             .detail(serde_json::json!({ "sessions_ended": ended, "api_tokens_revoked": tokens }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
@@ -490,7 +259,7 @@ impl Accounts {
         }
     }
 
-    async fn hash(&self, password: &str) -> Result<String, AccountError> {
+    pub(crate) async fn hash(&self, password: &str) -> Result<String, AccountError> {
         let _permit = self.hash_permit().await?;
         let hasher = self.inner.hasher.clone();
         let pw = Zeroizing::new(password.to_owned());
@@ -525,7 +294,7 @@ impl Accounts {
     /// sends the user to enrol or to the TOTP challenge.
     pub async fn sign_in_password(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         username: &str,
         password: &str,
         user_agent: &str,
@@ -536,10 +305,6 @@ impl Accounts {
             "unknown:{}",
             &hex_lower(&self.inner.claimed.mac(username.trim().as_bytes()))[..16]
         );
-        let anon = Ctx {
-            actor: Actor::anonymous(Some(&claimed)),
-            request_id: ctx.request_id.clone(),
-        };
         let row = match Username::parse(username.trim()) {
             Ok(u) => {
                 sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
@@ -552,28 +317,36 @@ impl Accounts {
         let Some(row) = row else {
             // Same work as a real check, so timing does not reveal unknown usernames.
             self.verify_password(password, None).await?;
-            return self
-                .deny(
-                    &anon,
-                    "auth.password",
-                    "user:?",
-                    AccountError::BadCredentials,
+            let err = AccountError::BadCredentials;
+            self.inner
+                .audit
+                .record(
+                    AuditEvent::new(
+                        Actor::anonymous(Some(&claimed)),
+                        Action::AuthPassword,
+                        "user:?",
+                        Outcome::denied(err.code()),
+                    )
+                    .request(caller.request_id()),
                 )
-                .await;
+                .await?;
+            return Err(err);
         };
         let id = UserId::from_stored(row.try_get(0)?);
         let phc: String = row.try_get(1)?;
         let user = self.get_user(&id).await?;
-        let uctx = ctx.as_user(&user);
+        let ucaller = as_user(caller, &user);
         let object = format!("user:{id}");
         let now = self.now();
-        let attempt = self.claim_attempt(&uctx, &user, "auth.password").await?;
+        let attempt = self
+            .claim_attempt(&ucaller, &user, Action::AuthPassword)
+            .await?;
         if !self.verify_password(password, Some(phc)).await? {
             return Err(self
                 .fail(
-                    &uctx,
+                    &ucaller,
                     &user,
-                    "auth.password",
+                    Action::AuthPassword,
                     attempt,
                     AccountError::BadCredentials,
                 )
@@ -583,7 +356,12 @@ impl Accounts {
         self.release_attempt(&user, attempt).await?;
         if user.status == UserStatus::Disabled {
             return self
-                .deny(&uctx, "auth.password", object, AccountError::Disabled)
+                .deny(
+                    &ucaller,
+                    Action::AuthPassword,
+                    object,
+                    AccountError::Disabled,
+                )
                 .await;
         }
         let token = random_token();
@@ -598,8 +376,8 @@ impl Accounts {
             user_agent,
         )
         .await?;
-        let ev = uctx
-            .event("auth.password", object, Outcome::Allowed)
+        let ev = ucaller
+            .event(Action::AuthPassword, object, Outcome::Allowed)
             .detail(serde_json::json!({ "mfa_enrolled": user.mfa_enrolled }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
@@ -613,9 +391,9 @@ impl Accounts {
     /// ([`Self::release_attempt`]).
     async fn claim_attempt(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         user: &User,
-        action: &str,
+        action: Action,
     ) -> Result<Attempt, AccountError> {
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
@@ -636,7 +414,7 @@ impl Accounts {
                 until: Timestamp(until),
             };
             return self
-                .deny(ctx, action, format!("user:{}", user.id), err)
+                .deny(caller, action, format!("user:{}", user.id), err)
                 .await;
         };
         let delay = self.inner.lockout.delay_secs(n);
@@ -672,15 +450,15 @@ impl Accounts {
     /// Returns the error to give.
     async fn fail(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         user: &User,
-        action: &str,
+        action: Action,
         attempt: Attempt,
         err: AccountError,
     ) -> Result<AccountError, AccountError> {
         let (failures, delay) = (attempt.n, attempt.locked_for_secs);
         let mut tx = self.inner.store.begin().await?;
-        let ev = ctx
+        let ev = caller
             .event(
                 action,
                 format!("user:{}", user.id),
@@ -698,16 +476,16 @@ impl Accounts {
     /// Starts (or resumes) authenticator enrolment for the session's user.
     pub async fn begin_enrolment(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         session: &Session,
     ) -> Result<Enrolment, AccountError> {
         let user = &session.user;
-        let uctx = ctx.as_user(user);
+        let ucaller = as_user(caller, user);
         if user.mfa_enrolled {
             return self
                 .deny(
-                    &uctx,
-                    "mfa.enrol",
+                    &ucaller,
+                    Action::MfaEnrol,
                     format!("user:{}", user.id),
                     AccountError::MfaAlreadyEnrolled,
                 )
@@ -729,8 +507,8 @@ impl Accounts {
                     .bind(user.id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                let ev = uctx.event(
-                    "mfa.enrol.begin",
+                let ev = ucaller.event(
+                    Action::MfaEnrolBegin,
                     format!("user:{}", user.id),
                     Outcome::Allowed,
                 );
@@ -751,19 +529,24 @@ impl Accounts {
     /// token (the old one is revoked).
     pub async fn confirm_enrolment(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         session: &Session,
         code: &str,
     ) -> Result<String, AccountError> {
         let user = &session.user;
-        let uctx = ctx.as_user(user);
+        let ucaller = as_user(caller, user);
         let object = format!("user:{}", user.id);
         if user.mfa_enrolled {
             return self
-                .deny(&uctx, "mfa.enrol", object, AccountError::MfaAlreadyEnrolled)
+                .deny(
+                    &ucaller,
+                    Action::MfaEnrol,
+                    object,
+                    AccountError::MfaAlreadyEnrolled,
+                )
                 .await;
         }
-        let attempt = self.claim_attempt(&uctx, user, "mfa.enrol").await?;
+        let attempt = self.claim_attempt(&ucaller, user, Action::MfaEnrol).await?;
         let pending: Option<String> =
             sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
                 .bind(user.id.as_str())
@@ -771,7 +554,12 @@ impl Accounts {
                 .await?;
         let Some(sealed) = pending else {
             return self
-                .deny(&uctx, "mfa.enrol", object, AccountError::NoEnrolment)
+                .deny(
+                    &ucaller,
+                    Action::MfaEnrol,
+                    object,
+                    AccountError::NoEnrolment,
+                )
                 .await;
         };
         let opened = self
@@ -784,14 +572,25 @@ impl Accounts {
             .and_then(|s| totp_for(s, user.username.as_str()))
         else {
             return self
-                .deny(&uctx, "mfa.enrol", object, AccountError::NoEnrolment)
+                .deny(
+                    &ucaller,
+                    Action::MfaEnrol,
+                    object,
+                    AccountError::NoEnrolment,
+                )
                 .await;
         };
         let secret = opened.unwrap_or_default();
         let now = self.now();
         let Some(step) = matching_step(&totp, code, now.secs().max(0) as u64) else {
             return Err(self
-                .fail(&uctx, user, "mfa.enrol", attempt, AccountError::BadTotp)
+                .fail(
+                    &ucaller,
+                    user,
+                    Action::MfaEnrol,
+                    attempt,
+                    AccountError::BadTotp,
+                )
                 .await?);
         };
         let mut tx = self.inner.store.begin().await?;
@@ -811,7 +610,7 @@ impl Accounts {
             self.inner.sessions.absolute_timeout_secs,
         )
         .await?;
-        let ev = uctx.event("mfa.enrol", object, Outcome::Allowed);
+        let ev = ucaller.event(Action::MfaEnrol, object, Outcome::Allowed);
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(token)
@@ -820,20 +619,25 @@ impl Accounts {
     /// The second step of sign-in. Returns a new, fully signed-in session token.
     pub async fn verify_mfa(
         &self,
-        ctx: &Ctx,
+        caller: &Caller,
         session: &Session,
         code: &str,
     ) -> Result<String, AccountError> {
         let user = &session.user;
-        let uctx = ctx.as_user(user);
+        let ucaller = as_user(caller, user);
         let object = format!("user:{}", user.id);
         if !user.mfa_enrolled {
             return self
-                .deny(&uctx, "auth.mfa", object, AccountError::MfaNotEnrolled)
+                .deny(
+                    &ucaller,
+                    Action::AuthMfa,
+                    object,
+                    AccountError::MfaNotEnrolled,
+                )
                 .await;
         }
         let now = self.now();
-        let attempt = self.claim_attempt(&uctx, user, "auth.mfa").await?;
+        let attempt = self.claim_attempt(&ucaller, user, Action::AuthMfa).await?;
         let row = sqlx::query("SELECT totp_secret, totp_last_step FROM users WHERE id = $1")
             .bind(user.id.as_str())
             .fetch_one(self.inner.store.pool())
@@ -850,18 +654,35 @@ impl Accounts {
             .and_then(|secret| totp_for(&secret, user.username.as_str()));
         let Some(totp) = totp else {
             return self
-                .deny(&uctx, "auth.mfa", object, AccountError::MfaNotEnrolled)
+                .deny(
+                    &ucaller,
+                    Action::AuthMfa,
+                    object,
+                    AccountError::MfaNotEnrolled,
+                )
                 .await;
         };
         let Some(step) = matching_step(&totp, code, now.secs().max(0) as u64) else {
             return Err(self
-                .fail(&uctx, user, "auth.mfa", attempt, AccountError::BadTotp)
+                .fail(
+                    &ucaller,
+                    user,
+                    Action::AuthMfa,
+                    attempt,
+                    AccountError::BadTotp,
+                )
                 .await?);
         };
         let step = step as i64;
         if step <= last_step {
             return Err(self
-                .fail(&uctx, user, "auth.mfa", attempt, AccountError::TotpReplayed)
+                .fail(
+                    &ucaller,
+                    user,
+                    Action::AuthMfa,
+                    attempt,
+                    AccountError::TotpReplayed,
+                )
                 .await?);
         }
         let mut tx = self.inner.store.begin().await?;
@@ -877,7 +698,13 @@ impl Accounts {
         if won != 1 {
             drop(tx);
             return Err(self
-                .fail(&uctx, user, "auth.mfa", attempt, AccountError::TotpReplayed)
+                .fail(
+                    &ucaller,
+                    user,
+                    Action::AuthMfa,
+                    attempt,
+                    AccountError::TotpReplayed,
+                )
                 .await?);
         }
         let token = rotate_to_full(
@@ -887,7 +714,7 @@ impl Accounts {
             self.inner.sessions.absolute_timeout_secs,
         )
         .await?;
-        let ev = uctx.event("auth.mfa", object, Outcome::Allowed);
+        let ev = ucaller.event(Action::AuthMfa, object, Outcome::Allowed);
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(token)
@@ -944,11 +771,12 @@ impl Accounts {
             level,
             via: Via::Cookie,
             expires_at: expires,
+            token_id: None,
         })
     }
 
     /// Ends a session.
-    pub async fn sign_out(&self, ctx: &Ctx, session: &Session) -> Result<(), AccountError> {
+    pub async fn sign_out(&self, caller: &Caller, session: &Session) -> Result<(), AccountError> {
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
         sqlx::query(
@@ -958,8 +786,8 @@ impl Accounts {
         .bind(&session.token_hash)
         .execute(&mut *tx)
         .await?;
-        let ev = ctx.as_user(&session.user).event(
-            "auth.signout",
+        let ev = as_user(caller, &session.user).event(
+            Action::AuthSignOut,
             format!("user:{}", session.user.id),
             Outcome::Allowed,
         );
@@ -974,18 +802,18 @@ impl Accounts {
     /// shown once and never stored.
     pub async fn create_api_token(
         &self,
-        ctx: &Ctx,
-        user: &User,
+        caller: &Caller,
         name: &str,
         ttl_days: i64,
     ) -> Result<(ApiTokenInfo, String), AccountError> {
-        let object = format!("user:{}", user.id);
+        let user_id = self.own_account(caller, Action::TokenCreate).await?;
+        let object = format!("user:{user_id}");
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return self
                 .deny(
-                    ctx,
-                    "token.create",
+                    caller,
+                    Action::TokenCreate,
                     object,
                     AccountError::Invalid("a token name has 1 to 100 characters".into()),
                 )
@@ -994,8 +822,8 @@ impl Accounts {
         if !(1..=365).contains(&ttl_days) {
             return self
                 .deny(
-                    ctx,
-                    "token.create",
+                    caller,
+                    Action::TokenCreate,
                     object,
                     AccountError::Invalid("a token lives 1 to 365 days".into()),
                 )
@@ -1015,15 +843,15 @@ impl Accounts {
         let mut tx = self.inner.store.begin().await?;
         sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
-            .bind(user.id.as_str())
+            .bind(user_id.as_str())
             .bind(name)
             .bind(sha256_hex(value.as_bytes()))
             .bind(now.micros())
             .bind(info.expires_at.micros())
             .execute(&mut *tx)
             .await?;
-        let ev = ctx
-            .event("token.create", object, Outcome::Allowed)
+        let ev = caller
+            .event(Action::TokenCreate, object, Outcome::Allowed)
             .detail(serde_json::json!({ "token_id": id, "name": name, "expires_at": info.expires_at.to_rfc3339() }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
@@ -1031,7 +859,11 @@ impl Accounts {
     }
 
     /// A user's API tokens, newest first.
-    pub async fn list_api_tokens(&self, user: &UserId) -> Result<Vec<ApiTokenInfo>, AccountError> {
+    pub async fn list_api_tokens(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<ApiTokenInfo>, AccountError> {
+        let user = self.own_account(caller, Action::TokenCreate).await?;
         let rows = sqlx::query(
             "SELECT id, name, created_at, expires_at, revoked_at, last_used_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC",
         )
@@ -1055,10 +887,10 @@ impl Accounts {
     /// Revokes one of `user`'s tokens.
     pub async fn revoke_api_token(
         &self,
-        ctx: &Ctx,
-        user: &UserId,
+        caller: &Caller,
         token_id: &str,
     ) -> Result<(), AccountError> {
+        let user = self.own_account(caller, Action::TokenRevoke).await?;
         let now = self.now();
         let mut tx = self.inner.store.begin().await?;
         let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
@@ -1072,15 +904,15 @@ impl Accounts {
             drop(tx);
             return self
                 .deny(
-                    ctx,
-                    "token.revoke",
+                    caller,
+                    Action::TokenRevoke,
                     format!("token:{}", truncate(token_id, 64)),
                     AccountError::Invalid("no such active token".into()),
                 )
                 .await;
         }
-        let ev = ctx.event(
-            "token.revoke",
+        let ev = caller.event(
+            Action::TokenRevoke,
             format!("token:{token_id}"),
             Outcome::Allowed,
         );
@@ -1126,35 +958,12 @@ impl Accounts {
             level: AuthLevel::Full,
             via: Via::ApiToken,
             expires_at: expires,
+            token_id: Some(id),
         })
-    }
-
-    /// Enrols a known TOTP secret directly (demo accounts, whose secrets are printed so
-    /// the person trying the demo can add them to an authenticator app).
-    pub async fn enrol_known_secret(
-        &self,
-        ctx: &Ctx,
-        id: &UserId,
-        secret: &[u8],
-    ) -> Result<(), AccountError> {
-        let now = self.now();
-        let mut tx = self.inner.store.begin().await?;
-        sqlx::query("UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_last_step = 0, updated_at = $2 WHERE id = $3")
-            .bind(self.inner.sealer.seal(secret, &format!("totp:{id}")))
-            .bind(now.micros())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let ev = ctx
-            .event("mfa.enrol", format!("user:{id}"), Outcome::Allowed)
-            .detail(serde_json::json!({ "by": "operator" }));
-        self.inner.audit.append_in(&mut tx, &[ev]).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 
-fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, AccountError> {
+pub(crate) fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, AccountError> {
     let username: String = r.try_get(1)?;
     let totp: Option<String> = r.try_get(4)?;
     Ok(User {
@@ -1171,7 +980,7 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, AccountError> {
     })
 }
 
-fn check_display_name(s: &str) -> Result<(), AccountError> {
+pub(crate) fn check_display_name(s: &str) -> Result<(), AccountError> {
     let n = s.trim().chars().count();
     if n == 0 || n > 100 || s.chars().any(char::is_control) {
         return Err(AccountError::Invalid(
@@ -1181,11 +990,11 @@ fn check_display_name(s: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> String {
+pub(crate) fn truncate(s: &str, n: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(n).collect()
 }
 
-async fn insert_roles(
+pub(crate) async fn insert_roles(
     tx: &mut Tx,
     id: &UserId,
     roles: &[Role],
@@ -1204,15 +1013,9 @@ async fn insert_roles(
     Ok(())
 }
 
-/// Whether the actor is acting on their own account (admins may not change their own
-/// roles or status: separation of duties, and no accidental self-lockout).
-fn is_self(ctx: &Ctx, id: &UserId) -> bool {
-    ctx.actor.id == format!("user:{id}")
-}
-
 /// Serializes transactions that check several rows before changing one (see the
 /// `guards` table).
-async fn take_guard(tx: &mut Tx, name: &str) -> Result<(), AccountError> {
+pub(crate) async fn take_guard(tx: &mut Tx, name: &str) -> Result<(), AccountError> {
     sqlx::query("UPDATE guards SET n = n + 1 WHERE name = $1")
         .bind(name)
         .execute(&mut **tx)
@@ -1224,7 +1027,7 @@ fn hex_lower(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-async fn other_active_admins(tx: &mut Tx, except: &UserId) -> Result<i64, AccountError> {
+pub(crate) async fn other_active_admins(tx: &mut Tx, except: &UserId) -> Result<i64, AccountError> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM user_roles r JOIN users u ON u.id = r.user_id \
          WHERE r.role = 'admin' AND u.status = 'active' AND u.id <> $1",
@@ -1234,7 +1037,11 @@ async fn other_active_admins(tx: &mut Tx, except: &UserId) -> Result<i64, Accoun
     .await?)
 }
 
-async fn revoke_all(tx: &mut Tx, id: &UserId, now: Timestamp) -> Result<u64, AccountError> {
+pub(crate) async fn revoke_all(
+    tx: &mut Tx,
+    id: &UserId,
+    now: Timestamp,
+) -> Result<u64, AccountError> {
     let s = sqlx::query(
         "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
     )

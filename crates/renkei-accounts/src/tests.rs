@@ -1,10 +1,10 @@
 //! Account behaviour on both backends, with a clock the tests move.
 
 use super::*;
-use renkei_audit::{Audit, ExportFilter, export_jsonl};
+use renkei_audit::{Audit, ExportFilter};
 use renkei_core::role::AuthLevel;
 use renkei_core::time::{Clock as _, ManualClock};
-use renkei_core::{Role, Timestamp};
+use renkei_core::{AuthMethod, Caller, Role, Timestamp};
 use renkei_crypto::{KeyStore, PasswordParams, RootKey};
 use renkei_store::{Store, store_test};
 use std::sync::Arc;
@@ -40,8 +40,30 @@ fn world(store: &Store) -> World {
     }
 }
 
-fn cli() -> Ctx {
-    Ctx::cli("tester")
+/// Someone at the sign-in page.
+fn cli() -> Caller {
+    Caller::anonymous("test")
+}
+
+/// `u` signed in with both factors.
+fn signed_in(u: &User) -> Caller {
+    Caller::user(
+        u.id.clone(),
+        u.username.clone(),
+        u.roles.clone(),
+        AuthMethod::SessionMfa,
+        "test",
+    )
+}
+
+impl World {
+    /// The operator's administration capability.
+    async fn admin(&self) -> UserAdmin {
+        self.accounts
+            .admin(&Caller::operator("tester"))
+            .await
+            .unwrap()
+    }
 }
 
 fn code_at(secret_b32: &str, clock: &ManualClock) -> String {
@@ -78,47 +100,58 @@ async fn enrol(w: &World, username: &str) -> (String, String) {
 
 async fn audit_text(w: &World) -> String {
     let mut out = Vec::new();
-    export_jsonl(&w.store, &ExportFilter::default(), &mut out)
+    for e in renkei_audit::testing::recent(&w.store, &ExportFilter::default(), 10_000)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .rev()
+    {
+        out.extend_from_slice(serde_json::to_string(&e).unwrap().as_bytes());
+        out.push(b'\n');
+    }
     String::from_utf8(out).unwrap()
 }
 
 async fn creating_users_validates_and_audits(store: Store) {
     let w = world(&store);
     let u = w
-        .accounts
-        .create_user(&cli(), "alice", "Alice 有栖", PW, &[Role::Researcher])
+        .admin()
+        .await
+        .create_user("alice", "Alice 有栖", PW, &[Role::Researcher])
         .await
         .unwrap();
     assert_eq!(u.roles, vec![Role::Researcher]);
     assert!(!u.mfa_enrolled);
     let e = w
-        .accounts
-        .create_user(&cli(), "alice", "Other", PW, &[Role::Admin])
+        .admin()
+        .await
+        .create_user("alice", "Other", PW, &[Role::Admin])
         .await
         .unwrap_err();
     assert_eq!(e.code(), "duplicate_username");
     let e = w
-        .accounts
-        .create_user(&cli(), "bob", "Bob", "short", &[Role::Admin])
+        .admin()
+        .await
+        .create_user("bob", "Bob", "short", &[Role::Admin])
         .await
         .unwrap_err();
     assert_eq!(e.code(), "password_too_short");
     let e = w
-        .accounts
-        .create_user(&cli(), "Bob", "Bob", PW, &[Role::Admin])
+        .admin()
+        .await
+        .create_user("Bob", "Bob", PW, &[Role::Admin])
         .await
         .unwrap_err();
     assert_eq!(e.code(), "invalid_username");
     let e = w
-        .accounts
-        .create_user(&cli(), "bob", "Bob", PW, &[])
+        .admin()
+        .await
+        .create_user("bob", "Bob", PW, &[])
         .await
         .unwrap_err();
     assert_eq!(e.code(), "no_roles");
     assert_eq!(
-        w.accounts.list_users().await.unwrap().len(),
+        w.admin().await.list_users().await.unwrap().len(),
         1,
         "refused creations leave nothing behind"
     );
@@ -126,13 +159,23 @@ async fn creating_users_validates_and_audits(store: Store) {
     assert_eq!(log.matches("\"user.create\"").count(), 5);
     assert_eq!(log.matches("\"denied\"").count(), 4);
     assert!(!log.contains(PW), "no password in the audit log");
-    assert!(w.audit.verify().await.unwrap().is_ok());
+    assert!(
+        w.audit
+            .reader(&Caller::operator("t"))
+            .await
+            .unwrap()
+            .verify()
+            .await
+            .unwrap()
+            .is_ok()
+    );
 }
 
 async fn sign_in_with_totp_and_replay_guard(store: Store) {
     let w = world(&store);
-    w.accounts
-        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+    w.admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
     let (full, secret) = enrol(&w, "alice").await;
@@ -195,13 +238,23 @@ async fn sign_in_with_totp_and_replay_guard(store: Store) {
             && log.contains("\"auth.mfa\"")
     );
     assert!(!log.contains(&secret), "no TOTP secret in the audit log");
-    assert!(w.audit.verify().await.unwrap().is_ok());
+    assert!(
+        w.audit
+            .reader(&Caller::operator("t"))
+            .await
+            .unwrap()
+            .verify()
+            .await
+            .unwrap()
+            .is_ok()
+    );
 }
 
 async fn wrong_passwords_lock_with_backoff(store: Store) {
     let w = world(&store);
-    w.accounts
-        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+    w.admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
     for _ in 0..4 {
@@ -274,8 +327,9 @@ async fn wrong_passwords_lock_with_backoff(store: Store) {
 
 async fn sessions_time_out(store: Store) {
     let w = world(&store);
-    w.accounts
-        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+    w.admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
     let (full, _) = enrol(&w, "alice").await;
@@ -333,24 +387,27 @@ async fn sessions_time_out(store: Store) {
 async fn disabling_revokes_and_last_admin_is_kept(store: Store) {
     let w = world(&store);
     let admin = w
-        .accounts
-        .create_user(&cli(), "root1", "Admin", PW, &[Role::Admin])
+        .admin()
+        .await
+        .create_user("root1", "Admin", PW, &[Role::Admin])
         .await
         .unwrap();
     let alice = w
-        .accounts
-        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
     let (full, _) = enrol(&w, "alice").await;
     let (_, tok) = w
         .accounts
-        .create_api_token(&cli(), &alice, "laptop", 30)
+        .create_api_token(&signed_in(&alice), "laptop", 30)
         .await
         .unwrap();
     w.accounts.resolve_api_token(&tok).await.unwrap();
-    w.accounts
-        .set_status(&cli(), &alice.id, UserStatus::Disabled)
+    w.admin()
+        .await
+        .set_status(&alice.id, UserStatus::Disabled)
         .await
         .unwrap();
     assert!(w.accounts.resolve_session(&full).await.is_err());
@@ -365,70 +422,90 @@ async fn disabling_revokes_and_last_admin_is_kept(store: Store) {
     );
     // The only admin can be neither disabled nor demoted.
     assert_eq!(
-        w.accounts
-            .set_status(&cli(), &admin.id, UserStatus::Disabled)
+        w.admin()
+            .await
+            .set_status(&admin.id, UserStatus::Disabled)
             .await
             .unwrap_err()
             .code(),
         "last_admin"
     );
     assert_eq!(
-        w.accounts
-            .set_roles(&cli(), &admin.id, &[Role::Auditor])
+        w.admin()
+            .await
+            .set_roles(&admin.id, &[Role::Auditor])
             .await
             .unwrap_err()
             .code(),
         "last_admin"
     );
     let u = w
-        .accounts
-        .set_roles(&cli(), &alice.id, &[Role::Admin, Role::Auditor])
+        .admin()
+        .await
+        .set_roles(&alice.id, &[Role::Admin, Role::Auditor])
         .await
         .unwrap();
     assert_eq!(u.roles, vec![Role::Admin, Role::Auditor]);
-    w.accounts
-        .set_roles(&cli(), &admin.id, &[Role::Auditor])
+    w.admin()
+        .await
+        .set_roles(&admin.id, &[Role::Auditor])
         .await
         .unwrap_err();
-    w.accounts
-        .set_status(&cli(), &alice.id, UserStatus::Active)
+    w.admin()
+        .await
+        .set_status(&alice.id, UserStatus::Active)
         .await
         .unwrap();
-    w.accounts
-        .set_roles(&cli(), &admin.id, &[Role::Auditor])
+    w.admin()
+        .await
+        .set_roles(&admin.id, &[Role::Auditor])
         .await
         .unwrap();
-    assert!(w.audit.verify().await.unwrap().is_ok());
+    assert!(
+        w.audit
+            .reader(&Caller::operator("t"))
+            .await
+            .unwrap()
+            .verify()
+            .await
+            .unwrap()
+            .is_ok()
+    );
 }
 
 async fn api_tokens(store: Store) {
     let w = world(&store);
     let alice = w
-        .accounts
-        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
     let (info, tok) = w
         .accounts
-        .create_api_token(&cli(), &alice, "notebook", 1)
+        .create_api_token(&signed_in(&alice), "notebook", 1)
         .await
         .unwrap();
     assert!(tok.starts_with("rkt_"));
     let s = w.accounts.resolve_api_token(&tok).await.unwrap();
     assert_eq!((s.level, s.via), (AuthLevel::Full, Via::ApiToken));
     assert_eq!(
-        w.accounts.list_api_tokens(&alice.id).await.unwrap().len(),
+        w.accounts
+            .list_api_tokens(&signed_in(&alice))
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert!(
         w.accounts
-            .create_api_token(&cli(), &alice, "", 1)
+            .create_api_token(&signed_in(&alice), "", 1)
             .await
             .is_err()
     );
     assert!(
         w.accounts
-            .create_api_token(&cli(), &alice, "x", 400)
+            .create_api_token(&signed_in(&alice), "x", 400)
             .await
             .is_err()
     );
@@ -439,26 +516,30 @@ async fn api_tokens(store: Store) {
     );
     let (_, tok2) = w
         .accounts
-        .create_api_token(&cli(), &alice, "second", 5)
+        .create_api_token(&signed_in(&alice), "second", 5)
         .await
         .unwrap();
     // Revoking an expired token is allowed once; a second time there is nothing to revoke.
     w.accounts
-        .revoke_api_token(&cli(), &alice.id, &info.id)
+        .revoke_api_token(&signed_in(&alice), &info.id)
         .await
         .unwrap();
     assert_eq!(
         w.accounts
-            .revoke_api_token(&cli(), &alice.id, &info.id)
+            .revoke_api_token(&signed_in(&alice), &info.id)
             .await
             .unwrap_err()
             .code(),
         "invalid_input"
     );
-    let list = w.accounts.list_api_tokens(&alice.id).await.unwrap();
+    let list = w
+        .accounts
+        .list_api_tokens(&signed_in(&alice))
+        .await
+        .unwrap();
     let second = list.iter().find(|t| t.name == "second").unwrap();
     w.accounts
-        .revoke_api_token(&cli(), &alice.id, &second.id)
+        .revoke_api_token(&signed_in(&alice), &second.id)
         .await
         .unwrap();
     assert_eq!(
@@ -478,22 +559,24 @@ async fn api_tokens(store: Store) {
 async fn mfa_reset_forces_reenrolment(store: Store) {
     let w = world(&store);
     let alice = w
-        .accounts
-        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+        .admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
     let (full, _) = enrol(&w, "alice").await;
-    w.accounts.reset_mfa(&cli(), &alice.id).await.unwrap();
+    w.admin().await.reset_mfa(&alice.id).await.unwrap();
     assert!(w.accounts.resolve_session(&full).await.is_err());
-    assert!(!w.accounts.get_user(&alice.id).await.unwrap().mfa_enrolled);
+    assert!(!w.admin().await.user(&alice.id).await.unwrap().mfa_enrolled);
     w.clock.advance_secs(30);
     enrol(&w, "alice").await;
 }
 
 async fn parallel_guesses_do_not_outrun_the_lock(store: Store) {
     let w = world(&store);
-    w.accounts
-        .create_user(&cli(), "alice", "Alice", PW, &[Role::Researcher])
+    w.admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -525,29 +608,26 @@ async fn parallel_guesses_do_not_outrun_the_lock(store: Store) {
 async fn admins_cannot_change_themselves(store: Store) {
     let w = world(&store);
     let a = w
-        .accounts
-        .create_user(&cli(), "root1", "Admin", PW, &[Role::Admin])
+        .admin()
+        .await
+        .create_user("root1", "Admin", PW, &[Role::Admin])
         .await
         .unwrap();
-    w.accounts
-        .create_user(&cli(), "root2", "Admin 2", PW, &[Role::Admin])
+    w.admin()
+        .await
+        .create_user("root2", "Admin 2", PW, &[Role::Admin])
         .await
         .unwrap();
-    let me = Ctx {
-        actor: renkei_core::Actor::user(&a.id, "root1", &[Role::Admin]),
-        request_id: "r".into(),
-    };
+    let me = w.accounts.admin(&signed_in(&a)).await.unwrap();
     assert_eq!(
-        w.accounts
-            .set_roles(&me, &a.id, &[Role::Admin, Role::Auditor])
+        me.set_roles(&a.id, &[Role::Admin, Role::Auditor])
             .await
             .unwrap_err()
             .code(),
         "self_change"
     );
     assert_eq!(
-        w.accounts
-            .set_status(&me, &a.id, UserStatus::Disabled)
+        me.set_status(&a.id, UserStatus::Disabled)
             .await
             .unwrap_err()
             .code(),

@@ -5,8 +5,7 @@
 //! `<data_dir>/demo-credentials.json` (owner-only), so re-running the demo reuses them.
 
 use crate::{App, AppError};
-use renkei_accounts::Ctx;
-use renkei_core::Role;
+use renkei_core::{Caller, Role};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -83,18 +82,15 @@ pub async fn ensure_accounts(app: &App) -> Result<Vec<DemoAccount>, AppError> {
         let text = std::fs::read_to_string(&path).map_err(io)?;
         return serde_json::from_str(&text).map_err(|e| io(std::io::Error::other(e)));
     }
-    let ctx = Ctx::cli("renkei-demo");
+    let admin = app.accounts.admin(&Caller::operator("renkei-demo")).await?;
     let mut out = Vec::new();
     for (role, username, display) in ACCOUNTS {
         let password = random_password();
         let secret = renkei_crypto::random_bytes::<20>();
-        let user = app
-            .accounts
-            .create_user(&ctx, username, display, &password, &[role])
+        let user = admin
+            .create_user(username, display, &password, &[role])
             .await?;
-        app.accounts
-            .enrol_known_secret(&ctx, &user.id, &secret)
-            .await?;
+        admin.enrol_known_secret(&user.id, &secret).await?;
         out.push(DemoAccount {
             role,
             username: username.to_owned(),
@@ -161,7 +157,7 @@ pub async fn ensure_world(
     );
     let reports = crate::world::ingest_only(
         app,
-        &renkei_core::Actor::cli("renkei-demo"),
+        &Caller::operator("renkei-demo"),
         &world,
         std::sync::Arc::new(|_, _, _| {}),
         &missing,
@@ -248,7 +244,7 @@ mod tests {
         // The first run was killed after its first dataset.
         crate::world::ingest_only(
             &app,
-            &renkei_core::Actor::cli("t"),
+            &Caller::operator("t"),
             &world,
             std::sync::Arc::new(|_, _, _| {}),
             &["deaths".to_owned()],

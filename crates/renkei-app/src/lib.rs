@@ -2,7 +2,9 @@
 //! loads the keys and builds the services every face (server, CLI) shares.
 //!
 //! **Invariant:** the server and the CLI construct services only through here, so both
-//! see the same configuration rules and the same wiring.
+//! see the same configuration rules and the same wiring. An [`App`] exposes services
+//! only: the metadata store and the keys stay inside, so a face can reach data and
+//! records only through a service that checks its caller.
 #![warn(missing_docs)]
 
 mod config;
@@ -13,8 +15,10 @@ pub use config::{Config, ConfigError, CookieSecure, ENV_VARS, TlsConfig};
 
 use renkei_accounts::Accounts;
 use renkei_audit::Audit;
+use renkei_catalog::Catalog;
 use renkei_core::time::{SharedClock, SystemClock};
 use renkei_crypto::KeyStore;
+use renkei_datastore::DataStore;
 use renkei_store::{Store, StoreOptions};
 use std::sync::Arc;
 
@@ -55,23 +59,25 @@ pub enum AppError {
     },
 }
 
-/// Everything a face needs.
+/// Everything a face needs: the services.
 #[derive(Clone)]
 pub struct App {
     /// The configuration it was opened with.
     pub config: Arc<Config>,
-    /// The metadata store.
-    pub store: Store,
-    /// The keys.
-    pub keys: Arc<KeyStore>,
-    /// The audit log.
+    /// The audit log: recording events, and the checked reader for the supervisor.
     pub audit: Audit,
     /// Accounts.
     pub accounts: Accounts,
+    /// The catalogue.
+    pub catalog: Catalog,
     /// Ingest into encrypted dataset versions.
     pub ingestor: renkei_ingest::Ingestor,
+    /// Data at rest: checked readers, destroyable keys.
+    pub data: DataStore,
     /// The clock.
     pub clock: SharedClock,
+    store: Store,
+    keys: Arc<KeyStore>,
 }
 
 /// Whether missing key files may be created.
@@ -126,23 +132,29 @@ impl App {
             config.session.policy(),
             config.lockout,
         );
+        let data = DataStore::new(
+            &config.data_dir,
+            store.clone(),
+            keystore.clone(),
+            audit.clone(),
+            clock.clone(),
+        );
         let ingestor = renkei_ingest::Ingestor::new(
             store.clone(),
             audit.clone(),
             keystore.clone(),
+            data.clone(),
             &config.data_dir,
             Arc::new(config.masters()?),
             clock.clone(),
         );
-        // An ingest killed mid-way leaves a staging directory; the previous version was
+        let catalog = Catalog::new(store.clone(), audit.clone());
+        // A writer killed mid-way leaves a staging directory; the previous version was
         // never touched, so the leftovers just go.
-        let cleaned = ingestor
-            .datastore()
-            .clean_staging()
-            .map_err(|e| AppError::Io {
-                path: config.data_dir.display().to_string(),
-                err: std::io::Error::other(e.to_string()),
-            })?;
+        let cleaned = data.clean_staging().map_err(|e| AppError::Io {
+            path: config.data_dir.display().to_string(),
+            err: std::io::Error::other(e.to_string()),
+        })?;
         if cleaned > 0 {
             tracing::info!(
                 cleaned,
@@ -151,13 +163,41 @@ impl App {
         }
         Ok(Self {
             config: Arc::new(config),
-            store,
-            keys: keystore,
             audit,
             accounts,
+            catalog,
             ingestor,
+            data,
             clock,
+            store,
+            keys: keystore,
         })
+    }
+
+    /// The keyed MAC that binds CSRF tokens to a session (the key stays inside).
+    pub fn csrf_macer(&self) -> renkei_crypto::Macer {
+        self.keys.macer(renkei_crypto::Purpose::Csrf)
+    }
+
+    /// Whether this process holds the linkage key.
+    pub fn holds_linkage_key(&self) -> bool {
+        self.keys.has_linkage_key()
+    }
+
+    /// The metadata store's address, with any password removed.
+    pub fn store_url(&self) -> &str {
+        self.store.url()
+    }
+
+    /// The metadata store, for tests that look behind the services.
+    #[cfg(feature = "testing")]
+    pub fn store_for_tests(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether the metadata store answers (for readiness probes).
+    pub async fn ready(&self) -> Result<(), AppError> {
+        Ok(self.store.ping().await?)
     }
 
     /// Flushes the audit writer, writes a final checkpoint and closes the store.
@@ -166,4 +206,90 @@ impl App {
         self.store.close().await;
         Ok(())
     }
+}
+
+/// Verifies the audit log as `caller` (the operator at the command line, or an
+/// auditor on the host), trusting checkpoints signed by `trusted` when given, else by
+/// this platform's key. Needs only the database: without the master key the entry MACs
+/// are not checked and the verification cannot be recorded in the log (the report
+/// says so). With it, the verification goes through the checked reader and records
+/// itself.
+pub async fn verify_audit(
+    config: &Config,
+    caller: &renkei_core::Caller,
+    trusted: Option<ed25519_dalek::VerifyingKey>,
+) -> Result<AuditVerification, AppError> {
+    config.validate()?;
+    let store = Store::open(&config.database_url(), &StoreOptions::default()).await?;
+    let keys = KeyStore::load(&config.keys, &config.data_dir)
+        .ok()
+        .map(Arc::new);
+    let result = match keys {
+        Some(keys) => {
+            let audit = Audit::new(
+                store.clone(),
+                keys.clone(),
+                Arc::new(SystemClock),
+                Some(config.checkpoint_file()),
+            );
+            let opts = renkei_audit::VerifyOptions {
+                keys: Some(keys.clone()),
+                public_key: Some(
+                    trusted.unwrap_or_else(|| keys.checkpoint_signing_key().verifying_key()),
+                ),
+                checkpoint_file: Some(config.checkpoint_file()),
+            };
+            // A damaged log may refuse the record of its own verification; the report
+            // matters more, so it is returned either way.
+            let report = match audit.reader(caller).await {
+                Ok(reader) => match reader.verify_with(opts.clone()).await {
+                    Ok(r) => Ok((r, true)),
+                    Err(renkei_audit::AuditError::Denied(d)) => Err(AppError::Audit(d.into())),
+                    Err(_) => renkei_audit::verify(&store, &opts)
+                        .await
+                        .map(|r| (r, false))
+                        .map_err(AppError::from),
+                },
+                Err(e @ renkei_audit::AuditError::Denied(_)) => Err(e.into()),
+                Err(_) => renkei_audit::verify(&store, &opts)
+                    .await
+                    .map(|r| (r, false))
+                    .map_err(AppError::from),
+            };
+            let _ = audit.shutdown().await;
+            report
+        }
+        None => renkei_audit::verify(
+            &store,
+            &renkei_audit::VerifyOptions {
+                keys: None,
+                public_key: trusted,
+                checkpoint_file: Some(config.checkpoint_file()),
+            },
+        )
+        .await
+        .map(|r| (r, false))
+        .map_err(AppError::from),
+    };
+    store.close().await;
+    let (report, recorded) = result?;
+    Ok(AuditVerification { report, recorded })
+}
+
+/// The outcome of [`verify_audit`].
+#[derive(Debug)]
+pub struct AuditVerification {
+    /// What was found.
+    pub report: renkei_audit::VerifyReport,
+    /// Whether the verification itself was recorded in the log.
+    pub recorded: bool,
+}
+
+/// The hex public key that signs this platform's audit checkpoints, for an outside
+/// auditor.
+pub fn checkpoint_public_key(config: &Config) -> Result<String, AppError> {
+    let keys = KeyStore::load(&config.keys, &config.data_dir)?;
+    Ok(hex::encode(
+        keys.checkpoint_signing_key().verifying_key().to_bytes(),
+    ))
 }

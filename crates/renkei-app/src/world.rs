@@ -3,7 +3,7 @@
 
 use crate::{App, AppError};
 use renkei_catalog::{Declaration, builtin};
-use renkei_core::Actor;
+use renkei_core::Caller;
 use renkei_ingest::{IngestOptions, IngestReport};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,17 +51,17 @@ pub type WorldProgress = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 /// Ingests every dataset of a generated world.
 pub async fn ingest(
     app: &App,
-    actor: &Actor,
+    caller: &Caller,
     world: &Path,
     progress: WorldProgress,
 ) -> Result<Vec<IngestReport>, AppError> {
-    ingest_only(app, actor, world, progress, &[]).await
+    ingest_only(app, caller, world, progress, &[]).await
 }
 
 /// Ingests the datasets of a generated world named in `only` (all when empty).
 pub async fn ingest_only(
     app: &App,
-    actor: &Actor,
+    caller: &Caller,
     world: &Path,
     progress: WorldProgress,
     only: &[String],
@@ -78,12 +78,7 @@ pub async fn ingest_only(
         let id = decl.dataset.id.clone();
         let p = progress.clone();
         let cb: Arc<dyn Fn(u64, u64) + Send + Sync> = Arc::new(move |d, t| p(&id, d, t));
-        let request = format!("ingest-{}", decl.dataset.id);
-        reports.push(
-            app.ingestor
-                .ingest(actor, &request, &decl, &dir, &opts, cb)
-                .await?,
-        );
+        reports.push(app.ingestor.ingest(caller, &decl, &dir, &opts, cb).await?);
     }
     Ok(reports)
 }

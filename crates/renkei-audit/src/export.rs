@@ -25,6 +25,17 @@ pub struct ExportFilter {
 }
 
 impl ExportFilter {
+    /// The filter as the audit entry of a read records it.
+    pub(crate) fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "since": self.since.map(|t| t.to_rfc3339()),
+            "until": self.until.map(|t| t.to_rfc3339()),
+            "actor": self.actor,
+            "action": self.action_prefix,
+            "denied_only": self.denied_only,
+        })
+    }
+
     fn where_clause(&self) -> (String, Vec<Bind>) {
         let mut conds = Vec::new();
         let mut binds = Vec::new();
@@ -98,7 +109,7 @@ struct Line<'a> {
 }
 
 /// Writes matching entries as JSON Lines, oldest first. Returns how many.
-pub async fn export_jsonl(
+pub(crate) async fn export_jsonl(
     store: &Store,
     filter: &ExportFilter,
     out: &mut (dyn Write + Send),

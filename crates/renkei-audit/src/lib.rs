@@ -19,16 +19,18 @@
 #![warn(missing_docs)]
 
 mod chain;
-mod export;
+pub(crate) mod export;
+mod reader;
 mod verify;
 mod writer;
 
 pub use chain::{Checkpoint, EntryRow, GENESIS, entry_hash};
-pub use export::{ExportFilter, export_jsonl, recent};
+pub use export::ExportFilter;
+pub use reader::AuditReader;
 pub use verify::{Problem, ProblemKind, VerifyOptions, VerifyReport, verify};
 
-use renkei_core::AuditEvent;
 use renkei_core::time::SharedClock;
+use renkei_core::{Action, AuditEvent, Caller, Outcome, Permission};
 use renkei_crypto::KeyStore;
 use renkei_store::{Store, Tx};
 use std::path::PathBuf;
@@ -57,6 +59,33 @@ pub enum AuditError {
     /// Writing an export failed.
     #[error("writing the audit export: {0}")]
     Export(std::io::Error),
+    /// The caller may not read the log.
+    #[error(transparent)]
+    Denied(#[from] renkei_core::role::AccessDenied),
+}
+
+impl renkei_core::Coded for AuditError {
+    fn code(&self) -> &'static str {
+        match self {
+            AuditError::Denied(d) => d.code(),
+            AuditError::WriterGone => "audit_unavailable",
+            AuditError::Store(_)
+            | AuditError::BatchFailed(_)
+            | AuditError::CheckpointFile { .. }
+            | AuditError::Export(_) => "internal",
+        }
+    }
+    fn kind(&self) -> renkei_core::ErrorKind {
+        use renkei_core::ErrorKind;
+        match self {
+            AuditError::Denied(d) => renkei_core::Coded::kind(d),
+            AuditError::WriterGone => ErrorKind::Unavailable,
+            AuditError::Store(_)
+            | AuditError::BatchFailed(_)
+            | AuditError::CheckpointFile { .. }
+            | AuditError::Export(_) => ErrorKind::Internal,
+        }
+    }
 }
 
 impl From<renkei_store::sqlx::Error> for AuditError {
@@ -158,19 +187,56 @@ impl Audit {
         self.checkpoint().await.map(|_| ())
     }
 
-    /// Verifies the whole log with this process's keys (MACs and checkpoints).
-    pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
-        let pk = self.inner.keys.checkpoint_signing_key().verifying_key();
-        verify(
-            &self.inner.store,
-            &VerifyOptions {
-                keys: Some(self.inner.keys.clone()),
-                public_key: Some(pk),
-                checkpoint_file: self.inner.checkpoint_file.clone(),
-            },
-        )
-        .await
+    /// The log's reader for `caller`, who must hold the permission to read it. A
+    /// refusal is recorded before the caller hears of it; every read through the reader
+    /// records itself.
+    pub async fn reader(&self, caller: &Caller) -> Result<AuditReader, AuditError> {
+        match caller.require(Permission::ReadAudit) {
+            Ok(()) => Ok(AuditReader::new(self.clone(), caller.clone())),
+            Err(d) => {
+                self.record(caller.event(
+                    Action::AuditRead,
+                    "audit_log",
+                    Outcome::denied(d.code()),
+                ))
+                .await?;
+                Err(AuditError::Denied(d))
+            }
+        }
     }
+
+    /// Verification options with this process's keys (MACs, and checkpoints signed by
+    /// this platform's key).
+    pub(crate) fn own_verify_options(&self) -> VerifyOptions {
+        VerifyOptions {
+            keys: Some(self.inner.keys.clone()),
+            public_key: Some(self.inner.keys.checkpoint_signing_key().verifying_key()),
+            checkpoint_file: self.inner.checkpoint_file.clone(),
+        }
+    }
+
+    /// The hex public key that signs this platform's checkpoints, for an outside
+    /// auditor to verify with.
+    pub fn checkpoint_public_key(&self) -> String {
+        hex::encode(
+            self.inner
+                .keys
+                .checkpoint_signing_key()
+                .verifying_key()
+                .to_bytes(),
+        )
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+/// For tests of other crates: read the log without going through a reader (which
+/// would record the read and change what the test counts).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    pub use crate::export::recent;
 }
 
 #[cfg(test)]

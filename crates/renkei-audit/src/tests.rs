@@ -2,6 +2,7 @@
 //! way of tampering with the table.
 
 use super::*;
+use crate::export::{export_jsonl, recent};
 use renkei_core::time::SystemClock;
 use renkei_core::{Actor, Outcome, Timestamp};
 use renkei_crypto::RootKey;
@@ -18,7 +19,7 @@ fn keys() -> Arc<KeyStore> {
 fn ev(i: usize) -> AuditEvent {
     AuditEvent::new(
         Actor::cli("tester"),
-        "test.event",
+        renkei_core::Action::Probe,
         format!("thing:{i}"),
         Outcome::Allowed,
     )
@@ -38,6 +39,11 @@ async fn audit_with_entries(store: &Store, n: usize, cp_dir: &std::path::Path) -
     audit.append_in(&mut tx, &events).await.unwrap();
     tx.commit().await.unwrap();
     audit
+}
+
+/// Verifies with the audit's own keys, without recording the verification.
+async fn verify_own(audit: &Audit) -> Result<VerifyReport, AuditError> {
+    verify(audit.store(), &audit.own_verify_options()).await
 }
 
 async fn drop_guards(store: &Store) {
@@ -66,7 +72,7 @@ async fn appends_chain_and_verifies(store: Store) {
     let audit = audit_with_entries(&store, 10, dir.path()).await;
     let seq = audit.record(ev(11)).await.unwrap();
     assert_eq!(seq, 11);
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert!(r.is_ok(), "{r:?}");
     assert_eq!((r.entries, r.last_seq, r.mac_checked), (11, 11, true));
     let cp = audit.checkpoint().await.unwrap().unwrap();
@@ -75,7 +81,7 @@ async fn appends_chain_and_verifies(store: Store) {
         audit.checkpoint().await.unwrap().is_none(),
         "no new checkpoint without new entries"
     );
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!((r.checkpoints, r.latest_checkpoint), (1, Some(11)));
     // The file mirrors the store.
     let text = std::fs::read_to_string(dir.path().join("checkpoints.jsonl")).unwrap();
@@ -109,7 +115,7 @@ async fn group_commit_under_concurrency(store: Store) {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 800, "every record got its own sequence number");
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert!(r.is_ok(), "{:?}", r.problems);
     assert_eq!(r.entries, 820);
 }
@@ -125,7 +131,7 @@ async fn rolled_back_changes_leave_no_entry(store: Store) {
         seq, 4,
         "the rolled-back entries did not consume sequence numbers"
     );
-    assert!(audit.verify().await.unwrap().is_ok());
+    assert!(verify_own(&audit).await.unwrap().is_ok());
 }
 
 async fn detects_modification(store: Store) {
@@ -137,7 +143,7 @@ async fn detects_modification(store: Store) {
         "UPDATE audit_log SET object = 'thing:innocent' WHERE seq = 5",
     )
     .await;
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!(first(&r), (5, ProblemKind::Modified), "{:?}", r.problems);
 }
 
@@ -146,7 +152,7 @@ async fn detects_deletion(store: Store) {
     let audit = audit_with_entries(&store, 10, dir.path()).await;
     drop_guards(&store).await;
     exec(&store, "DELETE FROM audit_log WHERE seq = 5").await;
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!(first(&r), (5, ProblemKind::Deleted), "{:?}", r.problems);
     assert_eq!(
         r.problems.len(),
@@ -168,7 +174,7 @@ async fn detects_deletion_with_renumbering(store: Store) {
     .await;
     exec(&store, "UPDATE audit_log SET seq = -seq WHERE seq < 0").await;
     exec(&store, "UPDATE audit_head SET seq = 9").await;
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!(first(&r), (5, ProblemKind::Deleted), "{:?}", r.problems);
 }
 
@@ -212,7 +218,7 @@ async fn detects_insertion(store: Store) {
     .execute(store.pool())
     .await
     .unwrap();
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!(first(&r), (5, ProblemKind::Inserted), "{:?}", r.problems);
     // Without the key, the chain still shows it: the entry after it does not link to it.
     let r = verify(&store, &VerifyOptions::default()).await.unwrap();
@@ -227,7 +233,7 @@ async fn detects_reordering(store: Store) {
     exec(&store, "UPDATE audit_log SET seq = -1 WHERE seq = 5").await;
     exec(&store, "UPDATE audit_log SET seq = 5 WHERE seq = 6").await;
     exec(&store, "UPDATE audit_log SET seq = 6 WHERE seq = -1").await;
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!(first(&r), (5, ProblemKind::Reordered), "{:?}", r.problems);
 }
 
@@ -257,7 +263,7 @@ async fn detects_truncation_through_checkpoints(store: Store) {
         }
     };
     exec(&store, sql).await;
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!(first(&r), (8, ProblemKind::Truncated), "{:?}", r.problems);
 }
 
@@ -267,7 +273,7 @@ async fn detects_forged_checkpoint(store: Store) {
     let other = KeyStore::from_keys(RootKey::generate(), None);
     let forged = Checkpoint::sign(&other, 2, &"00".repeat(32), Timestamp(1));
     chain::store_checkpoint(&store, &forged).await.unwrap();
-    let r = audit.verify().await.unwrap();
+    let r = verify_own(&audit).await.unwrap();
     assert_eq!(first(&r), (2, ProblemKind::Checkpoint), "{:?}", r.problems);
 }
 
@@ -289,7 +295,7 @@ async fn export_and_filters(store: Store) {
     audit
         .record(AuditEvent::new(
             Actor::anonymous(Some("mallory")),
-            "auth.signin",
+            renkei_core::Action::AuthPassword,
             "user:?",
             Outcome::denied("bad_credentials"),
         ))
@@ -337,7 +343,59 @@ async fn export_and_filters(store: Store) {
     assert_eq!(export_jsonl(&store, &future, &mut out).await.unwrap(), 0);
 }
 
+async fn readers_are_checked_and_record_themselves(store: Store) {
+    use renkei_core::{AuthMethod, Caller, Role, UserId, Username};
+    let dir = tempfile::tempdir().unwrap();
+    let audit = audit_with_entries(&store, 3, dir.path()).await;
+    let person = |role: Role| {
+        Caller::user(
+            UserId::from_stored(format!("u-{role}")),
+            Username::parse(role.code()).unwrap(),
+            vec![role],
+            AuthMethod::SessionMfa,
+            "req-x",
+        )
+    };
+    // An admin runs the platform but does not read the supervisor's log.
+    let err = audit.reader(&person(Role::Admin)).await.err().unwrap();
+    assert!(matches!(err, AuditError::Denied(_)), "{err}");
+    let reader = audit.reader(&person(Role::Auditor)).await.unwrap();
+    let rows = reader.recent(&ExportFilter::default(), 100).await.unwrap();
+    assert_eq!(rows.len(), 4, "three entries and the admin's refusal");
+    let mut out = Vec::new();
+    assert_eq!(
+        reader
+            .export(&ExportFilter::default(), &mut out)
+            .await
+            .unwrap(),
+        5
+    );
+    assert!(reader.verify().await.unwrap().is_ok());
+    let log = recent(&store, &ExportFilter::default(), 100).await.unwrap();
+    let actions: Vec<(&str, &str, &str)> = log
+        .iter()
+        .rev()
+        .skip(3)
+        .map(|e| (e.action.as_str(), e.actor.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("audit.read", "user:u-admin", "denied"),
+            ("audit.read", "user:u-auditor", "allowed"),
+            ("audit.export", "user:u-auditor", "allowed"),
+            ("audit.verify", "user:u-auditor", "allowed"),
+        ]
+    );
+    assert!(
+        log[0].detail.contains("\"via\":\"session_mfa\""),
+        "{}",
+        log[0].detail
+    );
+}
+
 store_test!(
+    readers_are_checked_and_record_themselves,
     appends_chain_and_verifies,
     group_commit_under_concurrency,
     rolled_back_changes_leave_no_entry,

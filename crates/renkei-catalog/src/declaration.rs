@@ -53,7 +53,7 @@ pub struct DatasetInfo {
 }
 
 /// The four kinds of safety measure the platform's requirements name (D3).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Safety {
     /// Organisational (in the holder's language, Japanese by default).

@@ -18,6 +18,7 @@ mod declaration;
 pub mod linkage;
 mod profile;
 pub mod public;
+mod service;
 mod store;
 
 pub use declaration::{
@@ -25,6 +26,7 @@ pub use declaration::{
     TableDecl, builtin,
 };
 pub use profile::{ColumnProfile, Profile, TableProfile, suppress};
+pub use service::{Catalog, Custody, DatasetHistory, PublicCatalog};
 pub use store::{
     CatalogError, DatasetEntry, FileRecord, VersionRecord, VersionStatus, current_version, dataset,
     datasets, ensure_dataset, next_version, record_version, versions,

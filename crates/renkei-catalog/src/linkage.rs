@@ -186,7 +186,7 @@ mod tests {
             .iter()
             .map(|id| DatasetEntry {
                 declaration: builtin(id).unwrap(),
-                wrapped_key: String::new(),
+                key_id: String::new(),
                 current: None,
             })
             .collect();

@@ -79,7 +79,7 @@ pub fn public_count(n: u64) -> Option<u64> {
     }
 }
 
-/// [`public_count`] as text: `<10`, or the rounded count.
+/// `public_count` as text: `<10`, or the rounded count.
 pub fn suppress(n: u64) -> String {
     public_count(n).map_or_else(|| "<10".into(), |r| r.to_string())
 }

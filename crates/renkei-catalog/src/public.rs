@@ -3,7 +3,7 @@
 //! all go through these views, so no path shows an unsuppressed count.
 //!
 //! Disclosure control: a count from 1 to 9 is shown as `<10` and every other count is
-//! rounded to the nearest 10 ([`crate::public_count`]), so no subtraction of published
+//! rounded to the nearest 10 (`public_count`), so no subtraction of published
 //! figures brings a small cell back. Percentages are computed from the rounded figures
 //! and withheld where the count is suppressed. Minimum and maximum values are not
 //! public, and the coverage period is given to the month: in a registry or the death
@@ -13,10 +13,9 @@ use crate::{
     ColType, ColumnProfile, DatasetEntry, Safety, TableProfile, profile::public_count, suppress,
 };
 use serde::Serialize;
-use utoipa::ToSchema;
 
 /// A dataset as the public catalogue shows it.
-#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PublicDataset {
     /// Stable id.
     pub id: String,
@@ -57,7 +56,7 @@ pub struct PublicDataset {
 }
 
 /// A table.
-#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PublicTable {
     /// Name.
     pub name: String,
@@ -76,7 +75,7 @@ pub struct PublicTable {
 }
 
 /// A variable with its public profile.
-#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PublicVariable {
     /// Name (the column to use in queries).
     pub name: String,
@@ -113,7 +112,7 @@ pub struct PublicVariable {
 }
 
 /// One value of a categorical variable.
-#[derive(Clone, Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Category {
     /// The value.
     pub value: String,
@@ -318,7 +317,7 @@ mod tests {
     fn entry(id: &str, profile: Option<Profile>) -> DatasetEntry {
         DatasetEntry {
             declaration: builtin(id).unwrap(),
-            wrapped_key: String::new(),
+            key_id: String::new(),
             current: profile.map(|profile| VersionRecord {
                 dataset_id: id.into(),
                 version: 3,

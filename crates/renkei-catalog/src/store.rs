@@ -21,6 +21,40 @@ pub enum CatalogError {
     /// The declaration changes the dataset's kind or id.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this.
+    #[error(transparent)]
+    Denied(renkei_core::role::AccessDenied),
+    /// The audit log refused the record of this operation, so it did not happen.
+    #[error(transparent)]
+    Audit(#[from] renkei_audit::AuditError),
+}
+
+impl renkei_core::Coded for CatalogError {
+    fn code(&self) -> &'static str {
+        match self {
+            CatalogError::NoSuchDataset(_) => "not_found",
+            CatalogError::Conflict(_) => "declaration_conflict",
+            CatalogError::Denied(d) => d.code(),
+            CatalogError::Audit(e) => e.code(),
+            CatalogError::Store(_) | CatalogError::Corrupt(..) => "internal",
+        }
+    }
+    fn kind(&self) -> renkei_core::ErrorKind {
+        use renkei_core::ErrorKind;
+        match self {
+            CatalogError::NoSuchDataset(_) => ErrorKind::NotFound,
+            CatalogError::Conflict(_) => ErrorKind::Conflict,
+            CatalogError::Denied(d) => d.kind(),
+            CatalogError::Audit(e) => e.kind(),
+            CatalogError::Store(_) | CatalogError::Corrupt(..) => ErrorKind::Internal,
+        }
+    }
+    fn public_detail(&self) -> Option<String> {
+        match self {
+            CatalogError::Conflict(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for CatalogError {
@@ -93,23 +127,23 @@ pub struct VersionRecord {
 pub struct DatasetEntry {
     /// Declaration.
     pub declaration: Declaration,
-    /// The data key, sealed.
-    pub wrapped_key: String,
+    /// The id of the data key its versions are encrypted under.
+    pub key_id: String,
     /// Current version.
     pub current: Option<VersionRecord>,
 }
 
-/// Registers a dataset (first ingest) or refreshes its declaration. The wrapped key is
-/// stored only the first time; a re-declaration may not change the kind.
+/// Registers a dataset (first ingest) or refreshes its declaration and data key id; a
+/// re-declaration may not change the kind.
 pub async fn ensure_dataset(
     tx: &mut Tx,
     decl: &Declaration,
-    wrapped_key: &str,
+    key_id: &str,
     now: Timestamp,
-) -> Result<String, CatalogError> {
+) -> Result<(), CatalogError> {
     let text = toml::to_string(decl)
         .map_err(|e| CatalogError::Corrupt(decl.dataset.id.clone(), e.to_string()))?;
-    let existing = sqlx::query("SELECT kind, wrapped_key FROM datasets WHERE id = $1")
+    let existing = sqlx::query("SELECT kind FROM datasets WHERE id = $1")
         .bind(&decl.dataset.id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -122,24 +156,27 @@ pub async fn ensure_dataset(
                     decl.dataset.id
                 )));
             }
-            sqlx::query("UPDATE datasets SET declaration = $1, updated_at = $2 WHERE id = $3")
-                .bind(&text)
-                .bind(now.micros())
-                .bind(&decl.dataset.id)
-                .execute(&mut **tx)
-                .await?;
-            Ok(r.try_get(1)?)
+            sqlx::query(
+                "UPDATE datasets SET declaration = $1, key_id = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(&text)
+            .bind(key_id)
+            .bind(now.micros())
+            .bind(&decl.dataset.id)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
         }
         None => {
-            sqlx::query("INSERT INTO datasets (id, kind, declaration, wrapped_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+            sqlx::query("INSERT INTO datasets (id, kind, declaration, wrapped_key, key_id, created_at, updated_at) VALUES ($1, $2, $3, '', $4, $5, $5)")
                 .bind(&decl.dataset.id)
                 .bind(&decl.dataset.kind)
                 .bind(&text)
-                .bind(wrapped_key)
+                .bind(key_id)
                 .bind(now.micros())
                 .execute(&mut **tx)
                 .await?;
-            Ok(wrapped_key.to_owned())
+            Ok(())
         }
     }
 }
@@ -241,7 +278,7 @@ pub async fn versions(store: &Store, id: &str) -> Result<Vec<VersionRecord>, Cat
 
 /// One dataset.
 pub async fn dataset(store: &Store, id: &str) -> Result<DatasetEntry, CatalogError> {
-    let r = sqlx::query("SELECT declaration, wrapped_key FROM datasets WHERE id = $1")
+    let r = sqlx::query("SELECT declaration, COALESCE(key_id, '') FROM datasets WHERE id = $1")
         .bind(id)
         .fetch_optional(store.pool())
         .await?
@@ -251,7 +288,7 @@ pub async fn dataset(store: &Store, id: &str) -> Result<DatasetEntry, CatalogErr
         .map_err(|e| CatalogError::Corrupt(id.to_owned(), e.to_string()))?;
     Ok(DatasetEntry {
         declaration,
-        wrapped_key: r.try_get(1)?,
+        key_id: r.try_get(1)?,
         current: current_version(store, id).await?,
     })
 }

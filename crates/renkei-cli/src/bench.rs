@@ -1,14 +1,13 @@
-//! `renkei bench`: the figures the issues name, each printed beside a baseline measured
+//! `renkei bench`: the platform's performance figures, each printed beside a baseline measured
 //! in the same run on the same machine. Build with `--release` (or `--profile
 //! bench-lto`); debug builds give meaningless numbers.
 
 use anyhow::Context as _;
 use clap::Args;
-use renkei_accounts::Ctx;
 use renkei_app::{App, Config, Keys};
 use renkei_audit::{Audit, VerifyOptions};
 use renkei_core::time::SystemClock;
-use renkei_core::{Actor, AuditEvent, Outcome, Role};
+use renkei_core::{Action, Actor, AuditEvent, Caller, Outcome, Role};
 use renkei_crypto::{KeyStore, PasswordHasher, PasswordParams, RootKey};
 use renkei_store::{Store, StoreOptions};
 use std::process::ExitCode;
@@ -131,7 +130,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
 fn event(i: usize) -> AuditEvent {
     AuditEvent::new(
         Actor::cli("bench"),
-        "bench.event",
+        Action::Probe,
         format!("object:{i}"),
         Outcome::Allowed,
     )
@@ -211,7 +210,7 @@ async fn audit_figures(backend: &str, store: &Store, a: &BenchArgs) -> anyhow::R
         "cli",
         "bench",
         "operator",
-        "bench.event",
+        Action::Probe.code(),
         "object:1",
         "allowed",
         "",
@@ -295,29 +294,24 @@ async fn page_figures() -> anyhow::Result<()> {
         ..Default::default()
     };
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
-    let ctx = Ctx::cli("bench");
+    let op = Caller::operator("bench");
+    let admin = app.accounts.admin(&op).await?;
     let pw = "correct horse battery staple";
-    let u = app
-        .accounts
-        .create_user(
-            &ctx,
-            "bench",
-            "ベンチ",
-            pw,
-            &[Role::Researcher, Role::Auditor],
-        )
+    let u = admin
+        .create_user("bench", "ベンチ", pw, &[Role::Researcher, Role::Auditor])
         .await?;
     let secret = b"bench-secret-bench-secret";
-    app.accounts.enrol_known_secret(&ctx, &u.id, secret).await?;
+    admin.enrol_known_secret(&u.id, secret).await?;
+    let anon = Caller::anonymous("bench");
     let signin = app
         .accounts
-        .sign_in_password(&ctx, "bench", pw, "bench")
+        .sign_in_password(&anon, "bench", pw, "bench")
         .await?;
     let s = app.accounts.resolve_session(&signin.token).await?;
     let now = renkei_core::time::Clock::now(&renkei_core::time::SystemClock).secs() as u64;
     let code = renkei_accounts::current_code(&renkei_accounts::encode_secret(secret), now)
         .context("code")?;
-    let token = app.accounts.verify_mfa(&ctx, &s, &code).await?;
+    let token = app.accounts.verify_mfa(&anon, &s, &code).await?;
     let router = renkei_server::router(renkei_server::AppState::new(app.clone()));
     let cookie = format!("{}={token}", renkei_server::SESSION_COOKIE);
     let measure = |path: &'static str, cookie: Option<String>| {

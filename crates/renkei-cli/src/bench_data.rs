@@ -1,10 +1,10 @@
-//! Figures of issue 3: linkage tokens per second per core, UKE ingest throughput per
+//! Data-layer figures: linkage tokens per second per core, UKE ingest throughput per
 //! core, and synthetic-world generation, each beside its physical baseline measured in
 //! the same run (`openssl speed -hmac sha256`, `iconv -f CP932 -t UTF-8`).
 
 use anyhow::Context as _;
 use renkei_app::{App, Config, Keys};
-use renkei_core::Actor;
+use renkei_core::Caller;
 use renkei_crypto::{KeyStore, RootKey, TokenFamily, Tokenizer};
 use renkei_ingest::IngestOptions;
 use renkei_ingest::tokens::Tokens;
@@ -201,8 +201,7 @@ pub async fn ingest(persons: u64) -> anyhow::Result<()> {
         let r = app
             .ingestor
             .ingest(
-                &Actor::cli("bench"),
-                "bench",
+                &Caller::operator("bench"),
                 &decl,
                 &uke,
                 &opts,
@@ -232,7 +231,7 @@ pub async fn ingest(persons: u64) -> anyhow::Result<()> {
             "", mb, rows, secs
         );
     }
-    app.store.close().await;
+    app.close().await?;
     Ok(())
 }
 

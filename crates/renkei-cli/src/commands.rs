@@ -2,9 +2,9 @@
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use renkei_accounts::{Ctx, UserStatus};
+use renkei_accounts::{UserAdmin, UserStatus};
 use renkei_app::{App, Config, Keys};
-use renkei_core::{Role, UserId};
+use renkei_core::{Caller, Role, UserId};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
@@ -148,8 +148,9 @@ pub enum AuditCmd {
     PublicKey,
 }
 
-fn operator() -> Ctx {
-    Ctx::cli(&std::env::var("USER").unwrap_or_else(|_| "operator".into()))
+/// The operator at this command line, as every service call from the CLI is made.
+fn operator() -> Caller {
+    Caller::operator(std::env::var("USER").unwrap_or_else(|_| "operator".into()))
 }
 
 fn parse_roles(roles: &[String]) -> anyhow::Result<Vec<Role>> {
@@ -189,9 +190,8 @@ async fn open(config: Option<&Path>, keys: Keys) -> anyhow::Result<App> {
     Ok(App::open(cfg, keys).await?)
 }
 
-async fn user_id(app: &App, username: &str) -> anyhow::Result<UserId> {
-    Ok(app
-        .accounts
+async fn user_id(admin: &UserAdmin, username: &str) -> anyhow::Result<UserId> {
+    Ok(admin
         .find_user(username)
         .await
         .with_context(|| format!("user {username:?}"))?
@@ -244,7 +244,7 @@ pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<Exit
         return tokio::task::spawn_blocking(move || check_sources(sources, &masters, rate)).await?;
     }
     let app = open(config, Keys::MustExist).await?;
-    let actor = operator().actor;
+    let caller = operator();
     let rate = a
         .max_reject_rate
         .unwrap_or(app.config.ingest.max_reject_rate);
@@ -262,11 +262,7 @@ pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<Exit
             max_reject_rate: rate,
             ..Default::default()
         };
-        let request = format!("cli-ingest-{}", decl.dataset.id);
-        let r = app
-            .ingestor
-            .ingest(&actor, &request, &decl, &dir, &opts, cb)
-            .await;
+        let r = app.ingestor.ingest(&caller, &decl, &dir, &opts, cb).await;
         bar.finish_and_clear();
         let r = r?;
         print_ingest(&r);
@@ -432,18 +428,20 @@ pub fn synth(a: SynthArgs) -> anyhow::Result<ExitCode> {
 pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode> {
     let app = open(config, Keys::CreateMaster).await?;
     println!("data directory: {}", app.config.data_dir.display());
-    if !app.keys.has_linkage_key() {
+    if !app.holds_linkage_key() {
         println!(
             "linkage key: not here (the linkage authority provides it as RENKEI_LINKAGE_KEY or keys.linkage_key_file)"
         );
     }
-    println!("metadata store: {}", app.store.url());
+    println!("metadata store: {}", app.store_url());
     if let Some(name) = a.admin {
         let pw = read_password(a.password_stdin)?;
         let display = a.display_name.unwrap_or_else(|| name.clone());
         let u = app
             .accounts
-            .create_user(&operator(), &name, &display, &pw, &[Role::Admin])
+            .admin(&operator())
+            .await?
+            .create_user(&name, &display, &pw, &[Role::Admin])
             .await?;
         println!(
             "created admin {} ({}); they set up their authenticator at first sign-in",
@@ -457,7 +455,7 @@ pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode
 /// `renkei user ...`
 pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCode> {
     let app = open(config, Keys::MustExist).await?;
-    let ctx = operator();
+    let admin = app.accounts.admin(&operator()).await?;
     match cmd {
         UserCmd::Add {
             username,
@@ -468,10 +466,7 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
             let roles = parse_roles(&roles)?;
             let pw = read_password(password_stdin)?;
             let display = display_name.unwrap_or_else(|| username.clone());
-            let u = app
-                .accounts
-                .create_user(&ctx, &username, &display, &pw, &roles)
-                .await?;
+            let u = admin.create_user(&username, &display, &pw, &roles).await?;
             println!(
                 "created user {} ({}) with roles {}; they set up their authenticator at first sign-in",
                 u.username,
@@ -484,7 +479,7 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
             );
         }
         UserCmd::List { json } => {
-            let users = app.accounts.list_users().await?;
+            let users = admin.list_users().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
@@ -513,25 +508,18 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
             }
         }
         UserCmd::Disable { username } => {
-            let id = user_id(&app, &username).await?;
-            app.accounts
-                .set_status(&ctx, &id, UserStatus::Disabled)
-                .await?;
+            let id = user_id(&admin, &username).await?;
+            admin.set_status(&id, UserStatus::Disabled).await?;
             println!("disabled {username}; their sessions and API tokens were revoked");
         }
         UserCmd::Enable { username } => {
-            let id = user_id(&app, &username).await?;
-            app.accounts
-                .set_status(&ctx, &id, UserStatus::Active)
-                .await?;
+            let id = user_id(&admin, &username).await?;
+            admin.set_status(&id, UserStatus::Active).await?;
             println!("enabled {username}");
         }
         UserCmd::Roles { username, roles } => {
-            let id = user_id(&app, &username).await?;
-            let u = app
-                .accounts
-                .set_roles(&ctx, &id, &parse_roles(&roles)?)
-                .await?;
+            let id = user_id(&admin, &username).await?;
+            let u = admin.set_roles(&id, &parse_roles(&roles)?).await?;
             println!(
                 "{username}: {}",
                 u.roles
@@ -542,17 +530,17 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
             );
         }
         UserCmd::ResetMfa { username } => {
-            let id = user_id(&app, &username).await?;
-            app.accounts.reset_mfa(&ctx, &id).await?;
+            let id = user_id(&admin, &username).await?;
+            admin.reset_mfa(&id).await?;
             println!("{username} will set up a new authenticator at next sign-in");
         }
         UserCmd::SetPassword {
             username,
             password_stdin,
         } => {
-            let id = user_id(&app, &username).await?;
+            let id = user_id(&admin, &username).await?;
             let pw = read_password(password_stdin)?;
-            app.accounts.set_password(&ctx, &id, &pw).await?;
+            admin.set_password(&id, &pw).await?;
             println!("password set for {username}; their sessions have ended");
         }
     }
@@ -578,53 +566,20 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
                 }
                 None => None,
             };
-            // Verification needs only the store; the keys add MAC checks when present.
-            let store = renkei_store::Store::open(&cfg.database_url(), &Default::default()).await?;
-            let keys = match renkei_crypto::KeyStore::load(&cfg.keys, &cfg.data_dir) {
-                Ok(k) => Some(std::sync::Arc::new(k)),
-                Err(e) => {
-                    eprintln!("warning: entry MACs will not be checked: {e}");
-                    None
-                }
-            };
-            let pk = pk.or_else(|| {
-                keys.as_ref()
-                    .map(|k| k.checkpoint_signing_key().verifying_key())
-            });
-            let opts = renkei_audit::VerifyOptions {
-                keys: keys.clone(),
-                public_key: pk,
-                checkpoint_file: Some(cfg.checkpoint_file()),
-            };
-            let report = renkei_audit::verify(&store, &opts).await?;
-            if let Some(k) = keys {
-                let audit = renkei_audit::Audit::new(
-                    store.clone(),
-                    k,
-                    std::sync::Arc::new(renkei_core::time::SystemClock),
-                    Some(cfg.checkpoint_file()),
+            let v = renkei_app::verify_audit(&cfg, &operator(), pk).await?;
+            if !v.report.mac_checked {
+                eprintln!(
+                    "warning: entry MACs were not checked and this verification is not recorded: the master key is not available here"
                 );
-                let ev = operator()
-                    .event("audit.verify", "audit_log", renkei_core::Outcome::Allowed)
-                    .detail(serde_json::json!({ "entries": report.entries, "problems": report.problems.len(), "via": "cli" }));
-                // Best effort: a damaged log may refuse the append, and the report matters more.
-                if let Err(e) = async {
-                    audit.record(ev).await?;
-                    audit.shutdown().await
-                }
-                .await
-                {
-                    eprintln!(
-                        "warning: this verification could not be recorded in the audit log: {e}"
-                    );
-                }
+            } else if !v.recorded {
+                eprintln!("warning: this verification could not be recorded in the audit log");
             }
+            let report = v.report;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print_report(&report);
             }
-            store.close().await;
             Ok(if report.is_ok() {
                 ExitCode::SUCCESS
             } else {
@@ -646,25 +601,22 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
                 ..Default::default()
             };
             let app = App::open(cfg, Keys::MustExist).await?;
+            let reader = app.audit.reader(&operator()).await?;
             let n = match &out {
                 Some(path) => {
                     let mut f = std::io::BufWriter::new(
                         std::fs::File::create(path)
                             .with_context(|| format!("{}", path.display()))?,
                     );
-                    let n = renkei_audit::export_jsonl(&app.store, &filter, &mut f).await?;
+                    let n = reader.export(&filter, &mut f).await?;
                     f.flush()?;
                     n
                 }
                 None => {
                     let mut lock = std::io::BufWriter::new(std::io::stdout());
-                    renkei_audit::export_jsonl(&app.store, &filter, &mut lock).await?
+                    reader.export(&filter, &mut lock).await?
                 }
             };
-            let ev = operator()
-                .event("audit.export", "audit_log", renkei_core::Outcome::Allowed)
-                .detail(serde_json::json!({ "entries": n, "via": "cli" }));
-            app.audit.record(ev).await?;
             app.close().await?;
             eprintln!("exported {n} entries");
             Ok(ExitCode::SUCCESS)
@@ -679,11 +631,7 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         AuditCmd::PublicKey => {
-            let keys = renkei_crypto::KeyStore::load(&cfg.keys, &cfg.data_dir)?;
-            println!(
-                "{}",
-                hex::encode(keys.checkpoint_signing_key().verifying_key().to_bytes())
-            );
+            println!("{}", renkei_app::checkpoint_public_key(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -43,7 +43,8 @@ enum Command {
     Ingest(commands::IngestArgs),
     /// Generate a synthetic world: a population and its health databases in their real formats.
     Synth(commands::SynthArgs),
-    /// Measure the figures the issues name, each beside its baseline.
+    /// Measure the platform's performance (audit log, sign-in, pages, linkage tokens,
+    /// ingest, synthetic data), each figure beside a baseline from the same run.
     Bench(bench::BenchArgs),
 }
 

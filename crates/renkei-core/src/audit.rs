@@ -86,6 +86,122 @@ impl Outcome {
     }
 }
 
+/// Declares [`Action`] with the stable code of each variant in one place.
+macro_rules! actions {
+    ($($(#[$doc:meta])* $v:ident = $code:literal,)+) => {
+        /// What happened, as a dotted verb. Every audit entry names one; the codes are
+        /// what the log stores, so a code never changes once released.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action {
+            $($(#[$doc])* $v,)+
+        }
+
+        impl Action {
+            /// Every action.
+            pub const ALL: &'static [Action] = &[$(Action::$v,)+];
+
+            /// The stable code stored in the log.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Action::$v => $code,)+
+                }
+            }
+
+            /// The action with this code.
+            pub fn parse(code: &str) -> Option<Action> {
+                match code {
+                    $($code => Some(Action::$v),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// The password step of signing in.
+    AuthPassword = "auth.password",
+    /// The second factor (TOTP) of signing in.
+    AuthMfa = "auth.mfa",
+    /// Signing out.
+    AuthSignOut = "auth.signout",
+    /// An authenticator enrolment was offered.
+    MfaEnrolBegin = "mfa.enrol.begin",
+    /// An authenticator was enrolled.
+    MfaEnrol = "mfa.enrol",
+    /// A user account was created.
+    UserCreate = "user.create",
+    /// A user account was disabled.
+    UserDisable = "user.disable",
+    /// A user account was enabled again.
+    UserEnable = "user.enable",
+    /// A user's roles were replaced.
+    UserRoles = "user.roles",
+    /// A user's authenticator was reset.
+    UserMfaReset = "user.mfa_reset",
+    /// A password was set or changed.
+    UserPassword = "user.password",
+    /// The list of users, or one user's record, was read by an administrator.
+    UserRead = "user.read",
+    /// An API token was created.
+    TokenCreate = "token.create",
+    /// An API token was revoked.
+    TokenRevoke = "token.revoke",
+    /// Entries of the audit log were read.
+    AuditRead = "audit.read",
+    /// The audit log was verified.
+    AuditVerify = "audit.verify",
+    /// The audit log was exported.
+    AuditExport = "audit.export",
+    /// A dataset version was ingested (or refused).
+    DatasetIngest = "dataset.ingest",
+    /// A custodian's view of a dataset (versions, exact profiles) was read.
+    DatasetRead = "dataset.read",
+    /// A reject report was downloaded.
+    DatasetRejects = "dataset.rejects.download",
+    /// A stored dataset version was opened for reading.
+    DatasetOpen = "dataset.open",
+    /// A destroyable data key was created.
+    KeyCreate = "key.create",
+    /// Data keys were destroyed, with a deletion certificate.
+    KeyDestroy = "key.destroy",
+    /// The platform's linkage key fingerprint was registered.
+    LinkageKeyRegister = "linkage.key.register",
+    /// The linkage key was rotated and every dataset's tokens re-keyed.
+    LinkageKeyRotate = "linkage.key.rotate",
+    /// The route gate refused a request.
+    HttpAccess = "http.access",
+    /// A state-changing request lacked a valid CSRF token.
+    HttpCsrf = "http.csrf",
+    /// A request was malformed.
+    HttpInvalid = "http.invalid",
+    /// The server started.
+    ServerStart = "server.start",
+    /// The server stopped.
+    ServerStop = "server.stop",
+    /// A synthetic entry written by benchmarks and tests of the log itself.
+    Probe = "probe",
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Action::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown action {s:?}")))
+    }
+}
+
 /// One thing that happened, before it is chained into the log.
 ///
 /// `detail` must never hold a direct identifier (name, birth date, insurer number) or a
@@ -94,8 +210,8 @@ impl Outcome {
 pub struct AuditEvent {
     /// Who.
     pub actor: Actor,
-    /// What, as a dotted verb: `auth.signin`, `user.create`, `http.access`.
-    pub action: String,
+    /// What.
+    pub action: Action,
     /// On what: `user:<id>`, `route:GET /admin/users`, `dataset:<id>`.
     pub object: String,
     /// Allowed or denied with a reason.
@@ -108,10 +224,10 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// An event with no request id and no detail.
-    pub fn new(actor: Actor, action: &str, object: impl Into<String>, outcome: Outcome) -> Self {
+    pub fn new(actor: Actor, action: Action, object: impl Into<String>, outcome: Outcome) -> Self {
         Self {
             actor,
-            action: action.to_owned(),
+            action,
             object: object.into(),
             outcome,
             request_id: String::new(),
@@ -127,5 +243,22 @@ impl AuditEvent {
     pub fn detail(mut self, d: serde_json::Value) -> Self {
         self.detail = d;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_codes_are_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            assert!(seen.insert(a.code()), "duplicate code {}", a.code());
+            assert_eq!(Action::parse(a.code()), Some(*a));
+            let json = serde_json::to_string(a).unwrap();
+            assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), *a);
+        }
+        assert_eq!(Action::parse("no.such"), None);
     }
 }

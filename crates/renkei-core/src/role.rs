@@ -73,7 +73,7 @@ impl Role {
             Role::Secretariat => &[],
             Role::Custodian => &[ManageDatasets],
             Role::OutputChecker => &[],
-            Role::LinkageAuthority => &[],
+            Role::LinkageAuthority => &[ManageLinkage],
             Role::Admin => &[ManageUsers],
             Role::Auditor => &[ReadAudit],
         }
@@ -102,14 +102,17 @@ pub enum Permission {
     ReadAudit,
     /// Register datasets, describe them and ingest data into them.
     ManageDatasets,
+    /// Hold the linkage key: register its fingerprint, rotate it, run linkage.
+    ManageLinkage,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 3] = [
+    pub const ALL: [Permission; 4] = [
         Permission::ManageUsers,
         Permission::ReadAudit,
         Permission::ManageDatasets,
+        Permission::ManageLinkage,
     ];
 
     /// Stable code.
@@ -118,6 +121,7 @@ impl Permission {
             Permission::ManageUsers => "manage_users",
             Permission::ReadAudit => "read_audit",
             Permission::ManageDatasets => "manage_datasets",
+            Permission::ManageLinkage => "manage_linkage",
         }
     }
 }
@@ -158,6 +162,10 @@ pub enum AccessDenied {
     /// Signed in, but no role grants the permission.
     #[error("permission {0:?} not granted to any of the caller's roles")]
     Missing(Permission),
+    /// The caller holds the permission, but not over this object; the code names why
+    /// (`not_custodian`, `not_own_token`, ...).
+    #[error("not allowed on this object: {0}")]
+    Object(&'static str),
 }
 
 impl AccessDenied {
@@ -167,11 +175,20 @@ impl AccessDenied {
             AccessDenied::NotSignedIn => "not_signed_in",
             AccessDenied::MfaRequired => "mfa_required",
             AccessDenied::Missing(_) => "permission_missing",
+            AccessDenied::Object(code) => code,
         }
     }
 }
 
 impl Access {
+    /// Decides whether `caller` may use a route requiring `self`.
+    pub fn check_caller(self, caller: &crate::Caller) -> Result<(), AccessDenied> {
+        match self {
+            Access::Permission(p) => caller.require(p),
+            other => other.check(caller.level(), caller.roles()),
+        }
+    }
+
     /// Decides whether a caller at `level` holding `roles` may use a route requiring
     /// `self`. Deny by default: every case not listed is refused.
     pub fn check(self, level: AuthLevel, roles: &[Role]) -> Result<(), AccessDenied> {

@@ -1,13 +1,18 @@
-//! Where dataset versions live on disk, encrypted.
+//! Data at rest: dataset versions and project extracts on disk, encrypted, under data
+//! keys that can be destroyed.
 //!
-//! Layout: `<data_dir>/datasets/<dataset>/v<version>/<table>/part-<n>.parquet`.
+//! Layout: `<data_dir>/datasets/<dataset>/v<version>/<table>/part-<n>.parquet`, and
+//! beside it `<data_dir>/extracts/<project>/v<version>/...` for project extracts.
 //!
 //! Every file is Parquet with **modular encryption** (AES-256-GCM, uniform: every column
-//! and the footer, so not even column names show) under the dataset's data key, with
-//! an AAD prefix naming the dataset, version, table and part: a file copied into
-//! another place or version does not open. The choice over envelope encryption of
-//! whole files: the query engine (DataFusion) reads encrypted Parquet natively, with
-//! column pruning and page skipping, so nothing is ever decrypted to disk.
+//! and the footer, so not even column names show) under its holder's data key, with an
+//! AAD prefix naming the holder, version, table and part: a file copied into another
+//! place or version does not open. The choice over envelope encryption of whole files:
+//! the query engine (DataFusion) reads encrypted Parquet natively, with column pruning
+//! and page skipping, so nothing is ever decrypted to disk.
+//!
+//! Data keys are random and stored only wrapped ([`vault`]); destroying a holder's keys
+//! deletes its data with a certificate.
 //!
 //! A version is written to a staging directory and becomes a version directory by one
 //! `rename`, after every file is flushed to disk; the metadata store's commit then makes
@@ -15,24 +20,91 @@
 //! directory is cleaned up, and an uncommitted version directory is replaced when its
 //! number is used again.
 //!
-//! **Invariant:** nothing here writes a value in clear text to disk. Data keys come from
-//! `renkei-crypto` and go straight into the Parquet cipher.
+//! Two sides: the write side ([`DataStore::lock`], [`DataStore::begin`]) for ingest and
+//! extract materialization, and the read side ([`DataStore::open_dataset`]), which
+//! hands back readers after checking the caller, so no caller ever touches a key or a
+//! path.
+//!
+//! **Invariant:** nothing here writes a value in clear text to disk, and no key leaves
+//! this crate: data keys come from `renkei-crypto` and go straight into the Parquet
+//! cipher.
 #![warn(missing_docs)]
 
+mod layout;
+pub mod vault;
+
+pub use layout::{PartWriter, Staging, WriterLock};
+pub use vault::{DeletionCertificate, KeyId};
+
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
-use parquet::basic::Compression;
-use parquet::encryption::decrypt::FileDecryptionProperties;
-use parquet::encryption::encrypt::FileEncryptionProperties;
-use parquet::file::properties::WriterProperties;
-use renkei_crypto::DataKey;
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use layout::Tree;
+use renkei_audit::Audit;
+use renkei_core::role::AccessDenied;
+use renkei_core::time::SharedClock;
+use renkei_core::{Action, Caller, Coded, ErrorKind, Outcome, Permission};
+use renkei_crypto::{DataKey, KeyStore};
+use renkei_store::Store;
+use renkei_store::sqlx;
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use vault::Vault;
+
+/// What owns a set of versions on disk.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Holder {
+    /// A dataset in the catalogue.
+    Dataset(String),
+    /// A project's extract.
+    Extract(String),
+}
+
+impl Holder {
+    /// The holder's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Holder::Dataset(id) | Holder::Extract(id) => id,
+        }
+    }
+
+    /// `dataset:<id>` or `extract:<id>`: the owner of its keys, and the object of its
+    /// audit entries.
+    pub fn owner(&self) -> String {
+        match self {
+            Holder::Dataset(id) => format!("dataset:{id}"),
+            Holder::Extract(id) => format!("extract:{id}"),
+        }
+    }
+
+    /// A dataset, if `id` is a plain id (`a-z`, `0-9`, `_`, `-`; at most 64): ids name
+    /// directories, so nothing else may reach the file system.
+    pub fn dataset(id: &str) -> Result<Self, DataStoreError> {
+        Self::parse_id(Holder::Dataset, id)
+    }
+
+    /// A project's extract, under the same rule.
+    pub fn extract(id: &str) -> Result<Self, DataStoreError> {
+        Self::parse_id(Holder::Extract, id)
+    }
+
+    pub(crate) fn parse_id(make: fn(String) -> Holder, id: &str) -> Result<Self, DataStoreError> {
+        let plain = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && !id.starts_with('-');
+        if plain {
+            Ok(make(id.to_owned()))
+        } else {
+            Err(DataStoreError::BadId)
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.owner())
+    }
+}
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +117,9 @@ pub enum DataStoreError {
         /// Why.
         err: std::io::Error,
     },
-    /// Another ingest of the same dataset holds its lock.
-    #[error("another ingest of dataset {0} is running; try again when it has finished")]
-    Busy(String),
+    /// Another writer of the same holder holds its lock.
+    #[error("{0} is being written by another process; try again when it has finished")]
+    Busy(Holder),
     /// Parquet or Arrow (including a wrong key: "unable to decrypt").
     #[error("{path}: {msg}")]
     Parquet {
@@ -56,450 +128,374 @@ pub enum DataStoreError {
         /// Why.
         msg: String,
     },
+    /// An id that is not a plain id.
+    #[error("not a valid id: use a-z, 0-9, '_' and '-' (at most 64)")]
+    BadId,
+    /// No such version (or no version at all yet).
+    #[error("{0} has no such version")]
+    NoSuchVersion(Holder),
+    /// No such key.
+    #[error("no data key {0}")]
+    NoSuchKey(KeyId),
+    /// The key was destroyed: its data is deleted.
+    #[error("data key {0} was destroyed; the data it encrypted is deleted")]
+    KeyDestroyed(KeyId),
+    /// A stored key does not open under this master key.
+    #[error("data key {0} does not open under this master key")]
+    KeyUnwrap(KeyId),
+    /// Nothing left to destroy.
+    #[error("{0} has no data key left to destroy")]
+    NothingToDestroy(String),
+    /// The caller may not do this.
+    #[error(transparent)]
+    Denied(#[from] AccessDenied),
+    /// The metadata store.
+    #[error(transparent)]
+    Store(#[from] renkei_store::StoreError),
+    /// The audit log refused the record, so nothing happened.
+    #[error(transparent)]
+    Audit(#[from] renkei_audit::AuditError),
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> DataStoreError + '_ {
-    move |err| DataStoreError::Io {
-        path: path.display().to_string(),
-        err,
+impl From<sqlx::Error> for DataStoreError {
+    fn from(e: sqlx::Error) -> Self {
+        DataStoreError::Store(e.into())
     }
 }
 
-fn pq(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> DataStoreError + '_ {
-    move |e| DataStoreError::Parquet {
-        path: path.display().to_string(),
-        msg: e.to_string(),
+impl Coded for DataStoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            DataStoreError::Busy(_) => "write_in_progress",
+            DataStoreError::BadId => "invalid_id",
+            DataStoreError::NoSuchVersion(_) => "no_such_version",
+            DataStoreError::NoSuchKey(_) => "no_such_key",
+            DataStoreError::KeyDestroyed(_) => "data_deleted",
+            DataStoreError::NothingToDestroy(_) => "nothing_to_destroy",
+            DataStoreError::Denied(d) => d.code(),
+            DataStoreError::Audit(e) => e.code(),
+            DataStoreError::Io { .. }
+            | DataStoreError::Parquet { .. }
+            | DataStoreError::KeyUnwrap(_)
+            | DataStoreError::Store(_) => "internal",
+        }
+    }
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DataStoreError::Busy(_) | DataStoreError::NothingToDestroy(_) => ErrorKind::Conflict,
+            DataStoreError::BadId => ErrorKind::InvalidInput,
+            DataStoreError::NoSuchVersion(_)
+            | DataStoreError::NoSuchKey(_)
+            | DataStoreError::KeyDestroyed(_) => ErrorKind::NotFound,
+            DataStoreError::Denied(d) => d.kind(),
+            DataStoreError::Audit(e) => e.kind(),
+            DataStoreError::Io { .. }
+            | DataStoreError::Parquet { .. }
+            | DataStoreError::KeyUnwrap(_)
+            | DataStoreError::Store(_) => ErrorKind::Internal,
+        }
     }
 }
 
-/// The datasets directory.
-#[derive(Clone, Debug)]
+/// The data store service. Cheap to clone.
+#[derive(Clone)]
 pub struct DataStore {
-    root: PathBuf,
-}
-
-/// The additional authenticated data binding a file to its place.
-fn aad(dataset: &str, version: i64, table: &str, part: &str) -> Vec<u8> {
-    format!("renkei:v1:{dataset}:{version}:{table}:{part}").into_bytes()
+    tree: Tree,
+    vault: Vault,
+    store: Store,
+    audit: Audit,
 }
 
 impl DataStore {
-    /// The store under `<data_dir>/datasets`.
-    pub fn new(data_dir: &Path) -> Self {
+    /// The store under `data_dir`, its keys recorded in `store`.
+    pub fn new(
+        data_dir: &Path,
+        store: Store,
+        keys: Arc<KeyStore>,
+        audit: Audit,
+        clock: SharedClock,
+    ) -> Self {
         Self {
-            root: data_dir.join("datasets"),
+            tree: Tree::new(data_dir),
+            vault: Vault::new(store.clone(), keys, audit.clone(), clock),
+            store,
+            audit,
         }
     }
 
-    /// Directory of a version.
-    pub fn version_dir(&self, dataset: &str, version: i64) -> PathBuf {
-        self.root.join(dataset).join(format!("v{version}"))
+    // ----- write side ----------------------------------------------------------------
+
+    /// Takes `holder`'s writer lock without waiting (see [`WriterLock`]).
+    pub fn lock(&self, holder: &Holder) -> Result<WriterLock, DataStoreError> {
+        self.tree.lock(holder)
     }
 
-    /// Takes the dataset's writer lock without waiting, and clears what interrupted
-    /// ingests of it left behind. Every version number and every directory of the
-    /// dataset is decided under this lock, so two ingests (two processes, or the server
-    /// and the CLI) can never pick the same version or replace each other's files.
-    ///
-    /// The lock is an OS file lock on `<dataset>/.lock`: it goes with the process, so a
-    /// killed ingest never leaves it stuck. It assumes one host writes a data directory;
-    /// a cluster deployment needs a store-level lease instead.
-    pub fn lock(&self, dataset: &str) -> Result<DatasetLock, DataStoreError> {
-        let dir = self.root.join(dataset);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let path = dir.join(".lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(DataStoreError::Busy(dataset.into()));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-        }
-        let cleaned = clean_dataset_staging(&dir)?;
-        Ok(DatasetLock {
-            _file: file,
-            dataset: dataset.into(),
-            cleaned,
-        })
-    }
-
-    /// Starts writing `version` of `dataset`, under its lock.
+    /// Starts writing `version` under `lock`, encrypted under `key`.
     pub fn begin(
         &self,
-        lock: &DatasetLock,
+        lock: &WriterLock,
         version: i64,
-        key: Arc<DataKey>,
+        key: &WriteKey,
     ) -> Result<Staging, DataStoreError> {
-        let dataset = lock.dataset.as_str();
-        let dir = self.root.join(dataset).join(format!(
-            ".staging-v{version}-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(Staging {
-            dir,
-            target: self.version_dir(dataset, version),
-            dataset: dataset.into(),
-            version,
-            key,
-            parts: AtomicU32::new(0),
+        self.tree.begin(lock, version, key.key.clone())
+    }
+
+    /// The data key new versions of the locked holder are written under: its live key,
+    /// or a new one (recorded, with its audit entry, before anything is written).
+    pub async fn write_key(
+        &self,
+        caller: &Caller,
+        lock: &WriterLock,
+    ) -> Result<WriteKey, DataStoreError> {
+        let owner = lock.holder().owner();
+        if let Some(id) = self.vault.live_keys(&owner).await?.into_iter().next_back() {
+            let key = self.vault.open(&id).await?;
+            return Ok(WriteKey {
+                id,
+                key: Arc::new(key),
+            });
+        }
+        let mut tx = self.store.begin().await?;
+        let (id, key) = self.vault.create_in(&mut tx, caller, &owner).await?;
+        tx.commit().await?;
+        Ok(WriteKey {
+            id,
+            key: Arc::new(key),
         })
     }
 
-    /// Removes staging directories left by interrupted ingests of every dataset that
-    /// no ingest is writing now. Returns how many.
+    /// Removes staging directories of interrupted writers nobody is writing now.
     pub fn clean_staging(&self) -> Result<usize, DataStoreError> {
-        let mut n = 0;
-        let Ok(datasets) = std::fs::read_dir(&self.root) else {
-            return Ok(0);
-        };
-        for d in datasets.flatten() {
-            if !d.path().is_dir() {
-                continue;
+        self.tree.clean_staging()
+    }
+
+    /// Whether a version directory exists (published, committed or not).
+    pub fn version_exists(&self, holder: &Holder, version: i64) -> bool {
+        self.tree.version_dir(holder, version).exists()
+    }
+
+    // ----- read side -----------------------------------------------------------------
+
+    /// Opens a stored version of a dataset for reading: the current one, or `version`.
+    /// The caller must hold the permission to manage datasets (custodians, the operator);
+    /// the opening is audited.
+    pub async fn open_dataset(
+        &self,
+        caller: &Caller,
+        dataset: &str,
+        version: Option<i64>,
+    ) -> Result<OpenVersion, DataStoreError> {
+        let object = format!("dataset:{dataset}");
+        let checked = async {
+            caller.require(Permission::ManageDatasets)?;
+            let holder = Holder::dataset(dataset)?;
+            let version = match version {
+                Some(v) => v,
+                None => self
+                    .current_version(dataset)
+                    .await?
+                    .ok_or_else(|| DataStoreError::NoSuchVersion(holder.clone()))?,
+            };
+            self.open(holder, version).await
+        }
+        .await;
+        match checked {
+            Ok(v) => {
+                self.audit
+                    .record(
+                        caller
+                            .event(Action::DatasetOpen, object, Outcome::Allowed)
+                            .detail(serde_json::json!({ "version": v.version })),
+                    )
+                    .await?;
+                Ok(v)
             }
-            let name = d.file_name().to_string_lossy().into_owned();
-            match self.lock(&name) {
-                Ok(l) => n += l.cleaned,
-                Err(DataStoreError::Busy(_)) => continue,
-                Err(e) => return Err(e),
+            Err(e) => {
+                if e.kind().is_refusal() {
+                    self.audit
+                        .record(caller.event(
+                            Action::DatasetOpen,
+                            object,
+                            Outcome::denied(e.code()),
+                        ))
+                        .await?;
+                }
+                Err(e)
             }
         }
-        Ok(n)
     }
 
-    /// The Parquet files of a table in a version, in order.
-    pub fn parts(
-        &self,
-        dataset: &str,
-        version: i64,
-        table: &str,
-    ) -> Result<Vec<PathBuf>, DataStoreError> {
-        let dir = self.version_dir(dataset, version).join(table);
-        let mut v: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io(&dir)(e)),
+    async fn current_version(&self, dataset: &str) -> Result<Option<i64>, DataStoreError> {
+        let v: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT current_version FROM datasets WHERE id = $1")
+                .bind(dataset)
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(v.flatten())
+    }
+
+    /// Opens `holder`'s `version` under its key. The key is the holder's live key; once
+    /// destroyed, the version no longer opens.
+    async fn open(&self, holder: Holder, version: i64) -> Result<OpenVersion, DataStoreError> {
+        if !self.tree.version_dir(&holder, version).is_dir() {
+            return Err(DataStoreError::NoSuchVersion(holder));
+        }
+        let owner = holder.owner();
+        let id = match self.vault.live_keys(&owner).await?.into_iter().next_back() {
+            Some(id) => id,
+            None => {
+                let any: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM data_keys WHERE owner = $1 ORDER BY id DESC",
+                )
+                .bind(&owner)
+                .fetch_optional(self.store.pool())
+                .await?;
+                return Err(match any {
+                    Some(id) => DataStoreError::KeyDestroyed(KeyId(id)),
+                    None => DataStoreError::NoSuchVersion(holder),
+                });
+            }
         };
-        v.sort();
-        Ok(v)
+        let key = Arc::new(self.vault.open(&id).await?);
+        Ok(OpenVersion {
+            tree: self.tree.clone(),
+            holder,
+            version,
+            key,
+        })
     }
 
-    /// Decryption for one part file (for readers such as the query engine).
-    pub fn decryption(
+    // ----- deletion ------------------------------------------------------------------
+
+    /// Deletes everything `holder` stores by destroying its data keys, with a deletion
+    /// certificate recorded in the same transaction as its audit entry; then removes
+    /// the files (which no longer open) from the disk. The owning service (project
+    /// closure, dataset withdrawal) decides who may do this before calling.
+    pub async fn destroy(
         &self,
-        dataset: &str,
+        caller: &Caller,
+        holder: &Holder,
+        reason: &str,
+    ) -> Result<DeletionCertificate, DataStoreError> {
+        let lock = self.tree.lock(holder)?;
+        let cert = self.vault.destroy(caller, &holder.owner(), reason).await?;
+        let dir = self.tree.holder_dir(holder);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_name() != ".lock"
+                    && let Err(err) = std::fs::remove_dir_all(e.path())
+                {
+                    tracing::warn!(path = %e.path().display(), error = %err, "could not remove the files of destroyed data (they no longer open)");
+                }
+            }
+        }
+        drop(lock);
+        Ok(cert)
+    }
+
+    /// The deletion certificates of `holder`.
+    pub async fn certificates(
+        &self,
+        holder: &Holder,
+    ) -> Result<Vec<DeletionCertificate>, DataStoreError> {
+        self.vault.certificates(&holder.owner()).await
+    }
+}
+
+/// The key a writer encrypts new versions under, with its id (to record beside the
+/// version). The key bytes stay inside this crate.
+pub struct WriteKey {
+    id: KeyId,
+    key: Arc<DataKey>,
+}
+
+impl WriteKey {
+    /// The key's id.
+    pub fn id(&self) -> &KeyId {
+        &self.id
+    }
+}
+
+/// A stored version opened for reading, after the caller was checked. It holds the
+/// version's key inside; readers get batches, never the key or the paths.
+pub struct OpenVersion {
+    tree: Tree,
+    holder: Holder,
+    version: i64,
+    key: Arc<DataKey>,
+}
+
+impl OpenVersion {
+    /// What was opened.
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+    /// Which version.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+    /// Its tables.
+    pub fn tables(&self) -> Result<Vec<String>, DataStoreError> {
+        self.tree.tables(&self.holder, self.version)
+    }
+    /// A whole table (for small tables and tests; queries stream through the engine).
+    pub fn read_table(&self, table: &str) -> Result<Vec<RecordBatch>, DataStoreError> {
+        let mut out = Vec::new();
+        for batch in self.batches(table)? {
+            out.push(batch?);
+        }
+        Ok(out)
+    }
+    /// A table's batches, one part file in memory at a time.
+    pub fn batches(
+        &self,
+        table: &str,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, DataStoreError>> + '_, DataStoreError>
+    {
+        let parts = self.tree.parts(&self.holder, self.version, table)?;
+        let table = table.to_owned();
+        Ok(parts.into_iter().flat_map(move |p| {
+            match Tree::read_part(&self.holder, self.version, &table, &p, &self.key) {
+                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            }
+        }))
+    }
+}
+
+/// What tests need to look behind the read side: the files on disk, and whether a
+/// file opens under a key.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    use super::*;
+    use std::path::PathBuf;
+
+    impl DataStore {
+        /// Every file under the datasets and extracts directories.
+        pub fn all_files(&self) -> Vec<PathBuf> {
+            self.tree.all_files()
+        }
+        /// A version's directory.
+        pub fn version_dir(&self, holder: &Holder, version: i64) -> PathBuf {
+            self.tree.version_dir(holder, version)
+        }
+        /// Every data key the platform can still open.
+        pub async fn every_live_key(&self) -> Result<Vec<(KeyId, DataKey)>, DataStoreError> {
+            self.vault.every_live_key().await
+        }
+    }
+
+    /// Tries to read part file `part` of `holder`/`version`/`table` under `key`.
+    pub fn opens_under(
+        holder: &Holder,
         version: i64,
         table: &str,
         part: &Path,
         key: &DataKey,
-    ) -> Result<Arc<FileDecryptionProperties>, DataStoreError> {
-        let name = part
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        FileDecryptionProperties::builder(key.bytes().to_vec())
-            .with_aad_prefix(aad(dataset, version, table, &name))
-            .build()
-            .map_err(pq(part))
-    }
-
-    /// Reads a whole table (for tests, profiling and small tables; queries go through the engine).
-    pub fn read_table(
-        &self,
-        dataset: &str,
-        version: i64,
-        table: &str,
-        key: &DataKey,
-    ) -> Result<Vec<RecordBatch>, DataStoreError> {
-        let mut out = Vec::new();
-        for part in self.parts(dataset, version, table)? {
-            let dec = self.decryption(dataset, version, table, &part, key)?;
-            let f = File::open(&part).map_err(io(&part))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
-                f,
-                ArrowReaderOptions::new().with_file_decryption_properties(dec),
-            )
-            .map_err(pq(&part))?
-            .build()
-            .map_err(pq(&part))?;
-            for b in reader {
-                out.push(b.map_err(|e| DataStoreError::Parquet {
-                    path: part.display().to_string(),
-                    msg: e.to_string(),
-                })?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every file under the datasets directory (for the test that no value is stored in
-    /// clear text).
-    pub fn all_files(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.root.clone()];
-        while let Some(p) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&p) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let path = e.path();
-                if path.is_dir() {
-                    stack.push(path)
-                } else {
-                    out.push(path)
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-}
-
-/// Removes a dataset directory's `.staging-*` leftovers. Only under the dataset's lock.
-fn clean_dataset_staging(dir: &Path) -> Result<usize, DataStoreError> {
-    let mut n = 0;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(0);
-    };
-    for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with(".staging-") {
-            std::fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// The writer lock of one dataset (see [`DataStore::lock`]); released on drop.
-pub struct DatasetLock {
-    _file: File,
-    dataset: String,
-    cleaned: usize,
-}
-
-/// A version being written.
-pub struct Staging {
-    dir: PathBuf,
-    target: PathBuf,
-    dataset: String,
-    version: i64,
-    key: Arc<DataKey>,
-    parts: AtomicU32,
-}
-
-impl Staging {
-    /// A new part file for `table`. Writers on several threads each take their own.
-    pub fn writer(&self, table: &str, schema: SchemaRef) -> Result<PartWriter, DataStoreError> {
-        let n = self.parts.fetch_add(1, Ordering::SeqCst);
-        let name = format!("part-{n:05}");
-        let dir = self.dir.join(table);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let path = dir.join(format!("{name}.parquet"));
-        let enc = FileEncryptionProperties::builder(self.key.bytes().to_vec())
-            .with_aad_prefix(aad(&self.dataset, self.version, table, &name))
-            .build()
-            .map_err(pq(&path))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .with_file_encryption_properties(enc)
-            .build();
-        let f = File::create(&path).map_err(io(&path))?;
-        let inner = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, f), schema, Some(props))
-            .map_err(pq(&path))?;
-        Ok(PartWriter {
-            inner,
-            path,
-            rows: 0,
-        })
-    }
-
-    /// The staging directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Makes the staged files the version directory. An uncommitted directory of the
-    /// same version (left by a crash after a previous publish) is replaced.
-    pub fn publish(self) -> Result<PathBuf, DataStoreError> {
-        if self.target.exists() {
-            std::fs::remove_dir_all(&self.target).map_err(io(&self.target))?;
-        }
-        // The files are synced as they close; their directory entries too, before the
-        // rename makes them a version (else a crash could publish empty directories).
-        let mut dirs = vec![self.dir.clone()];
-        if let Ok(rd) = std::fs::read_dir(&self.dir) {
-            dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
-        }
-        for d in &dirs {
-            File::open(d).and_then(|f| f.sync_all()).map_err(io(d))?;
-        }
-        std::fs::rename(&self.dir, &self.target).map_err(io(&self.dir))?;
-        if let Some(parent) = self.target.parent() {
-            // Make the rename itself durable.
-            File::open(parent)
-                .and_then(|d| d.sync_all())
-                .map_err(io(parent))?;
-        }
-        Ok(self.target)
-    }
-
-    /// Throws the staged files away, and an uncommitted directory of the same version
-    /// that a crash after a previous publish left behind: the version number is never
-    /// used again once a refusal records it, so those files would stay forever. Safe
-    /// because a staging is only begun, under the dataset's lock, for the version after
-    /// the last one recorded.
-    pub fn abandon(self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_dir_all(&self.target);
-    }
-}
-
-/// One Parquet file being written.
-pub struct PartWriter {
-    inner: ArrowWriter<BufWriter<File>>,
-    path: PathBuf,
-    rows: u64,
-}
-
-impl PartWriter {
-    /// Appends a batch.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), DataStoreError> {
-        self.rows += batch.num_rows() as u64;
-        self.inner.write(batch).map_err(pq(&self.path))
-    }
-
-    /// Finishes the file and flushes it to disk. Returns its row count.
-    pub fn finish(self) -> Result<u64, DataStoreError> {
-        let path = self.path;
-        let buf = self.inner.into_inner().map_err(pq(&path))?;
-        let file = buf.into_inner().map_err(|e| DataStoreError::Io {
-            path: path.display().to_string(),
-            err: e.into_error(),
-        })?;
-        file.sync_all().map_err(io(&path))?;
-        Ok(self.rows)
+    ) -> bool {
+        Tree::read_part(holder, version, table, part, key).is_ok()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow_array::{ArrayRef, Int64Array, StringArray};
-    use arrow_schema::{DataType, Field, Schema};
-    use renkei_crypto::{KeyStore, RootKey};
-
-    fn batch() -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("name", DataType::Utf8, true),
-            Field::new("n", DataType::Int64, true),
-        ]));
-        let a: ArrayRef = Arc::new(StringArray::from(vec!["ヤマダハナコ-PLAINTEXT"; 100]));
-        let b: ArrayRef = Arc::new(Int64Array::from((0..100).collect::<Vec<i64>>()));
-        RecordBatch::try_new(schema, vec![a, b]).unwrap()
-    }
-
-    #[test]
-    fn write_publish_read_and_nothing_in_clear() {
-        let d = tempfile::tempdir().unwrap();
-        let ks = KeyStore::from_keys(RootKey::generate(), None);
-        let (key, _) = ks.new_data_key("dataset:t");
-        let key = Arc::new(key);
-        let ds = DataStore::new(d.path());
-        let lock = ds.lock("t").unwrap();
-        let st = ds.begin(&lock, 1, key.clone()).unwrap();
-        let mut w = st.writer("rows", batch().schema()).unwrap();
-        w.write(&batch()).unwrap();
-        assert_eq!(w.finish().unwrap(), 100);
-        assert!(
-            ds.read_table("t", 1, "rows", &key).unwrap().is_empty(),
-            "nothing visible before publish"
-        );
-        st.publish().unwrap();
-        let back = ds.read_table("t", 1, "rows", &key).unwrap();
-        assert_eq!(back.iter().map(|b| b.num_rows()).sum::<usize>(), 100);
-        for f in ds.all_files() {
-            let bytes = std::fs::read(&f).unwrap();
-            for needle in ["PLAINTEXT".as_bytes(), "ヤマダ".as_bytes(), b"name"] {
-                assert!(
-                    !bytes.windows(needle.len()).any(|w| w == needle),
-                    "{} reveals {:?}",
-                    f.display(),
-                    String::from_utf8_lossy(needle)
-                );
-            }
-        }
-        // Another key, or a file moved to another version, does not open.
-        let (other, _) = ks.new_data_key("dataset:t");
-        assert!(ds.read_table("t", 1, "rows", &other).is_err());
-        std::fs::create_dir_all(ds.version_dir("t", 2).join("rows")).unwrap();
-        let part = ds.parts("t", 1, "rows").unwrap().remove(0);
-        std::fs::copy(
-            &part,
-            ds.version_dir("t", 2)
-                .join("rows")
-                .join(part.file_name().unwrap()),
-        )
-        .unwrap();
-        assert!(
-            ds.read_table("t", 2, "rows", &key).is_err(),
-            "the AAD binds a file to its version"
-        );
-    }
-
-    #[test]
-    fn interrupted_staging_is_cleaned_and_versions_replaced() {
-        let d = tempfile::tempdir().unwrap();
-        let ks = KeyStore::from_keys(RootKey::generate(), None);
-        let key = Arc::new(ks.new_data_key("x").0);
-        let ds = DataStore::new(d.path());
-        let lock = ds.lock("t").unwrap();
-        let st = ds.begin(&lock, 1, key.clone()).unwrap();
-        st.writer("rows", batch().schema())
-            .unwrap()
-            .finish()
-            .unwrap();
-        drop(st); // a crash: the staging directory stays behind
-        assert_eq!(
-            ds.clean_staging().unwrap(),
-            0,
-            "a dataset being written is left alone"
-        );
-        assert!(
-            matches!(ds.lock("t"), Err(DataStoreError::Busy(_))),
-            "a second writer is refused while the first holds the lock"
-        );
-        drop(lock);
-        assert_eq!(ds.clean_staging().unwrap(), 1);
-        let lock = ds.lock("t").unwrap();
-        let st = ds.begin(&lock, 1, key.clone()).unwrap();
-        let mut w = st.writer("rows", batch().schema()).unwrap();
-        w.write(&batch()).unwrap();
-        w.finish().unwrap();
-        st.publish().unwrap();
-        // Publishing the same (uncommitted) version again replaces it.
-        let st = ds.begin(&lock, 1, key.clone()).unwrap();
-        st.writer("rows", batch().schema())
-            .unwrap()
-            .finish()
-            .unwrap();
-        st.publish().unwrap();
-        assert_eq!(
-            ds.read_table("t", 1, "rows", &key)
-                .unwrap()
-                .iter()
-                .map(|b| b.num_rows())
-                .sum::<usize>(),
-            0
-        );
-    }
-}
+mod tests;

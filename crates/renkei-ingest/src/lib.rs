@@ -29,9 +29,9 @@ use renkei_catalog::{
     CatalogError, Declaration, FileRecord, Profile, TableProfile, VersionRecord, VersionStatus,
 };
 use renkei_core::time::SharedClock;
-use renkei_core::{Actor, AuditEvent, Outcome};
+use renkei_core::{Action, Caller, Coded, ErrorKind, Outcome, Permission};
 use renkei_crypto::KeyStore;
-use renkei_datastore::{DataStore, DataStoreError};
+use renkei_datastore::{DataStore, DataStoreError, Holder};
 use renkei_masters::Masters;
 use renkei_store::Store;
 use sha2::{Digest as _, Sha256};
@@ -79,6 +79,15 @@ pub enum IngestError {
     /// Audit.
     #[error(transparent)]
     Audit(#[from] renkei_audit::AuditError),
+    /// The caller may not ingest.
+    #[error(transparent)]
+    Denied(#[from] renkei_core::role::AccessDenied),
+    /// No such version or reject report.
+    #[error("no such version")]
+    NotFound,
+    /// Another ingest of the dataset holds its writer lock.
+    #[error("another ingest of dataset {0} is running; try again when it has finished")]
+    InProgress(String),
 }
 
 impl From<renkei_store::sqlx::Error> for IngestError {
@@ -87,17 +96,44 @@ impl From<renkei_store::sqlx::Error> for IngestError {
     }
 }
 
-impl IngestError {
-    /// Stable reason code for the audit log.
-    pub fn code(&self) -> &'static str {
+impl Coded for IngestError {
+    fn code(&self) -> &'static str {
         match self {
             IngestError::Schema(_) => "invalid_declaration",
             IngestError::NoFiles { .. } => "no_files",
             IngestError::Io { .. } => "unreadable_file",
             IngestError::Keys(_) => "no_linkage_key",
             IngestError::DataKey => "data_key",
-            IngestError::Data(DataStoreError::Busy(_)) => "ingest_in_progress",
-            _ => "internal",
+            IngestError::InProgress(_) => "ingest_in_progress",
+            IngestError::Data(e) => e.code(),
+            IngestError::Catalog(e) => e.code(),
+            IngestError::Audit(e) => e.code(),
+            IngestError::Denied(d) => d.code(),
+            IngestError::NotFound => "not_found",
+            IngestError::Store(_) => "internal",
+        }
+    }
+    fn kind(&self) -> ErrorKind {
+        match self {
+            IngestError::Schema(_) | IngestError::NoFiles { .. } | IngestError::Io { .. } => {
+                ErrorKind::InvalidInput
+            }
+            IngestError::Keys(_) => ErrorKind::Unavailable,
+            IngestError::DataKey | IngestError::Store(_) => ErrorKind::Internal,
+            IngestError::Data(e) => e.kind(),
+            IngestError::Catalog(e) => e.kind(),
+            IngestError::Audit(e) => e.kind(),
+            IngestError::Denied(d) => d.kind(),
+            IngestError::NotFound => ErrorKind::NotFound,
+            IngestError::InProgress(_) => ErrorKind::Conflict,
+        }
+    }
+    fn public_detail(&self) -> Option<String> {
+        match self {
+            IngestError::Schema(m) => Some(m.clone()),
+            IngestError::Keys(e) => Some(e.to_string()),
+            IngestError::NoFiles { pattern, .. } => Some(format!("no files matching {pattern:?}")),
+            _ => None,
         }
     }
 }
@@ -215,11 +251,13 @@ struct ThreadResult {
 }
 
 impl Ingestor {
-    /// An ingestor writing under `data_dir`.
+    /// An ingestor writing into `data` (and its reports under `data_dir/ingest`).
+    /// `keys` are used for the linkage tokens only: the data keys are `data`'s.
     pub fn new(
         store: Store,
         audit: Audit,
         keys: Arc<KeyStore>,
+        data: DataStore,
         data_dir: &Path,
         masters: Arc<Masters>,
         clock: SharedClock,
@@ -228,21 +266,61 @@ impl Ingestor {
             store,
             audit,
             keys,
-            data: DataStore::new(data_dir),
+            data,
             masters,
             clock,
             reports: data_dir.join("ingest"),
         }
     }
 
-    /// The storage.
-    pub fn datastore(&self) -> &DataStore {
-        &self.data
+    /// The reject report of a version (CSV: file, line, field, reason; it names places
+    /// and rules, never values), for a caller who may manage datasets. The download is
+    /// audited.
+    pub async fn reject_report(
+        &self,
+        caller: &Caller,
+        dataset: &str,
+        version: i64,
+    ) -> Result<Vec<u8>, IngestError> {
+        let object = format!("dataset:{dataset}:v{version}");
+        let found = async {
+            caller.require(Permission::ManageDatasets)?;
+            let known: Option<i64> = renkei_store::sqlx::query_scalar(
+                "SELECT version FROM dataset_versions WHERE dataset_id = $1 AND version = $2",
+            )
+            .bind(dataset)
+            .bind(version)
+            .fetch_optional(self.store.pool())
+            .await?;
+            let path = known
+                .and_then(|_| self.report_path(dataset, version))
+                .ok_or(IngestError::NotFound)?;
+            match std::fs::read(&path) {
+                Ok(b) => Ok(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(IngestError::NotFound),
+                Err(err) => Err(IngestError::Io {
+                    path: path.display().to_string(),
+                    err,
+                }),
+            }
+        }
+        .await;
+        let outcome = match &found {
+            Ok(_) => Outcome::Allowed,
+            Err(e) if e.kind().is_refusal() => Outcome::denied(e.code()),
+            Err(_) => return found,
+        };
+        let mut ev = caller.event(Action::DatasetRejects, object, outcome);
+        if let Ok(b) = &found {
+            ev = ev.detail(serde_json::json!({ "bytes": b.len() }));
+        }
+        self.audit.record(ev).await?;
+        found
     }
 
-    /// Where the reject report of a version is kept (`file,line,field,reason`; it names
-    /// places and rules, never values). `None` if the dataset id is not a plain id.
-    pub fn reject_report(&self, dataset: &str, version: i64) -> Option<PathBuf> {
+    /// Where the reject report of a version is kept. `None` if the dataset id is not a
+    /// plain id.
+    fn report_path(&self, dataset: &str, version: i64) -> Option<PathBuf> {
         let plain = !dataset.is_empty()
             && dataset
                 .bytes()
@@ -256,33 +334,29 @@ impl Ingestor {
     /// The dataset's writer lock. Start-up cleanup in another process holds it for a
     /// moment, so a busy lock is retried for up to two seconds before the ingest is
     /// refused; a real concurrent ingest holds it far longer.
-    async fn lock(&self, id: &str) -> Result<renkei_datastore::DatasetLock, IngestError> {
+    async fn lock(&self, holder: &Holder) -> Result<renkei_datastore::WriterLock, IngestError> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
-            match self.data.lock(id) {
+            match self.data.lock(holder) {
                 Err(DataStoreError::Busy(_)) if std::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                Err(DataStoreError::Busy(h)) => {
+                    return Err(IngestError::InProgress(h.id().to_owned()));
                 }
                 other => return Ok(other?),
             }
         }
     }
 
-    async fn deny(
-        &self,
-        actor: &Actor,
-        request: &str,
-        dataset: &str,
-        err: IngestError,
-    ) -> IngestError {
-        let ev = AuditEvent::new(
-            actor.clone(),
-            "dataset.ingest",
-            format!("dataset:{dataset}"),
-            Outcome::denied(err.code()),
-        )
-        .request(request)
-        .detail(serde_json::json!({ "error": err.to_string() }));
+    async fn deny(&self, caller: &Caller, dataset: &str, err: IngestError) -> IngestError {
+        let ev = caller
+            .event(
+                Action::DatasetIngest,
+                format!("dataset:{dataset}"),
+                Outcome::denied(err.code()),
+            )
+            .detail(serde_json::json!({ "error": err.to_string() }));
         match self.audit.record(ev).await {
             Ok(_) => err,
             Err(e) => e.into(),
@@ -291,34 +365,37 @@ impl Ingestor {
 
     /// Ingests `dir` as a new version of the declared dataset. `progress` receives
     /// (bytes read, bytes in all).
+    ///
+    /// The caller must hold the permission to manage datasets; every refusal (that
+    /// one, a bad declaration, missing files, a missing linkage key, another ingest at
+    /// work) is audited before the caller hears of it.
     pub async fn ingest(
         &self,
-        actor: &Actor,
-        request: &str,
+        caller: &Caller,
         decl: &Declaration,
         dir: &Path,
         opts: &IngestOptions,
         progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
     ) -> Result<IngestReport, IngestError> {
         let id = decl.dataset.id.clone();
-        match self.run(actor, request, decl, dir, opts, progress).await {
-            Ok(r) => Ok(r),
-            Err(
-                e @ (IngestError::Schema(_)
-                | IngestError::NoFiles { .. }
-                | IngestError::Io { .. }
-                | IngestError::Keys(_)
-                | IngestError::DataKey
-                | IngestError::Data(DataStoreError::Busy(_))),
-            ) => Err(self.deny(actor, request, &id, e).await),
-            Err(e) => Err(e),
+        let result = match caller.require(Permission::ManageDatasets) {
+            Ok(()) => self.run(caller, decl, dir, opts, progress).await,
+            Err(d) => Err(d.into()),
+        };
+        match result {
+            Err(e)
+                if e.kind().is_refusal()
+                    || matches!(e, IngestError::Keys(_) | IngestError::DataKey) =>
+            {
+                Err(self.deny(caller, &id, e).await)
+            }
+            other => other,
         }
     }
 
     async fn run(
         &self,
-        actor: &Actor,
-        request: &str,
+        caller: &Caller,
         decl: &Declaration,
         dir: &Path,
         opts: &IngestOptions,
@@ -346,23 +423,10 @@ impl Ingestor {
         )?));
         // Everything from here to the commit happens under the dataset's writer lock:
         // the version number, the data key of a new dataset, and the directories.
-        let lock = self.lock(&id).await?;
-        let context = format!("dataset:{id}");
-        let existing: Option<String> =
-            renkei_store::sqlx::query_scalar("SELECT wrapped_key FROM datasets WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(self.store.pool())
-                .await?;
-        let (key, wrapped) = match existing {
-            Some(w) => (
-                self.keys
-                    .open_data_key(&context, &w)
-                    .map_err(|_| IngestError::DataKey)?,
-                w,
-            ),
-            None => self.keys.new_data_key(&context),
-        };
-        let key = Arc::new(key);
+        let holder = Holder::dataset(&id)
+            .map_err(|_| IngestError::Schema(format!("dataset id {id:?} is not a plain id")))?;
+        let lock = self.lock(&holder).await?;
+        let key = self.data.write_key(caller, &lock).await?;
         let version: i64 = renkei_store::sqlx::query_scalar::<_, Option<i64>>(
             "SELECT MAX(version) FROM dataset_versions WHERE dataset_id = $1",
         )
@@ -371,7 +435,7 @@ impl Ingestor {
         .await?
         .unwrap_or(0)
             + 1;
-        let staging = self.data.begin(&lock, version, key.clone())?;
+        let staging = self.data.begin(&lock, version, &key)?;
         let stored = decl.stored_tables();
         let threads = opts.threads.clamp(1, files.len());
         let masters = self.masters.clone();
@@ -491,7 +555,7 @@ impl Ingestor {
             err,
         })?;
         let report_path = self
-            .reject_report(&id, version)
+            .report_path(&id, version)
             .ok_or_else(|| IngestError::Schema(format!("dataset id {id:?}")))?;
         let io_err = |err| IngestError::Io {
             path: report_path.display().to_string(),
@@ -538,7 +602,7 @@ impl Ingestor {
                 String::new()
             },
             created_at: now,
-            created_by: actor.id.clone(),
+            created_by: caller.actor().id,
             files: files_kept,
             rows_in: m.rows_in,
             rows_rejected: m.rows_rejected,
@@ -569,16 +633,11 @@ impl Ingestor {
         } else {
             Outcome::Allowed
         };
-        let ev = AuditEvent::new(
-            actor.clone(),
-            "dataset.ingest",
-            format!("dataset:{id}"),
-            outcome,
-        )
-        .request(request)
-        .detail(detail);
+        let ev = caller
+            .event(Action::DatasetIngest, format!("dataset:{id}"), outcome)
+            .detail(detail);
         let mut tx = self.store.begin().await?;
-        renkei_catalog::ensure_dataset(&mut tx, decl, &wrapped, now).await?;
+        renkei_catalog::ensure_dataset(&mut tx, decl, key.id().as_str(), now).await?;
         renkei_catalog::record_version(&mut tx, &record).await?;
         self.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
@@ -604,23 +663,6 @@ impl Ingestor {
             reject_report: report_path,
             seconds: started.elapsed().as_secs_f64(),
         })
-    }
-
-    /// Reads a table of the current version (tests, small tables).
-    pub async fn read_current(
-        &self,
-        dataset: &str,
-        table: &str,
-    ) -> Result<Vec<arrow_array::RecordBatch>, IngestError> {
-        let entry = renkei_catalog::dataset(&self.store, dataset).await?;
-        let Some(v) = entry.current else {
-            return Ok(Vec::new());
-        };
-        let key = self
-            .keys
-            .open_data_key(&format!("dataset:{dataset}"), &entry.wrapped_key)
-            .map_err(|_| IngestError::DataKey)?;
-        Ok(self.data.read_table(dataset, v.version, table, &key)?)
     }
 }
 

@@ -5,6 +5,7 @@
 use super::*;
 use arrow_array::{Array, FixedSizeBinaryArray, RecordBatch, StringArray};
 use renkei_catalog::builtin;
+use renkei_core::Caller;
 use renkei_core::time::SystemClock;
 use renkei_crypto::RootKey;
 use renkei_store::store_test;
@@ -16,7 +17,20 @@ struct World {
     data: PathBuf,
     summary: renkei_synth::Summary,
     ing: Ingestor,
+    ds: DataStore,
     store: Store,
+}
+
+impl World {
+    /// A table of a dataset's current version, through the read side.
+    async fn read_current(&self, dataset: &str, table: &str) -> Vec<RecordBatch> {
+        self.ds
+            .open_dataset(&Caller::operator("test"), dataset, None)
+            .await
+            .unwrap()
+            .read_table(table)
+            .unwrap()
+    }
 }
 
 fn world(store: &Store, persons: u64) -> World {
@@ -30,10 +44,18 @@ fn world(store: &Store, persons: u64) -> World {
         Some(RootKey::generate()),
     ));
     let audit = Audit::new(store.clone(), keys.clone(), Arc::new(SystemClock), None);
+    let ds = DataStore::new(
+        &data,
+        store.clone(),
+        keys.clone(),
+        audit.clone(),
+        Arc::new(SystemClock),
+    );
     let ing = Ingestor::new(
         store.clone(),
         audit,
         keys,
+        ds.clone(),
         &data,
         Arc::new(Masters::embedded_owned()),
         Arc::new(SystemClock),
@@ -44,6 +66,7 @@ fn world(store: &Store, persons: u64) -> World {
         data,
         summary,
         ing,
+        ds,
         store: store.clone(),
     }
 }
@@ -63,8 +86,7 @@ async fn ingest(w: &World, id: &str, dir: &Path) -> IngestReport {
     });
     w.ing
         .ingest(
-            &Actor::cli("test"),
-            "req",
+            &Caller::operator("test"),
             &decl,
             dir,
             &IngestOptions::default(),
@@ -131,10 +153,7 @@ async fn generated_world_round_trips(store: Store) {
     let reg = ingest(&w, "cancer_registry", &w.src.join("registry")).await;
     assert_eq!(reg.status, VersionStatus::Committed);
 
-    let t = |d: &'static str, tb: &'static str| {
-        let ing = w.ing.clone();
-        async move { ing.read_current(d, tb).await.unwrap() }
-    };
+    let t = |d: &'static str, tb: &'static str| w.read_current(d, tb);
     let receipts = t("ndb_claims", "receipts").await;
     assert_eq!(
         rows(&receipts),
@@ -248,7 +267,7 @@ async fn generated_world_round_trips(store: Store) {
 async fn tokens_follow_people_across_spellings(store: Store) {
     let w = world(&store, 2000);
     ingest(&w, "ndb_claims", &w.src.join("ndb/uke")).await;
-    let receipts = w.ing.read_current("ndb_claims", "receipts").await.unwrap();
+    let receipts = w.read_current("ndb_claims", "receipts").await;
     let ids = strings(&receipts, "receipt_id");
     let id2 = tokens(&receipts, "id2");
     let id1n = tokens(&receipts, "id1n");
@@ -309,7 +328,7 @@ async fn nothing_identifying_is_stored(store: Store) {
     ingest(&w, "cancer_registry", &w.src.join("registry")).await;
     let (needles, births) = source_identifiers(&w.src);
     assert!(needles.len() > 2000, "{} identifiers", needles.len());
-    let mut files = w.ing.datastore().all_files();
+    let mut files = w.ds.all_files();
     {
         let d = "ingest";
         files.extend(
@@ -345,7 +364,7 @@ async fn nothing_identifying_is_stored(store: Store) {
         let id = e.declaration.dataset.id.clone();
         for t in e.declaration.stored_tables() {
             let mut text = String::new();
-            for b in w.ing.read_current(&id, &t.name).await.unwrap() {
+            for b in w.read_current(&id, &t.name).await {
                 for col in b.columns() {
                     let fmt = arrow_cast::display::ArrayFormatter::try_new(
                         col.as_ref(),
@@ -578,8 +597,7 @@ async fn a_corrupted_file_is_reported_and_the_previous_version_stays(store: Stor
     let r = w
         .ing
         .ingest(
-            &Actor::cli("t"),
-            "r",
+            &Caller::operator("test"),
             &decl,
             &dir,
             &lenient,
@@ -602,8 +620,7 @@ async fn a_corrupted_file_is_reported_and_the_previous_version_stays(store: Stor
     let refused = w
         .ing
         .ingest(
-            &Actor::cli("t"),
-            "r",
+            &Caller::operator("test"),
             &decl,
             &dir,
             &IngestOptions::default(),
@@ -619,20 +636,20 @@ async fn a_corrupted_file_is_reported_and_the_previous_version_stays(store: Stor
         .unwrap();
     assert_eq!(current.version, 2, "the previous version is still served");
     assert!(
-        !w.ing.datastore().version_dir("deaths", 3).exists(),
+        !w.ds
+            .version_dir(&Holder::dataset("deaths").unwrap(), 3)
+            .exists(),
         "nothing of the refused version is kept"
     );
     assert!(
-        w.ing
-            .read_current("deaths", "deaths")
+        w.read_current("deaths", "deaths")
             .await
-            .unwrap()
             .iter()
             .map(|b| b.num_rows())
             .sum::<usize>()
             > 0
     );
-    let log = renkei_audit::recent(&w.store, &renkei_audit::ExportFilter::default(), 10)
+    let log = renkei_audit::testing::recent(&w.store, &renkei_audit::ExportFilter::default(), 10)
         .await
         .unwrap();
     assert!(
@@ -647,8 +664,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     let e = w
         .ing
         .ingest(
-            &Actor::cli("t"),
-            "r",
+            &Caller::operator("test"),
             &builtin("deaths").unwrap(),
             empty.path(),
             &IngestOptions::default(),
@@ -659,18 +675,25 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     assert_eq!(e.code(), "no_files");
     let keys = Arc::new(KeyStore::from_keys(RootKey::generate(), None));
     let audit = Audit::new(store.clone(), keys.clone(), Arc::new(SystemClock), None);
+    let ds = DataStore::new(
+        &w.data,
+        store.clone(),
+        keys.clone(),
+        audit.clone(),
+        Arc::new(SystemClock),
+    );
     let no_linkage = Ingestor::new(
         store.clone(),
         audit,
         keys,
+        ds,
         &w.data,
         Arc::new(Masters::embedded_owned()),
         Arc::new(SystemClock),
     );
     let e = no_linkage
         .ingest(
-            &Actor::cli("t"),
-            "r",
+            &Caller::operator("test"),
             &builtin("deaths").unwrap(),
             &w.src.join("deaths"),
             &IngestOptions::default(),
@@ -681,12 +704,11 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     assert_eq!(e.code(), "no_linkage_key", "{e}");
     // While another ingest of the dataset holds its lock (here: this test), a second
     // one is refused after its short wait and touches nothing.
-    let held = w.ing.datastore().lock("deaths").unwrap();
+    let held = w.ds.lock(&Holder::dataset("deaths").unwrap()).unwrap();
     let e = w
         .ing
         .ingest(
-            &Actor::cli("t"),
-            "r",
+            &Caller::operator("test"),
             &builtin("deaths").unwrap(),
             &w.src.join("deaths"),
             &IngestOptions::default(),
@@ -708,7 +730,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     drop(held);
     let ok = ingest(&w, "deaths", &w.src.join("deaths")).await;
     assert_eq!(ok.version, 1);
-    let log = renkei_audit::recent(
+    let log = renkei_audit::testing::recent(
         &store,
         &renkei_audit::ExportFilter {
             denied_only: true,

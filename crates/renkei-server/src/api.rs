@@ -6,12 +6,11 @@
 //! state-changing call.
 
 use crate::context::RequestContext;
+use crate::wire::DatasetOut;
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use renkei_audit::recent;
-use renkei_catalog::public::PublicDataset;
-use renkei_core::{Outcome, Timestamp};
+use renkei_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
@@ -126,7 +125,7 @@ pub async fn me(ctx: RequestContext) -> Result<Json<Me>, AppError> {
     let s = ctx
         .session
         .as_ref()
-        .ok_or(AppError::Internal("no session".into()))?;
+        .ok_or(AppError::internal("no session"))?;
     Ok(Json(Me {
         id: s.user.id.to_string(),
         username: s.user.username.to_string(),
@@ -144,8 +143,17 @@ pub async fn me(ctx: RequestContext) -> Result<Json<Me>, AppError> {
 #[utoipa::path(get, path = "/api/v1/users", tag = "accounts",
     responses((status = 200, body = [UserOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn users(State(st): State<AppState>) -> Result<Json<Vec<UserOut>>, AppError> {
-    let users = st.app.accounts.list_users().await?;
+pub async fn users(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<UserOut>>, AppError> {
+    let users = st
+        .app
+        .accounts
+        .admin(&ctx.caller)
+        .await?
+        .list_users()
+        .await?;
     Ok(Json(
         users
             .into_iter()
@@ -179,14 +187,12 @@ pub async fn audit_entries(
         q.denied_only.unwrap_or(false),
     )
     .to_export()?;
-    let rows = recent(&st.app.store, &f, q.limit.unwrap_or(100)).await?;
-    st.app
+    let rows = st
+        .app
         .audit
-        .record(
-            ctx.ctx()
-                .event("audit.read", "audit_log", Outcome::Allowed)
-                .detail(serde_json::json!({ "rows": rows.len(), "via": "api" })),
-        )
+        .reader(&ctx.caller)
+        .await?
+        .recent(&f, q.limit.unwrap_or(100))
         .await?;
     Ok(Json(
         rows.into_iter()
@@ -216,15 +222,7 @@ pub async fn audit_verify(
     State(st): State<AppState>,
     ctx: RequestContext,
 ) -> Result<Json<VerifyOut>, AppError> {
-    let r = st.app.audit.verify().await?;
-    st.app
-        .audit
-        .record(
-            ctx.ctx()
-                .event("audit.verify", "audit_log", Outcome::Allowed)
-                .detail(serde_json::json!({ "entries": r.entries, "problems": r.problems.len(), "via": "api" })),
-        )
-        .await?;
+    let r = st.app.audit.reader(&ctx.caller).await?.verify().await?;
     Ok(Json(VerifyOut {
         ok: r.is_ok(),
         entries: r.entries,
@@ -269,38 +267,46 @@ pub struct LinkOut {
 
 /// GET /api/v1/catalog/datasets
 #[utoipa::path(get, path = "/api/v1/catalog/datasets", tag = "catalog", params(CatalogQuery),
-    responses((status = 200, body = [PublicDataset])))]
+    responses((status = 200, body = [DatasetOut])))]
 pub async fn catalog_datasets(
     State(st): State<AppState>,
+    ctx: RequestContext,
     Query(q): Query<CatalogQuery>,
-) -> Result<Json<Vec<PublicDataset>>, AppError> {
-    let (_, views) = crate::pages::catalog::load(&st).await?;
-    let hits = renkei_catalog::public::search(&views, q.q.as_deref().unwrap_or(""));
+) -> Result<Json<Vec<DatasetOut>>, AppError> {
+    let cat = st.app.catalog.public(&ctx.caller).await?;
+    let hits = renkei_catalog::public::search(&cat.datasets, q.q.as_deref().unwrap_or(""));
     Ok(Json(
-        hits.into_iter().map(|h| views[h.index].clone()).collect(),
+        hits.into_iter()
+            .filter_map(|h| cat.datasets.get(h.index).map(DatasetOut::from))
+            .collect(),
     ))
 }
 
 /// GET /api/v1/catalog/datasets/{id}
 #[utoipa::path(get, path = "/api/v1/catalog/datasets/{id}", tag = "catalog",
     params(("id" = String, Path, description = "Dataset id, e.g. `ndb_claims`")),
-    responses((status = 200, body = PublicDataset), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DatasetOut), (status = 404, body = ErrorBody)))]
 pub async fn catalog_dataset(
     State(st): State<AppState>,
+    ctx: RequestContext,
     Path(id): Path<String>,
-) -> Result<Json<PublicDataset>, AppError> {
-    let entry = renkei_catalog::dataset(&st.app.store, &id).await?;
-    Ok(Json(renkei_catalog::public::view(&entry)))
+) -> Result<Json<DatasetOut>, AppError> {
+    let d = st.app.catalog.public_dataset(&ctx.caller, &id).await?;
+    Ok(Json(DatasetOut::from(&d)))
 }
 
 /// GET /api/v1/catalog/linkage
 #[utoipa::path(get, path = "/api/v1/catalog/linkage", tag = "catalog",
     responses((status = 200, body = [LinkOut])))]
-pub async fn catalog_linkage(State(st): State<AppState>) -> Result<Json<Vec<LinkOut>>, AppError> {
-    let entries = renkei_catalog::datasets(&st.app.store).await?;
+pub async fn catalog_linkage(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<LinkOut>>, AppError> {
+    let cat = st.app.catalog.public(&ctx.caller).await?;
     Ok(Json(
-        renkei_catalog::linkage::links(&entries)
-            .into_iter()
+        cat.links
+            .iter()
+            .cloned()
             .map(|l| {
                 let e = renkei_catalog::linkage::what_it_enables(&l.a, &l.b);
                 LinkOut {

@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use renkei_accounts::{Session, Via};
 use renkei_core::role::AuthLevel;
-use renkei_core::{Actor, Role};
+use renkei_core::{Caller, Role};
 
 /// Session cookie name.
 pub const SESSION_COOKIE: &str = "renkei_session";
@@ -33,6 +33,8 @@ pub struct RequestContext {
     pub lang: Lang,
     /// The caller's session, if valid.
     pub session: Option<Session>,
+    /// The caller, as every service call takes it (anonymous without a session).
+    pub caller: Caller,
     /// Why a presented session or token was not accepted (`expired_idle`, ...).
     pub session_problem: Option<&'static str>,
     /// The CSRF token the caller's forms must carry.
@@ -48,31 +50,15 @@ pub struct RequestContext {
 impl RequestContext {
     /// The caller's authentication level.
     pub fn level(&self) -> AuthLevel {
-        self.session
-            .as_ref()
-            .map_or(AuthLevel::Anonymous, |s| s.level)
+        self.caller.level()
     }
     /// The caller's roles (none if anonymous).
     pub fn roles(&self) -> &[Role] {
-        self.session.as_ref().map_or(&[], |s| &s.user.roles)
+        self.caller.roles()
     }
     /// Whether fully signed in.
     pub fn signed_in(&self) -> bool {
         self.level() == AuthLevel::Full
-    }
-    /// The audit actor.
-    pub fn actor(&self) -> Actor {
-        match &self.session {
-            Some(s) => Actor::user(&s.user.id, s.user.username.as_str(), &s.user.roles),
-            None => Actor::anonymous(None),
-        }
-    }
-    /// An account-service context for this request.
-    pub fn ctx(&self) -> renkei_accounts::Ctx {
-        renkei_accounts::Ctx {
-            actor: self.actor(),
-            request_id: self.request_id.clone(),
-        }
     }
     /// Translates a message key.
     pub fn t(&self, key: &str) -> &'static str {
@@ -100,7 +86,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             .extensions
             .get::<RequestContext>()
             .cloned()
-            .ok_or_else(|| crate::AppError::Internal("request context missing".into()))
+            .ok_or_else(|| crate::AppError::internal("request context missing"))
     }
 }
 
@@ -161,9 +147,14 @@ pub async fn middleware(
         Some(s) => format!("s:{}", s.token_hash),
         None => format!("p:{pre}"),
     };
+    let caller = match &session {
+        Some(s) => s.caller(request_id.clone()),
+        None => Caller::anonymous(request_id.clone()),
+    };
     let ctx = RequestContext {
         request_id: request_id.clone(),
         lang,
+        caller,
         session,
         session_problem,
         csrf: st.csrf_token(&binding),

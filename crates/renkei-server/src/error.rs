@@ -8,8 +8,8 @@
 use crate::context::RequestContext;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use renkei_accounts::AccountError;
 use renkei_core::role::AccessDenied;
+use renkei_core::{Coded, ErrorKind};
 
 /// What a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -20,32 +20,61 @@ pub enum AppError {
     /// The CSRF token is missing or wrong (already audited).
     #[error("CSRF token missing or invalid")]
     Csrf,
-    /// No such page or object.
+    /// No such page.
     #[error("not found")]
     NotFound,
     /// The request is malformed; the text is safe to show.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// An account operation refused or failed (refusals are audited by the service).
-    #[error(transparent)]
-    Account(#[from] AccountError),
-    /// Something broke on our side.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A service refused or failed (refusals are audited by the service).
+    #[error("{internal}")]
+    Service {
+        /// Stable code.
+        code: &'static str,
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// Safe to show.
+        detail: Option<String>,
+        /// For the server log only.
+        internal: String,
+    },
 }
 
-impl From<renkei_catalog::CatalogError> for AppError {
-    fn from(e: renkei_catalog::CatalogError) -> Self {
-        match e {
-            renkei_catalog::CatalogError::NoSuchDataset(_) => AppError::NotFound,
-            e => AppError::Internal(e.to_string()),
+impl<E: Coded> From<E> for AppError {
+    fn from(e: E) -> Self {
+        AppError::Service {
+            code: e.code(),
+            kind: e.kind(),
+            detail: e.public_detail(),
+            internal: e.to_string(),
         }
     }
 }
 
-impl From<renkei_audit::AuditError> for AppError {
-    fn from(e: renkei_audit::AuditError) -> Self {
-        AppError::Internal(e.to_string())
+impl AppError {
+    /// Something broke on our side; `msg` goes to the server log only.
+    pub fn internal(msg: impl Into<String>) -> Self {
+        AppError::Service {
+            code: "internal",
+            kind: ErrorKind::Internal,
+            detail: None,
+            internal: msg.into(),
+        }
+    }
+}
+
+/// The HTTP status of each kind of failure. Exhaustive on purpose: a new kind must be
+/// given its status here, and no service error can fall through to a 500 unseen.
+pub(crate) fn kind_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Denied => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -53,12 +82,12 @@ impl From<renkei_audit::AuditError> for AppError {
 pub(crate) async fn refuse(
     st: &crate::AppState,
     ctx: &RequestContext,
-    action: &str,
+    action: renkei_core::Action,
     object: &str,
     problem: String,
 ) -> AppError {
     let ev = ctx
-        .ctx()
+        .caller
         .event(
             action,
             object,
@@ -82,24 +111,11 @@ pub(crate) struct ErrorInfo {
 impl AppError {
     fn status(&self) -> StatusCode {
         match self {
-            AppError::Denied(AccessDenied::NotSignedIn) => StatusCode::UNAUTHORIZED,
-            AppError::Denied(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Denied(d) => kind_status(d.kind()),
+            AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Account(e) => match e {
-                AccountError::BadCredentials
-                | AccountError::BadTotp
-                | AccountError::TotpReplayed
-                | AccountError::Session(_) => StatusCode::UNAUTHORIZED,
-                AccountError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-                AccountError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-                AccountError::Disabled | AccountError::LastAdmin => StatusCode::FORBIDDEN,
-                AccountError::NoSuchUser => StatusCode::NOT_FOUND,
-                AccountError::DuplicateUsername => StatusCode::CONFLICT,
-                e if e.is_client_error() => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Service { kind, .. } => kind_status(*kind),
         }
     }
 
@@ -110,8 +126,7 @@ impl AppError {
             AppError::Csrf => "csrf",
             AppError::NotFound => "not_found",
             AppError::BadRequest(_) => "bad_request",
-            AppError::Account(e) => e.code(),
-            AppError::Internal(_) => "internal",
+            AppError::Service { code, .. } => code,
         }
     }
 }
@@ -124,8 +139,7 @@ impl IntoResponse for AppError {
         }
         let detail = match &self {
             AppError::BadRequest(m) => Some(m.clone()),
-            AppError::Account(AccountError::Invalid(m)) => Some(m.clone()),
-            AppError::Account(AccountError::Locked { until }) => Some(until.to_rfc3339()),
+            AppError::Service { detail, .. } => detail.clone(),
             _ => None,
         };
         let denied = match &self {
@@ -190,4 +204,33 @@ fn render_body(ctx: &RequestContext, status: StatusCode, info: ErrorInfo) -> Res
     }
     let page = crate::pages::error_page(ctx, status, info.code, &message, info.detail.as_deref());
     (status, page).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_status() {
+        let mut seen = std::collections::HashSet::new();
+        for k in ErrorKind::ALL {
+            let s = kind_status(k);
+            assert!(seen.insert(s), "{k:?} shares {s}");
+            assert_eq!(
+                s.is_server_error(),
+                matches!(k, ErrorKind::Internal | ErrorKind::Unavailable),
+                "{k:?}"
+            );
+        }
+        assert_eq!(kind_status(ErrorKind::Conflict), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn service_errors_keep_their_code_and_kind() {
+        let e: AppError = AccessDenied::Missing(renkei_core::Permission::ReadAudit).into();
+        assert_eq!(e.code(), "permission_missing");
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        let e: AppError = AccessDenied::NotSignedIn.into();
+        assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+    }
 }

@@ -7,7 +7,7 @@
 //! [`Access`](renkei_core::Access) against the role table in `renkei-core`, checks the
 //! CSRF token on every state-changing request, and calls the services in `renkei-app`.
 //!
-//! **Invariant:** routes exist only in [`routes::ROUTES`]-built tables, each with its
+//! **Invariant:** routes exist only in the table of [`routes`], each with its
 //! required access; the router is built from that table alone, and a test walks every
 //! route for every role.
 #![warn(missing_docs)]
@@ -20,6 +20,7 @@ pub mod i18n;
 mod ops;
 mod pages;
 pub mod routes;
+mod wire;
 
 pub use context::{CSRF_HEADER, LANG_COOKIE, PRE_COOKIE, RequestContext, SESSION_COOKIE};
 pub use error::AppError;
@@ -27,7 +28,7 @@ pub use error::AppError;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use renkei_app::App;
-use renkei_crypto::{Macer, Purpose};
+use renkei_crypto::Macer;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -43,7 +44,7 @@ pub struct AppState {
 impl AppState {
     /// State over an opened application.
     pub fn new(app: App) -> Self {
-        let csrf = Arc::new(app.keys.macer(Purpose::Csrf));
+        let csrf = Arc::new(app.csrf_macer());
         Self {
             app,
             csrf,
@@ -95,10 +96,10 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let app = state.app.clone();
     let addr = listener.local_addr().map_err(ServeError::Io)?;
-    let ctx = renkei_accounts::Ctx::system();
+    let caller = renkei_core::Caller::system();
     app.audit
-        .record(ctx.event(
-            "server.start",
+        .record(caller.event(
+            renkei_core::Action::ServerStart,
             format!("listen:{addr}"),
             renkei_core::Outcome::Allowed,
         ))
@@ -146,8 +147,8 @@ pub async fn serve(
     checkpointer.abort();
     let _ = app
         .audit
-        .record(ctx.event(
-            "server.stop",
+        .record(caller.event(
+            renkei_core::Action::ServerStop,
             format!("listen:{addr}"),
             renkei_core::Outcome::Allowed,
         ))

@@ -13,7 +13,7 @@ pub async fn healthz() -> &'static str {
 
 /// The process can serve: the store answers.
 pub async fn readyz(State(st): State<AppState>) -> Response {
-    match st.app.store.ping().await {
+    match st.app.ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");

@@ -12,7 +12,7 @@ use axum::http::{Method, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use renkei_core::{Access, Outcome, Permission};
+use renkei_core::{Access, Action, Outcome, Permission};
 
 /// One route: method, path, required access, handler.
 pub struct RouteDef {
@@ -271,11 +271,11 @@ pub(crate) fn build(st: AppState) -> Router {
 /// Checks access, then CSRF; audits every refusal before answering.
 async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
     let Some(ctx) = req.extensions().get::<RequestContext>().cloned() else {
-        return AppError::Internal("no request context".into()).into_response();
+        return AppError::internal("no request context").into_response();
     };
-    if let Err(denied) = g.access.check(ctx.level(), ctx.roles()) {
-        let mut ev = ctx.ctx().event(
-            "http.access",
+    if let Err(denied) = g.access.check_caller(&ctx.caller) {
+        let mut ev = ctx.caller.event(
+            Action::HttpAccess,
             format!("route:{}", g.label),
             Outcome::denied(denied.code()),
         );
@@ -297,8 +297,8 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
     };
     let ok = presented.is_some_and(|p| renkei_crypto::ct_eq(p.as_bytes(), ctx.csrf.as_bytes()));
     if !ok {
-        let ev = ctx.ctx().event(
-            "http.csrf",
+        let ev = ctx.caller.event(
+            Action::HttpCsrf,
             format!("route:{}", g.label),
             Outcome::denied("csrf"),
         );

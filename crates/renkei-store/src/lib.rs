@@ -160,6 +160,9 @@ impl Store {
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        // Deleted content is overwritten, not left in free pages: a
+                        // destroyed data key must not survive in the file.
+                        conn.execute("PRAGMA secure_delete = ON").await?;
                     }
                     Ok(())
                 })
@@ -253,7 +256,7 @@ impl Store {
 }
 
 /// Tables that only ever grow.
-pub const APPEND_ONLY: [&str; 2] = ["audit_log", "audit_checkpoints"];
+pub const APPEND_ONLY: [&str; 3] = ["audit_log", "audit_checkpoints", "deletion_certificates"];
 
 fn sqlite_path(url: &str) -> String {
     let rest = url

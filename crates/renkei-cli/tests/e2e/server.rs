@@ -305,28 +305,50 @@ fn an_unreachable_store_fails_fast_with_one_line() {
     assert!(!err.contains("s3cret"));
 }
 
+/// The subcommands a help page lists under `Commands:` (clap's own tree, read from
+/// the binary), without `help`.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn every_command_has_help() {
     let env = Env::new("sqlite://unused.db");
-    for args in [
-        vec!["--help"],
-        vec!["demo", "--help"],
-        vec!["serve", "--help"],
-        vec!["init", "--help"],
-        vec!["user", "--help"],
-        vec!["user", "add", "--help"],
-        vec!["user", "list", "--help"],
-        vec!["user", "disable", "--help"],
-        vec!["audit", "--help"],
-        vec!["audit", "verify", "--help"],
-        vec!["audit", "export", "--help"],
-        vec!["totp-code", "--help"],
-        vec!["bench", "--help"],
-    ] {
+    // Walk clap's command tree from the top, so a new subcommand is covered without
+    // being listed here.
+    let mut todo = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
         let (code, out, _) = env.run(&args, "");
         assert_eq!(code, 0, "{args:?}");
         assert!(out.contains("Usage: renkei"), "{args:?}: {out}");
+        // Help speaks of the platform, not of how it is developed.
+        for phrase in ["the issues", "issue #", "todo", "github"] {
+            assert!(
+                !out.to_lowercase().contains(phrase),
+                "{args:?} mentions {phrase:?}: {out}"
+            );
+        }
+        for sub in subcommands(&out) {
+            let mut p = path.clone();
+            p.push(sub);
+            todo.push(p);
+        }
+        seen += 1;
     }
+    assert!(
+        seen >= 20,
+        "only {seen} commands found: the tree walk is broken"
+    );
 }
 
 store_test!(

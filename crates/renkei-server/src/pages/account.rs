@@ -18,9 +18,7 @@ pub struct Done {
 }
 
 fn session(ctx: &RequestContext) -> Result<&Session, AppError> {
-    ctx.session
-        .as_ref()
-        .ok_or(AppError::Internal("no session".into()))
+    ctx.session.as_ref().ok_or(AppError::internal("no session"))
 }
 
 async fn page(
@@ -30,7 +28,7 @@ async fn page(
 ) -> Result<Markup, AppError> {
     let s = session(ctx)?;
     let u = &s.user;
-    let tokens = st.app.accounts.list_api_tokens(&u.id).await?;
+    let tokens = st.app.accounts.list_api_tokens(&ctx.caller).await?;
     let now = st.app.clock.now();
     Ok(layout(
         ctx,
@@ -156,16 +154,12 @@ pub async fn change_password(
     match st
         .app
         .accounts
-        .change_own_password(&ctx.ctx(), s, form.get("current").unwrap_or(""), new)
+        .change_own_password(&ctx.caller, s, form.get("current").unwrap_or(""), new)
         .await
     {
         Ok(()) => Ok(Redirect::to("/account?done=password").into_response()),
         Err(e) if e.is_client_error() => {
-            let status = if matches!(e, AccountError::BadCredentials) {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::BAD_REQUEST
-            };
+            let status = crate::error::kind_status(renkei_core::Coded::kind(&e));
             let m = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
             Ok((status, page(&st, &ctx, Some(m)).await?).into_response())
         }
@@ -185,7 +179,7 @@ pub async fn create_token(
         return Err(crate::error::refuse(
             &st,
             &ctx,
-            "token.create",
+            renkei_core::Action::TokenCreate,
             &object,
             "days: a whole number".into(),
         )
@@ -194,7 +188,7 @@ pub async fn create_token(
     match st
         .app
         .accounts
-        .create_api_token(&ctx.ctx(), &s.user, form.get("name").unwrap_or(""), days)
+        .create_api_token(&ctx.caller, form.get("name").unwrap_or(""), days)
         .await
     {
         Ok((info, value)) => {
@@ -227,13 +221,7 @@ pub async fn revoke_token(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let s = session(&ctx)?;
-    match st
-        .app
-        .accounts
-        .revoke_api_token(&ctx.ctx(), &s.user.id, &id)
-        .await
-    {
+    match st.app.accounts.revoke_api_token(&ctx.caller, &id).await {
         Ok(()) => Ok(Redirect::to("/account?done=revoked").into_response()),
         Err(AccountError::Invalid(_)) => Err(AppError::NotFound),
         Err(e) => Err(e.into()),

@@ -6,7 +6,6 @@ use crate::form::FormData;
 use crate::i18n::{role_name, t};
 use crate::{AppError, AppState};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_accounts::{AccountError, User, UserStatus};
@@ -22,7 +21,7 @@ pub struct Done {
 async fn roles_from(
     st: &AppState,
     ctx: &RequestContext,
-    action: &str,
+    action: renkei_core::Action,
     form: &FormData,
 ) -> Result<Vec<Role>, AppError> {
     let mut roles = Vec::new();
@@ -75,7 +74,13 @@ async fn users_page(
     message: Option<Markup>,
     prefill: (&str, &str),
 ) -> Result<Markup, AppError> {
-    let users = st.app.accounts.list_users().await?;
+    let users = st
+        .app
+        .accounts
+        .admin(&ctx.caller)
+        .await?
+        .list_users()
+        .await?;
     let now = st.app.clock.now();
     Ok(layout(
         ctx,
@@ -150,14 +155,12 @@ pub async fn create_user(
     ctx: RequestContext,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let roles = roles_from(&st, &ctx, "user.create", &form).await?;
+    let roles = roles_from(&st, &ctx, renkei_core::Action::UserCreate, &form).await?;
     let username = form.get("username").unwrap_or("").trim();
     let display = form.get("display_name").unwrap_or("");
-    match st
-        .app
-        .accounts
+    let admin = st.app.accounts.admin(&ctx.caller).await?;
+    match admin
         .create_user(
-            &ctx.ctx(),
             username,
             display,
             form.get("password").unwrap_or(""),
@@ -167,11 +170,7 @@ pub async fn create_user(
     {
         Ok(u) => Ok(Redirect::to(&format!("/admin/users/{}?done=created", u.id)).into_response()),
         Err(e) if e.is_client_error() => {
-            let status = if matches!(e, AccountError::DuplicateUsername) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
-            };
+            let status = crate::error::kind_status(renkei_core::Coded::kind(&e));
             let m = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
             Ok((
                 status,
@@ -183,11 +182,13 @@ pub async fn create_user(
     }
 }
 
-async fn load(st: &AppState, id: &str) -> Result<User, AppError> {
+async fn load(st: &AppState, ctx: &RequestContext, id: &str) -> Result<User, AppError> {
     match st
         .app
         .accounts
-        .get_user(&UserId::from_stored(id.to_owned()))
+        .admin(&ctx.caller)
+        .await?
+        .user(&UserId::from_stored(id.to_owned()))
         .await
     {
         Ok(u) => Ok(u),
@@ -246,7 +247,7 @@ pub async fn user(
     Path(id): Path<String>,
     Query(q): Query<Done>,
 ) -> Result<Markup, AppError> {
-    let u = load(&st, &id).await?;
+    let u = load(&st, &ctx, &id).await?;
     let msg = q
         .done
         .as_deref()
@@ -266,12 +267,8 @@ async fn change(
         Ok(u) => Ok(Redirect::to(&format!("/admin/users/{}?done={done}", u.id)).into_response()),
         Err(AccountError::NoSuchUser) => Err(AppError::NotFound),
         Err(e) if e.is_client_error() => {
-            let u = load(st, id).await?;
-            let status = if matches!(e, AccountError::LastAdmin) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
-            };
+            let u = load(st, ctx, id).await?;
+            let status = crate::error::kind_status(renkei_core::Coded::kind(&e));
             let m = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
             Ok((status, user_page(st, ctx, &u, Some(m))).into_response())
         }
@@ -286,11 +283,13 @@ pub async fn set_roles(
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Response, AppError> {
-    let roles = roles_from(&st, &ctx, "user.roles", &form).await?;
+    let roles = roles_from(&st, &ctx, renkei_core::Action::UserRoles, &form).await?;
     let r = st
         .app
         .accounts
-        .set_roles(&ctx.ctx(), &UserId::from_stored(id.clone()), &roles)
+        .admin(&ctx.caller)
+        .await?
+        .set_roles(&UserId::from_stored(id.clone()), &roles)
         .await;
     change(&st, &ctx, &id, "roles", r).await
 }
@@ -304,11 +303,9 @@ pub async fn disable(
     let r = st
         .app
         .accounts
-        .set_status(
-            &ctx.ctx(),
-            &UserId::from_stored(id.clone()),
-            UserStatus::Disabled,
-        )
+        .admin(&ctx.caller)
+        .await?
+        .set_status(&UserId::from_stored(id.clone()), UserStatus::Disabled)
         .await;
     change(&st, &ctx, &id, "disabled", r).await
 }
@@ -322,11 +319,9 @@ pub async fn enable(
     let r = st
         .app
         .accounts
-        .set_status(
-            &ctx.ctx(),
-            &UserId::from_stored(id.clone()),
-            UserStatus::Active,
-        )
+        .admin(&ctx.caller)
+        .await?
+        .set_status(&UserId::from_stored(id.clone()), UserStatus::Active)
         .await;
     change(&st, &ctx, &id, "enabled", r).await
 }
@@ -340,7 +335,9 @@ pub async fn reset_mfa(
     let r = st
         .app
         .accounts
-        .reset_mfa(&ctx.ctx(), &UserId::from_stored(id.clone()))
+        .admin(&ctx.caller)
+        .await?
+        .reset_mfa(&UserId::from_stored(id.clone()))
         .await;
     change(&st, &ctx, &id, "mfa_reset", r).await
 }

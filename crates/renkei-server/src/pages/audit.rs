@@ -8,8 +8,8 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use renkei_audit::{ExportFilter, export_jsonl, recent};
-use renkei_core::{Outcome, Timestamp};
+use renkei_audit::ExportFilter;
+use renkei_core::Timestamp;
 use serde::Deserialize;
 
 /// Filters from the query string.
@@ -68,24 +68,6 @@ impl Filter {
     }
 }
 
-/// Records an auditor's read of the log (the supervisor's own access is on the record).
-pub(crate) async fn record(
-    st: &AppState,
-    ctx: &RequestContext,
-    action: &str,
-    detail: serde_json::Value,
-) -> Result<(), AppError> {
-    st.app
-        .audit
-        .record(
-            ctx.ctx()
-                .event(action, "audit_log", Outcome::Allowed)
-                .detail(detail),
-        )
-        .await?;
-    Ok(())
-}
-
 /// GET /audit
 pub async fn log(
     State(st): State<AppState>,
@@ -94,14 +76,13 @@ pub async fn log(
 ) -> Result<Markup, AppError> {
     let ef = f.to_export()?;
     let limit = f.limit.unwrap_or(200).clamp(1, 2000);
-    let rows = recent(&st.app.store, &ef, limit).await?;
-    record(
-        &st,
-        &ctx,
-        "audit.read",
-        serde_json::json!({ "rows": rows.len() }),
-    )
-    .await?;
+    let rows = st
+        .app
+        .audit
+        .reader(&ctx.caller)
+        .await?
+        .recent(&ef, limit)
+        .await?;
     let v = |s: &Option<String>| s.clone().unwrap_or_default();
     Ok(layout(
         &ctx,
@@ -161,14 +142,7 @@ pub async fn log(
 
 /// GET /audit/verify
 pub async fn verify(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
-    let report = st.app.audit.verify().await?;
-    record(
-        &st,
-        &ctx,
-        "audit.verify",
-        serde_json::json!({ "entries": report.entries, "problems": report.problems.len() }),
-    )
-    .await?;
+    let report = st.app.audit.reader(&ctx.caller).await?.verify().await?;
     Ok(layout(
         &ctx,
         ctx.t("audit.verify_title"),
@@ -209,14 +183,12 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     let ef = f.to_export()?;
     let mut out = Vec::new();
-    let n = export_jsonl(&st.app.store, &ef, &mut out).await?;
-    record(
-        &st,
-        &ctx,
-        "audit.export",
-        serde_json::json!({ "entries": n, "since": ef.since.map(|t| t.to_rfc3339()), "until": ef.until.map(|t| t.to_rfc3339()) }),
-    )
-    .await?;
+    st.app
+        .audit
+        .reader(&ctx.caller)
+        .await?
+        .export(&ef, &mut out)
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),

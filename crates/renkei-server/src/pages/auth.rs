@@ -97,7 +97,7 @@ pub async fn login(
     match st
         .app
         .accounts
-        .sign_in_password(&ctx.ctx(), &username, password, &ctx.user_agent)
+        .sign_in_password(&ctx.caller, &username, password, &ctx.user_agent)
         .await
     {
         Ok(signin) => {
@@ -115,11 +115,7 @@ pub async fn login(
         }
         Err(e) if e.is_client_error() => {
             let msg = crate::i18n::error_message(ctx.lang, e.code());
-            let code = match e {
-                AccountError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-                AccountError::Disabled => StatusCode::FORBIDDEN,
-                _ => StatusCode::UNAUTHORIZED,
-            };
+            let code = crate::error::kind_status(renkei_core::Coded::kind(&e));
             Ok((
                 code,
                 login_page(&ctx, &next, &username, Some(notice("error", &msg))),
@@ -219,7 +215,7 @@ pub async fn enrol_form(
 ) -> Result<Response, AppError> {
     let next = safe_next(q.next.as_deref());
     let Some(s) = &ctx.session else {
-        return Err(AppError::Internal("no session".into()));
+        return Err(AppError::internal("no session"));
     };
     if s.user.mfa_enrolled {
         return Ok(Redirect::to(if s.level == AuthLevel::Full {
@@ -229,7 +225,7 @@ pub async fn enrol_form(
         })
         .into_response());
     }
-    let e = st.app.accounts.begin_enrolment(&ctx.ctx(), s).await?;
+    let e = st.app.accounts.begin_enrolment(&ctx.caller, s).await?;
     Ok(enrol_page(&ctx, &e.secret_base32, &e.otpauth_url, &next, None).into_response())
 }
 
@@ -242,12 +238,12 @@ pub async fn enrol(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.get("next"));
     let Some(s) = &ctx.session else {
-        return Err(AppError::Internal("no session".into()));
+        return Err(AppError::internal("no session"));
     };
     match st
         .app
         .accounts
-        .confirm_enrolment(&ctx.ctx(), s, form.get("code").unwrap_or(""))
+        .confirm_enrolment(&ctx.caller, s, form.get("code").unwrap_or(""))
         .await
     {
         Ok(token) => {
@@ -255,7 +251,7 @@ pub async fn enrol(
             Ok((jar, Redirect::to(&next)).into_response())
         }
         Err(e @ (AccountError::BadTotp | AccountError::Locked { .. })) => {
-            let en = st.app.accounts.begin_enrolment(&ctx.ctx(), s).await?;
+            let en = st.app.accounts.begin_enrolment(&ctx.caller, s).await?;
             let msg = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
             Ok((
                 StatusCode::UNAUTHORIZED,
@@ -309,7 +305,7 @@ pub async fn challenge(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.get("next"));
     let Some(s) = &ctx.session else {
-        return Err(AppError::Internal("no session".into()));
+        return Err(AppError::internal("no session"));
     };
     if s.level == AuthLevel::Full {
         return Ok(Redirect::to(&next).into_response());
@@ -317,7 +313,7 @@ pub async fn challenge(
     match st
         .app
         .accounts
-        .verify_mfa(&ctx.ctx(), s, form.get("code").unwrap_or(""))
+        .verify_mfa(&ctx.caller, s, form.get("code").unwrap_or(""))
         .await
     {
         Ok(token) => {
@@ -325,11 +321,7 @@ pub async fn challenge(
             Ok((jar, Redirect::to(&next)).into_response())
         }
         Err(e) if e.is_client_error() => {
-            let status = if matches!(e, AccountError::Locked { .. }) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
+            let status = crate::error::kind_status(renkei_core::Coded::kind(&e));
             let msg = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
             Ok((status, challenge_page(&ctx, &next, Some(msg))).into_response())
         }
@@ -344,7 +336,7 @@ pub async fn logout(
     jar: CookieJar,
 ) -> Result<Response, AppError> {
     if let Some(s) = &ctx.session {
-        st.app.accounts.sign_out(&ctx.ctx(), s).await?;
+        st.app.accounts.sign_out(&ctx.caller, s).await?;
     }
     let jar = jar.add(removal(SESSION_COOKIE, st.app.config.cookie_secure()));
     Ok((

@@ -11,18 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use renkei_catalog::linkage::{FAMILIES, Link, family, links, what_it_enables};
-use renkei_catalog::public::{PublicDataset, PublicVariable, search, view};
+use renkei_catalog::linkage::{FAMILIES, Link, family, what_it_enables};
+use renkei_catalog::public::{PublicDataset, PublicVariable, search};
 use serde::Deserialize;
-
-/// Every dataset's public view and the raw entries (for the linkage and DCAT views).
-pub(crate) async fn load(
-    st: &AppState,
-) -> Result<(Vec<renkei_catalog::DatasetEntry>, Vec<PublicDataset>), AppError> {
-    let entries = renkei_catalog::datasets(&st.app.store).await?;
-    let views = entries.iter().map(view).collect();
-    Ok((entries, views))
-}
 
 /// The search box's query.
 #[derive(Deserialize, Default)]
@@ -80,9 +71,10 @@ pub async fn list(
     ctx: RequestContext,
     Query(q): Query<SearchQuery>,
 ) -> Result<Markup, AppError> {
-    let (_, views) = load(&st).await?;
+    let cat = st.app.catalog.public(&ctx.caller).await?;
+    let views = &cat.datasets;
     let query = q.q.unwrap_or_default();
-    let hits = search(&views, &query);
+    let hits = search(views, &query);
     Ok(layout(
         &ctx,
         ctx.t("catalog.title"),
@@ -181,8 +173,7 @@ pub async fn dataset(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Markup, AppError> {
-    let entry = renkei_catalog::dataset(&st.app.store, &id).await?;
-    let d = view(&entry);
+    let d = st.app.catalog.public_dataset(&ctx.caller, &id).await?;
     Ok(layout(
         &ctx,
         ctx.pick(&d.name_ja, &d.name_en),
@@ -196,7 +187,7 @@ pub async fn dataset(
                 dt { (ctx.t("catalog.coverage")) } dd { (coverage(&ctx, &d)) }
                 dt { (ctx.t("catalog.records")) } dd { (d.records.clone().unwrap_or_else(|| ctx.t("catalog.no_data").to_owned())) }
                 dt { (ctx.t("catalog.version")) } dd {
-                    @if let Some(c) = &entry.current { "v" (c.version) " (" (super::jst(c.created_at)) ")" } @else { (ctx.t("catalog.no_data")) }
+                    @if let Some(v) = d.version { "v" (v) @if let Some(at) = d.updated_at.as_deref().and_then(renkei_core::Timestamp::parse) { " (" (super::jst(at)) ")" } } @else { (ctx.t("catalog.no_data")) }
                 }
                 dt { (ctx.t("catalog.code_systems")) } dd { (d.code_systems.join("、")) }
                 dt { (ctx.t("catalog.linkage")) } dd {
@@ -248,8 +239,9 @@ pub async fn dataset(
 
 /// GET /catalog/linkage
 pub async fn linkage(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
-    let (entries, views) = load(&st).await?;
-    let pairs: Vec<Link> = links(&entries);
+    let cat = st.app.catalog.public(&ctx.caller).await?;
+    let views: &Vec<PublicDataset> = &cat.datasets;
+    let pairs: &Vec<Link> = &cat.links;
     let name = |id: &str| {
         views
             .iter()
@@ -298,13 +290,13 @@ pub async fn linkage(State(st): State<AppState>, ctx: RequestContext) -> Result<
                         caption { (ctx.t("catalog.matrix_caption")) }
                         thead { tr {
                             td {}
-                            @for d in &views { th scope="col" { (ctx.pick(&d.name_ja, &d.name_en)) } }
+                            @for d in views.iter() { th scope="col" { (ctx.pick(&d.name_ja, &d.name_en)) } }
                         } }
                         tbody {
-                            @for a in &views {
+                            @for a in views.iter() {
                                 tr {
                                     th scope="row" { (ctx.pick(&a.name_ja, &a.name_en)) }
-                                    @for b in &views {
+                                    @for b in views.iter() {
                                         td {
                                             @if a.id == b.id { "—" } @else {
                                                 @let via = pairs.iter().find(|p| (p.a == a.id && p.b == b.id) || (p.a == b.id && p.b == a.id));
@@ -330,7 +322,7 @@ pub async fn linkage(State(st): State<AppState>, ctx: RequestContext) -> Result<
                 h2 #pairs { (ctx.t("catalog.pairs")) }
                 @if pairs.is_empty() { p.empty { (ctx.t("catalog.empty")) } }
                 ul {
-                    @for p in &pairs {
+                    @for p in pairs.iter() {
                         li {
                             strong { (name(&p.a)) " × " (name(&p.b)) }
                             " (" (p.via.iter().map(|f| family_name(&ctx, f)).collect::<Vec<_>>().join("、")) ")"
@@ -346,10 +338,14 @@ pub async fn linkage(State(st): State<AppState>, ctx: RequestContext) -> Result<
 }
 
 /// GET /catalog.jsonld — the catalogue as DCAT-AP / HealthDCAT-AP JSON-LD.
-pub async fn dcat(State(st): State<AppState>) -> Result<Response, AppError> {
-    let entries = renkei_catalog::datasets(&st.app.store).await?;
-    let doc = renkei_catalog::dcat::catalog(&entries, &st.app.config.public_base());
-    let body = serde_json::to_string_pretty(&doc).map_err(|e| AppError::Internal(e.to_string()))?;
+pub async fn dcat(State(st): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
+    let doc = st
+        .app
+        .catalog
+        .public(&ctx.caller)
+        .await?
+        .dcat(&st.app.config.public_base());
+    let body = serde_json::to_string_pretty(&doc).map_err(|e| AppError::internal(e.to_string()))?;
     Ok((
         [(header::CONTENT_TYPE, "application/ld+json; charset=utf-8")],
         body,

@@ -11,7 +11,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use renkei_catalog::{VersionRecord, VersionStatus};
-use renkei_core::Outcome;
 
 fn status(ctx: &RequestContext, v: &VersionRecord) -> &'static str {
     match v.status {
@@ -22,12 +21,14 @@ fn status(ctx: &RequestContext, v: &VersionRecord) -> &'static str {
 
 /// GET /datasets
 pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
-    let entries = renkei_catalog::datasets(&st.app.store).await?;
-    let mut rows = Vec::new();
-    for e in &entries {
-        let all = renkei_catalog::versions(&st.app.store, &e.declaration.dataset.id).await?;
-        rows.push((e, all));
-    }
+    let histories = st
+        .app
+        .catalog
+        .custody(&ctx.caller)
+        .await?
+        .datasets()
+        .await?;
+    let rows: Vec<_> = histories.iter().map(|h| (&h.entry, &h.versions)).collect();
     Ok(layout(
         &ctx,
         ctx.t("datasets.title"),
@@ -75,8 +76,14 @@ pub async fn dataset(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Markup, AppError> {
-    let entry = renkei_catalog::dataset(&st.app.store, &id).await?;
-    let all = renkei_catalog::versions(&st.app.store, &id).await?;
+    let h = st
+        .app
+        .catalog
+        .custody(&ctx.caller)
+        .await?
+        .dataset(&id)
+        .await?;
+    let (entry, all) = (&h.entry, &h.versions);
     let d = &entry.declaration.dataset;
     Ok(layout(
         &ctx,
@@ -86,7 +93,7 @@ pub async fn dataset(
             section aria-labelledby="versions" {
                 h2 #versions { (ctx.t("datasets.versions")) }
                 @if all.is_empty() { p.empty { (ctx.t("datasets.none")) } }
-                @for v in &all {
+                @for v in all {
                     article.version aria-labelledby=(format!("v{}", v.version)) {
                         h3 id=(format!("v{}", v.version)) { "v" (v.version) " — " (status(&ctx, v))
                             @if entry.current.as_ref().is_some_and(|c| c.version == v.version) { " (" (ctx.t("datasets.current")) ")" } }
@@ -151,31 +158,10 @@ pub async fn rejects(
     ctx: RequestContext,
     Path((id, version)): Path<(String, i64)>,
 ) -> Result<Response, AppError> {
-    let versions = renkei_catalog::versions(&st.app.store, &id).await?;
-    if !versions.iter().any(|v| v.version == version) {
-        return Err(AppError::NotFound);
-    }
-    let path = st
+    let body = st
         .app
         .ingestor
-        .reject_report(&id, version)
-        .ok_or(AppError::NotFound)?;
-    let body = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
-        Err(e) => return Err(AppError::Internal(format!("{}: {e}", path.display()))),
-    };
-    st.app
-        .audit
-        .record(
-            ctx.ctx()
-                .event(
-                    "dataset.rejects.download",
-                    format!("dataset:{id}:v{version}"),
-                    Outcome::Allowed,
-                )
-                .detail(serde_json::json!({ "bytes": body.len() })),
-        )
+        .reject_report(&ctx.caller, &id, version)
         .await?;
     Ok((
         [

@@ -15,7 +15,7 @@ async fn loaded(store: &Store) -> (Fx, tempfile::TempDir) {
     renkei_synth::generate(&cfg, &|_| {}).unwrap();
     let reports = renkei_app::world::ingest(
         &fx.app,
-        &renkei_core::Actor::cli("test"),
+        &renkei_core::Caller::operator("test"),
         dir.path(),
         Arc::new(|_, _, _| {}),
     )
@@ -226,9 +226,22 @@ async fn the_custodian_reviews_versions_and_rejects(store: Store) {
         action_prefix: Some("dataset.rejects.download".into()),
         ..Default::default()
     };
-    let rows = renkei_audit::recent(&fx.app.store, &f, 10).await.unwrap();
-    assert_eq!(rows.len(), 1, "the download is on the record");
-    assert_eq!(rows[0].object, "dataset:ndb_claims:v1");
+    let rows = renkei_audit::testing::recent(fx.app.store_for_tests(), &f, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "the download and the refusal are on the record"
+    );
+    assert_eq!(
+        (rows[1].object.as_str(), rows[1].outcome.as_str()),
+        ("dataset:ndb_claims:v1", "allowed")
+    );
+    assert_eq!(
+        (rows[0].object.as_str(), rows[0].reason.as_str()),
+        ("dataset:ndb_claims:v9", "not_found")
+    );
 }
 
 store_test!(

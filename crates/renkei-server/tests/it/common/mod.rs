@@ -6,7 +6,6 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use renkei_accounts::Ctx;
 use renkei_app::{App, Config, Keys};
 use renkei_core::time::{Clock as _, ManualClock};
 use renkei_core::{Role, Timestamp};
@@ -57,16 +56,18 @@ pub fn secret_for(username: &str) -> Vec<u8> {
 impl Fx {
     /// Creates an enrolled user.
     pub async fn user(&self, username: &str, roles: &[Role]) -> renkei_accounts::User {
-        let ctx = Ctx::cli("test");
-        let u = self
+        let admin = self
             .app
             .accounts
-            .create_user(&ctx, username, username, PW, roles)
+            .admin(&renkei_core::Caller::operator("test"))
             .await
             .unwrap();
-        self.app
-            .accounts
-            .enrol_known_secret(&ctx, &u.id, &secret_for(username))
+        let u = admin
+            .create_user(username, username, PW, roles)
+            .await
+            .unwrap();
+        admin
+            .enrol_known_secret(&u.id, &secret_for(username))
             .await
             .unwrap();
         u
@@ -80,7 +81,7 @@ impl Fx {
 
     /// A full session token, through the services (no HTTP).
     pub async fn full_token(&self, username: &str) -> String {
-        let ctx = Ctx::cli("test");
+        let ctx = renkei_core::Caller::anonymous("test");
         let s = self
             .app
             .accounts
@@ -99,7 +100,12 @@ impl Fx {
     pub async fn password_token(&self, username: &str) -> String {
         self.app
             .accounts
-            .sign_in_password(&Ctx::cli("test"), username, PW, "test")
+            .sign_in_password(
+                &renkei_core::Caller::anonymous("test"),
+                username,
+                PW,
+                "test",
+            )
             .await
             .unwrap()
             .token
@@ -119,7 +125,7 @@ impl Fx {
             action_prefix: Some("http.access".into()),
             ..Default::default()
         };
-        renkei_audit::recent(&self.app.store, &f, 10_000)
+        renkei_audit::testing::recent(self.app.store_for_tests(), &f, 10_000)
             .await
             .unwrap()
             .len()

@@ -1,0 +1,315 @@
+//! Who is calling a service, how they proved it, and on behalf of which request.
+//!
+//! Every service method takes a [`Caller`]. The services, not the faces, decide what a
+//! caller may do and audit every refusal; the faces only build the caller (the server
+//! from a session or API token, the CLI as the operator) and pass it on.
+//!
+//! A caller's permissions follow from who they are *and* how they authenticated: a
+//! password-only session grants nothing, an API token grants at most its scope, the
+//! operator at the command line holds the operator's duties (and no researcher's).
+
+use crate::audit::{Action, Actor, AuditEvent, Outcome};
+use crate::ids::{UserId, Username};
+use crate::role::{AccessDenied, AuthLevel, Permission, Role};
+
+/// Who the caller is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// Nobody signed in (the public, or someone at the sign-in page).
+    Anonymous,
+    /// A user account.
+    User {
+        /// Permanent id.
+        id: UserId,
+        /// Login name at the time of the request.
+        username: Username,
+        /// Roles at the time of the request, in [`Role::ALL`] order.
+        roles: Vec<Role>,
+    },
+    /// An operator at the command line of the platform's host. `os_user` is the
+    /// operating-system account that ran the command.
+    Operator {
+        /// The OS user.
+        os_user: String,
+    },
+    /// The platform itself (timers, start-up, shutdown).
+    System,
+}
+
+/// What an API token may do beyond its owner's roles being checked as usual.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Everything the owner's roles grant through the API.
+    All,
+}
+
+/// How the caller proved who they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// Not at all.
+    None,
+    /// A browser session past the password step, with the second factor outstanding.
+    Password,
+    /// A browser session with password and TOTP.
+    SessionMfa,
+    /// An API bearer token.
+    ApiToken {
+        /// The token's id (never its value).
+        token_id: String,
+        /// What it may be used for.
+        scope: TokenScope,
+    },
+    /// Access to the platform's host: the operator's command line.
+    Operator,
+    /// The platform's own code.
+    System,
+}
+
+impl AuthMethod {
+    /// Stable code for the audit log and the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::Password => "password",
+            AuthMethod::SessionMfa => "session_mfa",
+            AuthMethod::ApiToken { .. } => "api_token",
+            AuthMethod::Operator => "operator",
+            AuthMethod::System => "system",
+        }
+    }
+}
+
+/// The duties of an operator at the command line (host access): accounts, data
+/// loading, keys and the log's integrity. Never a researcher's, checker's or
+/// committee member's powers: those need a person's account.
+const OPERATOR_GRANTS: &[Permission] = &[
+    Permission::ManageUsers,
+    Permission::ManageDatasets,
+    Permission::ReadAudit,
+    Permission::ManageLinkage,
+];
+
+/// One caller of one request or command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    principal: Principal,
+    auth: AuthMethod,
+    request_id: String,
+}
+
+impl Caller {
+    /// Someone not signed in.
+    pub fn anonymous(request_id: impl Into<String>) -> Self {
+        Self {
+            principal: Principal::Anonymous,
+            auth: AuthMethod::None,
+            request_id: request_id.into(),
+        }
+    }
+
+    /// A user, authenticated by `auth`. Roles are sorted and deduplicated.
+    pub fn user(
+        id: UserId,
+        username: Username,
+        mut roles: Vec<Role>,
+        auth: AuthMethod,
+        request_id: impl Into<String>,
+    ) -> Self {
+        roles.sort();
+        roles.dedup();
+        Self {
+            principal: Principal::User {
+                id,
+                username,
+                roles,
+            },
+            auth,
+            request_id: request_id.into(),
+        }
+    }
+
+    /// The operator at the command line, as the OS user `os_user`, with a fresh
+    /// invocation id.
+    pub fn operator(os_user: impl Into<String>) -> Self {
+        Self {
+            principal: Principal::Operator {
+                os_user: os_user.into(),
+            },
+            auth: AuthMethod::Operator,
+            request_id: format!("cli-{}", uuid::Uuid::now_v7()),
+        }
+    }
+
+    /// The platform itself, with a fresh id.
+    pub fn system() -> Self {
+        Self {
+            principal: Principal::System,
+            auth: AuthMethod::System,
+            request_id: format!("sys-{}", uuid::Uuid::now_v7()),
+        }
+    }
+
+    /// The same principal under another request id.
+    pub fn with_request(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = request_id.into();
+        self
+    }
+
+    /// Who.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+    /// How they authenticated.
+    pub fn auth(&self) -> &AuthMethod {
+        &self.auth
+    }
+    /// The request or invocation id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    /// The user's id, if the caller is a user.
+    pub fn user_id(&self) -> Option<&UserId> {
+        match &self.principal {
+            Principal::User { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+    /// The user's roles (none for anyone else).
+    pub fn roles(&self) -> &[Role] {
+        match &self.principal {
+            Principal::User { roles, .. } => roles,
+            _ => &[],
+        }
+    }
+    /// Whether this is the operator's command line.
+    pub fn is_operator(&self) -> bool {
+        matches!(self.principal, Principal::Operator { .. })
+    }
+    /// Whether this caller is the user `id`.
+    pub fn is_user(&self, id: &UserId) -> bool {
+        self.user_id() == Some(id)
+    }
+
+    /// How far the caller has authenticated, as the route gate sees it.
+    pub fn level(&self) -> AuthLevel {
+        match (&self.principal, &self.auth) {
+            (Principal::Anonymous, _) | (_, AuthMethod::None) => AuthLevel::Anonymous,
+            (_, AuthMethod::Password) => AuthLevel::PasswordOnly,
+            _ => AuthLevel::Full,
+        }
+    }
+
+    /// Whether the caller holds `p` now: a user through a role, after both factors or
+    /// with an API token; the operator through the operator's duties.
+    pub fn has(&self, p: Permission) -> bool {
+        match (&self.principal, &self.auth) {
+            (Principal::User { roles, .. }, AuthMethod::SessionMfa) => {
+                roles.iter().any(|r| r.has(p))
+            }
+            (
+                Principal::User { roles, .. },
+                AuthMethod::ApiToken {
+                    scope: TokenScope::All,
+                    ..
+                },
+            ) => roles.iter().any(|r| r.has(p)),
+            (Principal::Operator { .. }, AuthMethod::Operator) => OPERATOR_GRANTS.contains(&p),
+            _ => false,
+        }
+    }
+
+    /// Refuses unless the caller holds `p`, naming why.
+    pub fn require(&self, p: Permission) -> Result<(), AccessDenied> {
+        match self.level() {
+            AuthLevel::Anonymous => Err(AccessDenied::NotSignedIn),
+            AuthLevel::PasswordOnly => Err(AccessDenied::MfaRequired),
+            AuthLevel::Full if self.has(p) => Ok(()),
+            AuthLevel::Full => Err(AccessDenied::Missing(p)),
+        }
+    }
+
+    /// The caller as the audit log records them.
+    pub fn actor(&self) -> Actor {
+        match &self.principal {
+            Principal::Anonymous => Actor::anonymous(None),
+            Principal::User {
+                id,
+                username,
+                roles,
+            } => Actor::user(id, username.as_str(), roles),
+            Principal::Operator { os_user } => Actor::cli(os_user),
+            Principal::System => Actor::system(),
+        }
+    }
+
+    /// An audit event by this caller, under this request.
+    pub fn event(&self, action: Action, object: impl Into<String>, outcome: Outcome) -> AuditEvent {
+        AuditEvent::new(self.actor(), action, object, outcome).request(self.request_id.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(roles: &[Role], auth: AuthMethod) -> Caller {
+        Caller::user(
+            UserId::from_stored("u1".into()),
+            Username::parse("alice").unwrap(),
+            roles.to_vec(),
+            auth,
+            "req",
+        )
+    }
+
+    #[test]
+    fn permissions_follow_the_way_of_signing_in() {
+        let admin = user(&[Role::Admin], AuthMethod::SessionMfa);
+        assert!(admin.has(Permission::ManageUsers));
+        assert_eq!(
+            admin.require(Permission::ReadAudit),
+            Err(AccessDenied::Missing(Permission::ReadAudit))
+        );
+        let half = user(&[Role::Admin], AuthMethod::Password);
+        assert!(!half.has(Permission::ManageUsers));
+        assert_eq!(
+            half.require(Permission::ManageUsers),
+            Err(AccessDenied::MfaRequired)
+        );
+        let token = user(
+            &[Role::Auditor],
+            AuthMethod::ApiToken {
+                token_id: "t".into(),
+                scope: TokenScope::All,
+            },
+        );
+        assert!(token.has(Permission::ReadAudit));
+        assert_eq!(
+            Caller::anonymous("r").require(Permission::ReadAudit),
+            Err(AccessDenied::NotSignedIn)
+        );
+        assert!(!Caller::system().has(Permission::ManageUsers));
+    }
+
+    #[test]
+    fn the_operator_holds_operator_duties_only() {
+        let op = Caller::operator("root");
+        assert!(op.has(Permission::ManageUsers) && op.has(Permission::ManageDatasets));
+        for p in Permission::ALL {
+            if !OPERATOR_GRANTS.contains(&p) {
+                assert!(!op.has(p), "{p:?}");
+            }
+        }
+        assert_eq!(op.actor().id, "cli");
+        assert!(op.request_id().starts_with("cli-"));
+    }
+
+    #[test]
+    fn events_carry_the_caller_and_request() {
+        let c = user(&[Role::Researcher], AuthMethod::SessionMfa);
+        let e = c.event(Action::AuthSignOut, "user:u1", Outcome::Allowed);
+        assert_eq!(e.actor.id, "user:u1");
+        assert_eq!(e.request_id, "req");
+        assert_eq!(e.action, Action::AuthSignOut);
+    }
+}

@@ -50,6 +50,29 @@ pub struct DatasetInfo {
     /// Safety measures of the holder (D3): organisational, physical, technical, human.
     #[serde(default)]
     pub safety: Option<Safety>,
+    /// What to do with a well-formed code that the master in force on the record's
+    /// date does not hold: keep the record and count it in the quality profile
+    /// (`flag`, the default), or reject the record (`reject`). A malformed code is
+    /// always rejected.
+    #[serde(default, skip_serializing_if = "UnknownCode::is_default")]
+    pub unknown_code: UnknownCode,
+}
+
+/// The policy for codes missing from the master in force.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownCode {
+    /// Keep the record; count the code per table and column in the quality profile.
+    #[default]
+    Flag,
+    /// Reject the record, with the reason in the reject report.
+    Reject,
+}
+
+impl UnknownCode {
+    fn is_default(&self) -> bool {
+        *self == UnknownCode::Flag
+    }
 }
 
 /// The four kinds of safety measure the platform's requirements name (D3).

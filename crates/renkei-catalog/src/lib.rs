@@ -23,9 +23,9 @@ mod store;
 
 pub use declaration::{
     BUILTIN, ColType, ColumnDecl, ColumnRole, DatasetInfo, Declaration, DeclarationError, Safety,
-    TableDecl, builtin,
+    TableDecl, UnknownCode, builtin,
 };
-pub use profile::{ColumnProfile, Profile, TableProfile, suppress};
+pub use profile::{ColumnProfile, Profile, RecordTally, TableProfile, suppress};
 pub use service::{Catalog, Custody, DatasetHistory, PublicCatalog};
 pub use store::{
     CatalogError, DatasetEntry, FileRecord, VersionRecord, VersionStatus, current_version, dataset,

@@ -8,6 +8,34 @@ use serde::{Deserialize, Serialize};
 pub struct Profile {
     /// Tables.
     pub tables: Vec<TableProfile>,
+    /// What became of the source records, by record type (UKE: `RE`, `SY`, `SI`, ...;
+    /// other formats: one line per file kind).
+    #[serde(default)]
+    pub records: Vec<RecordTally>,
+}
+
+/// What became of the source records of one type.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordTally {
+    /// Record type (`RE`, `SY`, ...).
+    pub kind: String,
+    /// Records read.
+    pub read: u64,
+    /// Records that became a stored row.
+    pub stored: u64,
+    /// Of those, with a code the master in force does not hold (kept and flagged).
+    pub flagged: u64,
+    /// Records rejected (see the reject report).
+    pub rejected: u64,
+}
+
+impl RecordTally {
+    /// Records neither stored as rows of their own nor rejected: merged into another
+    /// record's row (HO, KO and SN into their receipt) or read past by design (headers,
+    /// free-text records).
+    pub fn merged_or_skipped(&self) -> u64 {
+        self.read.saturating_sub(self.stored + self.rejected)
+    }
 }
 
 /// One table.
@@ -34,6 +62,13 @@ pub struct ColumnProfile {
     pub missing: u64,
     /// Values refused as invalid (not in the master or the declared list; a bad date).
     pub invalid: u64,
+    /// Well-formed codes the master in force on the record's date does not hold,
+    /// kept under the dataset's `unknown_code = "flag"` policy.
+    #[serde(default)]
+    pub not_in_master: u64,
+    /// The master the column's codes were checked against (`disease`, `drug`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
     /// Most frequent values with their counts (categorical variables only).
     pub top: Vec<(String, u64)>,
     /// Distinct values seen (categorical), capped.

@@ -51,8 +51,27 @@ pub struct PublicDataset {
     pub coverage_to: Option<String>,
     /// Records in the main (first) table, rounded to 10 and suppressed below 10.
     pub records: Option<String>,
+    /// The code masters (and their versions) the current version's codes were checked
+    /// against.
+    pub masters: Vec<PublicMaster>,
     /// Tables.
     pub tables: Vec<PublicTable>,
+}
+
+/// A master version a dataset version was validated against.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PublicMaster {
+    /// `disease`, `drug`, `procedure`, `material`, `comment`, `modifier`, `lab`.
+    pub system: String,
+    /// The master's name, Japanese.
+    pub name_ja: String,
+    /// The file it was read from (`b_20240601.txt`), or `embedded` for the curated
+    /// subset built into the platform.
+    pub source: String,
+    /// Publication date (YYYY-MM-DD), if known.
+    pub published: Option<String>,
+    /// SHA-256 of the file (hex).
+    pub sha256: String,
 }
 
 /// A table.
@@ -104,6 +123,11 @@ pub struct PublicVariable {
     pub invalid: Option<String>,
     /// Invalid as a percentage, withheld when the count is suppressed.
     pub invalid_pct: Option<String>,
+    /// The master this variable's codes are checked against, if any.
+    pub master: Option<String>,
+    /// Codes kept although the master in force did not hold them (rounded to 10,
+    /// suppressed below 10).
+    pub not_in_master: Option<String>,
     /// Distinct values (categorical variables), rounded to 10 and suppressed below 10.
     pub distinct: Option<String>,
     /// Most frequent values seen at least 10 times, with rounded counts (categorical
@@ -164,6 +188,10 @@ fn variable(c: &crate::ColumnDecl, p: Option<&ColumnProfile>) -> PublicVariable 
         missing_pct: p.and_then(|p| pct(p.missing, p.present + p.missing)),
         invalid: p.map(|p| suppress(p.invalid)),
         invalid_pct: p.and_then(|p| pct(p.invalid, p.present + p.missing + p.invalid)),
+        master: p.and_then(|p| p.master.clone()),
+        not_in_master: p
+            .filter(|p| p.master.is_some())
+            .map(|p| suppress(p.not_in_master)),
         distinct: p.filter(|_| categorical).map(|p| suppress(p.distinct)),
         // A value seen fewer than 10 times is not listed at all: that a rare diagnosis
         // or programme occurs at all can single out a person in a small dataset.
@@ -233,6 +261,20 @@ pub fn view(e: &DatasetEntry) -> PublicDataset {
         coverage_from: cur.and_then(|v| month(&v.coverage_from)),
         coverage_to: cur.and_then(|v| month(&v.coverage_to)),
         records: tables.first().and_then(|t| t.rows.clone()),
+        masters: cur
+            .map(|v| {
+                v.masters
+                    .iter()
+                    .map(|m| PublicMaster {
+                        system: m.system.code().to_owned(),
+                        name_ja: m.system.name_ja().to_owned(),
+                        source: m.source.clone(),
+                        published: m.published.clone(),
+                        sha256: m.sha256.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         tables,
     }
 }
@@ -331,6 +373,9 @@ mod tests {
                 coverage_from: "2025-04-01".into(),
                 coverage_to: "2026-03-31".into(),
                 profile,
+                masters: Vec::new(),
+                linkage_fingerprint: String::new(),
+                token_generation: 1,
             }),
         }
     }
@@ -342,6 +387,8 @@ mod tests {
             present: 1000 - missing,
             missing,
             invalid,
+            not_in_master: 0,
+            master: None,
             top: top.iter().map(|(v, n)| (v.to_string(), *n)).collect(),
             distinct: top.len() as u64,
             min: Some("1901-01".into()),
@@ -361,6 +408,7 @@ mod tests {
                     col("death_date", 0, 0, &[]),
                 ],
             }],
+            records: Vec::new(),
         };
         let v = view(&entry("deaths", Some(profile)));
         assert_eq!(v.version, Some(3));

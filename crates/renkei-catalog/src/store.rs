@@ -120,6 +120,13 @@ pub struct VersionRecord {
     pub coverage_to: String,
     /// Quality profile.
     pub profile: Profile,
+    /// The master versions its codes were checked against.
+    pub masters: Vec<renkei_masters::MasterVersion>,
+    /// Fingerprint of the linkage keyring its tokens were computed under (empty for
+    /// versions ingested before fingerprints were recorded).
+    pub linkage_fingerprint: String,
+    /// How many generations of that keyring its tokens went through.
+    pub token_generation: i64,
 }
 
 /// A dataset with its declaration and current version.
@@ -194,8 +201,8 @@ pub async fn next_version(tx: &mut Tx, id: &str) -> Result<i64, CatalogError> {
 /// Records a version; a committed one becomes current.
 pub async fn record_version(tx: &mut Tx, v: &VersionRecord) -> Result<(), CatalogError> {
     sqlx::query(
-        "INSERT INTO dataset_versions (dataset_id, version, status, reason, created_at, created_by, files, rows_in, rows_rejected, coverage_from, coverage_to, profile) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO dataset_versions (dataset_id, version, status, reason, created_at, created_by, files, rows_in, rows_rejected, coverage_from, coverage_to, profile, masters, linkage_fingerprint, token_generation) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&v.dataset_id)
     .bind(v.version)
@@ -209,6 +216,9 @@ pub async fn record_version(tx: &mut Tx, v: &VersionRecord) -> Result<(), Catalo
     .bind(&v.coverage_from)
     .bind(&v.coverage_to)
     .bind(serde_json::to_string(&v.profile).unwrap_or_default())
+    .bind(serde_json::to_string(&v.masters).unwrap_or_else(|_| "[]".into()))
+    .bind(&v.linkage_fingerprint)
+    .bind(v.token_generation)
     .execute(&mut **tx)
     .await?;
     if v.status == VersionStatus::Committed {
@@ -222,13 +232,14 @@ pub async fn record_version(tx: &mut Tx, v: &VersionRecord) -> Result<(), Catalo
     Ok(())
 }
 
-const VERSION_COLS: &str = "dataset_id, version, status, reason, created_at, created_by, files, rows_in, rows_rejected, coverage_from, coverage_to, profile";
+const VERSION_COLS: &str = "dataset_id, version, status, reason, created_at, created_by, files, rows_in, rows_rejected, coverage_from, coverage_to, profile, masters, linkage_fingerprint, token_generation";
 
 fn version_from(r: &sqlx::any::AnyRow) -> Result<VersionRecord, CatalogError> {
     let id: String = r.try_get(0)?;
     let status: String = r.try_get(2)?;
     let files: String = r.try_get(6)?;
     let profile: String = r.try_get(11)?;
+    let masters: String = r.try_get(12)?;
     Ok(VersionRecord {
         version: r.try_get(1)?,
         status: if status == "committed" {
@@ -247,6 +258,10 @@ fn version_from(r: &sqlx::any::AnyRow) -> Result<VersionRecord, CatalogError> {
         coverage_to: r.try_get(10)?,
         profile: serde_json::from_str(&profile)
             .map_err(|e| CatalogError::Corrupt(id.clone(), e.to_string()))?,
+        masters: serde_json::from_str(&masters)
+            .map_err(|e| CatalogError::Corrupt(id.clone(), e.to_string()))?,
+        linkage_fingerprint: r.try_get(13)?,
+        token_generation: r.try_get(14)?,
         dataset_id: id,
     })
 }

@@ -229,8 +229,46 @@ fn print_ingest(r: &renkei_ingest::IngestReport) {
     for (t, n) in &r.tables {
         println!("    {t:<20} {n:>10} rows");
     }
+    print_records(&r.records);
+    print_masters(&r.masters);
     if r.rows_rejected > 0 {
         println!("    reject report: {}", r.reject_report.display());
+    }
+}
+
+/// What became of each record type: read, stored as rows, flagged (a code the master
+/// in force does not hold), rejected, and merged into another row or read past.
+fn print_records(records: &[renkei_catalog::RecordTally]) {
+    if records.is_empty() {
+        return;
+    }
+    println!(
+        "    {:<8} {:>9} {:>9} {:>9} {:>9} {:>16}",
+        "record", "read", "stored", "flagged", "rejected", "merged/read past"
+    );
+    for t in records {
+        println!(
+            "    {:<8} {:>9} {:>9} {:>9} {:>9} {:>16}",
+            t.kind,
+            t.read,
+            t.stored,
+            t.flagged,
+            t.rejected,
+            t.merged_or_skipped()
+        );
+    }
+}
+
+/// The master versions the codes were checked against.
+fn print_masters(masters: &[renkei_masters::MasterVersion]) {
+    for m in masters {
+        println!(
+            "    master {:<10} {:<28} {:>7} codes  sha256 {}",
+            m.system.code(),
+            m.source,
+            m.rows,
+            &m.sha256[..16.min(m.sha256.len())]
+        );
     }
 }
 
@@ -317,7 +355,18 @@ fn check_sources(
         );
         for t in &r.tables {
             println!("  {:<24} {:>10} rows", t.name, t.rows);
+            for c in t.columns.iter().filter(|c| c.not_in_master > 0) {
+                println!(
+                    "    {}.{}: {} codes not in the {} master in force (kept and flagged)",
+                    t.name,
+                    c.name,
+                    c.not_in_master,
+                    c.master.as_deref().unwrap_or("")
+                );
+            }
         }
+        print_records(&r.records);
+        print_masters(&r.masters);
         for j in r.rejects.iter().take(20) {
             println!("  reject {}:{} {} — {}", j.file, j.line, j.field, j.reason);
         }

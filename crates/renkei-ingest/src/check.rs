@@ -6,7 +6,7 @@
 use crate::ctx::ReadCtx;
 use crate::tokens::Tokens;
 use crate::{IngestError, Reject, readers, sink};
-use renkei_catalog::{Declaration, TableProfile};
+use renkei_catalog::{Declaration, RecordTally, TableProfile};
 use renkei_crypto::{KeyStore, RootKey, Tokenizer};
 use renkei_masters::Masters;
 
@@ -21,6 +21,10 @@ pub struct CheckReport {
     pub rejects: Vec<Reject>,
     /// Rows and profile per table.
     pub tables: Vec<TableProfile>,
+    /// What became of the source records, by record type.
+    pub records: Vec<RecordTally>,
+    /// The master versions the codes were checked against.
+    pub masters: Vec<renkei_masters::MasterVersion>,
 }
 
 impl CheckReport {
@@ -57,6 +61,7 @@ pub fn check(
         .map(|t| sink::TableSink::new(t, None))
         .collect();
     let mut ctx = ReadCtx::new(masters, tokens, sinks);
+    ctx.policy = decl.dataset.unknown_code;
     let mut reader = readers::Reader::for_declaration(decl, &ctx)?;
     for (name, bytes) in files {
         reader.read(&mut ctx, name, bytes)?;
@@ -71,6 +76,8 @@ pub fn check(
     Ok(CheckReport {
         rows_in: ctx.rows_in,
         rows_rejected: ctx.rows_rejected,
+        masters: masters.versions_of(&crate::systems_of(ctx.systems)),
+        records: ctx.tally,
         rejects: ctx.rejects,
         tables,
     })

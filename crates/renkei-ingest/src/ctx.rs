@@ -3,8 +3,9 @@
 use crate::IngestError;
 use crate::sink::TableSink;
 use crate::tokens::Tokens;
+use renkei_catalog::{RecordTally, UnknownCode};
 use renkei_core::wareki::Ymd;
-use renkei_masters::Masters;
+use renkei_masters::{CodeCheck, CodeSystem, Masters};
 
 /// A rejected record: where and why (never the value: it may be identifying).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -45,6 +46,26 @@ pub struct ReadCtx<'s> {
     /// A decode buffer kept from file to file: a fresh one per file spent its time in
     /// page faults.
     pub scratch: String,
+    /// What to do with well-formed codes the master in force does not hold.
+    pub policy: UnknownCode,
+    /// Which masters were consulted (bit per [`CodeSystem`], in `CodeSystem::ALL` order).
+    pub systems: u8,
+    /// What became of the source records, by record type.
+    pub tally: Vec<RecordTally>,
+    /// The record type being read, and whether its code was flagged.
+    current: Option<usize>,
+    flagged: bool,
+}
+
+/// What [`ReadCtx::code`] decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coded {
+    /// In the master in force.
+    Known,
+    /// Not in the master in force; kept and counted.
+    Flagged,
+    /// The record was rejected (and recorded).
+    Rejected,
 }
 
 impl<'s> ReadCtx<'s> {
@@ -61,7 +82,97 @@ impl<'s> ReadCtx<'s> {
             last: None,
             file: String::new(),
             scratch: String::new(),
+            policy: UnknownCode::Flag,
+            systems: 0,
+            tally: Vec::new(),
+            current: None,
+            flagged: false,
         }
+    }
+
+    /// Starts a record of type `kind` (counted as read).
+    pub fn record(&mut self, kind: &str) {
+        let i = match self.tally.iter().position(|t| t.kind == kind) {
+            Some(i) => i,
+            None => {
+                self.tally.push(RecordTally {
+                    kind: kind.to_owned(),
+                    ..Default::default()
+                });
+                self.tally.len() - 1
+            }
+        };
+        self.tally[i].read += 1;
+        self.current = Some(i);
+        self.flagged = false;
+    }
+
+    /// The current record became a stored row.
+    pub fn stored(&mut self) {
+        if let Some(i) = self.current {
+            self.tally[i].stored += 1;
+            if self.flagged {
+                self.tally[i].flagged += 1;
+            }
+        }
+    }
+
+    /// A row of record type `kind` other than the current record's was stored (a
+    /// receipt's row, written when its last line has been read).
+    pub fn stored_as(&mut self, kind: &str) {
+        if let Some(t) = self.tally.iter_mut().find(|t| t.kind == kind) {
+            t.stored += 1;
+        }
+    }
+
+    /// Checks `code` of `system` for a record of `period` (first and last day), counting
+    /// against column `col` of table `table`. A malformed code rejects the record (a
+    /// structural error); a well-formed one that the master in force does not hold is
+    /// kept and counted, or rejects the record, as the dataset's policy says.
+    #[allow(clippy::too_many_arguments)]
+    pub fn code(
+        &mut self,
+        system: CodeSystem,
+        code: &str,
+        period: (Ymd, Ymd),
+        table: usize,
+        col: usize,
+        ln: u64,
+        field: &str,
+    ) -> Coded {
+        self.systems |= 1 << system as u8;
+        self.tables[table].checked_against(col, system);
+        if !system.well_formed(code) {
+            self.tables[table].invalid(col);
+            self.reject(ln, field, "not a well-formed code");
+            return Coded::Rejected;
+        }
+        let why = match self.masters.check(system, code, period) {
+            CodeCheck::InForce => return Coded::Known,
+            CodeCheck::NotInForce => "in the master, but not in force on the record's date",
+            CodeCheck::Unknown => "not in the master",
+        };
+        match self.policy {
+            UnknownCode::Flag => {
+                self.tables[table].not_in_master(col);
+                self.flagged = true;
+                Coded::Flagged
+            }
+            UnknownCode::Reject => {
+                self.tables[table].invalid(col);
+                let reason = format!("{} ({})", why, system.name_ja());
+                self.reject(ln, field, &reason);
+                Coded::Rejected
+            }
+        }
+    }
+
+    /// The masters consulted.
+    pub fn systems_used(&self) -> Vec<CodeSystem> {
+        CodeSystem::ALL
+            .into_iter()
+            .filter(|s| self.systems & (1 << *s as u8) != 0)
+            .collect()
     }
 
     /// The index of a table.
@@ -77,6 +188,11 @@ impl<'s> ReadCtx<'s> {
     /// [`shown_code`].
     pub fn reject(&mut self, line: u64, field: &str, reason: &str) {
         self.rows_rejected += 1;
+        // The record type is what the field names before its dot (`SY.傷病名コード`).
+        let kind = field.split('.').next().unwrap_or(field);
+        if let Some(t) = self.tally.iter_mut().find(|t| t.kind == kind) {
+            t.rejected += 1;
+        }
         if self.rejects.len() < MAX_REJECT_DETAIL {
             self.rejects.push(Reject {
                 file: self.file.clone(),

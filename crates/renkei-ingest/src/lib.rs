@@ -26,7 +26,8 @@ pub use ctx::{Reject, age_band, age_on};
 use ctx::ReadCtx;
 use renkei_audit::Audit;
 use renkei_catalog::{
-    CatalogError, Declaration, FileRecord, Profile, TableProfile, VersionRecord, VersionStatus,
+    CatalogError, Declaration, FileRecord, Profile, RecordTally, TableProfile, VersionRecord,
+    VersionStatus,
 };
 use renkei_core::time::SharedClock;
 use renkei_core::{Action, Caller, Coded, ErrorKind, Outcome, Permission};
@@ -153,6 +154,10 @@ pub struct IngestReport {
     pub rows_rejected: u64,
     /// Rows stored, by table.
     pub tables: Vec<(String, u64)>,
+    /// What became of the source records, by record type.
+    pub records: Vec<RecordTally>,
+    /// The master versions the codes were checked against.
+    pub masters: Vec<renkei_masters::MasterVersion>,
     /// Source files.
     pub files: usize,
     /// Source bytes.
@@ -242,6 +247,8 @@ pub fn matching_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, IngestE
 
 struct ThreadResult {
     tables: Vec<TableProfile>,
+    tally: Vec<RecordTally>,
+    systems: u8,
     rejects: Vec<Reject>,
     rows_in: u64,
     rows_rejected: u64,
@@ -454,6 +461,7 @@ impl Ingestor {
                                 .map(|t| sink::TableSink::new(t, Some(&staging)))
                                 .collect();
                             let mut ctx = ReadCtx::new(&masters, &tokens, sinks);
+                            ctx.policy = decl2.dataset.unknown_code;
                             let mut reader = readers::Reader::for_declaration(&decl2, &ctx)?;
                             let mut records = Vec::new();
                             // One read buffer per thread, reused: a fresh one per file
@@ -491,6 +499,8 @@ impl Ingestor {
                                 .collect::<Result<Vec<_>, _>>()?;
                             Ok(ThreadResult {
                                 tables,
+                                tally: std::mem::take(&mut ctx.tally),
+                                systems: ctx.systems,
                                 rejects: ctx.rejects,
                                 rows_in: ctx.rows_in,
                                 rows_rejected: ctx.rows_rejected,
@@ -532,6 +542,8 @@ impl Ingestor {
                         sink::merge(a, b);
                     }
                     m.rejects.extend(r.rejects);
+                    merge_tally(&mut m.tally, r.tally);
+                    m.systems |= r.systems;
                     m.rows_in += r.rows_in;
                     m.rows_rejected += r.rows_rejected;
                     m.first = m.first.into_iter().chain(r.first).min();
@@ -610,7 +622,11 @@ impl Ingestor {
             coverage_to: fmt(m.last),
             profile: Profile {
                 tables: m.tables.clone(),
+                records: m.tally.clone(),
             },
+            masters: self.masters.versions_of(&systems_of(m.systems)),
+            linkage_fingerprint: String::new(),
+            token_generation: 1,
         };
         if refused {
             staging.abandon();
@@ -636,6 +652,7 @@ impl Ingestor {
         let ev = caller
             .event(Action::DatasetIngest, format!("dataset:{id}"), outcome)
             .detail(detail);
+        let record_masters = record.masters.clone();
         let mut tx = self.store.begin().await?;
         renkei_catalog::ensure_dataset(&mut tx, decl, key.id().as_str(), now).await?;
         renkei_catalog::record_version(&mut tx, &record).await?;
@@ -658,12 +675,37 @@ impl Ingestor {
             rows_in: m.rows_in,
             rows_rejected: m.rows_rejected,
             tables: m.tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
+            records: m.tally,
+            masters: record_masters,
             files: m.files.len(),
             bytes: total,
             reject_report: report_path,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// Adds one reader's record tallies to another's.
+pub(crate) fn merge_tally(into: &mut Vec<RecordTally>, other: Vec<RecordTally>) {
+    for t in other {
+        match into.iter_mut().find(|x| x.kind == t.kind) {
+            Some(x) => {
+                x.read += t.read;
+                x.stored += t.stored;
+                x.flagged += t.flagged;
+                x.rejected += t.rejected;
+            }
+            None => into.push(t),
+        }
+    }
+}
+
+/// The masters whose bits are set (see `ReadCtx::systems`).
+pub(crate) fn systems_of(bits: u8) -> Vec<renkei_masters::CodeSystem> {
+    renkei_masters::CodeSystem::ALL
+        .into_iter()
+        .filter(|s| bits & (1 << *s as u8) != 0)
+        .collect()
 }
 
 /// Rejected share of a load; nothing read counts as all rejected (an empty or wholly

@@ -34,6 +34,8 @@ struct Stat {
     present: u64,
     missing: u64,
     invalid: u64,
+    not_in_master: u64,
+    master: Option<renkei_masters::CodeSystem>,
     // foldhash: SipHash was a tenth of the UKE reader's time; the seed is still random
     // per process, so a crafted file cannot aim collisions at it.
     top: HashMap<String, u64, foldhash::fast::RandomState>,
@@ -262,6 +264,17 @@ impl<'s> TableSink<'s> {
         self.stats[i].invalid += 1;
     }
 
+    /// Counts a well-formed code of column `i` that the master in force does not hold
+    /// (the row is kept).
+    pub fn not_in_master(&mut self, i: usize) {
+        self.stats[i].not_in_master += 1;
+    }
+
+    /// Records that column `i` holds codes of `system`, checked against its master.
+    pub fn checked_against(&mut self, i: usize, system: renkei_masters::CodeSystem) {
+        self.stats[i].master = Some(system);
+    }
+
     /// Ends the row: columns not set are missing.
     pub fn end_row(&mut self) -> Result<(), IngestError> {
         for i in 0..self.filled.len() {
@@ -347,6 +360,8 @@ impl<'s> TableSink<'s> {
                     present: st.present,
                     missing: st.missing,
                     invalid: st.invalid,
+                    not_in_master: st.not_in_master,
+                    master: st.master.map(|m| m.code().to_owned()),
                     distinct: if st.overflow {
                         MAX_DISTINCT as u64
                     } else {
@@ -373,6 +388,8 @@ pub fn merge(into: &mut TableProfile, other: TableProfile) {
         a.present += b.present;
         a.missing += b.missing;
         a.invalid += b.invalid;
+        a.not_in_master += b.not_in_master;
+        a.master = a.master.take().or(b.master);
         let mut m: HashMap<String, u64> = a.top.drain(..).collect();
         for (k, v) in b.top {
             *m.entry(k).or_default() += v;
@@ -430,6 +447,8 @@ mod tests {
                 present: top.iter().map(|(_, n)| n).sum(),
                 missing: 0,
                 invalid: 0,
+                not_in_master: 0,
+                master: None,
                 distinct: top.len() as u64,
                 top,
                 min: None,

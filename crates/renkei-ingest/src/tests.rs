@@ -4,6 +4,7 @@
 
 use super::*;
 use arrow_array::{Array, FixedSizeBinaryArray, RecordBatch, StringArray};
+use renkei_catalog::RecordTally;
 use renkei_catalog::builtin;
 use renkei_core::Caller;
 use renkei_core::time::SystemClock;
@@ -746,7 +747,229 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     );
 }
 
+/// An ingestor over `masters`, writing under a fresh directory, with the same keys
+/// every time (so two of them can share a store).
+fn ingestor(store: &Store, masters: Masters) -> (Ingestor, DataStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(KeyStore::from_keys(
+        RootKey::from_hex(&"42".repeat(32)).unwrap(),
+        Some(RootKey::from_hex(&"43".repeat(32)).unwrap()),
+    ));
+    let audit = Audit::new(store.clone(), keys.clone(), Arc::new(SystemClock), None);
+    let ds = DataStore::new(
+        dir.path(),
+        store.clone(),
+        keys.clone(),
+        audit.clone(),
+        Arc::new(SystemClock),
+    );
+    let ing = Ingestor::new(
+        store.clone(),
+        audit,
+        keys,
+        ds.clone(),
+        dir.path(),
+        Arc::new(masters),
+        Arc::new(SystemClock),
+    );
+    (ing, ds, dir)
+}
+
+fn testdata(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/official")
+        .join(p)
+}
+
+/// The receipts of one file, in a directory of their own (the declaration reads every
+/// `*.UKE` under it).
+fn receipt_dir(name: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(testdata(&format!("receipts/{name}")), d.path().join(name)).unwrap();
+    d
+}
+
+fn tally<'a>(r: &'a IngestReport, kind: &str) -> &'a RecordTally {
+    r.records
+        .iter()
+        .find(|t| t.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {:?}", r.records))
+}
+
+async fn ingest_with(ing: &Ingestor, decl: &Declaration, dir: &Path) -> IngestReport {
+    ing.ingest(
+        &Caller::operator("test"),
+        decl,
+        dir,
+        &IngestOptions::default(),
+        Arc::new(|_, _| {}),
+    )
+    .await
+    .unwrap()
+}
+
+/// A real receipt file, ingested against excerpts of the official masters: no record is
+/// rejected for a master reason (codes that later versions no longer carry are kept and
+/// flagged), every record is accounted for, comments are stored without their free text.
+async fn a_real_receipt_file_ingests_against_the_official_masters(store: Store) {
+    let masters = Masters::with_extra(&testdata("masters")).unwrap();
+    let (ing, ds, _dir) = ingestor(&store, masters);
+    let src = receipt_dir("RECEIPTC_GAIRAI_SAMPLE.UKE");
+    let decl = builtin("ndb_claims").unwrap();
+    let r = ingest_with(&ing, &decl, src.path()).await;
+    assert_eq!(r.status, VersionStatus::Committed);
+    assert_eq!(r.rows_in, 636);
+    let report = std::fs::read_to_string(&r.reject_report).unwrap();
+    assert!(
+        !report.contains("master"),
+        "nothing rejected for a master reason:\n{report}"
+    );
+    // What is rejected is structural: one 公費 number with a wrong check digit, and one
+    // receipt whose patient was born after its service month (with its 10 lines).
+    assert_eq!(r.rows_rejected, 11, "{report}");
+    assert!(
+        report.contains("KO.公費負担者番号") && report.contains("RE.生年月日"),
+        "{report}"
+    );
+    let (re, sy, si, iy, co) = (
+        tally(&r, "RE"),
+        tally(&r, "SY"),
+        tally(&r, "SI"),
+        tally(&r, "IY"),
+        tally(&r, "CO"),
+    );
+    assert_eq!((re.read, re.stored, re.rejected), (75, 74, 1));
+    assert_eq!((sy.read, sy.stored), (9, 9));
+    assert_eq!((si.read, si.stored, si.rejected), (320, 312, 8));
+    assert_eq!((iy.read, iy.stored), (32, 32));
+    assert_eq!((co.read, co.stored), (56, 56));
+    // Codes no loaded master version holds are kept and flagged, per column.
+    let procedures = r.records.iter().find(|t| t.kind == "SI").unwrap();
+    assert!(
+        procedures.flagged > 0 && procedures.flagged < 20,
+        "{procedures:?}"
+    );
+    let v = renkei_catalog::current_version(&store, "ndb_claims")
+        .await
+        .unwrap()
+        .unwrap();
+    let code = v
+        .profile
+        .tables
+        .iter()
+        .find(|t| t.name == "procedures")
+        .unwrap()
+        .columns
+        .iter()
+        .find(|c| c.name == "code")
+        .unwrap();
+    assert_eq!(code.not_in_master, procedures.flagged);
+    assert_eq!(code.master.as_deref(), Some("procedure"));
+    // The version records the master versions that validated it.
+    let sources: Vec<&str> = v.masters.iter().map(|m| m.source.as_str()).collect();
+    for f in [
+        "b_20240601.txt",
+        "s_ALL20220218.csv",
+        "s_ALL20240531.csv",
+        "y_ALL20240321.csv",
+        "c_ALL20230801.csv",
+        "z_20250601.txt",
+    ] {
+        assert!(sources.contains(&f), "{f} missing from {sources:?}");
+    }
+    assert_eq!(v.profile.records, r.records);
+    // Comments: codes and numbers and dates kept, free text dropped and counted.
+    let open = ds
+        .open_dataset(&Caller::operator("test"), "ndb_claims", None)
+        .await
+        .unwrap();
+    let comments = open.read_table("comments").unwrap();
+    assert_eq!(rows(&comments), 56);
+    let values = strings(&comments, "value");
+    assert!(
+        values.iter().any(|v| v == "1015"),
+        "full-width digits folded: {values:?}"
+    );
+    assert!(
+        !values.iter().any(|v| v.contains('日') || v.contains('眼')),
+        "{values:?}"
+    );
+}
+
+/// Receipts written with codes from the official masters pass even under the strict
+/// policy; the same file against masters that lack its codes is rejected under it and
+/// flagged under the default.
+async fn official_codes_pass_the_strict_policy(store: Store) {
+    let masters = Masters::with_extra(&testdata("masters")).unwrap();
+    let (ing, ds, dir) = ingestor(&store, masters);
+    let src = receipt_dir("RECEIPTC_OFFICIAL_CODES.UKE");
+    let mut strict = builtin("ndb_claims").unwrap();
+    strict.dataset.unknown_code = renkei_catalog::UnknownCode::Reject;
+    let r = ingest_with(&ing, &strict, src.path()).await;
+    assert_eq!(
+        r.rows_rejected,
+        0,
+        "{}",
+        std::fs::read_to_string(&r.reject_report).unwrap()
+    );
+    for (kind, stored) in [
+        ("RE", 2),
+        ("SY", 4),
+        ("SI", 3),
+        ("IY", 2),
+        ("TO", 3),
+        ("CO", 4),
+    ] {
+        let t = tally(&r, kind);
+        assert_eq!(
+            (t.stored, t.flagged, t.rejected),
+            (stored, 0, 0),
+            "{kind}: {t:?}"
+        );
+    }
+    let open = ds
+        .open_dataset(&Caller::operator("test"), "ndb_claims", None)
+        .await
+        .unwrap();
+    let diag = open.read_table("diagnoses").unwrap();
+    assert_eq!(strings(&diag, "modifiers"), ["", "8002", "2056", ""]);
+    assert_eq!(
+        strings(&diag, "icd10"),
+        ["E11", "I10", "S7200", "M171"],
+        "ICD-10 (2013) from the official master"
+    );
+    let comments = open.read_table("comments").unwrap();
+    assert_eq!(strings(&comments, "value"), ["", "35", "", ""]);
+    assert_eq!(rows(&open.read_table("materials").unwrap()), 3);
+    // The doctor's free text, with a name in it, reached no file.
+    for f in ds.all_files() {
+        let bytes = std::fs::read(&f).unwrap();
+        for needle in ["山田", "術後経過良好"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{}",
+                f.display()
+            );
+        }
+    }
+    drop(dir);
+
+    // The embedded subset lacks most of these codes: strict rejects, the default flags.
+    let (ing, _ds, _d) = ingestor(&store, Masters::embedded_owned());
+    let r = ingest_with(&ing, &strict, src.path()).await;
+    let report = std::fs::read_to_string(&r.reject_report).unwrap();
+    assert!(
+        report.contains("not in the master (特定器材マスター)"),
+        "{report}"
+    );
+    let r = ingest_with(&ing, &builtin("ndb_claims").unwrap(), src.path()).await;
+    assert_eq!(r.rows_rejected, 0);
+    assert_eq!(tally(&r, "TO").flagged, 3);
+}
+
 store_test!(
+    a_real_receipt_file_ingests_against_the_official_masters,
+    official_codes_pass_the_strict_policy,
     generated_world_round_trips,
     tokens_follow_people_across_spellings,
     nothing_identifying_is_stored,

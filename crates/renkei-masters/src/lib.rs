@@ -11,6 +11,11 @@
 //! parse at first use and a malformed row is a bug caught by the tests.
 #![warn(missing_docs)]
 
+mod official;
+
+pub use official::{CodeCheck, CodeSystem, MasterVersion, is_official_name};
+
+use official::Span;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -72,6 +77,30 @@ pub struct Material {
     pub price_yen: u64,
     /// Clinical group of the stays that use it.
     pub group: String,
+}
+
+/// A comment code (コメント).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Comment {
+    /// 9-digit レセ電 コメントコード (`8` + pattern + serial).
+    pub code: String,
+    /// コメント文.
+    pub name: String,
+    /// Pattern (10 free text, 20 fixed text, 30/31 fixed with free text, 40/42
+    /// numbers, 50–53 dates, 80 and 90 other), which says what its 文字データ holds.
+    pub pattern: String,
+}
+
+/// A modifier of a disease name (修飾語).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Modifier {
+    /// 4-digit 修飾語コード (8002 = 疑い).
+    pub code: String,
+    /// 名称.
+    pub name: String,
+    /// Category: 1 部位, 2 位置, 3 病因, 4 経過表現, 5 状態表現, 6 患者帰属, 7 その他,
+    /// 8 接尾語, 9 歯科.
+    pub category: String,
 }
 
 /// A HOT9 code (MEDIS) with the YJ code of the same product.
@@ -154,6 +183,16 @@ pub struct Masters {
     pub prefectures: Vec<Prefecture>,
     /// Care services.
     pub care_services: Vec<CareService>,
+    /// Comment codes.
+    pub comments: Vec<Comment>,
+    /// Disease-name modifiers.
+    pub modifiers: Vec<Modifier>,
+    /// The master versions loaded: the embedded subset of each, then official files.
+    versions: Vec<MasterVersion>,
+    /// When each code of each system is in force, by [`CodeSystem::index`].
+    spans: [HashMap<String, Vec<Span>>; 7],
+    comment_idx: HashMap<String, usize>,
+    modifier_idx: HashMap<String, usize>,
     disease_idx: HashMap<String, usize>,
     drug_idx: HashMap<String, usize>,
     procedure_idx: HashMap<String, usize>,
@@ -178,6 +217,16 @@ pub enum MasterError {
         line: usize,
         /// Fields expected.
         expected: usize,
+    },
+    /// An official master file does not have the published layout.
+    #[error("{file}:{line}: {why}")]
+    Format {
+        /// File.
+        file: String,
+        /// Line (1-based; 0 for the whole file).
+        line: usize,
+        /// What is wrong.
+        why: String,
     },
     /// Reading failed.
     #[error("{file}: {err}")]
@@ -213,7 +262,7 @@ fn rows<'a>(
 
 /// The masters a site may extend (`Masters::with_extra`), with the embedded text of
 /// each.
-const EXTENSIBLE: [(&str, &str); 7] = [
+const EXTENSIBLE: [(&str, &str); 9] = [
     ("diseases.csv", include_str!("../data/diseases.csv")),
     ("drugs.csv", include_str!("../data/drugs.csv")),
     ("procedures.csv", include_str!("../data/procedures.csv")),
@@ -221,7 +270,23 @@ const EXTENSIBLE: [(&str, &str); 7] = [
     ("hot9.csv", include_str!("../data/hot9.csv")),
     ("lab_items.csv", include_str!("../data/lab_items.csv")),
     ("icd10.txt", include_str!("../data/icd10.txt")),
+    ("comments.csv", include_str!("../data/comments.csv")),
+    ("modifiers.csv", include_str!("../data/modifiers.csv")),
 ];
+
+/// The code system each extensible file covers.
+fn system_of(file: &str) -> Option<CodeSystem> {
+    Some(match file {
+        "diseases.csv" => CodeSystem::Disease,
+        "drugs.csv" => CodeSystem::Drug,
+        "procedures.csv" => CodeSystem::Procedure,
+        "materials.csv" => CodeSystem::Material,
+        "lab_items.csv" => CodeSystem::Lab,
+        "comments.csv" => CodeSystem::Comment,
+        "modifiers.csv" => CodeSystem::Modifier,
+        _ => return None,
+    })
+}
 
 /// Row positions by key; the first row of a key wins.
 fn index<T>(rows: &[T], key: impl Fn(&T) -> Option<&str>) -> HashMap<String, usize> {
@@ -234,13 +299,42 @@ fn index<T>(rows: &[T], key: impl Fn(&T) -> Option<&str>) -> HashMap<String, usi
     idx
 }
 
+/// Copies onto each of the first `n` rows (the embedded ones) what `describe` takes from
+/// the first later row of the same code (the newest official version's).
+trait Coded {
+    fn code(&self) -> &str;
+}
+impl Coded for Disease {
+    fn code(&self) -> &str {
+        &self.code
+    }
+}
+impl Coded for Drug {
+    fn code(&self) -> &str {
+        &self.code
+    }
+}
+
+fn prefer_official<T: Coded + Clone>(rows: &mut [T], n: usize, describe: impl Fn(&mut T, &T)) {
+    let (embedded, official) = rows.split_at_mut(n.min(rows.len()));
+    let mut newest: HashMap<&str, &T> = HashMap::new();
+    for o in official.iter() {
+        newest.entry(o.code()).or_insert(o);
+    }
+    for e in embedded.iter_mut() {
+        if let Some(o) = newest.get(e.code()) {
+            describe(e, o);
+        }
+    }
+}
+
 /// Drops rows whose key an earlier row already has.
 fn first_wins<T>(rows: &mut Vec<T>, key: impl Fn(&T) -> &str) {
     let mut seen = std::collections::HashSet::new();
     rows.retain(|r| seen.insert(key(r).to_owned()));
 }
 
-fn opt(s: &str) -> Option<String> {
+pub(crate) fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
@@ -263,6 +357,16 @@ impl Masters {
         let mut m = Masters::default();
         for (file, text) in EXTENSIBLE {
             m.add_file(file, text)?;
+            if let Some(system) = system_of(file) {
+                let rows = m.codes_of(system).len() as u64;
+                m.versions.push(MasterVersion {
+                    system,
+                    source: "embedded".into(),
+                    published: None,
+                    sha256: official::hex_digest(text.as_bytes()),
+                    rows,
+                });
+            }
         }
         for r in rows(
             "municipalities.csv",
@@ -309,7 +413,7 @@ impl Masters {
     fn add_file(&mut self, file: &str, text: &str) -> Result<(), MasterError> {
         let min = match file {
             "diseases.csv" | "materials.csv" | "lab_items.csv" => 5,
-            "hot9.csv" => 3,
+            "hot9.csv" | "comments.csv" | "modifiers.csv" => 3,
             "drugs.csv" | "procedures.csv" => 2,
             "icd10.txt" => {
                 self.icd10.extend(icd10_codes(text));
@@ -361,10 +465,38 @@ impl Masters {
                     unit: g(3).into(),
                     kind: g(4).into(),
                 }),
+                "comments.csv" => self.comments.push(Comment {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    pattern: g(2).into(),
+                }),
+                "modifiers.csv" => self.modifiers.push(Modifier {
+                    code: g(0).into(),
+                    name: g(1).into(),
+                    category: g(2).into(),
+                }),
                 _ => {}
+            }
+            // Rows of the curated lists and a site's own lists carry no dates: in force
+            // whenever a record is dated.
+            if let Some(system) = system_of(file) {
+                self.add_span(system, g(0), Span::ALWAYS);
             }
         }
         Ok(())
+    }
+
+    /// The codes of one system (for counting and listing).
+    fn codes_of(&self, system: CodeSystem) -> Vec<&str> {
+        match system {
+            CodeSystem::Disease => self.diseases.iter().map(|d| d.code.as_str()).collect(),
+            CodeSystem::Drug => self.drugs.iter().map(|d| d.code.as_str()).collect(),
+            CodeSystem::Procedure => self.procedures.iter().map(|d| d.code.as_str()).collect(),
+            CodeSystem::Material => self.materials.iter().map(|d| d.code.as_str()).collect(),
+            CodeSystem::Lab => self.lab_items.iter().map(|d| d.code.as_str()).collect(),
+            CodeSystem::Comment => self.comments.iter().map(|d| d.code.as_str()).collect(),
+            CodeSystem::Modifier => self.modifiers.iter().map(|d| d.code.as_str()).collect(),
+        }
     }
 
     fn reindex(&mut self) {
@@ -377,51 +509,97 @@ impl Masters {
         self.hot9_idx = index(&self.hot9, |d| Some(&d.hot9));
         self.hot9_yj_idx = index(&self.hot9, |d| Some(&d.yj));
         self.municipality_idx = index(&self.municipalities, |d| Some(&d.code));
+        self.comment_idx = index(&self.comments, |d| Some(&d.code));
+        self.modifier_idx = index(&self.modifiers, |d| Some(&d.code));
     }
 
-    /// The embedded masters plus a site's own lists (the embedded ones cover the
-    /// synthetic world; a deployment adds the full official masters, converted to the
-    /// embedded files' format: UTF-8, unquoted, `#` comments, the same column order).
-    /// Files in `dir`, each optional: `diseases.csv`, `drugs.csv`, `procedures.csv`,
-    /// `materials.csv`, `hot9.csv`, `lab_items.csv`, and `icd10.txt` (one code per line,
-    /// e.g. the ICD-10 2013 codes Japan uses beyond WHO 2019). Codes already known keep
-    /// the embedded row. A directory that is missing or holds none of these files is an
-    /// error: a mistyped path must not quietly leave only the embedded masters.
+    /// The embedded masters plus a site's masters from `dir`, each file optional:
+    ///
+    /// - the **official masters** as published (`s_ALLyyyymmdd.csv`, `y_ALL…`, `t_ALL…`,
+    ///   `c_ALL…`, `b_yyyymmdd.txt`, `hb_…`, `z_…`; see [`official`](crate::CodeSystem)),
+    ///   several versions of one master side by side;
+    /// - the 特定健診 item code table as CSV (any other `.csv` whose header names 項目コード
+    ///   and 項目名);
+    /// - a site's own lists in the embedded files' format (UTF-8, unquoted, `#`
+    ///   comments): `diseases.csv`, `drugs.csv`, `procedures.csv`, `materials.csv`,
+    ///   `hot9.csv`, `lab_items.csv`, `comments.csv`, `modifiers.csv`, and `icd10.txt`
+    ///   (one code per line, e.g. the ICD-10 2013 codes Japan uses beyond WHO 2019).
+    ///
+    /// Where a code has several rows, the embedded row describes it, then the newest
+    /// official version; every version's period of force counts. A directory that is
+    /// missing or holds none of these files is an error: a mistyped path must not
+    /// quietly leave only the embedded masters.
     pub fn with_extra(dir: &std::path::Path) -> Result<Masters, MasterError> {
-        if !EXTENSIBLE.iter().any(|(f, _)| dir.join(f).is_file()) {
-            let names: Vec<&str> = EXTENSIBLE.iter().map(|(f, _)| *f).collect();
+        let io = |file: &std::path::Path, err| MasterError::Io {
+            file: file.display().to_string(),
+            err,
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.flatten().collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io(dir, e)),
+        };
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let extensible = |n: &str| EXTENSIBLE.iter().any(|(f, _)| *f == n);
+        let official = |n: &str| is_official_name(n) || (n.ends_with(".csv") && !extensible(n));
+        if !names.iter().any(|n| extensible(n) || official(n)) {
+            let known: Vec<&str> = EXTENSIBLE.iter().map(|(f, _)| *f).collect();
             return Err(MasterError::Io {
                 file: dir.display().to_string(),
                 err: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     format!(
-                        "no master files here (expected one of {})",
-                        names.join(", ")
+                        "no master files here (expected official masters such as b_20240601.txt or s_ALL20240531.csv, or one of {})",
+                        known.join(", ")
                     ),
                 ),
             });
         }
-        let mut m = Self::embedded().clone();
+        // Newest first, so the newest version describes a code.
+        names.sort_by(|a, b| b.cmp(a));
+        let embedded = Self::embedded();
+        let mut m = embedded.clone();
         for (file, _) in EXTENSIBLE {
             let p = dir.join(file);
             match std::fs::read_to_string(&p) {
                 Ok(t) => m.add_file(file, &t)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => {
-                    return Err(MasterError::Io {
-                        file: p.display().to_string(),
-                        err,
-                    });
-                }
+                Err(err) => return Err(io(&p, err)),
             }
         }
-        // First occurrence wins: the embedded rows.
+        for name in names.iter().filter(|n| official(n)) {
+            let p = dir.join(name);
+            let bytes = std::fs::read(&p).map_err(|e| io(&p, e))?;
+            m.add_official(name, &bytes)?;
+        }
+        // One row per code: the embedded row (its clinical group drives the synthetic
+        // world), described as the newest official version describes it.
+        prefer_official(&mut m.diseases, embedded.diseases.len(), |e, o| {
+            e.name = o.name.clone();
+            if !o.icd10.is_empty() {
+                e.icd10 = o.icd10.clone();
+            }
+            e.medis = o.medis.clone().or(e.medis.take());
+        });
+        prefer_official(&mut m.drugs, embedded.drugs.len(), |e, o| {
+            e.name = o.name.clone();
+            if o.yj.is_some() {
+                e.yj = o.yj.clone();
+                e.class = o.class.clone();
+            }
+        });
         first_wins(&mut m.diseases, |d| &d.code);
         first_wins(&mut m.drugs, |d| &d.code);
         first_wins(&mut m.procedures, |d| &d.code);
         first_wins(&mut m.materials, |d| &d.code);
         first_wins(&mut m.hot9, |d| &d.hot9);
         first_wins(&mut m.lab_items, |d| &d.code);
+        first_wins(&mut m.comments, |d| &d.code);
+        first_wins(&mut m.modifiers, |d| &d.code);
         m.reindex();
         Ok(m)
     }
@@ -482,6 +660,14 @@ impl Masters {
     /// A checkup item by its 17-character code.
     pub fn lab_item(&self, code: &str) -> Option<&LabItem> {
         self.lab_idx.get(code).map(|&i| &self.lab_items[i])
+    }
+    /// A comment code.
+    pub fn comment(&self, code: &str) -> Option<&Comment> {
+        self.comment_idx.get(code).map(|&i| &self.comments[i])
+    }
+    /// A disease-name modifier by its 4-digit code.
+    pub fn modifier(&self, code: &str) -> Option<&Modifier> {
+        self.modifier_idx.get(code).map(|&i| &self.modifiers[i])
     }
     /// A municipality by its 6-digit code.
     pub fn municipality(&self, code: &str) -> Option<&Municipality> {

@@ -3,7 +3,7 @@
 //! same JSON; the `From` impls are the only link.
 
 use renkei_catalog::Safety;
-use renkei_catalog::public::{Category, PublicDataset, PublicTable, PublicVariable};
+use renkei_catalog::public::{Category, PublicDataset, PublicMaster, PublicTable, PublicVariable};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -44,8 +44,38 @@ pub struct DatasetOut {
     pub coverage_to: Option<String>,
     /// Records in the main (first) table, rounded to 10 and suppressed below 10.
     pub records: Option<String>,
+    /// The code masters (and their versions) the current version's codes were checked
+    /// against.
+    pub masters: Vec<MasterOut>,
     /// Tables.
     pub tables: Vec<TableOut>,
+}
+
+/// A master version a dataset version was validated against.
+#[derive(Serialize, ToSchema)]
+pub struct MasterOut {
+    /// `disease`, `drug`, `procedure`, `material`, `comment`, `modifier`, `lab`.
+    pub system: String,
+    /// The master's name, Japanese.
+    pub name_ja: String,
+    /// The file it was read from, or `embedded`.
+    pub source: String,
+    /// Publication date (YYYY-MM-DD), if known.
+    pub published: Option<String>,
+    /// SHA-256 of the file (hex).
+    pub sha256: String,
+}
+
+impl From<&PublicMaster> for MasterOut {
+    fn from(v: &PublicMaster) -> Self {
+        Self {
+            system: v.system.clone(),
+            name_ja: v.name_ja.clone(),
+            source: v.source.clone(),
+            published: v.published.clone(),
+            sha256: v.sha256.clone(),
+        }
+    }
 }
 
 impl From<&PublicDataset> for DatasetOut {
@@ -68,6 +98,7 @@ impl From<&PublicDataset> for DatasetOut {
             coverage_from: v.coverage_from.clone(),
             coverage_to: v.coverage_to.clone(),
             records: v.records.clone(),
+            masters: v.masters.iter().map(Into::into).collect(),
             tables: v.tables.iter().map(Into::into).collect(),
         }
     }
@@ -136,6 +167,11 @@ pub struct VariableOut {
     pub invalid: Option<String>,
     /// Invalid as a percentage, withheld when the count is suppressed.
     pub invalid_pct: Option<String>,
+    /// The master this variable's codes are checked against, if any.
+    pub master: Option<String>,
+    /// Codes kept although the master in force did not hold them (rounded to 10,
+    /// suppressed below 10).
+    pub not_in_master: Option<String>,
     /// Distinct values (categorical variables), rounded to 10 and suppressed below 10.
     pub distinct: Option<String>,
     /// Most frequent values seen at least 10 times, with rounded counts (categorical
@@ -159,6 +195,8 @@ impl From<&PublicVariable> for VariableOut {
             missing_pct: v.missing_pct.clone(),
             invalid: v.invalid.clone(),
             invalid_pct: v.invalid_pct.clone(),
+            master: v.master.clone(),
+            not_in_master: v.not_in_master.clone(),
             distinct: v.distinct.clone(),
             top: v.top.iter().map(Into::into).collect(),
         }

@@ -5,8 +5,10 @@
 
 use super::cols;
 use crate::IngestError;
+use crate::ctx::Coded;
 use crate::ctx::{ReadCtx, age_band, age_on, birth_ym, decode_cp932, parse_date};
 use renkei_core::wareki::Ymd;
+use renkei_masters::CodeSystem;
 use std::collections::BTreeMap;
 
 const S: [&str; 23] = [
@@ -174,9 +176,23 @@ impl DpcReader {
                         s.bad = Some(("様式1.ICD10コード", "not in the ICD-10 master"));
                         continue;
                     }
-                    if !p(4).is_empty() && ctx.masters.disease(p(4)).is_none() {
-                        s.bad = Some(("様式1.傷病名コード", "not in the disease master"));
-                        continue;
+                    // The 傷病名コード is checked but not stored (the ICD-10 code is): a
+                    // malformed one is a structural error; one missing from the master
+                    // refuses the stay only under the strict policy.
+                    let dis = p(4);
+                    if !dis.is_empty() {
+                        if !CodeSystem::Disease.well_formed(dis) {
+                            s.bad = Some(("様式1.傷病名コード", "not a well-formed code"));
+                            continue;
+                        }
+                        let on = parse_date(p(1)).or(s.discharge).unwrap_or((1900, 1, 1));
+                        if ctx.policy == renkei_catalog::UnknownCode::Reject
+                            && ctx.masters.check(CodeSystem::Disease, dis, (on, on))
+                                != renkei_masters::CodeCheck::InForce
+                        {
+                            s.bad = Some(("様式1.傷病名コード", "not in the master in force"));
+                            continue;
+                        }
                     }
                     match code {
                         "A006010" => s.main = icd.to_owned(),
@@ -245,6 +261,7 @@ impl DpcReader {
             }
             let ln = n as u64 + 1;
             ctx.rows_in += 1;
+            ctx.record("EF");
             let f: Vec<&str> = line.split('\t').map(str::trim).collect();
             if f.len() < 24 {
                 ctx.reject(ln, "EF", "fewer than 24 columns");
@@ -255,13 +272,22 @@ impl DpcReader {
                 continue;
             };
             let code = f[8];
-            if ctx.masters.procedure(code).is_none() && ctx.masters.drug(code).is_none() {
-                ctx.tables[self.acts].invalid(self.a[3]);
-                ctx.reject(
-                    ln,
-                    "EF.レセプト電算処理システム用コード",
-                    "not in the procedure or drug master",
-                );
+            // An act, a drug or a material, by the code's first digit.
+            let system = match code.as_bytes().first() {
+                Some(b'6') => CodeSystem::Drug,
+                Some(b'7') => CodeSystem::Material,
+                _ => CodeSystem::Procedure,
+            };
+            if ctx.code(
+                system,
+                code,
+                (date, date),
+                self.acts,
+                self.a[3],
+                ln,
+                "EF.レセプト電算処理システム用コード",
+            ) == Coded::Rejected
+            {
                 continue;
             }
             let token = ctx.tokens.facility_patient(f[0], f[1]);
@@ -278,6 +304,7 @@ impl DpcReader {
             t.int(c[8], f[20].parse().ok());
             t.date(c[9], Some(date));
             t.end_row()?;
+            ctx.stored();
         }
         Ok(())
     }

@@ -4,8 +4,10 @@
 
 use super::cols;
 use crate::IngestError;
+use crate::ctx::Coded;
 use crate::ctx::ReadCtx;
 use renkei_core::wareki::Ymd;
+use renkei_masters::CodeSystem;
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -272,9 +274,20 @@ impl FhirReader {
             Some("Condition") => {
                 let code = coding(&r["code"], MASTER_B);
                 let icd = coding(&r["code"], ICD10);
-                if code.is_some_and(|c| ctx.masters.disease(c).is_none()) {
-                    ctx.tables[self.t[1]].invalid(self.con[1]);
-                    ctx.reject(ln, "Condition.code", "not in the disease master");
+                let on = date(&r["onsetDateTime"])
+                    .or_else(|| date(&r["recordedDate"]))
+                    .unwrap_or((1900, 1, 1));
+                if let Some(c) = code
+                    && ctx.code(
+                        CodeSystem::Disease,
+                        c,
+                        (on, on),
+                        self.t[1],
+                        self.con[1],
+                        ln,
+                        "Condition.code",
+                    ) == Coded::Rejected
+                {
                     return Ok(());
                 }
                 if icd.is_some_and(|c| !ctx.masters.icd10_known(c)) {
@@ -299,9 +312,17 @@ impl FhirReader {
                     ctx.reject(ln, "Observation.code", "no JLAC10 coding");
                     return Ok(());
                 };
-                if ctx.masters.lab_item(code).is_none() {
-                    ctx.tables[self.t[2]].invalid(self.obs[1]);
-                    ctx.reject(ln, "Observation.code", "not in the lab item master");
+                let on = date(&r["effectiveDateTime"]).unwrap_or((1900, 1, 1));
+                if ctx.code(
+                    CodeSystem::Lab,
+                    code,
+                    (on, on),
+                    self.t[2],
+                    self.obs[1],
+                    ln,
+                    "Observation.code",
+                ) == Coded::Rejected
+                {
                     return Ok(());
                 }
                 let c = &self.obs;

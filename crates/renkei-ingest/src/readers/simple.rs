@@ -3,7 +3,9 @@
 
 use super::{cols, split};
 use crate::IngestError;
+use crate::ctx::Coded;
 use crate::ctx::{ReadCtx, age_band, age_on, birth_ym, decode_cp932, parse_date, parse_ym};
+use renkei_masters::CodeSystem;
 
 fn header_ok(ctx: &mut ReadCtx, text: &str, bytes: &[u8], expected: &str) -> bool {
     let first = text
@@ -90,12 +92,26 @@ impl CheckupReader {
                 continue;
             }
             let code = f[11];
-            let Some(item) = ctx.masters.lab_item(code) else {
-                ctx.tables[self.results].invalid(self.r[1]);
-                ctx.reject(ln, "健診.項目コード", "not in the checkup item code table");
-                continue;
+            let on = parse_date(f[9]).unwrap_or((1900, 1, 1));
+            // An item missing from the table (kept under the default policy) is stored
+            // with its value as given, as a code.
+            let kind = match ctx.code(
+                CodeSystem::Lab,
+                code,
+                (on, on),
+                self.results,
+                self.r[1],
+                ln,
+                "健診.項目コード",
+            ) {
+                Coded::Rejected => continue,
+                Coded::Known => ctx
+                    .masters
+                    .lab_item(code)
+                    .map_or("code", |i| i.kind.as_str()),
+                Coded::Flagged => "code",
             };
-            let num = if item.kind == "num" {
+            let num = if kind == "num" {
                 match f[12].parse::<f64>() {
                     Ok(x) => Some(x),
                     Err(_) if f[12].is_empty() => None,
@@ -112,14 +128,7 @@ impl CheckupReader {
             t.text(self.r[0], Some(id));
             t.text(self.r[1], Some(code));
             t.float(self.r[2], num);
-            t.text(
-                self.r[3],
-                if item.kind == "num" {
-                    None
-                } else {
-                    Some(f[12])
-                },
-            );
+            t.text(self.r[3], if kind == "num" { None } else { Some(f[12]) });
             t.text(self.r[4], Some(f[13]));
             t.end_row()?;
         }

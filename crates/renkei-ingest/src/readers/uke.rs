@@ -6,10 +6,12 @@
 //! 枝番, カルテ番号) become tokens and a birth year-month; none is stored.
 
 use crate::IngestError;
+use crate::ctx::Coded;
 use crate::ctx::{
     ReadCtx, age_band, age_on, birth_ym, decode_cp932_into, parse_date, parse_ym, shown_code,
 };
 use renkei_core::wareki::Ymd;
+use renkei_masters::CodeSystem;
 
 struct Cols {
     rec: usize,
@@ -18,12 +20,14 @@ struct Cols {
     mat: usize,
     drug: usize,
     dpc: usize,
+    com: usize,
     r: [usize; 23],
-    d: [usize; 9],
+    d: [usize; 10],
     p: [usize; 8],
     t: [usize; 8],
     g: [usize; 8],
     e: [usize; 5],
+    k: [usize; 6],
 }
 
 /// Reads UKE files into the `ndb_claims` tables.
@@ -56,7 +60,7 @@ const R: [&str; 23] = [
     "id2",
     "facility_patient",
 ];
-const D: [&str; 9] = [
+const D: [&str; 10] = [
     "receipt_id",
     "line_no",
     "disease_code",
@@ -66,6 +70,15 @@ const D: [&str; 9] = [
     "suspected",
     "main",
     "dpc_role",
+    "modifiers",
+];
+const K: [&str; 6] = [
+    "receipt_id",
+    "line_no",
+    "care_category",
+    "code",
+    "value",
+    "text_dropped",
 ];
 const P: [&str; 8] = [
     "receipt_id",
@@ -198,16 +211,55 @@ fn int(s: &str) -> Option<i64> {
     trim(s).parse().ok()
 }
 
+/// The first and last day of a service month (day 31 bounds every month).
+fn month((y, m): (i32, u32)) -> (Ymd, Ymd) {
+    ((y, m, 1), (y, m, 31))
+}
+
+/// Modifier codes run together (`20568002`) as `2056 8002`.
+fn spaced(codes: &str) -> String {
+    codes
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A comment's 文字データ if it is a number, a date or a time (after width folding:
+/// `１０１５`, `5011225`, `12.5`), else `None`: free text is never stored.
+fn numeric_value(raw: &str) -> Option<String> {
+    let folded: String = raw
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '．' => '.',
+            '－' | 'ー' => '-',
+            '／' => '/',
+            '：' => ':',
+            c => c,
+        })
+        .filter(|c| !c.is_whitespace() && *c != '　')
+        .collect();
+    let ok = !folded.is_empty()
+        && folded.bytes().any(|b| b.is_ascii_digit())
+        && folded
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'/' | b':'));
+    ok.then_some(folded)
+}
+
 impl UkeReader {
     /// A reader for the declared tables.
     pub fn new(ctx: &ReadCtx) -> Result<Self, IngestError> {
-        let (rec, diag, proc_, mat, drug, dpc) = (
+        let (rec, diag, proc_, mat, drug, dpc, com) = (
             ctx.table("receipts")?,
             ctx.table("diagnoses")?,
             ctx.table("procedures")?,
             ctx.table("materials")?,
             ctx.table("drugs")?,
             ctx.table("dpc_episodes")?,
+            ctx.table("comments")?,
         );
         Ok(Self {
             c: Cols {
@@ -217,12 +269,14 @@ impl UkeReader {
                 mat,
                 drug,
                 dpc,
+                com,
                 r: idx(ctx, rec, R)?,
                 d: idx(ctx, diag, D)?,
                 p: idx(ctx, proc_, P)?,
                 t: idx(ctx, mat, P)?,
                 g: idx(ctx, drug, G)?,
                 e: idx(ctx, dpc, E)?,
+                k: idx(ctx, com, K)?,
             },
         })
     }
@@ -257,6 +311,7 @@ impl UkeReader {
             split_commas(line, &mut fields);
             let fields = &fields[..];
             let rtype = fields[0];
+            ctx.record(shown_code(rtype));
             match rtype {
                 "IR" | "YK" => {
                     head = Head {
@@ -460,9 +515,17 @@ impl UkeReader {
             }
             "TO" => {
                 let code = f(fields, 3);
-                if ctx.masters.material(code).is_none() {
-                    ctx.tables[c.mat].invalid(c.t[3]);
-                    ctx.reject(ln, "TO.特定器材コード", "not in the materials master");
+                let month = month(r.service);
+                if ctx.code(
+                    CodeSystem::Material,
+                    code,
+                    month,
+                    c.mat,
+                    c.t[3],
+                    ln,
+                    "TO.特定器材コード",
+                ) == Coded::Rejected
+                {
                     return Ok(());
                 }
                 let first = (17..48).find(|i| !f(fields, *i).is_empty()).and_then(|i| {
@@ -478,16 +541,46 @@ impl UkeReader {
                 t.int(c.t[6], int(f(fields, 6)));
                 t.date(c.t[7], first);
                 t.end_row()?;
+                ctx.stored();
             }
-            // Comments (CO) and 症状詳記 (SJ) are free text a doctor wrote: they can name
-            // people, so they are read past and never stored.
+            "CO" => {
+                // The comment's code is stored. Its 文字データ is kept only where it is
+                // a number or a date (the numeric and date patterns); free text a doctor
+                // wrote can name people and is dropped at the door, counted.
+                let code = f(fields, 3);
+                if ctx.code(
+                    CodeSystem::Comment,
+                    code,
+                    month(r.service),
+                    c.com,
+                    c.k[3],
+                    ln,
+                    "CO.コメントコード",
+                ) == Coded::Rejected
+                {
+                    return Ok(());
+                }
+                let raw = f(fields, 4);
+                let value = numeric_value(raw);
+                let t = &mut ctx.tables[c.com];
+                t.text(c.k[0], Some(&r.id));
+                t.int(c.k[1], Some(r.lines as i64));
+                t.text(c.k[2], Some(f(fields, 1)));
+                t.text(c.k[3], Some(code));
+                t.text(c.k[4], value.as_deref());
+                t.boolean(c.k[5], Some(!raw.is_empty() && value.is_none()));
+                t.end_row()?;
+                ctx.stored();
+            }
+            // 症状詳記 (SJ) is free text a doctor wrote: it can name people, so it is
+            // read past and never stored.
             //
             // DPC receipts also carry KK (患者基礎), SK (診療関連), GA (外泊), GT (合計調整),
             // CD (コーディングデータ) and GR/TI/TR/TS: billing structure, and acts that the EF
             // file (read into `dpc.acts`) carries with verified field layouts. They are
             // recognized and read past rather than refused.
-            "SH" | "HH" | "SJ" | "CO" | "JD" | "MF" | "KI" | "TK" | "ST" | "KK" | "SK" | "GA"
-            | "GT" | "CD" | "GR" | "TI" | "TR" | "TS" => {}
+            "SH" | "HH" | "SJ" | "JD" | "MF" | "KI" | "TK" | "ST" | "KK" | "SK" | "GA" | "GT"
+            | "CD" | "GR" | "TI" | "TR" | "TS" => {}
             "CZ" => {
                 let days = int(f(fields, 5)).unwrap_or(0);
                 let md = f(fields, 3);
@@ -502,15 +595,46 @@ impl UkeReader {
             "SY" | "SB" => {
                 let sb = fields[0] == "SB";
                 let code = f(fields, if sb { 3 } else { 1 });
-                let Some(dis) = ctx.masters.disease(code) else {
-                    ctx.tables[c.diag].invalid(c.d[2]);
+                let field = if sb {
+                    "SB.傷病名コード"
+                } else {
+                    "SY.傷病名コード"
+                };
+                let month = month(r.service);
+                let known =
+                    match ctx.code(CodeSystem::Disease, code, month, c.diag, c.d[2], ln, field) {
+                        Coded::Rejected => return Ok(()),
+                        Coded::Known => ctx.masters.disease(code).map(|d| d.icd10.clone()),
+                        Coded::Flagged => None,
+                    };
+                // 修飾語コード: 4-digit codes run together in field 4 of SY and SB.
+                let modifiers = f(fields, 4);
+                if !modifiers.len().is_multiple_of(4) || !modifiers.is_ascii() {
+                    ctx.tables[c.diag].invalid(c.d[9]);
                     ctx.reject(
                         ln,
-                        &format!("{}.傷病名コード", fields[0]),
-                        "not in the disease master",
+                        if sb {
+                            "SB.修飾語コード"
+                        } else {
+                            "SY.修飾語コード"
+                        },
+                        "not 4-digit codes run together",
                     );
                     return Ok(());
-                };
+                }
+                for m in modifiers.as_bytes().chunks(4) {
+                    let m = std::str::from_utf8(m).unwrap_or("");
+                    let field = if sb {
+                        "SB.修飾語コード"
+                    } else {
+                        "SY.修飾語コード"
+                    };
+                    if ctx.code(CodeSystem::Modifier, m, month, c.diag, c.d[9], ln, field)
+                        == Coded::Rejected
+                    {
+                        return Ok(());
+                    }
+                }
                 let start = if sb { None } else { parse_date(f(fields, 2)) };
                 if !sb && start.is_none() {
                     ctx.tables[c.diag].invalid(c.d[4]);
@@ -524,18 +648,16 @@ impl UkeReader {
                     return Ok(());
                 }
                 let icd = if sb && !f(fields, 2).is_empty() {
-                    f(fields, 2)
+                    Some(f(fields, 2))
                 } else {
-                    dis.icd10.as_str()
+                    known.as_deref().filter(|i| !i.is_empty())
                 };
-                // 修飾語コード sits in field 4 of both SY and SB records.
-                let modifiers = f(fields, 4);
                 let suspected = modifiers.as_bytes().chunks(4).any(|m| m == b"8002");
                 let t = &mut ctx.tables[c.diag];
                 t.text(c.d[0], Some(&r.id));
                 t.int(c.d[1], Some(r.lines as i64));
                 t.text(c.d[2], Some(code));
-                t.text(c.d[3], Some(icd));
+                t.text(c.d[3], icd);
                 t.date(c.d[4], start);
                 t.text(c.d[5], if sb { None } else { Some(outcome) });
                 t.boolean(c.d[6], Some(suspected));
@@ -548,13 +670,22 @@ impl UkeReader {
                     }),
                 );
                 t.text(c.d[8], if sb { Some(f(fields, 1)) } else { None });
+                t.text(c.d[9], Some(&spaced(modifiers)));
                 t.end_row()?;
+                ctx.stored();
             }
             "SI" => {
                 let code = f(fields, 3);
-                if ctx.masters.procedure(code).is_none() {
-                    ctx.tables[c.proc_].invalid(c.p[3]);
-                    ctx.reject(ln, "SI.診療行為コード", "not in the procedure master");
+                if ctx.code(
+                    CodeSystem::Procedure,
+                    code,
+                    month(r.service),
+                    c.proc_,
+                    c.p[3],
+                    ln,
+                    "SI.診療行為コード",
+                ) == Coded::Rejected
+                {
                     return Ok(());
                 }
                 let first = (13..44).find(|i| !f(fields, *i).is_empty()).and_then(|i| {
@@ -570,6 +701,7 @@ impl UkeReader {
                 t.int(c.p[6], int(f(fields, 6)));
                 t.date(c.p[7], first);
                 t.end_row()?;
+                ctx.stored();
             }
             "IY" => {
                 let (code, qty) = if chozai {
@@ -577,11 +709,23 @@ impl UkeReader {
                 } else {
                     (f(fields, 3), f(fields, 4))
                 };
-                let Some(drug) = ctx.masters.drug(code) else {
-                    ctx.tables[c.drug].invalid(c.g[2]);
-                    ctx.reject(ln, "IY.医薬品コード", "not in the drug master");
-                    return Ok(());
+                let drug = match ctx.code(
+                    CodeSystem::Drug,
+                    code,
+                    month(r.service),
+                    c.drug,
+                    c.g[2],
+                    ln,
+                    "IY.医薬品コード",
+                ) {
+                    Coded::Rejected => return Ok(()),
+                    Coded::Known => ctx
+                        .masters
+                        .drug(code)
+                        .map(|d| (d.yj.clone(), d.class.clone())),
+                    Coded::Flagged => None,
                 };
+                let (yj, class) = drug.unwrap_or_default();
                 let (days, dispensed) = if chozai {
                     r.cz.map(|(d, dt)| (Some(d), dt)).unwrap_or((None, None))
                 } else {
@@ -591,12 +735,13 @@ impl UkeReader {
                 t.text(c.g[0], Some(&r.id));
                 t.int(c.g[1], Some(r.lines as i64));
                 t.text(c.g[2], Some(code));
-                t.text(c.g[3], drug.yj.as_deref());
-                t.text(c.g[4], Some(&drug.class));
+                t.text(c.g[3], yj.as_deref());
+                t.text(c.g[4], Some(&class));
                 t.float(c.g[5], qty.parse().ok());
                 t.int(c.g[6], days);
                 t.date(c.g[7], dispensed);
                 t.end_row()?;
+                ctx.stored();
             }
             "BU" => {
                 r.kind = "dpc";
@@ -617,6 +762,7 @@ impl UkeReader {
                 t.date(c.e[3], parse_date(f(fields, 3)));
                 t.text(c.e[4], Some(f(fields, 4)));
                 t.end_row()?;
+                ctx.stored();
             }
             other => ctx.reject(ln, shown_code(other), "unknown record type"),
         }
@@ -688,7 +834,9 @@ impl UkeReader {
         t.token(c.r[20], id1n);
         t.token(c.r[21], id2);
         t.token(c.r[22], fp);
-        t.end_row()
+        t.end_row()?;
+        ctx.stored_as("RE");
+        Ok(())
     }
 }
 

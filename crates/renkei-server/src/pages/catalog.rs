@@ -150,7 +150,12 @@ fn variable_row(ctx: &RequestContext, v: &PublicVariable) -> Markup {
                 @if let Some(u) = &v.unit { @if v.code_system.is_some() { " · " } (u) }
             }
             td.num { (with_pct(&v.missing, &v.missing_pct)) }
-            td.num { (with_pct(&v.invalid, &v.invalid_pct)) }
+            td.num {
+                (with_pct(&v.invalid, &v.invalid_pct))
+                @if let Some(n) = v.not_in_master.as_ref().filter(|n| *n != "0") {
+                    br; small { (ctx.t("catalog.not_in_master")) " " (n) }
+                }
+            }
             td {
                 @if v.categorical && !v.top.is_empty() {
                     ul.top {
@@ -206,6 +211,13 @@ pub async fn dataset(
                         dt { (ctx.t("catalog.safety.technical")) } dd { (ctx.pick(&s.technical, &s.technical_en)) }
                         dt { (ctx.t("catalog.safety.human")) } dd { (ctx.pick(&s.human, &s.human_en)) }
                     }
+                }
+            }
+            @if !d.masters.is_empty() {
+                section aria-labelledby="masters" {
+                    h2 #masters { (ctx.t("catalog.masters")) }
+                    p { (ctx.t("catalog.masters_lead")) }
+                    (super::masters_table(&ctx, d.masters.iter().map(|m| (m.name_ja.as_str(), m.source.as_str(), m.published.as_deref(), m.sha256.as_str()))))
                 }
             }
             p.hint { (ctx.t("catalog.suppression_note")) }

@@ -108,6 +108,36 @@ pub async fn dataset(
                                 a href=(format!("/datasets/{id}/versions/{}/rejects", v.version)) { (ctx.t("datasets.reject_report")) }
                             }
                             dt { (ctx.t("catalog.coverage")) } dd { (v.coverage_from) " – " (v.coverage_to) }
+                            @if !v.linkage_fingerprint.is_empty() {
+                                dt { (ctx.t("datasets.linkage_fingerprint")) } dd { code { (v.linkage_fingerprint) } " (" (ctx.t("datasets.generation")) " " (v.token_generation) ")" }
+                            }
+                        }
+                        @if !v.profile.records.is_empty() {
+                            details {
+                                summary { (ctx.t("datasets.records")) }
+                                div.scroll { table {
+                                    caption.visually-hidden { (ctx.t("datasets.records")) }
+                                    thead { tr {
+                                        th scope="col" { (ctx.t("datasets.record_type")) }
+                                        th scope="col" { (ctx.t("datasets.read")) }
+                                        th scope="col" { (ctx.t("datasets.stored")) }
+                                        th scope="col" { (ctx.t("datasets.flagged")) }
+                                        th scope="col" { (ctx.t("datasets.rejected")) }
+                                        th scope="col" { (ctx.t("datasets.merged")) }
+                                    } }
+                                    tbody { @for r in &v.profile.records { tr {
+                                        th scope="row" { code { (r.kind) } }
+                                        td.num { (r.read) } td.num { (r.stored) } td.num { (r.flagged) }
+                                        td.num { (r.rejected) } td.num { (r.merged_or_skipped()) }
+                                    } } }
+                                } }
+                            }
+                        }
+                        @if !v.masters.is_empty() {
+                            details {
+                                summary { (ctx.t("catalog.masters")) }
+                                (super::masters_table(&ctx, v.masters.iter().map(|m| (m.system.name_ja(), m.source.as_str(), m.published.as_deref(), m.sha256.as_str()))))
+                            }
                         }
                         details {
                             summary { (ctx.t("datasets.files")) " (" (v.files.len()) ")" }
@@ -128,6 +158,7 @@ pub async fn dataset(
                                             th scope="col" { (ctx.t("datasets.present")) }
                                             th scope="col" { (ctx.t("catalog.col.missing")) }
                                             th scope="col" { (ctx.t("catalog.col.invalid")) }
+                                            th scope="col" { (ctx.t("datasets.not_in_master")) }
                                             th scope="col" { (ctx.t("datasets.min")) }
                                             th scope="col" { (ctx.t("datasets.max")) }
                                         } }
@@ -136,6 +167,7 @@ pub async fn dataset(
                                             td.num { (c.present) }
                                             td.num { (c.missing) }
                                             td.num { (c.invalid) }
+                                            td.num { @if c.master.is_some() { (c.not_in_master) } @else { "—" } }
                                             td { (c.min.clone().unwrap_or_default()) }
                                             td { (c.max.clone().unwrap_or_default()) }
                                         } } }

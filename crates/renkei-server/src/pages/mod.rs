@@ -153,3 +153,30 @@ pub(crate) fn notice(kind: &str, text: &str) -> Markup {
     let role = if kind == "error" { "alert" } else { "status" };
     html! { div class=(format!("notice {kind}")) role=(role) { (text) } }
 }
+
+/// The code masters a dataset version was checked against: (name, file, published,
+/// SHA-256) per version.
+pub(crate) fn masters_table<'a>(
+    ctx: &RequestContext,
+    masters: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>, &'a str)>,
+) -> Markup {
+    html! {
+        div.scroll { table {
+            caption.visually-hidden { (ctx.t("catalog.masters")) }
+            thead { tr {
+                th scope="col" { (ctx.t("catalog.master")) }
+                th scope="col" { (ctx.t("catalog.master_file")) }
+                th scope="col" { (ctx.t("catalog.master_published")) }
+                th scope="col" { "SHA-256" }
+            } }
+            tbody { @for (name, source, published, sha) in masters {
+                tr {
+                    td { (name) }
+                    td { @if source == "embedded" { (ctx.t("catalog.master_embedded")) } @else { code { (source) } } }
+                    td { (published.unwrap_or("—")) }
+                    td { small { code { (sha.get(..16).unwrap_or(sha)) "…" } } }
+                }
+            } }
+        } }
+    }
+}

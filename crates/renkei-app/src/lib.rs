@@ -293,3 +293,55 @@ pub fn checkpoint_public_key(config: &Config) -> Result<String, AppError> {
         keys.checkpoint_signing_key().verifying_key().to_bytes(),
     ))
 }
+
+/// The keyring file of the linkage authority under `config`, refusing a keyring given
+/// in the environment (it cannot grow).
+fn keyring_file(config: &Config) -> Result<std::path::PathBuf, AppError> {
+    if std::env::var_os(renkei_crypto::LINKAGE_KEY_ENV).is_some() {
+        return Err(
+            renkei_crypto::KeyError::NotAFile(renkei_crypto::LINKAGE_KEY_ENV.into()).into(),
+        );
+    }
+    Ok(config
+        .keys
+        .linkage_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("keys/linkage.key")))
+}
+
+/// Rotates the platform's linkage key: adds a generation to the linkage authority's
+/// keyring file (unless an interrupted rotation already did), then re-keys every
+/// dataset's tokens and moves the platform to the new keyring (see
+/// `renkei_ingest::linkage`).
+pub async fn rotate_linkage_key(
+    config: Config,
+    caller: &renkei_core::Caller,
+) -> Result<renkei_ingest::linkage::Rotation, AppError> {
+    let file = keyring_file(&config)?;
+    let app = App::open(config.clone(), Keys::MustExist).await?;
+    let platform = app
+        .ingestor
+        .linkage()
+        .platform()
+        .await?
+        .ok_or(renkei_ingest::IngestError::NoLinkageRegistered)?;
+    if app.keys.linkage_generations() as i64 == platform.generation {
+        renkei_crypto::append_linkage_generation(&file)?;
+    }
+    let keys = KeyStore::load(&config.keys, &config.data_dir)?;
+    let result = app.ingestor.linkage().rotate(caller, &keys).await;
+    app.close().await?;
+    Ok(result?)
+}
+
+/// The fingerprints of this process's linkage keyring and of the platform's (either
+/// may be absent).
+pub async fn linkage_fingerprints(
+    config: Config,
+) -> Result<(Option<String>, Option<renkei_ingest::linkage::PlatformKey>), AppError> {
+    let app = App::open(config, Keys::MustExist).await?;
+    let ours = app.keys.current_linkage_fingerprint();
+    let platform = app.ingestor.linkage().platform().await?;
+    app.close().await?;
+    Ok((ours, platform))
+}

@@ -117,6 +117,72 @@ pub enum UserCmd {
     },
 }
 
+/// `renkei linkage-key ...`
+#[derive(Subcommand)]
+pub enum LinkageKeyCmd {
+    /// Create a new linkage key in its own file (owner-only). The linkage authority
+    /// keeps it apart from the master key and gives it to the processes that ingest
+    /// (keys.linkage_key_file or RENKEI_LINKAGE_KEY).
+    Init {
+        /// Where to write the key; refuses to overwrite a file.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Show the fingerprint of the linkage key this process holds and of the one the
+    /// platform's data was tokenized under (never the keys).
+    Fingerprint,
+    /// Rotate the linkage key: add a new key to the keyring file as the next
+    /// generation, re-key the tokens of every version of every dataset, and move the
+    /// platform to the new keyring. Audited. If interrupted, run it again to finish.
+    Rotate,
+}
+
+/// `renkei linkage-key`
+pub async fn linkage_key(config: Option<&Path>, cmd: LinkageKeyCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LinkageKeyCmd::Init { out } => {
+            let key = renkei_crypto::RootKey::generate();
+            key.write_new(&out).with_context(|| {
+                format!(
+                    "{} (an existing key file is never overwritten)",
+                    out.display()
+                )
+            })?;
+            let keys =
+                renkei_crypto::KeyStore::from_keys(renkei_crypto::RootKey::generate(), Some(key));
+            println!(
+                "linkage key written to {} (owner-only)\nfingerprint: {}\nGive it to the processes that ingest as keys.linkage_key_file (or RENKEI_LINKAGE_KEY); keep it apart from the master key.",
+                out.display(),
+                keys.current_linkage_fingerprint().unwrap_or_default()
+            );
+        }
+        LinkageKeyCmd::Fingerprint => {
+            let (ours, platform) = renkei_app::linkage_fingerprints(Config::load(config)?).await?;
+            println!(
+                "this process: {}",
+                ours.as_deref().unwrap_or("no linkage key")
+            );
+            match platform {
+                Some(p) => println!(
+                    "platform:     {} (generation {})",
+                    p.fingerprint, p.generation
+                ),
+                None => {
+                    println!("platform:     none registered yet (the first ingest registers one)")
+                }
+            }
+        }
+        LinkageKeyCmd::Rotate => {
+            let r = renkei_app::rotate_linkage_key(Config::load(config)?, &operator()).await?;
+            println!(
+                "linkage key rotated: {} -> {}; {} versions re-keyed ({} rows)",
+                r.from.fingerprint, r.to.fingerprint, r.versions, r.rows
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `renkei audit ...`
 #[derive(Subcommand)]
 pub enum AuditCmd {
@@ -479,7 +545,7 @@ pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode
     println!("data directory: {}", app.config.data_dir.display());
     if !app.holds_linkage_key() {
         println!(
-            "linkage key: not here (the linkage authority provides it as RENKEI_LINKAGE_KEY or keys.linkage_key_file)"
+            "linkage key: not here. The linkage authority creates it with `renkei linkage-key init --out FILE` and provides it as keys.linkage_key_file or RENKEI_LINKAGE_KEY"
         );
     }
     println!("metadata store: {}", app.store_url());

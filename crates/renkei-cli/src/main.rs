@@ -41,6 +41,9 @@ enum Command {
     },
     /// Ingest a dataset (or a whole synthetic world) as a new encrypted version.
     Ingest(commands::IngestArgs),
+    /// The linkage authority's key: create it, show its fingerprint, rotate it.
+    #[command(subcommand)]
+    LinkageKey(commands::LinkageKeyCmd),
     /// Generate a synthetic world: a population and its health databases in their real formats.
     Synth(commands::SynthArgs),
     /// Measure the platform's performance (audit log, sign-in, pages, linkage tokens,
@@ -93,6 +96,7 @@ fn main() -> std::process::ExitCode {
             Command::TotpCode { secret } => commands::totp_code(&secret),
             Command::Synth(a) => commands::synth(a),
             Command::Ingest(a) => commands::ingest(cli.config.as_deref(), a).await,
+            Command::LinkageKey(c) => commands::linkage_key(cli.config.as_deref(), c).await,
             Command::Bench(a) => bench::run(a).await,
         }
     });

@@ -52,8 +52,15 @@ pub enum KeyError {
         err: std::io::Error,
     },
     /// The linkage key is needed but this process was not given it.
-    #[error("this process does not hold the linkage key")]
+    #[error(
+        "this process does not hold the linkage key: the linkage authority creates it with \
+         `renkei linkage-key init --out FILE` (kept apart from the master key) and gives it to \
+         this process as keys.linkage_key_file or RENKEI_LINKAGE_KEY"
+    )]
     NoLinkageKey,
+    /// The keyring cannot grow here (given in the environment rather than a file).
+    #[error("the linkage keyring must be a file to add a generation to it (not {0})")]
+    NotAFile(String),
 }
 
 /// A root key. Zeroed on drop; no `Debug`.
@@ -126,16 +133,23 @@ impl Purpose {
 }
 
 /// The loaded root keys.
+///
+/// The linkage key is a **keyring**: one key per generation, oldest first. Tokens are
+/// computed under the first key and then passed, one step per later generation,
+/// through a keyed HMAC under each later key. A rotation adds a generation and re-keys
+/// every stored token by that one step, which needs no identifier (they are gone): old
+/// versions and new ingests then agree, and a key that leaked alone no longer yields
+/// tokens that match anything stored.
 pub struct KeyStore {
     master: RootKey,
-    linkage: Option<RootKey>,
+    linkage: Vec<RootKey>,
 }
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyStore")
             .field("master", &"<redacted>")
-            .field("linkage", &self.linkage.as_ref().map(|_| "<redacted>"))
+            .field("linkage_generations", &self.linkage.len())
             .finish()
     }
 }
@@ -143,6 +157,14 @@ impl std::fmt::Debug for KeyStore {
 impl KeyStore {
     /// Builds a key store from keys already in memory (tests, benchmarks).
     pub fn from_keys(master: RootKey, linkage: Option<RootKey>) -> Self {
+        Self {
+            master,
+            linkage: linkage.into_iter().collect(),
+        }
+    }
+
+    /// A key store whose linkage keyring has the given generations, oldest first.
+    pub fn from_keyring(master: RootKey, linkage: Vec<RootKey>) -> Self {
         Self { master, linkage }
     }
 
@@ -164,7 +186,7 @@ impl KeyStore {
                 env: MASTER_KEY_ENV,
                 file: master_file.display().to_string(),
             })?;
-        let linkage = load_one("linkage", LINKAGE_KEY_ENV, &linkage_file)?;
+        let linkage = load_keyring(&linkage_file)?;
         Ok(Self { master, linkage })
     }
 
@@ -205,7 +227,7 @@ impl KeyStore {
     /// A 32-byte key derived from the linkage key for a linkage-token family and
     /// normalizer version. Fails if this process does not hold the linkage key.
     pub fn derive_linkage(&self, label: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-        let root = self.linkage.as_ref().ok_or(KeyError::NoLinkageKey)?;
+        let root = self.linkage.first().ok_or(KeyError::NoLinkageKey)?;
         Ok(derive(
             root,
             format!("renkei/v1/linkage/{label}").as_bytes(),
@@ -214,7 +236,47 @@ impl KeyStore {
 
     /// Whether the linkage key is loaded.
     pub fn has_linkage_key(&self) -> bool {
-        self.linkage.is_some()
+        !self.linkage.is_empty()
+    }
+
+    /// How many generations the linkage keyring has (0 without one).
+    pub fn linkage_generations(&self) -> usize {
+        self.linkage.len()
+    }
+
+    /// The keyed step of generation `generation` (2 or later), which takes a token of
+    /// the generation before to this one.
+    pub fn linkage_step(&self, generation: usize) -> Result<Macer, KeyError> {
+        let root = generation
+            .checked_sub(1)
+            .filter(|&i| i >= 1)
+            .and_then(|i| self.linkage.get(i))
+            .ok_or(KeyError::NoLinkageKey)?;
+        Ok(Macer::new(&derive(root, b"renkei/v1/linkage/step")[..]))
+    }
+
+    /// The fingerprint of the keyring up to `generation` (`lk<g>:` and 20 hex digits):
+    /// enough to tell two keyrings apart, nothing about the keys. `None` without the
+    /// keyring, or beyond its last generation.
+    pub fn linkage_fingerprint(&self, generation: usize) -> Option<String> {
+        use sha2::Digest as _;
+        if generation == 0 || generation > self.linkage.len() {
+            return None;
+        }
+        let mut h = sha2::Sha256::new();
+        h.update(b"renkei-linkage-fingerprint-v1");
+        for k in &self.linkage[..generation] {
+            h.update(Macer::new(&derive(k, b"renkei/v1/linkage/fingerprint")[..]).mac(b"fp"));
+        }
+        Some(format!(
+            "lk{generation}:{}",
+            hex::encode(&h.finalize()[..10])
+        ))
+    }
+
+    /// The fingerprint of the whole keyring.
+    pub fn current_linkage_fingerprint(&self) -> Option<String> {
+        self.linkage_fingerprint(self.linkage.len())
     }
 
     /// A keyed HMAC for `purpose`, for computing many MACs without re-deriving the key.
@@ -228,6 +290,81 @@ impl KeyStore {
         let seed = self.derive(Purpose::AuditCheckpoint);
         ed25519_dalek::SigningKey::from_bytes(&seed)
     }
+}
+
+/// Appends a fresh key, as the next generation, to the keyring file at `path`
+/// (written to a temporary file, synced, and renamed over the old one, so a crash
+/// leaves either keyring whole). Returns how many generations the file now holds.
+pub fn append_linkage_generation(path: &Path) -> Result<usize, KeyError> {
+    use std::io::Write as _;
+    let io = |err| KeyError::Io {
+        path: path.display().to_string(),
+        err,
+    };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+    let keys = parse_keyring(&text).ok_or_else(|| KeyError::Malformed {
+        which: "linkage",
+        source_name: path.display().to_string(),
+    })?;
+    let mut out = Zeroizing::new(String::new());
+    for k in keys.iter().chain(std::iter::once(&RootKey::generate())) {
+        out.push_str(&hex::encode(&k.0[..]));
+        out.push('\n');
+    }
+    let tmp = path.with_extension("key.new");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(io)?;
+    f.write_all(out.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(keys.len() + 1)
+}
+
+/// Keys of a keyring: 64 hex characters each, one per line (or separated by commas, as
+/// in an environment variable); `#` starts a comment. `None` if any entry is malformed.
+fn parse_keyring(text: &str) -> Option<Vec<RootKey>> {
+    let mut keys = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        for part in line.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            keys.push(RootKey::from_hex(part)?);
+        }
+    }
+    Some(keys)
+}
+
+/// The linkage keyring: the environment wins over the file; absent if neither.
+fn load_keyring(file: &Path) -> Result<Vec<RootKey>, KeyError> {
+    let (text, source) = match std::env::var(LINKAGE_KEY_ENV) {
+        Ok(v) => (Zeroizing::new(v), LINKAGE_KEY_ENV.to_owned()),
+        Err(_) => match std::fs::read_to_string(file) {
+            Ok(t) => (Zeroizing::new(t), file.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => {
+                return Err(KeyError::Io {
+                    path: file.display().to_string(),
+                    err,
+                });
+            }
+        },
+    };
+    parse_keyring(&text)
+        .filter(|k| !k.is_empty())
+        .ok_or(KeyError::Malformed {
+            which: "linkage",
+            source_name: source,
+        })
 }
 
 fn load_one(
@@ -375,6 +512,65 @@ mod tests {
         assert!(
             err.contains("not 64 hex") && !err.contains("secretvalue"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn keyrings_grow_by_generation_and_fingerprints_tell_them_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("linkage.key");
+        RootKey::generate().write_new(&path).unwrap();
+        let one = KeyStore::load(
+            &KeyConfig {
+                linkage_key_file: Some(path.clone()),
+                ..Default::default()
+            },
+            dir.path(),
+        );
+        assert!(one.is_err(), "no master key here");
+        let master_hex = "11".repeat(32);
+        let load = || {
+            KeyStore::from_keyring(
+                RootKey::from_hex(&master_hex).unwrap(),
+                parse_keyring(&std::fs::read_to_string(&path).unwrap()).unwrap(),
+            )
+        };
+        let g1 = load();
+        assert_eq!(g1.linkage_generations(), 1);
+        let fp1 = g1.current_linkage_fingerprint().unwrap();
+        assert!(fp1.starts_with("lk1:") && fp1.len() == 24, "{fp1}");
+        assert!(g1.linkage_step(2).is_err(), "no second generation yet");
+        assert_eq!(append_linkage_generation(&path).unwrap(), 2);
+        let g2 = load();
+        assert_eq!(
+            g2.linkage_fingerprint(1).unwrap(),
+            fp1,
+            "the first generation is kept"
+        );
+        let fp2 = g2.current_linkage_fingerprint().unwrap();
+        assert!(fp2.starts_with("lk2:") && fp2 != fp1);
+        assert!(g2.linkage_step(2).is_ok());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "keyring readable by others: {mode:o}");
+        }
+        let other = KeyStore::from_keys(
+            RootKey::from_hex(&master_hex).unwrap(),
+            Some(RootKey::generate()),
+        );
+        assert_ne!(other.current_linkage_fingerprint().unwrap(), fp1);
+        assert!(parse_keyring("not-a-key").is_none());
+        assert_eq!(
+            parse_keyring(&format!(
+                "# comment\n{}, {}",
+                "ab".repeat(32),
+                "cd".repeat(32)
+            ))
+            .unwrap()
+            .len(),
+            2
         );
     }
 

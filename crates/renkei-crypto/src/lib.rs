@@ -18,10 +18,13 @@ mod password;
 mod seal;
 mod tokens;
 
-pub use keystore::{KeyConfig, KeyError, KeyStore, Macer, Purpose, RootKey};
+pub use keystore::{
+    KeyConfig, KeyError, KeyStore, LINKAGE_KEY_ENV, MASTER_KEY_ENV, Macer, Purpose, RootKey,
+    append_linkage_generation,
+};
 pub use password::{HashError, PasswordHasher, PasswordParams};
 pub use seal::{DataKey, SealError, Sealer};
-pub use tokens::{Token, TokenFamily, Tokenizer};
+pub use tokens::{Rekey, Token, TokenFamily, Tokenizer};
 
 use base64::Engine as _;
 use rand::RngCore as _;

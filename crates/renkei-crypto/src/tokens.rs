@@ -68,6 +68,32 @@ impl fmt::Debug for Token {
 /// Computes tokens. Holds keyed HMAC states, not keys.
 pub struct Tokenizer {
     macers: Vec<(TokenFamily, Macer)>,
+    /// One step per keyring generation after the first (see [`KeyStore`]).
+    steps: Vec<Rekey>,
+}
+
+/// One generation's step: a token of the generation before becomes a token of this
+/// one. A key rotation applies it to every stored token; a tokenizer applies every
+/// step after the first key to each token it makes.
+pub struct Rekey {
+    macer: Macer,
+}
+
+impl Rekey {
+    /// The step into `generation` (2 or later) of the keyring.
+    pub fn new(keys: &KeyStore, generation: usize) -> Result<Self, KeyError> {
+        Ok(Self {
+            macer: keys.linkage_step(generation)?,
+        })
+    }
+
+    /// The token one generation on.
+    pub fn apply(&self, t: &[u8; 16]) -> [u8; 16] {
+        let full = self.macer.mac(t);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
 }
 
 impl Tokenizer {
@@ -80,7 +106,10 @@ impl Tokenizer {
                 Ok((f, Macer::new(&k[..])))
             })
             .collect::<Result<_, KeyError>>()?;
-        Ok(Self { macers })
+        let steps = (2..=keys.linkage_generations())
+            .map(|g| Rekey::new(keys, g))
+            .collect::<Result<_, KeyError>>()?;
+        Ok(Self { macers, steps })
     }
 
     /// The token of `fields` (already normalized) in `family`.
@@ -93,6 +122,9 @@ impl Tokenizer {
         let full = self.macers[idx].1.mac_fields(fields);
         let mut t = [0u8; 16];
         t.copy_from_slice(&full[..16]);
+        for step in &self.steps {
+            t = step.apply(&t);
+        }
         Token(t)
     }
 }
@@ -137,6 +169,21 @@ mod tests {
             a,
             v2.token(TokenFamily::Id2, &[b"YAMADA", b"19800101", b"1"])
         );
+        // A second generation: a fresh token equals the first generation's token
+        // passed through the step, which is what a rotation does to stored ones.
+        let g2 = KeyStore::from_keyring(
+            RootKey::from_hex(&"01".repeat(32)).unwrap(),
+            vec![
+                RootKey::from_hex(&"02".repeat(32)).unwrap(),
+                RootKey::from_hex(&"04".repeat(32)).unwrap(),
+            ],
+        );
+        let fresh = Tokenizer::new(&g2, 1)
+            .unwrap()
+            .token(TokenFamily::Id2, &[b"YAMADA", b"19800101", b"1"]);
+        assert_ne!(fresh, a);
+        assert_eq!(fresh.0, Rekey::new(&g2, 2).unwrap().apply(&a.0));
+        assert!(Rekey::new(&keys(&"02".repeat(32)), 2).is_err());
         let no_linkage = KeyStore::from_keys(RootKey::generate(), None);
         assert!(
             Tokenizer::new(&no_linkage, 1).is_err(),

@@ -209,14 +209,15 @@ impl Tree {
             .map_err(pq(part))
     }
 
-    /// Reads one part file whole.
-    pub(crate) fn read_part(
+    /// Reads one part file, batch by batch.
+    pub(crate) fn part_batches(
         holder: &Holder,
         version: i64,
         table: &str,
         part: &Path,
         key: &DataKey,
-    ) -> Result<Vec<RecordBatch>, DataStoreError> {
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, DataStoreError>> + use<>, DataStoreError>
+    {
         let dec = Self::decryption(holder, version, table, part, key)?;
         let f = File::open(part).map_err(io(part))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
@@ -226,14 +227,103 @@ impl Tree {
         .map_err(pq(part))?
         .build()
         .map_err(pq(part))?;
-        reader
-            .map(|b| {
-                b.map_err(|e| DataStoreError::Parquet {
-                    path: part.display().to_string(),
-                    msg: e.to_string(),
-                })
+        let path = part.display().to_string();
+        Ok(reader.map(move |b| {
+            b.map_err(|e| DataStoreError::Parquet {
+                path: path.clone(),
+                msg: e.to_string(),
             })
-            .collect()
+        }))
+    }
+
+    /// Reads one part file whole.
+    pub(crate) fn read_part(
+        holder: &Holder,
+        version: i64,
+        table: &str,
+        part: &Path,
+        key: &DataKey,
+    ) -> Result<Vec<RecordBatch>, DataStoreError> {
+        Self::part_batches(holder, version, table, part, key)?.collect()
+    }
+
+    /// Rewrites every part of `version` through `f` into a staging directory (same
+    /// table and part names, so each file keeps its binding), marks it with `marker`,
+    /// and swaps it in for the version directory. A crash leaves the old or the new
+    /// version whole: see [`clean_staging_dirs`]. Returns the rows rewritten, or `None`
+    /// if the version already carries `marker` (the rewrite happened before).
+    pub(crate) fn rewrite(
+        &self,
+        lock: &WriterLock,
+        version: i64,
+        key: &DataKey,
+        marker: &str,
+        f: &mut dyn FnMut(&str, RecordBatch) -> Result<RecordBatch, DataStoreError>,
+    ) -> Result<Option<u64>, DataStoreError> {
+        let holder = &lock.holder;
+        let target = self.version_dir(holder, version);
+        let mark = target.join(".rewrite");
+        if std::fs::read_to_string(&mark).is_ok_and(|m| m == marker) {
+            return Ok(None);
+        }
+        let staging = self.holder_dir(holder).join(format!(
+            ".staging-v{version}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut rows = 0u64;
+        for table in self.tables(holder, version)? {
+            let dir = staging.join(&table);
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            for part in self.parts(holder, version, &table)? {
+                let name = part
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let out = dir.join(format!("{name}.parquet"));
+                let mut w: Option<PartWriter> = None;
+                for batch in Self::part_batches(holder, version, &table, &part, key)? {
+                    let b = f(&table, batch?)?;
+                    if w.is_none() {
+                        w = Some(PartWriter::create(
+                            &out,
+                            b.schema(),
+                            key,
+                            holder,
+                            version,
+                            &table,
+                            &name,
+                        )?);
+                    }
+                    if let Some(w) = &mut w {
+                        w.write(&b)?;
+                    }
+                }
+                if let Some(w) = w {
+                    rows += w.finish()?;
+                }
+            }
+        }
+        std::fs::write(staging.join(".rewrite"), marker).map_err(io(&staging))?;
+        // Sync the new files' directories, then swap: old aside, new in, old gone.
+        let mut dirs = vec![staging.clone()];
+        if let Ok(rd) = std::fs::read_dir(&staging) {
+            dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+        for d in &dirs {
+            File::open(d).and_then(|f| f.sync_all()).map_err(io(d))?;
+        }
+        let retired = self.holder_dir(holder).join(format!(
+            ".retired-v{version}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::rename(&target, &retired).map_err(io(&target))?;
+        std::fs::rename(&staging, &target).map_err(io(&staging))?;
+        let parent = self.holder_dir(holder);
+        File::open(&parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&parent))?;
+        std::fs::remove_dir_all(&retired).map_err(io(&retired))?;
+        Ok(Some(rows))
     }
 
     /// Every file under both namespaces (for the tests that no value is stored in
@@ -263,15 +353,28 @@ impl Tree {
     }
 }
 
-/// Removes a holder directory's `.staging-*` leftovers. Only under the holder's lock.
+/// Removes a holder directory's `.staging-*` leftovers, and settles a rewrite that a
+/// crash interrupted mid-swap: a `.retired-v<N>-*` directory is the old version, put
+/// back if `v<N>` is missing (the new one never arrived) and removed otherwise (it
+/// did). Only under the holder's lock.
 fn clean_staging_dirs(dir: &Path) -> Result<usize, DataStoreError> {
     let mut n = 0;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(0);
     };
     for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with(".staging-") {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".staging-") {
             std::fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
+            n += 1;
+        } else if let Some(rest) = name.strip_prefix(".retired-") {
+            let version = rest.split('-').next().unwrap_or("");
+            let live = dir.join(version);
+            if live.exists() {
+                std::fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
+            } else {
+                std::fs::rename(e.path(), &live).map_err(io(&live))?;
+            }
             n += 1;
         }
     }
@@ -310,22 +413,15 @@ impl Staging {
         let dir = self.dir.join(table);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(format!("{name}.parquet"));
-        let enc = FileEncryptionProperties::builder(self.key.bytes().to_vec())
-            .with_aad_prefix(aad(&self.holder, self.version, table, &name))
-            .build()
-            .map_err(pq(&path))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .with_file_encryption_properties(enc)
-            .build();
-        let f = File::create(&path).map_err(io(&path))?;
-        let inner = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, f), schema, Some(props))
-            .map_err(pq(&path))?;
-        Ok(PartWriter {
-            inner,
-            path,
-            rows: 0,
-        })
+        PartWriter::create(
+            &path,
+            schema,
+            &self.key,
+            &self.holder,
+            self.version,
+            table,
+            &name,
+        )
     }
 
     /// The version being written.
@@ -377,6 +473,35 @@ pub struct PartWriter {
 }
 
 impl PartWriter {
+    /// A new encrypted part file at `path`, bound to its holder, version, table and
+    /// part name.
+    fn create(
+        path: &Path,
+        schema: SchemaRef,
+        key: &DataKey,
+        holder: &Holder,
+        version: i64,
+        table: &str,
+        name: &str,
+    ) -> Result<Self, DataStoreError> {
+        let enc = FileEncryptionProperties::builder(key.bytes().to_vec())
+            .with_aad_prefix(aad(holder, version, table, name))
+            .build()
+            .map_err(pq(path))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .with_file_encryption_properties(enc)
+            .build();
+        let f = File::create(path).map_err(io(path))?;
+        let inner = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, f), schema, Some(props))
+            .map_err(pq(path))?;
+        Ok(PartWriter {
+            inner,
+            path: path.to_path_buf(),
+            rows: 0,
+        })
+    }
+
     /// Appends a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), DataStoreError> {
         self.rows += batch.num_rows() as u64;

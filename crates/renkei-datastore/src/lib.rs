@@ -274,6 +274,34 @@ impl DataStore {
         self.tree.version_dir(holder, version).exists()
     }
 
+    /// Rewrites `version` of the locked holder in place through `f` (table name and
+    /// batch in, batch out), under its live key; see the layout's rewrite for the
+    /// crash-safe swap. `marker` names the rewrite: a version that already carries it is
+    /// left alone (returns `None`), so an interrupted run can simply be run again.
+    /// The file work runs on the calling thread: this is for commands (a key
+    /// rotation), not for request handlers.
+    pub async fn rewrite_version(
+        &self,
+        lock: &WriterLock,
+        version: i64,
+        marker: &str,
+        f: &mut (dyn FnMut(&str, RecordBatch) -> Result<RecordBatch, DataStoreError> + Send),
+    ) -> Result<Option<u64>, DataStoreError> {
+        let owner = lock.holder().owner();
+        let id = self
+            .vault
+            .live_keys(&owner)
+            .await?
+            .into_iter()
+            .next_back()
+            .ok_or_else(|| DataStoreError::NoSuchVersion(lock.holder().clone()))?;
+        let key = self.vault.open(&id).await?;
+        if !self.tree.version_dir(lock.holder(), version).is_dir() {
+            return Err(DataStoreError::NoSuchVersion(lock.holder().clone()));
+        }
+        self.tree.rewrite(lock, version, &key, marker, f)
+    }
+
     // ----- read side -----------------------------------------------------------------
 
     /// Opens a stored version of a dataset for reading: the current one, or `version`.

@@ -314,7 +314,65 @@ async fn interrupted_staging_is_cleaned_and_versions_replaced(store: Store) {
     interrupted_staging_is_cleaned_and_versions_replaced_body(&fx, key);
 }
 
+async fn versions_are_rewritten_in_place_once(store: Store) {
+    let fx = fixture(&store);
+    let h = Holder::dataset("t").unwrap();
+    write_version(&fx, &store, &h, 1).await;
+    let lock = fx.ds.lock(&h).unwrap();
+    let double = |_: &str, b: RecordBatch| -> Result<RecordBatch, DataStoreError> {
+        let n = b
+            .column_by_name("n")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(|x| x * 2))
+            .collect::<Int64Array>();
+        Ok(RecordBatch::try_new(b.schema(), vec![b.column(0).clone(), Arc::new(n)]).unwrap())
+    };
+    let rows = fx
+        .ds
+        .rewrite_version(&lock, 1, "double", &mut { double })
+        .await
+        .unwrap();
+    assert_eq!(rows, Some(100));
+    assert_eq!(
+        fx.ds
+            .rewrite_version(&lock, 1, "double", &mut { double })
+            .await
+            .unwrap(),
+        None,
+        "a version carrying the marker is not rewritten again"
+    );
+    drop(lock);
+    let read = || async {
+        let v = fx
+            .ds
+            .open_dataset(&custodian(), "t", Some(1))
+            .await
+            .unwrap();
+        let b = v.read_table("rows").unwrap().remove(0);
+        b.column_by_name("n")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(3)
+    };
+    assert_eq!(read().await, 6, "doubled once");
+    // A crash mid-swap left the old version aside and no new one: the next lock puts
+    // it back.
+    let dir = fx.ds.version_dir(&h, 1);
+    let aside = dir.parent().unwrap().join(".retired-v1-crash");
+    std::fs::rename(&dir, &aside).unwrap();
+    drop(fx.ds.lock(&h).unwrap());
+    assert!(dir.is_dir() && !aside.exists());
+    assert_eq!(read().await, 6);
+}
+
 store_test!(
+    versions_are_rewritten_in_place_once,
     write_publish_read_and_nothing_in_clear,
     readers_are_checked_and_audited,
     destroyed_data_opens_under_no_key,

@@ -17,6 +17,7 @@
 
 pub mod check;
 mod ctx;
+pub mod linkage;
 pub mod readers;
 mod sink;
 pub mod tokens;
@@ -89,6 +90,22 @@ pub enum IngestError {
     /// Another ingest of the dataset holds its writer lock.
     #[error("another ingest of dataset {0} is running; try again when it has finished")]
     InProgress(String),
+    /// This process's linkage keyring is not the platform's: its tokens would link
+    /// with nothing stored.
+    #[error(
+        "this process's linkage key ({ours}) is not the platform's ({platform}): ingest with \
+         the linkage authority's current key; a change of key is a rotation \
+         (`renkei linkage-key rotate`), never an ingest"
+    )]
+    LinkageKeyMismatch {
+        /// This process's fingerprint.
+        ours: String,
+        /// The platform's.
+        platform: String,
+    },
+    /// A rotation was asked for before any key was registered.
+    #[error("no linkage key is registered yet: the first ingest registers one")]
+    NoLinkageRegistered,
 }
 
 impl From<renkei_store::sqlx::Error> for IngestError {
@@ -106,6 +123,8 @@ impl Coded for IngestError {
             IngestError::Keys(_) => "no_linkage_key",
             IngestError::DataKey => "data_key",
             IngestError::InProgress(_) => "ingest_in_progress",
+            IngestError::LinkageKeyMismatch { .. } => "linkage_key_mismatch",
+            IngestError::NoLinkageRegistered => "no_linkage_key_registered",
             IngestError::Data(e) => e.code(),
             IngestError::Catalog(e) => e.code(),
             IngestError::Audit(e) => e.code(),
@@ -126,7 +145,9 @@ impl Coded for IngestError {
             IngestError::Audit(e) => e.kind(),
             IngestError::Denied(d) => d.kind(),
             IngestError::NotFound => ErrorKind::NotFound,
-            IngestError::InProgress(_) => ErrorKind::Conflict,
+            IngestError::InProgress(_)
+            | IngestError::LinkageKeyMismatch { .. }
+            | IngestError::NoLinkageRegistered => ErrorKind::Conflict,
         }
     }
     fn public_detail(&self) -> Option<String> {
@@ -134,6 +155,9 @@ impl Coded for IngestError {
             IngestError::Schema(m) => Some(m.clone()),
             IngestError::Keys(e) => Some(e.to_string()),
             IngestError::NoFiles { pattern, .. } => Some(format!("no files matching {pattern:?}")),
+            IngestError::LinkageKeyMismatch { .. } | IngestError::NoLinkageRegistered => {
+                Some(self.to_string())
+            }
             _ => None,
         }
     }
@@ -207,6 +231,7 @@ pub struct Ingestor {
     masters: Arc<Masters>,
     clock: SharedClock,
     reports: PathBuf,
+    linkage: linkage::LinkageKeys,
 }
 
 /// Files of `dir` matching a declaration's pattern: `*.ext`, `prefix_*.csv`, and `**/` for
@@ -270,6 +295,12 @@ impl Ingestor {
         clock: SharedClock,
     ) -> Self {
         Self {
+            linkage: linkage::LinkageKeys::new(
+                store.clone(),
+                audit.clone(),
+                data.clone(),
+                clock.clone(),
+            ),
             store,
             audit,
             keys,
@@ -278,6 +309,11 @@ impl Ingestor {
             clock,
             reports: data_dir.join("ingest"),
         }
+    }
+
+    /// The platform's linkage-key registry and its rotation.
+    pub fn linkage(&self) -> &linkage::LinkageKeys {
+        &self.linkage
     }
 
     /// The reject report of a version (CSV: file, line, field, reason; it names places
@@ -428,6 +464,9 @@ impl Ingestor {
             &self.keys,
             renkei_core::normalize::VERSION,
         )?));
+        // Tokens link only under the platform's keyring: refuse any other before
+        // reading a file.
+        let keyring = self.linkage.admit(caller, &self.keys).await?;
         // Everything from here to the commit happens under the dataset's writer lock:
         // the version number, the data key of a new dataset, and the directories.
         let holder = Holder::dataset(&id)
@@ -625,8 +664,8 @@ impl Ingestor {
                 records: m.tally.clone(),
             },
             masters: self.masters.versions_of(&systems_of(m.systems)),
-            linkage_fingerprint: String::new(),
-            token_generation: 1,
+            linkage_fingerprint: keyring.fingerprint.clone(),
+            token_generation: keyring.generation,
         };
         if refused {
             staging.abandon();

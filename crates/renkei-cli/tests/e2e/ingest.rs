@@ -136,4 +136,94 @@ async fn a_killed_ingest_leaves_the_previous_version_served(store: Store) {
     );
 }
 
-store_test!(a_killed_ingest_leaves_the_previous_version_served);
+/// A new operator's way: `init` makes the master key only; ingest says how to get the
+/// linkage key; the linkage authority makes it in a file of its own; ingest works; a
+/// rotation re-keys the data and the new keyring ingests; a key of another origin is
+/// refused with both fingerprints.
+async fn the_linkage_authority_makes_registers_and_rotates_its_key(store: Store) {
+    let mut env = Env::new(store.url());
+    env.ok(&["init"], "");
+    let world = env.data_dir().join("world");
+    let world_s = world.display().to_string();
+    env.ok(
+        &[
+            "synth",
+            "--persons",
+            "200",
+            "--seed",
+            "5",
+            "--out",
+            &world_s,
+        ],
+        "",
+    );
+    let src = world.join("deaths").display().to_string();
+    let ingest = ["ingest", "--dataset", "deaths", "--source", src.as_str()];
+    let (code, _, err) = env.run(&ingest, "");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("does not hold the linkage key") && err.contains("renkei linkage-key init"),
+        "{err}"
+    );
+    // Kept apart from the master key, as the linkage authority would.
+    let authority = tempfile::tempdir().unwrap();
+    let keyfile = authority.path().join("linkage.key");
+    let keyfile_s = keyfile.display().to_string();
+    let made = env.ok(&["linkage-key", "init", "--out", &keyfile_s], "");
+    assert!(made.contains("fingerprint: lk1:"), "{made}");
+    let (code, _, err) = env.run(&["linkage-key", "init", "--out", &keyfile_s], "");
+    assert!(code != 0 && err.contains("never overwritten"), "{err}");
+    env.vars
+        .push(("RENKEI_LINKAGE_KEY_FILE".into(), keyfile_s.clone()));
+    let first = env.ok(&ingest, "");
+    assert!(first.contains("committed"), "{first}");
+    let fp = env.ok(&["linkage-key", "fingerprint"], "");
+    let ours = fp
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_owned();
+    assert!(
+        fp.contains(&format!("platform:     {ours} (generation 1)")),
+        "{fp}"
+    );
+
+    let rotated = env.ok(&["linkage-key", "rotate"], "");
+    assert!(
+        rotated.contains("1 versions re-keyed") && rotated.contains("-> lk2:"),
+        "{rotated}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&keyfile).unwrap().lines().count(),
+        2,
+        "the keyring gained a generation"
+    );
+    let again = env.ok(&ingest, "");
+    assert!(
+        again.contains("v2") && again.contains("committed"),
+        "{again}"
+    );
+
+    // A key from elsewhere: refused, both fingerprints named, the audit says so.
+    let other = authority.path().join("other.key");
+    std::fs::write(&other, "cd".repeat(32)).unwrap();
+    env.vars.retain(|(k, _)| k != "RENKEI_LINKAGE_KEY_FILE");
+    env.vars.push((
+        "RENKEI_LINKAGE_KEY_FILE".into(),
+        other.display().to_string(),
+    ));
+    let (code, _, err) = env.run(&ingest, "");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("lk1:") && err.contains("lk2:") && err.contains("rotation"),
+        "{err}"
+    );
+}
+
+store_test!(
+    a_killed_ingest_leaves_the_previous_version_served,
+    the_linkage_authority_makes_registers_and_rotates_its_key
+);

@@ -1,0 +1,313 @@
+//! The platform's linkage key: which keyring every dataset's tokens were made under,
+//! and its rotation.
+//!
+//! Tokens link only if they were computed under the same linkage keyring. The platform
+//! records the keyring's fingerprint (never a key) when the first version is ingested;
+//! an ingest under any other keyring is refused, naming both fingerprints, instead of
+//! silently producing tokens that match nothing. Every version records the
+//! fingerprint and generation of the keyring that made its tokens.
+//!
+//! Rotation is deliberate and audited, and covers every dataset at once: a new key is
+//! added to the keyring as the next generation, every stored token of every committed
+//! version (old ones included) is re-keyed by that generation's step, and the platform
+//! moves to the new fingerprint. The identifiers are gone, so the step works on tokens
+//! alone; an ingest under the new keyring computes the same chain from the identifiers,
+//! so old and new data link. An interrupted rotation is finished by running it again.
+
+use crate::IngestError;
+use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch};
+use arrow_schema::DataType;
+use renkei_audit::Audit;
+use renkei_core::time::SharedClock;
+use renkei_core::{Action, Caller, Outcome, Permission};
+use renkei_crypto::{KeyError, KeyStore, Rekey};
+use renkei_datastore::{DataStore, DataStoreError, Holder};
+use renkei_store::Store;
+use renkei_store::sqlx::{self, Row as _};
+use std::sync::Arc;
+
+const FINGERPRINT: &str = "linkage.fingerprint";
+const GENERATION: &str = "linkage.generation";
+
+/// The platform's linkage keyring as recorded: fingerprint and generation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlatformKey {
+    /// `lk<g>:` and 20 hex digits.
+    pub fingerprint: String,
+    /// How many keys the keyring has.
+    pub generation: i64,
+}
+
+/// What a rotation did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Rotation {
+    /// The keyring before.
+    pub from: PlatformKey,
+    /// The keyring after.
+    pub to: PlatformKey,
+    /// Dataset versions whose tokens were re-keyed.
+    pub versions: u64,
+    /// Rows rewritten.
+    pub rows: u64,
+}
+
+/// The linkage-key registry and its rotation. Cheap to clone.
+#[derive(Clone)]
+pub struct LinkageKeys {
+    store: Store,
+    audit: Audit,
+    data: DataStore,
+    clock: SharedClock,
+}
+
+impl LinkageKeys {
+    pub(crate) fn new(store: Store, audit: Audit, data: DataStore, clock: SharedClock) -> Self {
+        Self {
+            store,
+            audit,
+            data,
+            clock,
+        }
+    }
+
+    /// The platform's keyring, once one is registered.
+    pub async fn platform(&self) -> Result<Option<PlatformKey>, IngestError> {
+        let rows = sqlx::query("SELECT key, value FROM platform_settings WHERE key IN ($1, $2)")
+            .bind(FINGERPRINT)
+            .bind(GENERATION)
+            .fetch_all(self.store.pool())
+            .await?;
+        let mut fp = None;
+        let mut generation = None;
+        for r in rows {
+            let k: String = r.try_get(0)?;
+            let v: String = r.try_get(1)?;
+            match k.as_str() {
+                FINGERPRINT => fp = Some(v),
+                _ => generation = v.parse::<i64>().ok(),
+            }
+        }
+        Ok(fp
+            .zip(generation)
+            .map(|(fingerprint, generation)| PlatformKey {
+                fingerprint,
+                generation,
+            }))
+    }
+
+    /// Checks that `keys` hold the platform's keyring, registering it (audited) if the
+    /// platform has none yet. Returns the keyring the tokens will be made under.
+    pub(crate) async fn admit(
+        &self,
+        caller: &Caller,
+        keys: &KeyStore,
+    ) -> Result<PlatformKey, IngestError> {
+        let ours = PlatformKey {
+            fingerprint: keys
+                .current_linkage_fingerprint()
+                .ok_or(IngestError::Keys(KeyError::NoLinkageKey))?,
+            generation: keys.linkage_generations() as i64,
+        };
+        for _ in 0..2 {
+            match self.platform().await? {
+                Some(p) if p == ours => return Ok(ours),
+                Some(p) => {
+                    return Err(IngestError::LinkageKeyMismatch {
+                        ours: ours.fingerprint,
+                        platform: p.fingerprint,
+                    });
+                }
+                None => {
+                    // First ingest: this keyring becomes the platform's. Two processes
+                    // racing here: one insert wins, the other re-reads and compares.
+                    let mut tx = self.store.begin().await?;
+                    let now = self.clock.now().micros();
+                    let inserted = sqlx::query(
+                        "INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2, $3), ($4, $5, $3)",
+                    )
+                    .bind(FINGERPRINT)
+                    .bind(&ours.fingerprint)
+                    .bind(now)
+                    .bind(GENERATION)
+                    .bind(ours.generation.to_string())
+                    .execute(&mut *tx)
+                    .await;
+                    match inserted {
+                        Err(e) if renkei_store::is_unique_violation(&e) => continue,
+                        other => {
+                            other?;
+                        }
+                    }
+                    let ev = caller
+                        .event(Action::LinkageKeyRegister, "linkage_key", Outcome::Allowed)
+                        .detail(serde_json::json!({
+                            "fingerprint": ours.fingerprint,
+                            "generation": ours.generation,
+                        }));
+                    self.audit.append_in(&mut tx, &[ev]).await?;
+                    tx.commit().await?;
+                    return Ok(ours);
+                }
+            }
+        }
+        Err(IngestError::Schema(
+            "the platform's linkage key changed while it was being registered".into(),
+        ))
+    }
+
+    /// Rotates the platform's linkage key to `keys`, which must hold the platform's
+    /// keyring plus exactly one new generation: re-keys every committed version of
+    /// every dataset, then moves the platform to the new fingerprint, audited. Holds
+    /// every dataset's writer lock throughout, so no ingest runs meanwhile.
+    pub async fn rotate(&self, caller: &Caller, keys: &KeyStore) -> Result<Rotation, IngestError> {
+        let result = self.rotate_checked(caller, keys).await;
+        match &result {
+            Err(e) if renkei_core::Coded::kind(e).is_refusal() => {
+                self.audit
+                    .record(caller.event(
+                        Action::LinkageKeyRotate,
+                        "linkage_key",
+                        Outcome::denied(renkei_core::Coded::code(e)),
+                    ))
+                    .await?;
+            }
+            _ => {}
+        }
+        result
+    }
+
+    async fn rotate_checked(
+        &self,
+        caller: &Caller,
+        keys: &KeyStore,
+    ) -> Result<Rotation, IngestError> {
+        caller.require(Permission::ManageLinkage)?;
+        let from = self
+            .platform()
+            .await?
+            .ok_or(IngestError::NoLinkageRegistered)?;
+        let next = from.generation + 1;
+        let ours_then = keys.linkage_fingerprint(from.generation as usize);
+        if keys.linkage_generations() as i64 != next
+            || ours_then.as_deref() != Some(&from.fingerprint)
+        {
+            return Err(IngestError::LinkageKeyMismatch {
+                ours: keys.current_linkage_fingerprint().unwrap_or_default(),
+                platform: from.fingerprint,
+            });
+        }
+        let to = PlatformKey {
+            fingerprint: keys
+                .current_linkage_fingerprint()
+                .ok_or(IngestError::Keys(KeyError::NoLinkageKey))?,
+            generation: next,
+        };
+        let step = Arc::new(Rekey::new(keys, next as usize)?);
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM datasets ORDER BY id")
+            .fetch_all(self.store.pool())
+            .await?;
+        let mut locks = Vec::new();
+        for id in &ids {
+            let holder = Holder::dataset(id)?;
+            match self.data.lock(&holder) {
+                Ok(l) => locks.push(l),
+                Err(DataStoreError::Busy(h)) => {
+                    return Err(IngestError::InProgress(h.id().to_owned()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let marker = format!("linkage-generation-{next}");
+        let (mut versions, mut rows) = (0u64, 0u64);
+        for lock in &locks {
+            let id = lock.holder().id().to_owned();
+            let pending: Vec<i64> = sqlx::query_scalar(
+                "SELECT version FROM dataset_versions WHERE dataset_id = $1 AND status = 'committed' AND token_generation < $2 ORDER BY version",
+            )
+            .bind(&id)
+            .bind(next)
+            .fetch_all(self.store.pool())
+            .await?;
+            for v in pending {
+                let step = step.clone();
+                let mut f = move |_: &str, b: RecordBatch| rekey_batch(&step, b);
+                if let Some(n) = self.data.rewrite_version(lock, v, &marker, &mut f).await? {
+                    rows += n;
+                }
+                sqlx::query(
+                    "UPDATE dataset_versions SET token_generation = $1, linkage_fingerprint = $2 WHERE dataset_id = $3 AND version = $4",
+                )
+                .bind(next)
+                .bind(&to.fingerprint)
+                .bind(&id)
+                .bind(v)
+                .execute(self.store.pool())
+                .await?;
+                versions += 1;
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now().micros();
+        for (k, v) in [
+            (FINGERPRINT, to.fingerprint.clone()),
+            (GENERATION, next.to_string()),
+        ] {
+            sqlx::query("UPDATE platform_settings SET value = $1, updated_at = $2 WHERE key = $3")
+                .bind(v)
+                .bind(now)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ev = caller
+            .event(Action::LinkageKeyRotate, "linkage_key", Outcome::Allowed)
+            .detail(serde_json::json!({
+                "from": from.fingerprint,
+                "to": to.fingerprint,
+                "datasets": ids.len(),
+                "versions": versions,
+                "rows": rows,
+            }));
+        self.audit.append_in(&mut tx, &[ev]).await?;
+        tx.commit().await?;
+        drop(locks);
+        Ok(Rotation {
+            from,
+            to,
+            versions,
+            rows,
+        })
+    }
+}
+
+/// Passes every token (16-byte fixed-size binary) column of `b` through `step`.
+fn rekey_batch(step: &Rekey, b: RecordBatch) -> Result<RecordBatch, DataStoreError> {
+    let arrow = |e: arrow_schema::ArrowError| DataStoreError::Parquet {
+        path: String::new(),
+        msg: e.to_string(),
+    };
+    let columns = b
+        .columns()
+        .iter()
+        .map(|c| {
+            let Some(a) = c
+                .as_any()
+                .downcast_ref::<FixedSizeBinaryArray>()
+                .filter(|_| c.data_type() == &DataType::FixedSizeBinary(16))
+            else {
+                return Ok(c.clone());
+            };
+            let values = (0..a.len()).map(|i| {
+                (!a.is_null(i)).then(|| {
+                    let mut t = [0u8; 16];
+                    t.copy_from_slice(a.value(i));
+                    step.apply(&t)
+                })
+            });
+            FixedSizeBinaryArray::try_from_sparse_iter_with_size(values, 16)
+                .map(|out| Arc::new(out) as ArrayRef)
+                .map_err(arrow)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(b.schema(), columns).map_err(arrow)
+}

@@ -6,7 +6,7 @@ use renkei_crypto::{KeyStore, Purpose};
 use renkei_store::sqlx::{self, Row as _};
 use renkei_store::{Batch, Store};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -287,9 +287,16 @@ fn hex32(s: &str) -> Option<[u8; 32]> {
 }
 
 /// The sequential part of verification: order, links and classification.
+///
+/// It runs beside the thread reading rows, on a machine whose other core may be busy
+/// serving them (PostgreSQL), so its per-row work is kept to the two hashes: the recent
+/// entries it may need to name a move are kept in a ring searched only when a link
+/// breaks, and checkpoints are met by a cursor, not a set look-up.
 struct Walker {
     macer: Option<renkei_crypto::Macer>,
-    checkpoint_seqs: std::collections::HashSet<i64>,
+    /// Checkpointed sequence numbers, ascending, and the next one to meet.
+    checkpoint_seqs: Vec<i64>,
+    next_checkpoint: usize,
     hash_at_checkpoints: HashMap<i64, [u8; 32]>,
     problems: Vec<Problem>,
     entries: u64,
@@ -297,8 +304,9 @@ struct Walker {
     prev: [u8; 32],
     expected: i64,
     explained: bool,
-    recent: KeyMap<i64>,
-    recent_order: VecDeque<u64>,
+    /// The last [`RECENT`] entries' hash keys and sequence numbers, as a ring.
+    recent: Vec<(u64, i64)>,
+    recent_pos: usize,
     wanted: KeyMap<i64>,
 }
 
@@ -312,13 +320,13 @@ struct Walked {
 }
 
 impl Walker {
-    fn new(
-        macer: Option<renkei_crypto::Macer>,
-        checkpoint_seqs: std::collections::HashSet<i64>,
-    ) -> Self {
+    fn new(macer: Option<renkei_crypto::Macer>, mut checkpoint_seqs: Vec<i64>) -> Self {
+        checkpoint_seqs.sort_unstable();
+        checkpoint_seqs.dedup();
         Self {
             macer,
             checkpoint_seqs,
+            next_checkpoint: 0,
             hash_at_checkpoints: HashMap::new(),
             problems: Vec::new(),
             entries: 0,
@@ -326,8 +334,8 @@ impl Walker {
             prev: [0u8; 32],
             expected: 1,
             explained: false,
-            recent: KeyMap::default(),
-            recent_order: VecDeque::with_capacity(RECENT + 1),
+            recent: Vec::with_capacity(RECENT),
+            recent_pos: 0,
             wanted: KeyMap::default(),
         }
     }
@@ -367,7 +375,14 @@ impl Walker {
             self.explained = true;
             return;
         };
-        if self.checkpoint_seqs.contains(&seq) {
+        while self
+            .checkpoint_seqs
+            .get(self.next_checkpoint)
+            .is_some_and(|&c| c < seq)
+        {
+            self.next_checkpoint += 1;
+        }
+        if self.checkpoint_seqs.get(self.next_checkpoint) == Some(&seq) {
             self.hash_at_checkpoints.insert(seq, hash);
         }
         let fields = [
@@ -406,7 +421,8 @@ impl Walker {
             }
         }
         if prev_hash != self.prev && !self.explained {
-            if let Some(&k) = self.recent.get(&key(&prev_hash)) {
+            let k = key(&prev_hash);
+            if let Some(&(_, k)) = self.recent.iter().find(|(h, _)| *h == k) {
                 self.problem(
                     seq,
                     ProblemKind::Reordered,
@@ -426,12 +442,11 @@ impl Walker {
             );
         }
         self.explained = false;
-        self.recent.insert(key(&hash), seq);
-        self.recent_order.push_back(key(&hash));
-        if self.recent_order.len() > RECENT
-            && let Some(old) = self.recent_order.pop_front()
-        {
-            self.recent.remove(&old);
+        if self.recent.len() < RECENT {
+            self.recent.push((key(&hash), seq));
+        } else {
+            self.recent[self.recent_pos] = (key(&hash), seq);
+            self.recent_pos = (self.recent_pos + 1) % RECENT;
         }
         self.prev = hash;
     }

@@ -1,5 +1,5 @@
 //! Canonical forms of identifying fields, so that the same person written two ways
-//! yields the same linkage token (REFERENCE.md §6).
+//! yields the same linkage token.
 //!
 //! The rules are versioned: [`VERSION`] is part of every token key's derivation, so a
 //! change here changes every token instead of silently mixing two normal forms.

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The people who use the platform (DESIGN.md, "Who uses it"). The public has no role:
+/// The people who use the platform (docs/design.md, "Who uses it"). The public has no role:
 /// it never signs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,6 +1,6 @@
 //! Linkage tokens: keyed HMAC-SHA256 of normalized identifying fields, under keys only the
 //! linkage authority holds (never unkeyed hashes: a name dictionary plus the birth date
-//! and sex an analyst already sees recovers unkeyed hashes; REFERENCE.md §6).
+//! and sex an analyst already sees recovers unkeyed hashes).
 //!
 //! Each token family has its own key, derived from the linkage key with the family's
 //! name and the normalizer version, so a token from one family says nothing about

@@ -1,5 +1,5 @@
 //! The linkage tokens computed at the door, from normalized identifying fields. These
-//! compositions follow the NDB's IDs (REFERENCE.md §6); the normalization is
+//! compositions follow the NDB's IDs (docs/formats.md); the normalization is
 //! `renkei_core::normalize` (versioned), the keyed hash `renkei_crypto::Tokenizer`.
 
 use renkei_core::normalize;

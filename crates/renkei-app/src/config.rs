@@ -102,15 +102,40 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
-    /// Seconds between signed checkpoints of the chain head.
+    /// Seconds between signed checkpoints of the chain head (and so between a
+    /// witness's chances to countersign).
     pub checkpoint_interval_secs: u64,
+    /// The witnesses' Ed25519 public keys (hex): the supervisory auditor's, generated on
+    /// their side with `renkei audit witness-key`. Countersignatures by other keys are
+    /// refused, and the auditor's pages verify the log against these.
+    pub witness_keys: Vec<String>,
+    /// How long (seconds) an entry may wait without a checkpoint that covers it
+    /// (countersigned, when witnesses are registered) before verification fails.
+    pub max_tail_secs: i64,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             checkpoint_interval_secs: 60,
+            witness_keys: Vec::new(),
+            max_tail_secs: 600,
         }
+    }
+}
+
+impl AuditConfig {
+    /// The witness keys, parsed; a malformed one is a configuration error.
+    pub fn witness_keys(&self) -> Result<Vec<ed25519_dalek::VerifyingKey>, ConfigError> {
+        self.witness_keys
+            .iter()
+            .map(|k| {
+                renkei_audit::witness::parse_public_key(k).ok_or_else(|| ConfigError::Invalid {
+                    key: "audit.witness_keys".into(),
+                    msg: "each is an Ed25519 public key, 64 hex characters".into(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -223,6 +248,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "ingest.max_reject_rate (0–1)",
     ),
     ("RENKEI_INGEST_MASTERS_DIR", "ingest.masters_dir"),
+    (
+        "RENKEI_AUDIT_WITNESS_KEYS",
+        "audit.witness_keys (comma-separated hex)",
+    ),
 ];
 
 impl Config {
@@ -317,6 +346,14 @@ impl Config {
                 });
             }
         }
+        if let Some(v) = get("RENKEI_AUDIT_WITNESS_KEYS") {
+            self.audit.witness_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         if let Some(v) = get("RENKEI_MASTER_KEY_FILE") {
             self.keys.master_key_file = Some(v.into());
         }
@@ -366,6 +403,10 @@ impl Config {
                     "an http(s) URL, e.g. https://renkei.example.jp",
                 );
             }
+        }
+        self.audit.witness_keys()?;
+        if self.audit.max_tail_secs < 1 {
+            return bad("audit.max_tail_secs", "at least 1");
         }
         let s = &self.session;
         if !(60..=86_400).contains(&s.idle_timeout_secs) {

@@ -201,6 +201,112 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The demo's witness: a key of its own and its record of what it countersigned. In a
+/// real deployment both live on the supervisor's machine, never on the platform's host;
+/// the demo keeps them in `<data_dir>/demo-witness/` so that one command shows the whole
+/// flow.
+pub struct DemoWitness {
+    /// The witness's key.
+    pub key: ed25519_dalek::SigningKey,
+    /// The witness's own log.
+    pub log: std::path::PathBuf,
+}
+
+impl DemoWitness {
+    /// Creates the demo witness's key on first run; afterwards reads it back.
+    pub fn ensure(data_dir: &Path) -> Result<Self, AppError> {
+        let dir = data_dir.join("demo-witness");
+        let key_path = dir.join("witness.key");
+        let io = |err| AppError::Io {
+            path: key_path.display().to_string(),
+            err,
+        };
+        if !key_path.exists() {
+            renkei_audit::witness::new_witness_key(&key_path).map_err(io)?;
+        }
+        let key = renkei_audit::witness::load_witness_key(&key_path).map_err(io)?;
+        Ok(Self {
+            key,
+            log: dir.join("witnessed.jsonl"),
+        })
+    }
+
+    /// The public half, hex, for `audit.witness_keys`.
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().to_bytes())
+    }
+}
+
+/// Name of the API token the demo's witness uses.
+pub const WITNESS_TOKEN_NAME: &str = "demo witness";
+
+/// The demo witness's API token: the one kept from an earlier run while it still works,
+/// else a new one. A new one is made by signing in as the demo auditor the way a person
+/// would (password, then a one-time code) and creating a 30-day token, revoking the
+/// earlier ones. The one-time code used is the previous period's, so the person can still
+/// sign in as the auditor with the current code straight away; if that period was used
+/// already, the next period's.
+pub async fn witness_token(app: &App, accounts: &[DemoAccount]) -> Result<String, AppError> {
+    let path = app.config.data_dir.join("demo-witness/api-token");
+    if let Ok(kept) = std::fs::read_to_string(&path)
+        && app.accounts.resolve_api_token(kept.trim()).await.is_ok()
+    {
+        return Ok(kept.trim().to_owned());
+    }
+    let auditor = accounts
+        .iter()
+        .find(|a| a.role == Role::Auditor)
+        .ok_or(AppError::Demo("the demo has no auditor account"))?;
+    let now = renkei_core::time::Clock::now(&renkei_core::time::SystemClock).secs();
+    let mut last_err = None;
+    for step in [-30, 30] {
+        let anon = Caller::anonymous("demo-witness");
+        let signed = app
+            .accounts
+            .sign_in_password(
+                &anon,
+                &auditor.username,
+                &auditor.password,
+                "renkei demo witness",
+            )
+            .await?;
+        let pending = app.accounts.resolve_session(&signed.token).await?;
+        let code = renkei_accounts::current_code(&auditor.totp_secret, (now + step).max(0) as u64)
+            .ok_or(AppError::Demo(
+                "the demo auditor's TOTP secret is malformed",
+            ))?;
+        match app
+            .accounts
+            .verify_mfa(&pending.caller(anon.request_id()), &pending, &code)
+            .await
+        {
+            Ok(full) => {
+                let session = app.accounts.resolve_session(&full).await?;
+                let caller = session.caller(anon.request_id());
+                for old in app.accounts.list_api_tokens(&caller).await? {
+                    if old.name == WITNESS_TOKEN_NAME && old.revoked_at.is_none() {
+                        app.accounts.revoke_api_token(&caller, &old.id).await?;
+                    }
+                }
+                let (_, token) = app
+                    .accounts
+                    .create_api_token(&caller, WITNESS_TOKEN_NAME, 30)
+                    .await?;
+                app.accounts.sign_out(&caller, &session).await?;
+                write_private(&path, &token).map_err(|err| AppError::Io {
+                    path: path.display().to_string(),
+                    err,
+                })?;
+                return Ok(token);
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err
+        .map(AppError::from)
+        .unwrap_or(AppError::Demo("could not sign in as the demo auditor")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,9 @@ pub enum AppError {
         /// The OS error.
         err: std::io::Error,
     },
+    /// The demo could not be set up.
+    #[error("demo: {0}")]
+    Demo(&'static str),
 }
 
 /// Everything a face needs: the services.
@@ -117,11 +120,13 @@ impl App {
             }
         });
         let store = Store::open(&config.database_url(), &StoreOptions::default()).await?;
-        let audit = Audit::new(
+        let audit = Audit::with_witnesses(
             store.clone(),
             keystore.clone(),
             clock.clone(),
             Some(config.checkpoint_file()),
+            config.audit.witness_keys()?,
+            config.audit.max_tail_secs,
         );
         let accounts = Accounts::new(
             store.clone(),
@@ -208,69 +213,87 @@ impl App {
     }
 }
 
+/// How an audit verification from the command line is to be checked.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyRequest {
+    /// A checkpoint key trusted from outside (else this platform's own).
+    pub trusted: Option<ed25519_dalek::VerifyingKey>,
+    /// The witnesses' public keys (the supervisory auditor's own, not the platform's
+    /// configuration): with them the verification holds against the operator.
+    pub witness_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// The witness's own log of what it countersigned.
+    pub witness_log: Option<std::path::PathBuf>,
+    /// How long the tail may go unwitnessed (seconds of log time).
+    pub max_tail_secs: Option<i64>,
+}
+
 /// Verifies the audit log as `caller` (the operator at the command line, or an
-/// auditor on the host), trusting checkpoints signed by `trusted` when given, else by
-/// this platform's key. Needs only the database: without the master key the entry MACs
+/// auditor on the host). Needs only the database: without the master key the entry MACs
 /// are not checked and the verification cannot be recorded in the log (the report
 /// says so). With it, the verification goes through the checked reader and records
 /// itself.
 pub async fn verify_audit(
     config: &Config,
     caller: &renkei_core::Caller,
-    trusted: Option<ed25519_dalek::VerifyingKey>,
+    req: VerifyRequest,
 ) -> Result<AuditVerification, AppError> {
     config.validate()?;
-    let store = Store::open(&config.database_url(), &StoreOptions::default()).await?;
-    let keys = KeyStore::load(&config.keys, &config.data_dir)
-        .ok()
-        .map(Arc::new);
-    let result = match keys {
-        Some(keys) => {
-            let audit = Audit::new(
-                store.clone(),
-                keys.clone(),
-                Arc::new(SystemClock),
-                Some(config.checkpoint_file()),
-            );
-            let opts = renkei_audit::VerifyOptions {
-                keys: Some(keys.clone()),
-                public_key: Some(
-                    trusted.unwrap_or_else(|| keys.checkpoint_signing_key().verifying_key()),
-                ),
-                checkpoint_file: Some(config.checkpoint_file()),
-            };
-            // A damaged log may refuse the record of its own verification; the report
-            // matters more, so it is returned either way.
-            let report = match audit.reader(caller).await {
-                Ok(reader) => match reader.verify_with(opts.clone()).await {
-                    Ok(r) => Ok((r, true)),
-                    Err(renkei_audit::AuditError::Denied(d)) => Err(AppError::Audit(d.into())),
-                    Err(_) => renkei_audit::verify(&store, &opts)
-                        .await
-                        .map(|r| (r, false))
-                        .map_err(AppError::from),
-                },
-                Err(e @ renkei_audit::AuditError::Denied(_)) => Err(e.into()),
-                Err(_) => renkei_audit::verify(&store, &opts)
-                    .await
-                    .map(|r| (r, false))
-                    .map_err(AppError::from),
-            };
-            let _ = audit.shutdown().await;
-            report
-        }
-        None => renkei_audit::verify(
-            &store,
-            &renkei_audit::VerifyOptions {
-                keys: None,
-                public_key: trusted,
-                checkpoint_file: Some(config.checkpoint_file()),
-            },
-        )
-        .await
-        .map(|r| (r, false))
-        .map_err(AppError::from),
+    // Without the master key the MACs go unchecked; any other failure to load keys is
+    // an error to fix, not a reason to check less.
+    let keys = match KeyStore::load_master(&config.keys, &config.data_dir) {
+        Ok(k) => Some(Arc::new(k)),
+        Err(renkei_crypto::KeyError::Missing { .. }) => None,
+        Err(e) => return Err(e.into()),
     };
+    let witness_keys = if req.witness_keys.is_empty() {
+        config.audit.witness_keys()?
+    } else {
+        req.witness_keys
+    };
+    let store = Store::open(&config.database_url(), &StoreOptions::default()).await?;
+    let opts = renkei_audit::VerifyOptions {
+        public_key: req.trusted.or_else(|| {
+            keys.as_ref()
+                .map(|k| k.checkpoint_signing_key().verifying_key())
+        }),
+        keys: keys.clone(),
+        checkpoint_file: Some(config.checkpoint_file()),
+        witness_keys,
+        witness_log: req.witness_log,
+        max_tail_secs: req.max_tail_secs.or(Some(config.audit.max_tail_secs)),
+        now: None,
+    };
+    let result = async {
+        match keys {
+            Some(keys) => {
+                let audit = Audit::new(
+                    store.clone(),
+                    keys,
+                    Arc::new(SystemClock),
+                    Some(config.checkpoint_file()),
+                );
+                // A refusal is recorded by the reader; no report is given without it.
+                let checked = async {
+                    let reader = audit.reader(caller).await?;
+                    let (report, recorded) = reader.verify_noting(opts).await?;
+                    Ok::<_, AppError>((report, recorded.is_ok()))
+                }
+                .await;
+                // Flush only: a checkpoint signed now would vouch for what was just
+                // found wanting.
+                audit.flush().await;
+                checked
+            }
+            None => {
+                caller
+                    .require(renkei_core::Permission::ReadAudit)
+                    .map_err(|d| AppError::Audit(renkei_audit::AuditError::Denied(d)))?;
+                let report = renkei_audit::verify(&store, &opts).await?;
+                Ok((report, false))
+            }
+        }
+    }
+    .await;
     store.close().await;
     let (report, recorded) = result?;
     Ok(AuditVerification { report, recorded })

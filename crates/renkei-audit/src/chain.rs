@@ -164,7 +164,7 @@ pub(crate) async fn append(
     Ok(rows.iter().map(|r| r.seq).collect())
 }
 
-async fn insert_rows(tx: &mut Tx, rows: &[EntryRow]) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_rows(tx: &mut Tx, rows: &[EntryRow]) -> Result<(), sqlx::Error> {
     let mut sql = format!("INSERT INTO audit_log ({}) VALUES ", crate::chain::COLUMNS);
     for i in 0..rows.len() {
         if i > 0 {
@@ -346,7 +346,17 @@ pub(crate) async fn load_checkpoints(
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // The file is the copy kept out of the database's reach: its absence, once
+            // checkpoints exist, is a finding, not a reason to trust the store alone.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !out.is_empty() {
+                    bad.push(format!(
+                        "{}: the checkpoint file is missing, but the store holds {} checkpoints",
+                        path.display(),
+                        out.len()
+                    ));
+                }
+            }
             Err(err) => {
                 return Err(AuditError::CheckpointFile {
                     path: path.display().to_string(),
@@ -358,4 +368,86 @@ pub(crate) async fn load_checkpoints(
     out.sort_by_key(|c| (c.seq, c.at));
     out.dedup();
     Ok((out, bad))
+}
+
+/// The newest checkpoint in the store.
+pub(crate) async fn latest_checkpoint(store: &Store) -> Result<Option<Checkpoint>, AuditError> {
+    let r = sqlx::query(
+        "SELECT seq, at, hash, public_key, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_optional(store.pool())
+    .await?;
+    r.map(|r| {
+        Ok(Checkpoint {
+            seq: r.try_get(0)?,
+            at: r.try_get(1)?,
+            hash: r.try_get(2)?,
+            public_key: r.try_get(3)?,
+            signature: r.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+/// Every countersigned checkpoint in the store.
+pub(crate) async fn load_witnessed(
+    store: &Store,
+) -> Result<Vec<crate::witness::WitnessedCheckpoint>, AuditError> {
+    let rows = sqlx::query(
+        "SELECT seq, hash, at, witnessed_at, witness_key, signature FROM audit_witness ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(crate::witness::WitnessedCheckpoint {
+                seq: r.try_get(0)?,
+                hash: r.try_get(1)?,
+                at: r.try_get(2)?,
+                witnessed_at: r.try_get(3)?,
+                witness_key: r.try_get(4)?,
+                signature: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Entries after `seq`, oldest first, at most `limit`.
+pub(crate) async fn entries_after(
+    store: &Store,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<EntryRow>, AuditError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT {}",
+        limit.clamp(1, 100_000)
+    ))
+    .bind(seq)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| EntryRow::from_row(r).map_err(Into::into))
+        .collect()
+}
+
+/// Stores a countersigned checkpoint (a second copy of the same one is fine).
+pub(crate) async fn store_witnessed(
+    store: &Store,
+    w: &crate::witness::WitnessedCheckpoint,
+) -> Result<(), AuditError> {
+    let r = sqlx::query(
+        "INSERT INTO audit_witness (seq, hash, at, witnessed_at, witness_key, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(w.seq)
+    .bind(&w.hash)
+    .bind(w.at)
+    .bind(w.witnessed_at)
+    .bind(&w.witness_key)
+    .bind(&w.signature)
+    .execute(store.pool())
+    .await;
+    match r {
+        Err(e) if renkei_store::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
 }

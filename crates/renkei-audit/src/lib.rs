@@ -22,12 +22,16 @@ mod chain;
 pub(crate) mod export;
 mod reader;
 mod verify;
+pub mod witness;
 mod writer;
 
 pub use chain::{Checkpoint, EntryRow, GENESIS, entry_hash};
 pub use export::ExportFilter;
 pub use reader::AuditReader;
-pub use verify::{Problem, ProblemKind, VerifyOptions, VerifyReport, verify};
+pub use verify::{
+    DEFAULT_MAX_TAIL_SECS, Problem, ProblemKind, VerifyOptions, VerifyReport, verify,
+};
+pub use witness::WitnessedCheckpoint;
 
 use renkei_core::time::SharedClock;
 use renkei_core::{Action, AuditEvent, Caller, Outcome, Permission};
@@ -59,6 +63,10 @@ pub enum AuditError {
     /// Writing an export failed.
     #[error("writing the audit export: {0}")]
     Export(std::io::Error),
+    /// A countersignature was refused: not by a registered witness key, or not of a
+    /// checkpoint this platform signed.
+    #[error("witness refused: {0}")]
+    Witness(&'static str),
     /// The caller may not read the log.
     #[error(transparent)]
     Denied(#[from] renkei_core::role::AccessDenied),
@@ -69,6 +77,7 @@ impl renkei_core::Coded for AuditError {
         match self {
             AuditError::Denied(d) => d.code(),
             AuditError::WriterGone => "audit_unavailable",
+            AuditError::Witness(_) => "witness_refused",
             AuditError::Store(_)
             | AuditError::BatchFailed(_)
             | AuditError::CheckpointFile { .. }
@@ -80,6 +89,7 @@ impl renkei_core::Coded for AuditError {
         match self {
             AuditError::Denied(d) => renkei_core::Coded::kind(d),
             AuditError::WriterGone => ErrorKind::Unavailable,
+            AuditError::Witness(_) => ErrorKind::InvalidInput,
             AuditError::Store(_)
             | AuditError::BatchFailed(_)
             | AuditError::CheckpointFile { .. }
@@ -108,6 +118,10 @@ struct Inner {
     writer: writer::Handle,
     /// Sequence number of the last checkpoint written by this process.
     last_checkpoint: tokio::sync::Mutex<i64>,
+    /// The registered witnesses' public keys.
+    witnesses: Vec<ed25519_dalek::VerifyingKey>,
+    /// How long the tail may go unwitnessed (seconds of log time).
+    max_tail_secs: i64,
 }
 
 impl Audit {
@@ -120,6 +134,26 @@ impl Audit {
         clock: SharedClock,
         checkpoint_file: Option<PathBuf>,
     ) -> Self {
+        Self::with_witnesses(
+            store,
+            keys,
+            clock,
+            checkpoint_file,
+            Vec::new(),
+            verify::DEFAULT_MAX_TAIL_SECS,
+        )
+    }
+
+    /// The log with registered witnesses: their countersignatures are accepted, and the
+    /// platform's own verification checks the log against them.
+    pub fn with_witnesses(
+        store: Store,
+        keys: Arc<KeyStore>,
+        clock: SharedClock,
+        checkpoint_file: Option<PathBuf>,
+        witnesses: Vec<ed25519_dalek::VerifyingKey>,
+        max_tail_secs: i64,
+    ) -> Self {
         let writer = writer::Handle::start(store.clone(), keys.clone(), clock.clone());
         Self {
             inner: Arc::new(Inner {
@@ -129,8 +163,15 @@ impl Audit {
                 checkpoint_file,
                 writer,
                 last_checkpoint: tokio::sync::Mutex::new(0),
+                witnesses,
+                max_tail_secs,
             }),
         }
+    }
+
+    /// The registered witnesses' public keys.
+    pub fn witnesses(&self) -> &[ed25519_dalek::VerifyingKey] {
+        &self.inner.witnesses
     }
 
     /// Appends `events` inside `tx`, so they commit or roll back with the change they
@@ -166,6 +207,13 @@ impl Audit {
         Ok(Some(cp))
     }
 
+    /// The newest signed checkpoint, writing one first if the head moved (what a
+    /// witness countersigns).
+    pub async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
+        self.checkpoint().await?;
+        chain::latest_checkpoint(&self.inner.store).await
+    }
+
     /// Checkpoints every `every` until the returned task is aborted. The server runs this.
     pub fn spawn_checkpointer(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
@@ -179,6 +227,11 @@ impl Audit {
                 }
             }
         })
+    }
+
+    /// Waits until every entry handed to the writer is committed.
+    pub async fn flush(&self) {
+        self.inner.writer.flush().await;
     }
 
     /// Drains the writer and writes a final checkpoint.
@@ -212,6 +265,10 @@ impl Audit {
             keys: Some(self.inner.keys.clone()),
             public_key: Some(self.inner.keys.checkpoint_signing_key().verifying_key()),
             checkpoint_file: self.inner.checkpoint_file.clone(),
+            witness_keys: self.inner.witnesses.clone(),
+            witness_log: None,
+            max_tail_secs: Some(self.inner.max_tail_secs),
+            now: Some(self.inner.clock.now().micros()),
         }
     }
 
@@ -235,9 +292,9 @@ impl Audit {
 /// For tests of other crates: read the log without going through a reader (which
 /// would record the read and change what the test counts).
 #[cfg(any(test, feature = "testing"))]
-pub mod testing {
-    pub use crate::export::recent;
-}
+pub mod testing;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod witness_tests;

@@ -2,6 +2,7 @@
 
 use crate::AuditError;
 use crate::chain::{Checkpoint, load_checkpoints};
+use crate::witness::WitnessedCheckpoint;
 use renkei_crypto::{KeyStore, Purpose};
 use renkei_store::sqlx::{self, Row as _};
 use renkei_store::{Batch, Store};
@@ -28,6 +29,12 @@ pub enum ProblemKind {
     Checkpoint,
     /// The chain head record disagrees with the entries.
     Head,
+    /// Witnessing was expected and no checkpoint of the log is countersigned: the log
+    /// is protected only by the operator's own keys.
+    Unwitnessed,
+    /// The newest checkpoint that holds is too far behind the log: entries have waited
+    /// longer than allowed without being covered.
+    Stale,
 }
 
 impl ProblemKind {
@@ -41,6 +48,8 @@ impl ProblemKind {
             ProblemKind::Truncated => "truncated",
             ProblemKind::Checkpoint => "checkpoint",
             ProblemKind::Head => "head",
+            ProblemKind::Unwitnessed => "unwitnessed",
+            ProblemKind::Stale => "stale",
         }
     }
 }
@@ -71,6 +80,18 @@ pub struct VerifyReport {
     pub latest_checkpoint: Option<i64>,
     /// Checkpoints ignored because no trusted public key was given.
     pub unverified_checkpoints: usize,
+    /// Whether witness keys were given (the only verification that holds against the
+    /// operator).
+    pub witness_checked: bool,
+    /// Valid witnessed checkpoints found (in the store and the witness's own log).
+    pub witnessed: usize,
+    /// The newest witnessed checkpoint's sequence number.
+    pub latest_witnessed: Option<i64>,
+    /// Entries after the newest checkpoint that holds (countersigned, when witness keys
+    /// were given): the tail only the operator's word covers.
+    pub tail_entries: u64,
+    /// How long the oldest of them has waited, in seconds at verification.
+    pub tail_secs: i64,
     /// Findings, ordered by entry.
     pub problems: Vec<Problem>,
 }
@@ -97,7 +118,22 @@ pub struct VerifyOptions {
     pub public_key: Option<ed25519_dalek::VerifyingKey>,
     /// The checkpoint file kept outside the store.
     pub checkpoint_file: Option<PathBuf>,
+    /// The witnesses' public keys. With them, verification holds against the operator:
+    /// the log must agree with every checkpoint they countersigned, and the unwitnessed
+    /// tail must be short.
+    pub witness_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// The witness's own log of what it countersigned (kept outside the platform).
+    pub witness_log: Option<PathBuf>,
+    /// How long (seconds) an entry may wait uncovered by a checkpoint that holds before
+    /// verification fails. Default: [`DEFAULT_MAX_TAIL_SECS`].
+    pub max_tail_secs: Option<i64>,
+    /// The time of verification (unix microseconds); default now.
+    pub now: Option<i64>,
 }
+
+/// How long an entry may wait for a checkpoint (or countersignature) by default: ten
+/// checkpoint intervals of a minute.
+pub const DEFAULT_MAX_TAIL_SECS: i64 = 600;
 
 /// How many recent entry hashes are remembered to recognise an entry moved backwards.
 /// Small enough to stay in cache; an entry moved further back than this is still
@@ -142,11 +178,47 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
             });
         }
     }
+    // Countersigned checkpoints, from the store and from the witness's own log: only
+    // those valid under a witness key given here count.
+    let mut witnessed: Vec<WitnessedCheckpoint> = Vec::new();
+    if !opts.witness_keys.is_empty() {
+        let mut all = crate::chain::load_witnessed(store).await?;
+        if let Some(path) = &opts.witness_log {
+            match crate::witness::read_witness_log(path) {
+                Ok(w) => all.extend(w),
+                Err(e) => problems.push(Problem {
+                    seq: 0,
+                    kind: ProblemKind::Checkpoint,
+                    detail: format!("the witness log cannot be read: {e}"),
+                }),
+            }
+        }
+        for w in all {
+            if opts.witness_keys.iter().any(|k| w.is_valid(k)) {
+                witnessed.push(w);
+            } else {
+                problems.push(Problem {
+                    seq: w.seq,
+                    kind: ProblemKind::Checkpoint,
+                    detail: format!(
+                        "a witnessed checkpoint at entry {} is not signed by a witness key given",
+                        w.seq
+                    ),
+                });
+            }
+        }
+        witnessed.sort_by_key(|w| (w.seq, w.witnessed_at));
+        witnessed.dedup_by(|a, b| a.seq == b.seq && a.hash == b.hash);
+    }
     // The head as it stood before the walk: the walk must reach at least this far.
     let head_before = read_head(store).await?;
     let mut walker = Walker::new(
         opts.keys.as_ref().map(|k| k.macer(Purpose::AuditMac)),
-        valid_cps.iter().map(|c| c.seq).collect(),
+        valid_cps
+            .iter()
+            .map(|c| c.seq)
+            .chain(witnessed.iter().map(|w| w.seq))
+            .collect(),
     );
     let sql = format!(
         "SELECT {} FROM audit_log ORDER BY seq",
@@ -238,10 +310,125 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
     report.checkpoints = valid_cps.len();
     report.unverified_checkpoints = unverified_checkpoints;
     report.latest_checkpoint = valid_cps.iter().map(|c| c.seq).max();
+    if !opts.witness_keys.is_empty() {
+        report.witness_checked = true;
+        check_witnessed(&witnessed, &walked, &mut report, &mut problems);
+    }
+    check_tail(&walked, &mut report, opts, &mut problems);
     problems.sort_by_key(|p| p.seq);
     problems.dedup_by(|a, b| a.seq == b.seq && a.kind == b.kind);
     report.problems = problems;
     Ok(report)
+}
+
+/// The log against what the witnesses countersigned: every witnessed head must be in
+/// the log as witnessed, and the tail after the newest must be short.
+fn check_witnessed(
+    witnessed: &[WitnessedCheckpoint],
+    walked: &Walked,
+    report: &mut VerifyReport,
+    problems: &mut Vec<Problem>,
+) {
+    let mut newest: Option<&WitnessedCheckpoint> = None;
+    for w in witnessed {
+        if w.seq > report.last_seq {
+            problems.push(Problem {
+                seq: report.last_seq + 1,
+                kind: ProblemKind::Truncated,
+                detail: format!(
+                    "a witness countersigned the log up to entry {}, but it ends at entry {}",
+                    w.seq, report.last_seq
+                ),
+            });
+            continue;
+        }
+        match walked.hash_at_checkpoints.get(&w.seq) {
+            Some(h) if hex::encode(h) == w.hash => {
+                newest = Some(w);
+            }
+            Some(_) => problems.push(Problem {
+                seq: w.seq,
+                kind: ProblemKind::Modified,
+                detail: format!(
+                    "entry {} differs from what the witness countersigned: history before it was rewritten",
+                    w.seq
+                ),
+            }),
+            None => problems.push(Problem {
+                seq: w.seq,
+                kind: ProblemKind::Deleted,
+                detail: format!("entry {}, countersigned by the witness, is missing", w.seq),
+            }),
+        }
+    }
+    report.witnessed = witnessed.len();
+    report.latest_witnessed = newest.map(|w| w.seq);
+}
+
+/// What the newest trusted checkpoint leaves uncovered: how many entries follow it and
+/// how long the oldest of them has waited (wall-clock seconds at verification).
+fn tail(walked: &Walked, covered: Option<i64>, now: i64) -> (u64, i64) {
+    let covered_seq = covered.unwrap_or(0);
+    if walked.entries == 0 || walked.last_seq <= covered_seq {
+        return (0, 0);
+    }
+    let start = covered
+        .and_then(|c| walked.at_after_checkpoints.get(&c).copied())
+        .or(walked.first_at)
+        .unwrap_or(walked.last_at);
+    (
+        (walked.last_seq - covered_seq) as u64,
+        ((now - start) / 1_000_000).max(0),
+    )
+}
+
+/// The verdict on the end of the log: it must be covered by a checkpoint that holds
+/// (countersigned, when witness keys are given; else signed by a trusted key), and
+/// what is not yet covered must be recent. Without any key to trust, nothing is proved.
+fn check_tail(
+    walked: &Walked,
+    report: &mut VerifyReport,
+    opts: &VerifyOptions,
+    problems: &mut Vec<Problem>,
+) {
+    if walked.entries == 0 {
+        return;
+    }
+    let now = opts
+        .now
+        .unwrap_or_else(|| renkei_core::time::Clock::now(&renkei_core::time::SystemClock).0);
+    let max = opts.max_tail_secs.unwrap_or(DEFAULT_MAX_TAIL_SECS);
+    let (covered, what) = if report.witness_checked {
+        if report.latest_witnessed.is_none() {
+            problems.push(Problem {
+                seq: 1,
+                kind: ProblemKind::Unwitnessed,
+                detail: "no checkpoint of this log is countersigned by the witness: nothing protects it against its operator".into(),
+            });
+        }
+        (report.latest_witnessed, "countersigned by the witness")
+    } else if opts.public_key.is_some() {
+        (report.latest_checkpoint, "covered by a signed checkpoint")
+    } else {
+        problems.push(Problem {
+            seq: 1,
+            kind: ProblemKind::Checkpoint,
+            detail: "no trusted key was given (checkpoint public key or witness key): nothing proves the log was not rewritten".into(),
+        });
+        return;
+    };
+    let (entries, secs) = tail(walked, covered, now);
+    report.tail_entries = entries;
+    report.tail_secs = secs;
+    if entries > 0 && secs > max {
+        problems.push(Problem {
+            seq: covered.unwrap_or(0) + 1,
+            kind: ProblemKind::Stale,
+            detail: format!(
+                "the last {entries} entries are not {what}, the oldest for {secs} s (at most {max} s allowed): checkpointing or witnessing has stopped"
+            ),
+        });
+    }
 }
 
 async fn read_head(store: &Store) -> Result<(i64, String), AuditError> {
@@ -298,9 +485,15 @@ struct Walker {
     checkpoint_seqs: Vec<i64>,
     next_checkpoint: usize,
     hash_at_checkpoints: HashMap<i64, [u8; 32]>,
+    /// For each checkpoint, when the first entry after it was written: where the tail
+    /// it leaves uncovered begins.
+    at_after_checkpoints: HashMap<i64, i64>,
+    after_checkpoint: Option<i64>,
     problems: Vec<Problem>,
     entries: u64,
+    first_at: Option<i64>,
     last_seq: i64,
+    last_at: i64,
     prev: [u8; 32],
     expected: i64,
     explained: bool,
@@ -314,6 +507,9 @@ struct Walker {
 struct Walked {
     entries: u64,
     last_seq: i64,
+    first_at: Option<i64>,
+    last_at: i64,
+    at_after_checkpoints: HashMap<i64, i64>,
     last_hash: Option<String>,
     mac_checked: bool,
     hash_at_checkpoints: HashMap<i64, [u8; 32]>,
@@ -328,9 +524,13 @@ impl Walker {
             checkpoint_seqs,
             next_checkpoint: 0,
             hash_at_checkpoints: HashMap::new(),
+            at_after_checkpoints: HashMap::new(),
+            after_checkpoint: None,
             problems: Vec::new(),
             entries: 0,
+            first_at: None,
             last_seq: 0,
+            last_at: 0,
             prev: [0u8; 32],
             expected: 1,
             explained: false,
@@ -356,6 +556,11 @@ impl Walker {
         let text = |c: usize| b.text(r, c).unwrap_or("");
         self.entries += 1;
         self.last_seq = seq;
+        self.last_at = at;
+        self.first_at.get_or_insert(at);
+        if let Some(cp) = self.after_checkpoint.take() {
+            self.at_after_checkpoints.insert(cp, at);
+        }
         if seq > self.expected {
             let detail = if seq == self.expected + 1 {
                 format!("entry {} is missing", self.expected)
@@ -384,6 +589,7 @@ impl Walker {
         }
         if self.checkpoint_seqs.get(self.next_checkpoint) == Some(&seq) {
             self.hash_at_checkpoints.insert(seq, hash);
+            self.after_checkpoint = Some(seq);
         }
         let fields = [
             text(2),
@@ -467,6 +673,9 @@ impl Walker {
         Walked {
             entries: self.entries,
             last_seq: self.last_seq,
+            first_at: self.first_at,
+            last_at: self.last_at,
+            at_after_checkpoints: self.at_after_checkpoints,
             last_hash: (self.entries > 0).then(|| hex::encode(self.prev)),
             mac_checked,
             hash_at_checkpoints: self.hash_at_checkpoints,

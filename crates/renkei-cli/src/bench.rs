@@ -108,8 +108,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 &store,
                 &VerifyOptions {
                     keys: Some(keys.clone()),
-                    public_key: None,
-                    checkpoint_file: None,
+                    ..Default::default()
                 },
             )
             .await?;
@@ -204,8 +203,7 @@ async fn audit_figures(backend: &str, store: &Store, a: &BenchArgs) -> anyhow::R
         store,
         &VerifyOptions {
             keys: Some(keys.clone()),
-            public_key: None,
-            checkpoint_file: None,
+            ..Default::default()
         },
     )
     .await?;

@@ -188,13 +188,59 @@ pub async fn linkage_key(config: Option<&Path>, cmd: LinkageKeyCmd) -> anyhow::R
 pub enum AuditCmd {
     /// Walk the hash chain, MACs and signed checkpoints; exit 1 naming the first
     /// entry that was modified, deleted, inserted, reordered or cut off.
+    ///
+    /// Against the operator, only a witness's key holds: give the supervisor's witness
+    /// public key with --witness-key (and the witness's own record with --witness-log).
+    /// Without it, the platform's registered witness keys are used; without any key to
+    /// trust, verification fails.
     Verify {
         /// Checkpoint public key (hex) to trust, for verifying without the master key.
         #[arg(long)]
         public_key: Option<String>,
+        /// A witness's Ed25519 public key (hex); repeat for several.
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+        /// The witness's own record of what it countersigned (JSON Lines).
+        #[arg(long)]
+        witness_log: Option<std::path::PathBuf>,
+        /// How long (seconds) an entry may wait uncovered before verification fails
+        /// (default: audit.max_tail_secs, 600).
+        #[arg(long)]
+        max_tail: Option<i64>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Make a witness key (on the supervisor's side, never on the platform's host) and
+    /// print its public half, to register in audit.witness_keys.
+    WitnessKey {
+        /// Where to write the key (created owner-only; never overwritten).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Act as the witness: countersign the platform's newest checkpoint after checking
+    /// the entries since the last countersigned one continue it, keep a copy in
+    /// --log, and hand the countersignature to the platform. Exits non-zero with an
+    /// alarm if the platform's log no longer continues what was countersigned.
+    Witness {
+        /// The witness key (from `renkei audit witness-key`).
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// The witness's own record, kept outside the platform.
+        #[arg(long)]
+        log: std::path::PathBuf,
+        /// The platform's address, e.g. `https://renkei.example.jp`
+        #[arg(long)]
+        url: String,
+        /// A file holding an auditor's API token (else RENKEI_WITNESS_TOKEN).
+        #[arg(long)]
+        token_file: Option<std::path::PathBuf>,
+        /// Also trust this CA certificate (PEM) for the platform's TLS.
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
+        /// Repeat every this many seconds (default: one round, then exit).
+        #[arg(long)]
+        every: Option<u64>,
     },
     /// Write entries as JSON Lines (for the auditor).
     Export {
@@ -667,21 +713,32 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
 pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(config)?;
     match cmd {
-        AuditCmd::Verify { public_key, json } => {
-            let pk = match public_key {
-                Some(h) => {
-                    let bytes: [u8; 32] = hex::decode(h.trim())
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
-                        .context("--public-key: 64 hex characters")?;
-                    Some(
-                        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-                            .context("--public-key is not an Ed25519 key")?,
-                    )
-                }
-                None => None,
+        AuditCmd::Verify {
+            public_key,
+            witness_keys,
+            witness_log,
+            max_tail,
+            json,
+        } => {
+            let key = |h: &str, what: &str| {
+                renkei_audit::witness::parse_public_key(h)
+                    .with_context(|| format!("{what}: an Ed25519 public key, 64 hex characters"))
             };
-            let v = renkei_app::verify_audit(&cfg, &operator(), pk).await?;
+            let trusted = public_key
+                .as_deref()
+                .map(|h| key(h, "--public-key"))
+                .transpose()?;
+            let witness_keys = witness_keys
+                .iter()
+                .map(|h| key(h, "--witness-key"))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let req = renkei_app::VerifyRequest {
+                trusted,
+                witness_keys,
+                witness_log,
+                max_tail_secs: max_tail,
+            };
+            let v = renkei_app::verify_audit(&cfg, &operator(), req).await?;
             if !v.report.mac_checked {
                 eprintln!(
                     "warning: entry MACs were not checked and this verification is not recorded: the master key is not available here"
@@ -749,10 +806,58 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
             println!("{}", renkei_app::checkpoint_public_key(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }
+        AuditCmd::WitnessKey { out } => {
+            let pk = renkei_audit::witness::new_witness_key(&out)
+                .with_context(|| format!("{}: cannot create (it must not exist)", out.display()))?;
+            eprintln!(
+                "witness key written to {}; keep it on the supervisor's side. Register its public half:",
+                out.display()
+            );
+            println!("{}", hex::encode(pk.to_bytes()));
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCmd::Witness {
+            key,
+            log,
+            url,
+            token_file,
+            ca_file,
+            every,
+        } => {
+            let token = match token_file {
+                Some(p) => std::fs::read_to_string(&p)
+                    .with_context(|| format!("{}", p.display()))?
+                    .trim()
+                    .to_owned(),
+                None => std::env::var("RENKEI_WITNESS_TOKEN").context(
+                    "give --token-file or RENKEI_WITNESS_TOKEN (an auditor's API token)",
+                )?,
+            };
+            let ca = ca_file
+                .map(|p| std::fs::read(&p).with_context(|| format!("{}", p.display())))
+                .transpose()?;
+            let signing = renkei_audit::witness::load_witness_key(&key)
+                .with_context(|| format!("{}", key.display()))?;
+            let witness = renkei_audit::witness::Witness::new(signing, log);
+            let source = crate::witness::HttpSource::new(&url, token, ca.as_deref())?;
+            crate::witness::run(
+                &witness,
+                &source,
+                every.map(std::time::Duration::from_secs),
+                &|line| println!("{line}"),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 fn print_report(r: &renkei_audit::VerifyReport) {
+    if !r.witness_checked {
+        eprintln!(
+            "warning: no witness key: this verification trusts the operator's own keys (see `renkei audit witness-key`)"
+        );
+    }
     if r.unverified_checkpoints > 0 {
         eprintln!(
             "warning: {} checkpoints were not checked: give the trusted key with --public-key (see `renkei audit public-key`)",
@@ -792,6 +897,20 @@ fn print_report(r: &renkei_audit::VerifyReport) {
                 );
             }
         }
+    }
+    if r.witness_checked {
+        println!(
+            "witnessed: up to entry {}; not yet countersigned: {} entries, the oldest waiting {} s",
+            r.latest_witnessed
+                .map_or_else(|| "(none)".to_owned(), |s| s.to_string()),
+            r.tail_entries,
+            r.tail_secs
+        );
+    } else if r.entries > 0 {
+        println!(
+            "not yet covered by a signed checkpoint: {} entries, the oldest waiting {} s",
+            r.tail_entries, r.tail_secs
+        );
     }
 }
 
@@ -866,9 +985,41 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
         let scheme = if cfg.tls.is_some() { "https" } else { "http" };
         cfg.public_url = Some(format!("{scheme}://{}", listener.local_addr()?));
     }
+    // The demo plays the supervisor's witness too (see DemoWitness for where a real one
+    // lives): its public key is registered, and it countersigns over the API.
+    let demo_witness = renkei_app::demo::DemoWitness::ensure(&cfg.data_dir)?;
+    if !cfg.audit.witness_keys.contains(&demo_witness.public_hex()) {
+        cfg.audit.witness_keys.push(demo_witness.public_hex());
+    }
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
     let accounts = renkei_app::demo::ensure_accounts(&app).await?;
     renkei_app::demo::ensure_world(&app, a.persons, &|line| println!("{line}")).await?;
+    let witness_token = renkei_app::demo::witness_token(&app, &accounts).await?;
+    let ca = match &app.config.tls {
+        Some(t) => Some(
+            std::fs::read(&t.cert_file).with_context(|| format!("{}", t.cert_file.display()))?,
+        ),
+        None => None,
+    };
+    let source = crate::witness::HttpSource::new(
+        app.config.public_url.as_deref().unwrap_or_default(),
+        witness_token,
+        ca.as_deref(),
+    )?;
+    let every = std::time::Duration::from_secs(app.config.audit.checkpoint_interval_secs);
+    let witness_log = demo_witness.log.clone();
+    tokio::spawn(async move {
+        let witness = renkei_audit::witness::Witness::new(demo_witness.key, demo_witness.log);
+        // Give the server a moment to start listening.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        if let Err(e) = crate::witness::run(&witness, &source, Some(every), &|line| {
+            tracing::info!("witness: {line}")
+        })
+        .await
+        {
+            tracing::error!("witness: {e:#}");
+        }
+    });
     let addr = listener.local_addr()?;
     let scheme = if app.config.tls.is_some() {
         "https"
@@ -885,8 +1036,13 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
         "  Catalogue / データカタログ (no sign-in / ログイン不要): {scheme}://{addr}/catalog\n"
     ));
     out.push_str(&format!(
-        "  Data / データ: {}\n\n",
+        "  Data / データ: {}\n",
         app.config.data_dir.display()
+    ));
+    out.push_str(&format!(
+        "  Audit witness / 監査ログの連署: every {} s, record in {}\n\n",
+        app.config.audit.checkpoint_interval_secs,
+        witness_log.display()
     ));
     out.push_str(&format!(
         "  {:<18} {:<12} {:<20} {}\n",

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_data;
 mod commands;
+mod witness;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -153,6 +153,8 @@ actions! {
     AuditVerify = "audit.verify",
     /// The audit log was exported.
     AuditExport = "audit.export",
+    /// A witness countersigned a checkpoint of the log.
+    AuditWitness = "audit.witness",
     /// A dataset version was ingested (or refused).
     DatasetIngest = "dataset.ingest",
     /// A custodian's view of a dataset (versions, exact profiles) was read.

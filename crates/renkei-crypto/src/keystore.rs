@@ -190,6 +190,25 @@ impl KeyStore {
         Ok(Self { master, linkage })
     }
 
+    /// Loads the master key only. Every process but the ones that tokenize (ingest, the
+    /// linkage authority's) uses this: the web server never holds the linkage key.
+    pub fn load_master(cfg: &KeyConfig, data_dir: &Path) -> Result<Self, KeyError> {
+        let master_file = cfg
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys/master.key"));
+        let master =
+            load_one("master", MASTER_KEY_ENV, &master_file)?.ok_or_else(|| KeyError::Missing {
+                which: "master",
+                env: MASTER_KEY_ENV,
+                file: master_file.display().to_string(),
+            })?;
+        Ok(Self {
+            master,
+            linkage: Vec::new(),
+        })
+    }
+
     /// Loads the keys, first creating missing key files with fresh random keys. For the
     /// demo and first-time set-up only; production keys are provisioned by the operator.
     ///

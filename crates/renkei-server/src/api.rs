@@ -78,7 +78,73 @@ pub struct VerifyOut {
     checkpoints: usize,
     latest_checkpoint: Option<i64>,
     mac_checked: bool,
+    /// Whether the log was checked against the registered witnesses' keys.
+    witness_checked: bool,
+    /// The newest countersigned checkpoint's entry.
+    latest_witnessed: Option<i64>,
+    /// Entries not yet covered by a checkpoint that holds (countersigned, with witnesses).
+    tail_entries: u64,
+    /// How long the oldest of them has waited (seconds).
+    tail_secs: i64,
     problems: Vec<ProblemOut>,
+}
+
+/// A checkpoint the platform signed: the log had `seq` entries ending in `hash`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CheckpointOut {
+    seq: i64,
+    /// Unix microseconds.
+    at: i64,
+    /// Hex.
+    hash: String,
+    /// The platform's Ed25519 checkpoint key (hex).
+    public_key: String,
+    /// Hex.
+    signature: String,
+}
+
+/// One entry exactly as stored and hashed (what a witness recomputes).
+#[derive(Serialize, ToSchema)]
+pub struct ChainEntryOut {
+    seq: i64,
+    /// Unix microseconds.
+    at: i64,
+    actor: String,
+    actor_name: String,
+    actor_roles: String,
+    action: String,
+    object: String,
+    outcome: String,
+    reason: String,
+    request_id: String,
+    /// The JSON detail as the exact text that was hashed.
+    detail: String,
+    prev_hash: String,
+    hash: String,
+    mac: String,
+}
+
+/// A witness's countersignature of one of the platform's checkpoints.
+#[derive(Deserialize, ToSchema)]
+pub struct WitnessIn {
+    seq: i64,
+    hash: String,
+    /// When the platform signed the checkpoint (unix microseconds).
+    at: i64,
+    /// When the witness countersigned it (unix microseconds, the witness's clock).
+    witnessed_at: i64,
+    /// The witness's Ed25519 public key (hex); must be registered.
+    witness_key: String,
+    signature: String,
+}
+
+/// Position in the chain for `/api/v1/audit/chain`.
+#[derive(Deserialize, IntoParams)]
+pub struct ChainQuery {
+    /// Entries after this sequence number (default 0: from the start).
+    after_seq: Option<i64>,
+    /// At most this many, oldest first (1–20000, default 1000).
+    limit: Option<i64>,
 }
 
 /// Error body of every non-2xx answer.
@@ -230,6 +296,10 @@ pub async fn audit_verify(
         checkpoints: r.checkpoints,
         latest_checkpoint: r.latest_checkpoint,
         mac_checked: r.mac_checked,
+        witness_checked: r.witness_checked,
+        latest_witnessed: r.latest_witnessed,
+        tail_entries: r.tail_entries,
+        tail_secs: r.tail_secs,
         problems: r
             .problems
             .into_iter()
@@ -240,6 +310,105 @@ pub async fn audit_verify(
             })
             .collect(),
     }))
+}
+
+/// POST /api/v1/audit/checkpoint
+///
+/// Signs a checkpoint of the head now if it moved, and returns the newest one (what a
+/// witness countersigns). `null` while the log is empty.
+#[utoipa::path(post, path = "/api/v1/audit/checkpoint", tag = "audit",
+    responses((status = 200, body = Option<CheckpointOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit_checkpoint(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Option<CheckpointOut>>, AppError> {
+    let cp = st
+        .app
+        .audit
+        .reader(&ctx.caller)
+        .await?
+        .latest_checkpoint()
+        .await?;
+    Ok(Json(cp.map(|c| CheckpointOut {
+        seq: c.seq,
+        at: c.at,
+        hash: c.hash,
+        public_key: c.public_key,
+        signature: c.signature,
+    })))
+}
+
+/// GET /api/v1/audit/chain
+///
+/// Entries exactly as stored, oldest first, for a witness to recompute the chain.
+#[utoipa::path(get, path = "/api/v1/audit/chain", tag = "audit", params(ChainQuery),
+    responses((status = 200, body = [ChainEntryOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit_chain(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(q): Query<ChainQuery>,
+) -> Result<Json<Vec<ChainEntryOut>>, AppError> {
+    let rows = st
+        .app
+        .audit
+        .reader(&ctx.caller)
+        .await?
+        .entries_after(
+            q.after_seq.unwrap_or(0),
+            q.limit.unwrap_or(1000).clamp(1, 20_000),
+        )
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|e| ChainEntryOut {
+                seq: e.seq,
+                at: e.at,
+                actor: e.actor,
+                actor_name: e.actor_name,
+                actor_roles: e.actor_roles,
+                action: e.action,
+                object: e.object,
+                outcome: e.outcome,
+                reason: e.reason,
+                request_id: e.request_id,
+                detail: e.detail,
+                prev_hash: e.prev_hash,
+                hash: e.hash,
+                mac: e.mac,
+            })
+            .collect(),
+    ))
+}
+
+/// POST /api/v1/audit/witness
+///
+/// Stores a witness's countersignature. Refused (and audited) unless it is made by a
+/// registered witness key over a checkpoint this platform signed.
+#[utoipa::path(post, path = "/api/v1/audit/witness", tag = "audit", request_body = WitnessIn,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit_witness(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Json(w): Json<WitnessIn>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let w = renkei_audit::WitnessedCheckpoint {
+        seq: w.seq,
+        hash: w.hash,
+        at: w.at,
+        witnessed_at: w.witnessed_at,
+        witness_key: w.witness_key,
+        signature: w.signature,
+    };
+    st.app
+        .audit
+        .reader(&ctx.caller)
+        .await?
+        .accept_witness(&w)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// Filter for `/api/v1/catalog/datasets`.
@@ -336,8 +505,8 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Renkei API", description = "Renkei information linkage platform. Authenticate with an API token: `Authorization: Bearer rkt_...`."),
-    paths(me, users, audit_entries, audit_verify, catalog_datasets, catalog_dataset, catalog_linkage),
-    components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, ErrorBody, ErrorDetail, LinkOut)),
+    paths(me, users, audit_entries, audit_verify, audit_checkpoint, audit_chain, audit_witness, catalog_datasets, catalog_dataset, catalog_linkage),
+    components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, CheckpointOut, ChainEntryOut, WitnessIn, ErrorBody, ErrorDetail, LinkOut)),
     modifiers(&Security),
     tags((name = "accounts", description = "Who is calling; users and roles"), (name = "audit", description = "The audit log, for the supervisory body"),
         (name = "catalog", description = "The public dataset catalogue (no authentication); small counts are shown as `<10`"))

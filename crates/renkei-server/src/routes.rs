@@ -222,6 +222,24 @@ fn table() -> Vec<RouteDef> {
             need(ReadAudit),
             get(api::audit_verify),
         ),
+        r(
+            M::POST,
+            "/api/v1/audit/checkpoint",
+            need(ReadAudit),
+            post(api::audit_checkpoint),
+        ),
+        r(
+            M::GET,
+            "/api/v1/audit/chain",
+            need(ReadAudit),
+            get(api::audit_chain),
+        ),
+        r(
+            M::POST,
+            "/api/v1/audit/witness",
+            need(ReadAudit),
+            post(api::audit_witness),
+        ),
     ]
 }
 

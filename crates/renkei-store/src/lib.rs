@@ -256,7 +256,12 @@ impl Store {
 }
 
 /// Tables that only ever grow.
-pub const APPEND_ONLY: [&str; 3] = ["audit_log", "audit_checkpoints", "deletion_certificates"];
+pub const APPEND_ONLY: [&str; 4] = [
+    "audit_log",
+    "audit_checkpoints",
+    "audit_witness",
+    "deletion_certificates",
+];
 
 fn sqlite_path(url: &str) -> String {
     let rest = url

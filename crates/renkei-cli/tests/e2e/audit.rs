@@ -156,7 +156,117 @@ async fn cli_catches_a_cut_tail(store: Store) {
     assert!(out.contains("truncated"), "{out}");
 }
 
+/// The supervisor's witness, on its own machine, over the API: it countersigns while the
+/// log continues; after the operator rewrites history with the master key (triggers
+/// dropped, hashes, MACs and checkpoints recomputed, countersignatures deleted), the
+/// witness's key and record catch it and the witness raises the alarm.
+async fn the_witness_catches_what_the_master_key_can_forge(store: Store) {
+    let mut env = populated(&store);
+    let supervisor = tempfile::tempdir().unwrap();
+    let key = supervisor.path().join("witness.key");
+    let log = supervisor.path().join("witnessed.jsonl");
+    let token_file = supervisor.path().join("token");
+    let pk = env
+        .ok(
+            &["audit", "witness-key", "--out", key.to_str().unwrap()],
+            "",
+        )
+        .trim()
+        .to_owned();
+    assert_eq!(pk.len(), 64, "{pk}");
+    env.vars
+        .push(("RENKEI_AUDIT_WITNESS_KEYS".into(), pk.clone()));
+    env.ok(
+        &[
+            "user",
+            "add",
+            "--username",
+            "watcher",
+            "--role",
+            "auditor",
+            "--password-stdin",
+        ],
+        &format!("{PW}\n"),
+    );
+    let server = env.start(&["serve"], "Renkei listening on");
+    let url = server.url.clone();
+    let c = client();
+    sign_in_and_enrol(&c, &url, "watcher", PW).await;
+    std::fs::write(
+        &token_file,
+        create_api_token(&c, &server.url, "witness").await,
+    )
+    .unwrap();
+    let witness_args = [
+        "audit",
+        "witness",
+        "--key",
+        key.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--url",
+        url.as_str(),
+        "--token-file",
+        token_file.to_str().unwrap(),
+    ];
+    let (code, out, err) = env.run(&witness_args, "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("countersigned the log up to entry"), "{out}");
+    let verify_args = [
+        "audit",
+        "verify",
+        "--witness-key",
+        pk.as_str(),
+        "--witness-log",
+        log.to_str().unwrap(),
+    ];
+    let (code, out, err) = env.run(&verify_args, "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("audit log OK"), "{out}");
+    assert!(out.contains("witnessed: up to entry"), "{out}");
+    // The auditor's API reports the same, against the registered key.
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/audit/verify", server.url))
+        .bearer_auth(std::fs::read_to_string(&token_file).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["ok"].as_bool(), v["witness_checked"].as_bool()),
+        (Some(true), Some(true)),
+        "{v}"
+    );
+    assert_eq!(server.stop(), 0);
+
+    let keys = renkei_crypto::KeyStore::load_master(&Default::default(), env.data_dir()).unwrap();
+    renkei_audit::testing::forge_rewrite(
+        &store,
+        &keys,
+        &env.data_dir().join("audit/checkpoints.jsonl"),
+        true,
+        |rows| rows[3].actor_name = "someone else".into(),
+    )
+    .await;
+    let (code, out, err) = env.run(&verify_args, "");
+    assert_eq!(
+        code, 1,
+        "the forgery must not pass the witness's key:\n{out}{err}"
+    );
+    assert!(out.contains("witness countersigned"), "{out}");
+    let server = env.start(&["serve"], "Renkei listening on");
+    let mut args = witness_args.to_vec();
+    let url = server.url.clone();
+    args[7] = url.as_str();
+    let (code, out, err) = env.run(&args, "");
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("was rewritten"), "{err}");
+}
+
 store_test!(
+    the_witness_catches_what_the_master_key_can_forge,
     cli_catches_modification,
     cli_catches_deletion,
     cli_catches_insertion,

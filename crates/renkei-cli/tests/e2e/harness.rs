@@ -191,3 +191,84 @@ pub fn now_secs() -> u64 {
 pub fn next_code(secret: &str) -> String {
     renkei_accounts::current_code(secret, now_secs() + 30).unwrap()
 }
+
+/// Signs `username` in for the first time through the pages, enrolling an
+/// authenticator. Returns the TOTP secret.
+pub async fn sign_in_and_enrol(
+    c: &reqwest::Client,
+    base: &str,
+    username: &str,
+    pw: &str,
+) -> String {
+    let login = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf(&login).as_str()),
+            ("username", username),
+            ("password", pw),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/mfa/enrol");
+    let enrol = c
+        .get(format!("{base}/mfa/enrol"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let i = enrol
+        .find("<code class=\"secret\">")
+        .unwrap_or_else(|| panic!("{enrol}"))
+        + 21;
+    let secret = enrol[i..i + enrol[i..].find('<').unwrap()].replace(' ', "");
+    let code = renkei_accounts::current_code(&secret, now_secs()).unwrap();
+    let r = c
+        .post(format!("{base}/mfa/enrol"))
+        .form(&[("csrf", csrf(&enrol).as_str()), ("code", &code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/home");
+    secret
+}
+
+/// Creates an API token on the account page of the signed-in client. Returns its value.
+pub async fn create_api_token(c: &reqwest::Client, base: &str, name: &str) -> String {
+    let account = c
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page = c
+        .post(format!("{base}/account/tokens"))
+        .form(&[
+            ("csrf", csrf(&account).as_str()),
+            ("name", name),
+            ("days", "7"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let i = page
+        .find("<code class=\"secret\">")
+        .unwrap_or_else(|| panic!("{page}"))
+        + 21;
+    page[i..i + page[i..].find('<').unwrap()].to_owned()
+}

@@ -269,6 +269,26 @@ async fn the_demo_serves_every_role() {
             .status(),
         StatusCode::OK
     );
+    // The demo's witness countersigns over the API within seconds of the start, and the
+    // auditor's verification page checks the log against its key.
+    let witnessed = data.join("demo-witness/witnessed.jsonl");
+    for _ in 0..100 {
+        if witnessed.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(witnessed.exists(), "the demo witness never countersigned");
+    let verify = c
+        .get(format!("{base}/audit/verify"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(verify.contains("監督者の連署"), "{verify}");
+    assert!(verify.contains("notice ok"), "{verify}");
     assert_eq!(demo.stop(), 0);
 
     // Again: the same world and credentials.

@@ -158,6 +158,14 @@ pub async fn verify(State(st): State<AppState>, ctx: RequestContext) -> Result<M
                 dt { (ctx.t("audit.checkpoints")) } dd { (report.checkpoints) }
                 dt { (ctx.t("audit.latest_checkpoint")) } dd { (report.latest_checkpoint.map(|s| s.to_string()).unwrap_or_else(|| "—".into())) }
                 dt { (ctx.t("audit.mac_checked")) } dd { (ctx.t(if report.mac_checked { "common.yes" } else { "common.no" })) }
+                @if report.witness_checked {
+                    dt { (ctx.t("audit.witnessed")) } dd { (report.latest_witnessed.map(|s| s.to_string()).unwrap_or_else(|| "—".into())) }
+                }
+                dt { (ctx.t("audit.tail")) }
+                dd { (ctx.t("audit.tail_value").replace("{n}", &report.tail_entries.to_string()).replace("{secs}", &report.tail_secs.to_string())) }
+            }
+            @if !report.witness_checked {
+                (notice("warn", ctx.t("audit.no_witness")))
             }
             @if !report.problems.is_empty() {
                 table {

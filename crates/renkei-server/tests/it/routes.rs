@@ -58,6 +58,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/audit/export", "auditor"),
     ("GET", "/api/v1/audit/entries", "auditor"),
     ("GET", "/api/v1/audit/verify", "auditor"),
+    ("POST", "/api/v1/audit/checkpoint", "auditor"),
+    ("GET", "/api/v1/audit/chain", "auditor"),
+    ("POST", "/api/v1/audit/witness", "auditor"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]

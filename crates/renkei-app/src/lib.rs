@@ -342,6 +342,7 @@ pub async fn rotate_linkage_key(
 ) -> Result<renkei_ingest::linkage::Rotation, AppError> {
     let file = keyring_file(&config)?;
     let app = App::open(config.clone(), Keys::MustExist).await?;
+    app.ingestor.linkage().may_rotate(caller).await?;
     let platform = app
         .ingestor
         .linkage()

@@ -163,6 +163,9 @@ actions! {
     DatasetRejects = "dataset.rejects.download",
     /// A stored dataset version was opened for reading.
     DatasetOpen = "dataset.open",
+    /// Writing a holder's stored data was asked for (recorded when refused; what is
+    /// written is recorded by the operation that writes it).
+    DatasetWrite = "dataset.write",
     /// A destroyable data key was created.
     KeyCreate = "key.create",
     /// Data keys were destroyed, with a deletion certificate.

@@ -303,7 +303,15 @@ impl Tree {
                 }
             }
         }
-        std::fs::write(staging.join(".rewrite"), marker).map_err(io(&staging))?;
+        // The marker is what stops a re-run from applying the rewrite twice: it must be
+        // on disk, whole, before the new version can be swapped in.
+        let mark_new = staging.join(".rewrite");
+        File::create(&mark_new)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, marker.as_bytes())?;
+                f.sync_all()
+            })
+            .map_err(io(&mark_new))?;
         // Sync the new files' directories, then swap: old aside, new in, old gone.
         let mut dirs = vec![staging.clone()];
         if let Ok(rd) = std::fs::read_dir(&staging) {

@@ -225,42 +225,59 @@ impl DataStore {
 
     // ----- write side ----------------------------------------------------------------
 
-    /// Takes `holder`'s writer lock without waiting (see [`WriterLock`]).
-    pub fn lock(&self, holder: &Holder) -> Result<WriterLock, DataStoreError> {
-        self.tree.lock(holder)
+    /// Who may write or destroy `holder`'s data. Datasets: those who manage datasets
+    /// (ingest, withdrawal) and, for writing, the linkage authority (re-keying tokens).
+    /// Extracts are written and destroyed only under a permit in force, which no
+    /// caller can show yet: refused for everyone.
+    fn may_write(caller: &Caller, holder: &Holder, destroy: bool) -> Result<(), AccessDenied> {
+        match holder {
+            Holder::Dataset(_) if destroy => caller.require(Permission::ManageDatasets),
+            Holder::Dataset(_) => caller
+                .require(Permission::ManageDatasets)
+                .or_else(|_| caller.require(Permission::ManageLinkage)),
+            Holder::Extract(_) => {
+                caller.require(Permission::ManageDatasets)?;
+                Err(AccessDenied::Object("no_permit"))
+            }
+        }
     }
 
-    /// Starts writing `version` under `lock`, encrypted under `key`.
-    pub fn begin(
-        &self,
-        lock: &WriterLock,
-        version: i64,
-        key: &WriteKey,
-    ) -> Result<Staging, DataStoreError> {
-        self.tree.begin(lock, version, key.key.clone())
-    }
-
-    /// The data key new versions of the locked holder are written under: its live key,
-    /// or a new one (recorded, with its audit entry, before anything is written).
-    pub async fn write_key(
+    async fn refuse(
         &self,
         caller: &Caller,
-        lock: &WriterLock,
-    ) -> Result<WriteKey, DataStoreError> {
-        let owner = lock.holder().owner();
-        if let Some(id) = self.vault.live_keys(&owner).await?.into_iter().next_back() {
-            let key = self.vault.open(&id).await?;
-            return Ok(WriteKey {
-                id,
-                key: Arc::new(key),
-            });
+        action: Action,
+        holder: &Holder,
+        e: DataStoreError,
+    ) -> DataStoreError {
+        if e.kind().is_refusal()
+            && let Err(a) = self
+                .audit
+                .record(caller.event(action, holder.owner(), Outcome::denied(e.code())))
+                .await
+        {
+            return a.into();
         }
-        let mut tx = self.store.begin().await?;
-        let (id, key) = self.vault.create_in(&mut tx, caller, &owner).await?;
-        tx.commit().await?;
-        Ok(WriteKey {
-            id,
-            key: Arc::new(key),
+        e
+    }
+
+    /// The writer of `holder` for `caller`, who must be allowed to write it (refusals
+    /// audited). Takes the holder's writer lock without waiting (see [`WriterLock`]):
+    /// `Busy` if another writer has it.
+    pub async fn writer(
+        &self,
+        caller: &Caller,
+        holder: &Holder,
+    ) -> Result<DataWriter, DataStoreError> {
+        if let Err(d) = Self::may_write(caller, holder, false) {
+            return Err(self
+                .refuse(caller, Action::DatasetWrite, holder, d.into())
+                .await);
+        }
+        let lock = self.tree.lock(holder)?;
+        Ok(DataWriter {
+            ds: self.clone(),
+            lock,
+            caller: caller.clone(),
         })
     }
 
@@ -271,35 +288,7 @@ impl DataStore {
 
     /// Whether a version directory exists (published, committed or not).
     pub fn version_exists(&self, holder: &Holder, version: i64) -> bool {
-        self.tree.version_dir(holder, version).exists()
-    }
-
-    /// Rewrites `version` of the locked holder in place through `f` (table name and
-    /// batch in, batch out), under its live key; see the layout's rewrite for the
-    /// crash-safe swap. `marker` names the rewrite: a version that already carries it is
-    /// left alone (returns `None`), so an interrupted run can simply be run again.
-    /// The file work runs on the calling thread: this is for commands (a key
-    /// rotation), not for request handlers.
-    pub async fn rewrite_version(
-        &self,
-        lock: &WriterLock,
-        version: i64,
-        marker: &str,
-        f: &mut (dyn FnMut(&str, RecordBatch) -> Result<RecordBatch, DataStoreError> + Send),
-    ) -> Result<Option<u64>, DataStoreError> {
-        let owner = lock.holder().owner();
-        let id = self
-            .vault
-            .live_keys(&owner)
-            .await?
-            .into_iter()
-            .next_back()
-            .ok_or_else(|| DataStoreError::NoSuchVersion(lock.holder().clone()))?;
-        let key = self.vault.open(&id).await?;
-        if !self.tree.version_dir(lock.holder(), version).is_dir() {
-            return Err(DataStoreError::NoSuchVersion(lock.holder().clone()));
-        }
-        self.tree.rewrite(lock, version, &key, marker, f)
+        self.tree.version_dir(holder, version).is_dir()
     }
 
     // ----- read side -----------------------------------------------------------------
@@ -362,29 +351,25 @@ impl DataStore {
         Ok(v.flatten())
     }
 
-    /// Opens `holder`'s `version` under its key. The key is the holder's live key; once
-    /// destroyed, the version no longer opens.
+    /// Opens a committed `version` of dataset `holder` under the key recorded for the
+    /// dataset. Versions not committed (refused, interrupted, or files planted beside
+    /// the store's record) do not open; once the key is destroyed, nothing does.
     async fn open(&self, holder: Holder, version: i64) -> Result<OpenVersion, DataStoreError> {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT v.status, d.key_id FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id \
+             WHERE v.dataset_id = $1 AND v.version = $2",
+        )
+        .bind(holder.id())
+        .bind(version)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some((_, Some(key_id))) = row.filter(|(status, _)| status == "committed") else {
+            return Err(DataStoreError::NoSuchVersion(holder));
+        };
         if !self.tree.version_dir(&holder, version).is_dir() {
             return Err(DataStoreError::NoSuchVersion(holder));
         }
-        let owner = holder.owner();
-        let id = match self.vault.live_keys(&owner).await?.into_iter().next_back() {
-            Some(id) => id,
-            None => {
-                let any: Option<String> = sqlx::query_scalar(
-                    "SELECT id FROM data_keys WHERE owner = $1 ORDER BY id DESC",
-                )
-                .bind(&owner)
-                .fetch_optional(self.store.pool())
-                .await?;
-                return Err(match any {
-                    Some(id) => DataStoreError::KeyDestroyed(KeyId(id)),
-                    None => DataStoreError::NoSuchVersion(holder),
-                });
-            }
-        };
-        let key = Arc::new(self.vault.open(&id).await?);
+        let key = Arc::new(self.vault.open(&KeyId(key_id)).await?);
         Ok(OpenVersion {
             tree: self.tree.clone(),
             holder,
@@ -397,14 +382,20 @@ impl DataStore {
 
     /// Deletes everything `holder` stores by destroying its data keys, with a deletion
     /// certificate recorded in the same transaction as its audit entry; then removes
-    /// the files (which no longer open) from the disk. The owning service (project
-    /// closure, dataset withdrawal) decides who may do this before calling.
+    /// the files (which no longer open) from the disk. Datasets: by those who manage
+    /// datasets; extracts: only under a permit's closure (refused until then).
+    /// Refusals are audited.
     pub async fn destroy(
         &self,
         caller: &Caller,
         holder: &Holder,
         reason: &str,
     ) -> Result<DeletionCertificate, DataStoreError> {
+        if let Err(d) = Self::may_write(caller, holder, true) {
+            return Err(self
+                .refuse(caller, Action::KeyDestroy, holder, d.into())
+                .await);
+        }
         let lock = self.tree.lock(holder)?;
         let cert = self.vault.destroy(caller, &holder.owner(), reason).await?;
         let dir = self.tree.holder_dir(holder);
@@ -421,12 +412,82 @@ impl DataStore {
         Ok(cert)
     }
 
-    /// The deletion certificates of `holder`.
+    /// The deletion certificates of `holder`. A certificate holds no data (what was
+    /// destroyed, when, why, by whom, and its digest): it is meant to be shown.
     pub async fn certificates(
         &self,
         holder: &Holder,
     ) -> Result<Vec<DeletionCertificate>, DataStoreError> {
         self.vault.certificates(&holder.owner()).await
+    }
+}
+
+/// Writing one holder's data: handed out by [`DataStore::writer`] to a caller allowed
+/// to, and holding the holder's writer lock until dropped.
+pub struct DataWriter {
+    ds: DataStore,
+    lock: WriterLock,
+    caller: Caller,
+}
+
+impl DataWriter {
+    /// What it writes.
+    pub fn holder(&self) -> &Holder {
+        self.lock.holder()
+    }
+
+    /// The data key new versions are written under: the holder's live key, or a new
+    /// one (recorded, with its audit entry, before anything is written).
+    pub async fn write_key(&self) -> Result<WriteKey, DataStoreError> {
+        let ds = &self.ds;
+        let owner = self.lock.holder().owner();
+        if let Some(id) = ds.vault.live_keys(&owner).await?.into_iter().next_back() {
+            let key = ds.vault.open(&id).await?;
+            return Ok(WriteKey {
+                id,
+                key: Arc::new(key),
+            });
+        }
+        let mut tx = ds.store.begin().await?;
+        let (id, key) = ds.vault.create_in(&mut tx, &self.caller, &owner).await?;
+        tx.commit().await?;
+        Ok(WriteKey {
+            id,
+            key: Arc::new(key),
+        })
+    }
+
+    /// Starts writing `version`, encrypted under `key`.
+    pub fn begin(&self, version: i64, key: &WriteKey) -> Result<Staging, DataStoreError> {
+        self.ds.tree.begin(&self.lock, version, key.key.clone())
+    }
+
+    /// Rewrites `version` in place through `f` (table name and batch in, batch out),
+    /// under the holder's live key; see the layout's rewrite for the crash-safe swap.
+    /// `marker` names the rewrite: a version that already carries it is left alone
+    /// (returns `None`), so an interrupted run can simply be run again. The file work
+    /// runs on the calling thread: this is for commands (a key rotation), not for
+    /// request handlers.
+    pub async fn rewrite_version(
+        &self,
+        version: i64,
+        marker: &str,
+        f: &mut (dyn FnMut(&str, RecordBatch) -> Result<RecordBatch, DataStoreError> + Send),
+    ) -> Result<Option<u64>, DataStoreError> {
+        let ds = &self.ds;
+        let holder = self.lock.holder();
+        let id = ds
+            .vault
+            .live_keys(&holder.owner())
+            .await?
+            .into_iter()
+            .next_back()
+            .ok_or_else(|| DataStoreError::NoSuchVersion(holder.clone()))?;
+        let key = ds.vault.open(&id).await?;
+        if !ds.tree.version_dir(holder, version).is_dir() {
+            return Err(DataStoreError::NoSuchVersion(holder.clone()));
+        }
+        ds.tree.rewrite(&self.lock, version, &key, marker, f)
     }
 }
 

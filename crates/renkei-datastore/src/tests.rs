@@ -53,23 +53,34 @@ fn custodian() -> Caller {
 /// dataset as current (as an ingest's commit would).
 async fn write_version(fx: &Fx, store: &Store, holder: &Holder, version: i64) {
     let op = Caller::operator("test");
-    let lock = fx.ds.lock(holder).unwrap();
-    let key = fx.ds.write_key(&op, &lock).await.unwrap();
-    let st = fx.ds.begin(&lock, version, &key).unwrap();
+    let writer = fx.ds.writer(&op, holder).await.unwrap();
+    let key = writer.write_key().await.unwrap();
+    let st = writer.begin(version, &key).unwrap();
     let mut w = st.writer("rows", batch().schema()).unwrap();
     w.write(&batch()).unwrap();
     assert_eq!(w.finish().unwrap(), 100);
     st.publish().unwrap();
-    if let Holder::Dataset(id) = holder {
-        renkei_store::sqlx::query("INSERT INTO datasets (id, kind, declaration, wrapped_key, created_at, updated_at, current_version, key_id) VALUES ($1, 'private', '', '', 0, 0, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET current_version = $2")
-            .bind(id)
-            .bind(version)
-            .bind(key.id().as_str())
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
+    commit(store, holder.id(), version, key.id().as_str(), "committed").await;
+}
+
+/// Records `version` in the catalogue as an ingest's commit would.
+async fn commit(store: &Store, id: &str, version: i64, key_id: &str, status: &str) {
+    renkei_store::sqlx::query("INSERT INTO datasets (id, kind, declaration, wrapped_key, created_at, updated_at, current_version, key_id) VALUES ($1, 'private', '', '', 0, 0, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET current_version = $2")
+        .bind(id)
+        .bind(version)
+        .bind(key_id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    renkei_store::sqlx::query("INSERT INTO dataset_versions (dataset_id, version, status, reason, created_at, created_by, files, rows_in, rows_rejected, coverage_from, coverage_to, profile) \
+         VALUES ($1, $2, $3, '', 0, 'test', '[]', 100, 0, '', '', '{}')")
+        .bind(id)
+        .bind(version)
+        .bind(status)
+        .execute(store.pool())
+        .await
+        .unwrap();
 }
 
 async fn write_publish_read_and_nothing_in_clear(store: Store) {
@@ -159,7 +170,7 @@ async fn readers_are_checked_and_audited(store: Store) {
 
 async fn destroyed_data_opens_under_no_key(store: Store) {
     let fx = fixture(&store);
-    let extract = Holder::extract("p-1").unwrap();
+    let extract = Holder::dataset("withdrawn").unwrap();
     let other = Holder::dataset("kept").unwrap();
     write_version(&fx, &store, &extract, 1).await;
     write_version(&fx, &store, &extract, 2).await;
@@ -192,7 +203,7 @@ async fn destroyed_data_opens_under_no_key(store: Store) {
         kept.push((to, version));
     }
     assert_eq!(kept.len(), 2);
-    let ids = fx.ds.vault.live_keys("extract:p-1").await.unwrap();
+    let ids = fx.ds.vault.live_keys("dataset:withdrawn").await.unwrap();
     let (_, before) = fx
         .ds
         .every_live_key()
@@ -212,7 +223,7 @@ async fn destroyed_data_opens_under_no_key(store: Store) {
         .destroy(&op, &extract, "project closed")
         .await
         .unwrap();
-    assert_eq!(cert.subject, "extract:p-1");
+    assert_eq!(cert.subject, "dataset:withdrawn");
     assert_eq!(cert.key_ids.len(), 1);
     assert!(cert.is_intact());
     assert_eq!(
@@ -266,10 +277,13 @@ async fn destroyed_data_opens_under_no_key(store: Store) {
     );
 }
 
-fn interrupted_staging_is_cleaned_and_versions_replaced_body(fx: &Fx, key: WriteKey) {
+async fn interrupted_staging_is_cleaned_and_versions_replaced(store: Store) {
+    let fx = fixture(&store);
+    let op = Caller::operator("t");
     let h = Holder::dataset("t").unwrap();
-    let lock = fx.ds.lock(&h).unwrap();
-    let st = fx.ds.begin(&lock, 1, &key).unwrap();
+    let writer = fx.ds.writer(&op, &h).await.unwrap();
+    let key = writer.write_key().await.unwrap();
+    let st = writer.begin(1, &key).unwrap();
     st.writer("rows", batch().schema())
         .unwrap()
         .finish()
@@ -281,44 +295,43 @@ fn interrupted_staging_is_cleaned_and_versions_replaced_body(fx: &Fx, key: Write
         "a holder being written is left alone"
     );
     assert!(
-        matches!(fx.ds.lock(&h), Err(DataStoreError::Busy(_))),
+        matches!(fx.ds.writer(&op, &h).await, Err(DataStoreError::Busy(_))),
         "a second writer is refused while the first holds the lock"
     );
-    drop(lock);
+    drop(writer);
     assert_eq!(fx.ds.clean_staging().unwrap(), 1);
-    let lock = fx.ds.lock(&h).unwrap();
-    let st = fx.ds.begin(&lock, 1, &key).unwrap();
+    let writer = fx.ds.writer(&op, &h).await.unwrap();
+    let st = writer.begin(1, &key).unwrap();
     let mut w = st.writer("rows", batch().schema()).unwrap();
     w.write(&batch()).unwrap();
     w.finish().unwrap();
     st.publish().unwrap();
     // Publishing the same (uncommitted) version again replaces it.
-    let st = fx.ds.begin(&lock, 1, &key).unwrap();
+    let st = writer.begin(1, &key).unwrap();
     st.writer("rows", batch().schema())
         .unwrap()
         .finish()
         .unwrap();
     st.publish().unwrap();
     assert!(fx.ds.version_exists(&h, 1));
-}
-
-async fn interrupted_staging_is_cleaned_and_versions_replaced(store: Store) {
-    let fx = fixture(&store);
-    let key = {
-        let lock = fx.ds.lock(&Holder::dataset("t").unwrap()).unwrap();
-        fx.ds
-            .write_key(&Caller::operator("t"), &lock)
-            .await
-            .unwrap()
-    };
-    interrupted_staging_is_cleaned_and_versions_replaced_body(&fx, key);
+    // Published but never committed (a crash before the catalogue's commit, or files
+    // planted beside the store): it does not open.
+    drop(writer);
+    commit(&store, "t", 1, key.id().as_str(), "refused").await;
+    let e = fx
+        .ds
+        .open_dataset(&custodian(), "t", Some(1))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "no_such_version");
 }
 
 async fn versions_are_rewritten_in_place_once(store: Store) {
     let fx = fixture(&store);
     let h = Holder::dataset("t").unwrap();
     write_version(&fx, &store, &h, 1).await;
-    let lock = fx.ds.lock(&h).unwrap();
+    let writer = fx.ds.writer(&Caller::operator("t"), &h).await.unwrap();
     let double = |_: &str, b: RecordBatch| -> Result<RecordBatch, DataStoreError> {
         let n = b
             .column_by_name("n")
@@ -331,21 +344,20 @@ async fn versions_are_rewritten_in_place_once(store: Store) {
             .collect::<Int64Array>();
         Ok(RecordBatch::try_new(b.schema(), vec![b.column(0).clone(), Arc::new(n)]).unwrap())
     };
-    let rows = fx
-        .ds
-        .rewrite_version(&lock, 1, "double", &mut { double })
+    let rows = writer
+        .rewrite_version(1, "double", &mut { double })
         .await
         .unwrap();
     assert_eq!(rows, Some(100));
     assert_eq!(
-        fx.ds
-            .rewrite_version(&lock, 1, "double", &mut { double })
+        writer
+            .rewrite_version(1, "double", &mut { double })
             .await
             .unwrap(),
         None,
         "a version carrying the marker is not rewritten again"
     );
-    drop(lock);
+    drop(writer);
     let read = || async {
         let v = fx
             .ds
@@ -366,12 +378,74 @@ async fn versions_are_rewritten_in_place_once(store: Store) {
     let dir = fx.ds.version_dir(&h, 1);
     let aside = dir.parent().unwrap().join(".retired-v1-crash");
     std::fs::rename(&dir, &aside).unwrap();
-    drop(fx.ds.lock(&h).unwrap());
+    drop(fx.ds.writer(&Caller::operator("t"), &h).await.unwrap());
     assert!(dir.is_dir() && !aside.exists());
     assert_eq!(read().await, 6);
 }
 
+/// Writing and destroying are checked like reading: a researcher cannot write or
+/// destroy a dataset, nobody writes or destroys an extract without a permit, and each
+/// refusal is audited before the caller hears of it.
+async fn writers_and_destruction_are_checked_and_audited(store: Store) {
+    let fx = fixture(&store);
+    let h = Holder::dataset("t").unwrap();
+    write_version(&fx, &store, &h, 1).await;
+    let researcher = Caller::user(
+        UserId::from_stored("u-r".into()),
+        Username::parse("researcher").unwrap(),
+        vec![Role::Researcher],
+        renkei_core::AuthMethod::SessionMfa,
+        "req",
+    );
+    let linkage = Caller::user(
+        UserId::from_stored("u-l".into()),
+        Username::parse("linkage").unwrap(),
+        vec![Role::LinkageAuthority],
+        renkei_core::AuthMethod::SessionMfa,
+        "req",
+    );
+    let e = fx.ds.writer(&researcher, &h).await.err().unwrap();
+    assert_eq!(e.code(), "permission_missing");
+    let e = fx.ds.destroy(&researcher, &h, "no").await.err().unwrap();
+    assert_eq!(e.code(), "permission_missing");
+    // The linkage authority may re-key a dataset's tokens, not destroy it.
+    drop(fx.ds.writer(&linkage, &h).await.unwrap());
+    let e = fx.ds.destroy(&linkage, &h, "no").await.err().unwrap();
+    assert_eq!(e.code(), "permission_missing");
+    let x = Holder::extract("p-1").unwrap();
+    let op = Caller::operator("t");
+    assert_eq!(
+        fx.ds.writer(&op, &x).await.err().unwrap().code(),
+        "no_permit"
+    );
+    assert_eq!(
+        fx.ds.destroy(&op, &x, "x").await.err().unwrap().code(),
+        "no_permit"
+    );
+    // Still there, still opening.
+    let v = fx.ds.open_dataset(&custodian(), "t", None).await.unwrap();
+    assert_eq!(v.read_table("rows").unwrap()[0].num_rows(), 100);
+    let rows: Vec<(String, String, String)> = renkei_store::sqlx::query_as(
+        "SELECT action, object, reason FROM audit_log WHERE outcome = 'denied' ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("dataset.write", "dataset:t", "permission_missing"),
+            ("key.destroy", "dataset:t", "permission_missing"),
+            ("key.destroy", "dataset:t", "permission_missing"),
+            ("dataset.write", "extract:p-1", "no_permit"),
+            ("key.destroy", "extract:p-1", "no_permit"),
+        ]
+        .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+    );
+}
+
 store_test!(
+    writers_and_destruction_are_checked_and_audited,
     versions_are_rewritten_in_place_once,
     write_publish_read_and_nothing_in_clear,
     readers_are_checked_and_audited,

@@ -106,6 +106,27 @@ pub enum IngestError {
     /// A rotation was asked for before any key was registered.
     #[error("no linkage key is registered yet: the first ingest registers one")]
     NoLinkageRegistered,
+    /// A linkage-key rotation has started and not finished: no version may commit under
+    /// either keyring until it has.
+    #[error(
+        "a linkage-key rotation is in progress (or was interrupted): the linkage authority \
+         finishes it with `renkei linkage-key rotate`; ingest after that, with the new key"
+    )]
+    RotationInProgress,
+    /// A stored version cannot be re-keyed in one step.
+    #[error(
+        "version {version} of {dataset} has tokens of generation {found}, not {expected}: it cannot be re-keyed in one step"
+    )]
+    GenerationGap {
+        /// Dataset.
+        dataset: String,
+        /// Version.
+        version: i64,
+        /// Its token generation.
+        found: i64,
+        /// The generation the rotation starts from.
+        expected: i64,
+    },
 }
 
 impl From<renkei_store::sqlx::Error> for IngestError {
@@ -125,6 +146,8 @@ impl Coded for IngestError {
             IngestError::InProgress(_) => "ingest_in_progress",
             IngestError::LinkageKeyMismatch { .. } => "linkage_key_mismatch",
             IngestError::NoLinkageRegistered => "no_linkage_key_registered",
+            IngestError::RotationInProgress => "linkage_rotation_in_progress",
+            IngestError::GenerationGap { .. } => "linkage_generation_gap",
             IngestError::Data(e) => e.code(),
             IngestError::Catalog(e) => e.code(),
             IngestError::Audit(e) => e.code(),
@@ -147,7 +170,9 @@ impl Coded for IngestError {
             IngestError::NotFound => ErrorKind::NotFound,
             IngestError::InProgress(_)
             | IngestError::LinkageKeyMismatch { .. }
-            | IngestError::NoLinkageRegistered => ErrorKind::Conflict,
+            | IngestError::NoLinkageRegistered
+            | IngestError::RotationInProgress
+            | IngestError::GenerationGap { .. } => ErrorKind::Conflict,
         }
     }
     fn public_detail(&self) -> Option<String> {
@@ -155,9 +180,10 @@ impl Coded for IngestError {
             IngestError::Schema(m) => Some(m.clone()),
             IngestError::Keys(e) => Some(e.to_string()),
             IngestError::NoFiles { pattern, .. } => Some(format!("no files matching {pattern:?}")),
-            IngestError::LinkageKeyMismatch { .. } | IngestError::NoLinkageRegistered => {
-                Some(self.to_string())
-            }
+            IngestError::LinkageKeyMismatch { .. }
+            | IngestError::NoLinkageRegistered
+            | IngestError::RotationInProgress
+            | IngestError::GenerationGap { .. } => Some(self.to_string()),
             _ => None,
         }
     }
@@ -374,13 +400,17 @@ impl Ingestor {
         })
     }
 
-    /// The dataset's writer lock. Start-up cleanup in another process holds it for a
-    /// moment, so a busy lock is retried for up to two seconds before the ingest is
-    /// refused; a real concurrent ingest holds it far longer.
-    async fn lock(&self, holder: &Holder) -> Result<renkei_datastore::WriterLock, IngestError> {
+    /// The dataset's writer (and its lock). Start-up cleanup in another process holds
+    /// the lock for a moment, so a busy lock is retried for up to two seconds before the
+    /// ingest is refused; a real concurrent ingest holds it far longer.
+    async fn writer(
+        &self,
+        caller: &Caller,
+        holder: &Holder,
+    ) -> Result<renkei_datastore::DataWriter, IngestError> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
-            match self.data.lock(holder) {
+            match self.data.writer(caller, holder).await {
                 Err(DataStoreError::Busy(_)) if std::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(25)).await;
                 }
@@ -471,8 +501,8 @@ impl Ingestor {
         // the version number, the data key of a new dataset, and the directories.
         let holder = Holder::dataset(&id)
             .map_err(|_| IngestError::Schema(format!("dataset id {id:?} is not a plain id")))?;
-        let lock = self.lock(&holder).await?;
-        let key = self.data.write_key(caller, &lock).await?;
+        let writer = self.writer(caller, &holder).await?;
+        let key = writer.write_key().await?;
         let version: i64 = renkei_store::sqlx::query_scalar::<_, Option<i64>>(
             "SELECT MAX(version) FROM dataset_versions WHERE dataset_id = $1",
         )
@@ -481,7 +511,7 @@ impl Ingestor {
         .await?
         .unwrap_or(0)
             + 1;
-        let staging = self.data.begin(&lock, version, &key)?;
+        let staging = writer.begin(version, &key)?;
         let stored = decl.stored_tables();
         let threads = opts.threads.clamp(1, files.len());
         let masters = self.masters.clone();
@@ -693,11 +723,17 @@ impl Ingestor {
             .detail(detail);
         let record_masters = record.masters.clone();
         let mut tx = self.store.begin().await?;
+        // The keyring the tokens were made under must still be the platform's, with no
+        // rotation begun since: else this version would carry tokens nothing links to.
+        if let Err(e) = self.linkage.still_current(&mut tx, &keyring).await {
+            drop(tx);
+            return Err(self.deny(caller, &id, e).await);
+        }
         renkei_catalog::ensure_dataset(&mut tx, decl, key.id().as_str(), now).await?;
         renkei_catalog::record_version(&mut tx, &record).await?;
         self.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
-        drop(lock);
+        drop(writer);
         // Where an ingest's time goes: reading (parallel) against the serial tail
         // (merging profiles, reports, publishing with fsync, the catalogue commit).
         tracing::debug!(

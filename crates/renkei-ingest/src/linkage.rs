@@ -28,6 +28,9 @@ use std::sync::Arc;
 
 const FINGERPRINT: &str = "linkage.fingerprint";
 const GENERATION: &str = "linkage.generation";
+/// Present (naming the target generation) from the start of a rotation to its end: no
+/// version commits meanwhile, and an interrupted rotation is visible.
+const ROTATING: &str = "linkage.rotating";
 
 /// The platform's linkage keyring as recorded: fingerprint and generation.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -108,6 +111,9 @@ impl LinkageKeys {
                 .ok_or(IngestError::Keys(KeyError::NoLinkageKey))?,
             generation: keys.linkage_generations() as i64,
         };
+        if self.rotating().await?.is_some() {
+            return Err(IngestError::RotationInProgress);
+        }
         for _ in 0..2 {
             match self.platform().await? {
                 Some(p) if p == ours => return Ok(ours),
@@ -153,6 +159,69 @@ impl LinkageKeys {
         Err(IngestError::Schema(
             "the platform's linkage key changed while it was being registered".into(),
         ))
+    }
+
+    /// Refuses (audited) a caller who may not rotate the key, before anything is done
+    /// toward a rotation (such as growing the keyring).
+    pub async fn may_rotate(&self, caller: &Caller) -> Result<(), IngestError> {
+        if let Err(d) = caller.require(Permission::ManageLinkage) {
+            self.audit
+                .record(caller.event(
+                    Action::LinkageKeyRotate,
+                    "linkage_key",
+                    Outcome::denied(d.code()),
+                ))
+                .await?;
+            return Err(d.into());
+        }
+        Ok(())
+    }
+
+    /// The target generation of a rotation begun and not finished.
+    async fn rotating(&self) -> Result<Option<i64>, IngestError> {
+        let v: Option<String> =
+            sqlx::query_scalar("SELECT value FROM platform_settings WHERE key = $1")
+                .bind(ROTATING)
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(v.and_then(|v| v.parse().ok()))
+    }
+
+    /// Inside an ingest's commit: the keyring admitted at its start must still be the
+    /// platform's, with no rotation begun. Takes the linkage guard first, so on
+    /// PostgreSQL a rotation's start and this commit cannot interleave.
+    pub(crate) async fn still_current(
+        &self,
+        tx: &mut renkei_store::Tx,
+        admitted: &PlatformKey,
+    ) -> Result<(), IngestError> {
+        sqlx::query("UPDATE guards SET n = n + 1 WHERE name = 'linkage'")
+            .execute(&mut **tx)
+            .await?;
+        let rows =
+            sqlx::query("SELECT key, value FROM platform_settings WHERE key IN ($1, $2, $3)")
+                .bind(FINGERPRINT)
+                .bind(GENERATION)
+                .bind(ROTATING)
+                .fetch_all(&mut **tx)
+                .await?;
+        let (mut fp, mut generation) = (String::new(), -1i64);
+        for r in rows {
+            let k: String = r.try_get(0)?;
+            let v: String = r.try_get(1)?;
+            match k.as_str() {
+                ROTATING => return Err(IngestError::RotationInProgress),
+                FINGERPRINT => fp = v,
+                _ => generation = v.parse().unwrap_or(-1),
+            }
+        }
+        if fp != admitted.fingerprint || generation != admitted.generation {
+            return Err(IngestError::LinkageKeyMismatch {
+                ours: admitted.fingerprint.clone(),
+                platform: fp,
+            });
+        }
+        Ok(())
     }
 
     /// Rotates the platform's linkage key to `keys`, which must hold the platform's
@@ -203,14 +272,39 @@ impl LinkageKeys {
             generation: next,
         };
         let step = Arc::new(Rekey::new(keys, next as usize)?);
+        // From here until the end, no version commits (see `still_current`); an
+        // interrupted rotation leaves the mark, and running it again finishes it.
+        match self.rotating().await? {
+            Some(g) if g == next => {}
+            Some(g) => {
+                return Err(IngestError::Schema(format!(
+                    "an interrupted rotation to generation {g} must be finished first"
+                )));
+            }
+            None => {
+                let mut tx = self.store.begin().await?;
+                sqlx::query("UPDATE guards SET n = n + 1 WHERE name = 'linkage'")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2, $3)",
+                )
+                .bind(ROTATING)
+                .bind(next.to_string())
+                .bind(self.clock.now().micros())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+        }
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM datasets ORDER BY id")
             .fetch_all(self.store.pool())
             .await?;
-        let mut locks = Vec::new();
+        let mut writers = Vec::new();
         for id in &ids {
             let holder = Holder::dataset(id)?;
-            match self.data.lock(&holder) {
-                Ok(l) => locks.push(l),
+            match self.data.writer(caller, &holder).await {
+                Ok(w) => writers.push(w),
                 Err(DataStoreError::Busy(h)) => {
                     return Err(IngestError::InProgress(h.id().to_owned()));
                 }
@@ -219,21 +313,54 @@ impl LinkageKeys {
         }
         let marker = format!("linkage-generation-{next}");
         let (mut versions, mut rows) = (0u64, 0u64);
-        for lock in &locks {
-            let id = lock.holder().id().to_owned();
-            let pending: Vec<i64> = sqlx::query_scalar(
-                "SELECT version FROM dataset_versions WHERE dataset_id = $1 AND status = 'committed' AND token_generation < $2 ORDER BY version",
+        for writer in &writers {
+            let id = writer.holder().id().to_owned();
+            // Only the declared token columns are re-keyed: other 16-byte columns are
+            // data.
+            let entry = renkei_catalog::dataset(&self.store, &id).await?;
+            let token_columns: std::collections::HashMap<String, Vec<String>> = entry
+                .declaration
+                .stored_tables()
+                .into_iter()
+                .map(|t| {
+                    let cols = t
+                        .columns
+                        .iter()
+                        .filter(|c| c.ty == renkei_catalog::ColType::Token)
+                        .map(|c| c.stored_name().to_owned())
+                        .collect();
+                    (t.name.clone(), cols)
+                })
+                .collect();
+            let token_columns = Arc::new(token_columns);
+            // Versions whose key was destroyed open nowhere: nothing to re-key.
+            let pending: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT v.version, v.token_generation FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id \
+                 WHERE v.dataset_id = $1 AND v.status = 'committed' AND v.token_generation < $2 \
+                 AND EXISTS (SELECT 1 FROM data_keys k WHERE k.id = d.key_id AND k.wrapped IS NOT NULL) \
+                 ORDER BY v.version",
             )
             .bind(&id)
             .bind(next)
             .fetch_all(self.store.pool())
             .await?;
-            for v in pending {
-                let step = step.clone();
-                let mut f = move |_: &str, b: RecordBatch| rekey_batch(&step, b);
-                if let Some(n) = self.data.rewrite_version(lock, v, &marker, &mut f).await? {
-                    rows += n;
+            for (v, generation) in pending {
+                if generation != from.generation {
+                    return Err(IngestError::GenerationGap {
+                        dataset: id.clone(),
+                        version: v,
+                        found: generation,
+                        expected: from.generation,
+                    });
                 }
+                let step = step.clone();
+                let cols = token_columns.clone();
+                let mut f = move |table: &str, b: RecordBatch| {
+                    rekey_batch(&step, b, cols.get(table).map(Vec::as_slice).unwrap_or(&[]))
+                };
+                let n = writer.rewrite_version(v, &marker, &mut f).await?;
+                rows += n.unwrap_or(0);
+                let mut tx = self.store.begin().await?;
                 sqlx::query(
                     "UPDATE dataset_versions SET token_generation = $1, linkage_fingerprint = $2 WHERE dataset_id = $3 AND version = $4",
                 )
@@ -241,8 +368,21 @@ impl LinkageKeys {
                 .bind(&to.fingerprint)
                 .bind(&id)
                 .bind(v)
-                .execute(self.store.pool())
+                .execute(&mut *tx)
                 .await?;
+                let ev = caller
+                    .event(
+                        Action::LinkageKeyRotate,
+                        format!("dataset:{id}"),
+                        Outcome::Allowed,
+                    )
+                    .detail(serde_json::json!({
+                        "version": v,
+                        "generation": next,
+                        "rows": n,
+                    }));
+                self.audit.append_in(&mut tx, &[ev]).await?;
+                tx.commit().await?;
                 versions += 1;
             }
         }
@@ -259,6 +399,10 @@ impl LinkageKeys {
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query("DELETE FROM platform_settings WHERE key = $1")
+            .bind(ROTATING)
+            .execute(&mut *tx)
+            .await?;
         let ev = caller
             .event(Action::LinkageKeyRotate, "linkage_key", Outcome::Allowed)
             .detail(serde_json::json!({
@@ -270,7 +414,7 @@ impl LinkageKeys {
             }));
         self.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
-        drop(locks);
+        drop(writers);
         Ok(Rotation {
             from,
             to,
@@ -280,22 +424,34 @@ impl LinkageKeys {
     }
 }
 
-/// Passes every token (16-byte fixed-size binary) column of `b` through `step`.
-fn rekey_batch(step: &Rekey, b: RecordBatch) -> Result<RecordBatch, DataStoreError> {
+/// Passes the token columns `tokens` of `b` (16-byte fixed-size binary) through `step`.
+fn rekey_batch(
+    step: &Rekey,
+    b: RecordBatch,
+    tokens: &[String],
+) -> Result<RecordBatch, DataStoreError> {
     let arrow = |e: arrow_schema::ArrowError| DataStoreError::Parquet {
         path: String::new(),
         msg: e.to_string(),
     };
+    let schema = b.schema();
     let columns = b
         .columns()
         .iter()
-        .map(|c| {
+        .zip(schema.fields())
+        .map(|(c, field)| {
+            if !tokens.iter().any(|t| t == field.name()) {
+                return Ok(c.clone());
+            }
             let Some(a) = c
                 .as_any()
                 .downcast_ref::<FixedSizeBinaryArray>()
                 .filter(|_| c.data_type() == &DataType::FixedSizeBinary(16))
             else {
-                return Ok(c.clone());
+                return Err(DataStoreError::Parquet {
+                    path: String::new(),
+                    msg: format!("token column {} is not 16-byte binary", field.name()),
+                });
             };
             let values = (0..a.len()).map(|i| {
                 (!a.is_null(i)).then(|| {

@@ -715,7 +715,13 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     assert_eq!(e.code(), "no_linkage_key", "{e}");
     // While another ingest of the dataset holds its lock (here: this test), a second
     // one is refused after its short wait and touches nothing.
-    let held = w.ds.lock(&Holder::dataset("deaths").unwrap()).unwrap();
+    let held =
+        w.ds.writer(
+            &Caller::operator("test"),
+            &Holder::dataset("deaths").unwrap(),
+        )
+        .await
+        .unwrap();
     let e = w
         .ing
         .ingest(
@@ -1016,6 +1022,61 @@ async fn kanji_tokens(ds: &DataStore, dataset: &str, table: &str) -> HashSet<[u8
         .collect()
 }
 
+/// A rotation that begins while an ingest is reading (admitted under the old keyring)
+/// stops that ingest at its commit: no version commits with tokens of a keyring the
+/// platform is leaving. Until the rotation ends, ingests are refused up front.
+async fn an_ingest_cannot_commit_across_a_rotation(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, data) = (dir.path().join("world"), dir.path().join("data"));
+    renkei_synth::generate(&renkei_synth::Config::new(300, 4, &src), &|_| {}).unwrap();
+    let keys = || KeyStore::from_keyring(hexkey("11"), vec![hexkey("21")]);
+    let (ing, _ds) = ingestor_with(&store, &data, keys());
+    let op = Caller::operator("t");
+    let ingest = |id: &'static str, progress: Arc<dyn Fn(u64, u64) + Send + Sync>| {
+        let ing = ing.clone();
+        let src = src.clone();
+        let op = op.clone();
+        async move {
+            ing.ingest(
+                &op,
+                &builtin(id).unwrap(),
+                &src.join(id),
+                &IngestOptions::default(),
+                progress,
+            )
+            .await
+        }
+    };
+    ingest("deaths", Arc::new(|_, _| {})).await.unwrap();
+    // The rotation's start, landing while the next ingest reads its files.
+    let handle = tokio::runtime::Handle::current();
+    let st = store.clone();
+    let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress: Arc<dyn Fn(u64, u64) + Send + Sync> = Arc::new(move |_, _| {
+        if !fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            handle
+                .block_on(
+                    renkei_store::sqlx::query(
+                        "INSERT INTO platform_settings (key, value, updated_at) VALUES ('linkage.rotating', '2', 0)",
+                    )
+                    .execute(st.pool()),
+                )
+                .unwrap();
+        }
+    });
+    let e = ingest("ehr", progress).await.unwrap_err();
+    assert_eq!(e.code(), "linkage_rotation_in_progress", "{e}");
+    assert!(
+        renkei_catalog::current_version(&store, "ehr")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing committed"
+    );
+    let e = ingest("ehr", Arc::new(|_, _| {})).await.unwrap_err();
+    assert_eq!(e.code(), "linkage_rotation_in_progress");
+}
+
 /// A version made under another linkage key is refused, naming both fingerprints;
 /// after a rotation, old versions and new ingests link exactly as before, and the old
 /// keyring is refused.
@@ -1096,17 +1157,22 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
     let log = renkei_audit::testing::recent(&store, &renkei_audit::ExportFilter::default(), 1000)
         .await
         .unwrap();
-    let actions: Vec<(&str, &str)> = log
+    let actions: Vec<(&str, &str, &str)> = log
         .iter()
         .filter(|e| e.action.starts_with("linkage."))
-        .map(|e| (e.action.as_str(), e.outcome.as_str()))
+        .map(|e| (e.action.as_str(), e.object.as_str(), e.outcome.as_str()))
         .collect();
+    // Newest first: the refused second rotation, the rotation itself, one entry per
+    // re-keyed version (in the same transaction as its new generation), the first
+    // registration.
     assert_eq!(
         actions,
         [
-            ("linkage.key.rotate", "denied"),
-            ("linkage.key.rotate", "allowed"),
-            ("linkage.key.register", "allowed")
+            ("linkage.key.rotate", "linkage_key", "denied"),
+            ("linkage.key.rotate", "linkage_key", "allowed"),
+            ("linkage.key.rotate", "dataset:ehr", "allowed"),
+            ("linkage.key.rotate", "dataset:deaths", "allowed"),
+            ("linkage.key.register", "linkage_key", "allowed")
         ]
     );
     // A researcher may not rotate.
@@ -1123,6 +1189,7 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
 
 store_test!(
     linkage_keys_are_checked_and_rotate_for_every_dataset,
+    an_ingest_cannot_commit_across_a_rotation,
     a_real_receipt_file_ingests_against_the_official_masters,
     official_codes_pass_the_strict_policy,
     generated_world_round_trips,

@@ -190,7 +190,7 @@ pub struct Masters {
     /// The master versions loaded: the embedded subset of each, then official files.
     versions: Vec<MasterVersion>,
     /// When each code of each system is in force, by [`CodeSystem::index`].
-    spans: [HashMap<String, Vec<Span>>; 7],
+    spans: [HashMap<String, Vec<(official::Src, Span)>>; 7],
     comment_idx: HashMap<String, usize>,
     modifier_idx: HashMap<String, usize>,
     disease_idx: HashMap<String, usize>,
@@ -356,7 +356,7 @@ impl Masters {
     fn parse_embedded() -> Result<Self, MasterError> {
         let mut m = Masters::default();
         for (file, text) in EXTENSIBLE {
-            m.add_file(file, text)?;
+            m.add_file(file, text, official::EMBEDDED)?;
             if let Some(system) = system_of(file) {
                 let rows = m.codes_of(system).len() as u64;
                 m.versions.push(MasterVersion {
@@ -410,7 +410,7 @@ impl Masters {
 
     /// Adds the rows of one of the [`EXTENSIBLE`] files. Trailing columns a site's
     /// file leaves out are empty.
-    fn add_file(&mut self, file: &str, text: &str) -> Result<(), MasterError> {
+    fn add_file(&mut self, file: &str, text: &str, src: official::Src) -> Result<(), MasterError> {
         let min = match file {
             "diseases.csv" | "materials.csv" | "lab_items.csv" => 5,
             "hot9.csv" | "comments.csv" | "modifiers.csv" => 3,
@@ -480,7 +480,7 @@ impl Masters {
             // Rows of the curated lists and a site's own lists carry no dates: in force
             // whenever a record is dated.
             if let Some(system) = system_of(file) {
-                self.add_span(system, g(0), Span::ALWAYS);
+                self.add_span(system, g(0), src, Span::ALWAYS);
             }
         }
         Ok(())
@@ -526,7 +526,9 @@ impl Masters {
     ///   (one code per line, e.g. the ICD-10 2013 codes Japan uses beyond WHO 2019).
     ///
     /// Where a code has several rows, the embedded row describes it, then the newest
-    /// official version; every version's period of force counts. A directory that is
+    /// official version. Its period of force is the newest official version's that
+    /// lists it (see [`Masters::check`]); once an official version of a master is
+    /// loaded, the embedded subset no longer decides for that master. A directory that is
     /// missing or holds none of these files is an error: a mistyped path must not
     /// quietly leave only the embedded masters.
     pub fn with_extra(dir: &std::path::Path) -> Result<Masters, MasterError> {
@@ -566,7 +568,7 @@ impl Masters {
         for (file, _) in EXTENSIBLE {
             let p = dir.join(file);
             match std::fs::read_to_string(&p) {
-                Ok(t) => m.add_file(file, &t)?,
+                Ok(t) => m.add_file(file, &t, official::SITE)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(err) => return Err(io(&p, err)),
             }

@@ -127,7 +127,16 @@ pub struct MasterVersion {
     pub rows: u64,
 }
 
-/// When one row of a code is in force, and which version says so.
+/// Which list said a code is in force: a loaded version (its index), a site's own list,
+/// or the curated subset built into the binary.
+pub(crate) type Src = u32;
+/// The curated subset built into the binary: decides nothing once an official version
+/// of the master is loaded.
+pub(crate) const EMBEDDED: Src = u32::MAX;
+/// A site's own list: decides only for codes no official version lists.
+pub(crate) const SITE: Src = u32::MAX - 1;
+
+/// When one row of a code is in force.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Span {
     pub(crate) from: Option<Ymd>,
@@ -223,6 +232,7 @@ impl Masters {
             .from_reader(text.as_bytes());
         let mut system = None;
         let mut rows = 0u64;
+        let src = self.versions.len() as Src;
         for (i, rec) in rdr.records().enumerate() {
             let line = i + 1;
             let rec = rec.map_err(|e| bad(line, &e.to_string()))?;
@@ -362,7 +372,7 @@ impl Masters {
                     CodeSystem::Lab => {}
                 }
             }
-            self.add_span(sys, code, span);
+            self.add_span(sys, code, src, span);
             rows += 1;
         }
         let system = system.ok_or_else(|| bad(0, "no rows"))?;
@@ -396,6 +406,7 @@ impl Masters {
             .from_reader(text.as_bytes());
         let mut cols: Option<(usize, usize, Option<usize>, Option<usize>)> = None;
         let mut rows = 0;
+        let src = self.versions.len() as Src;
         for (i, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| bad(i + 1, &e.to_string()))?;
             let Some((code, item, ty, unit)) = cols else {
@@ -441,7 +452,7 @@ impl Masters {
                 unit: unit.and_then(|u| rec.get(u)).unwrap_or("").trim().into(),
                 kind: kind.into(),
             });
-            self.add_span(CodeSystem::Lab, c, Span::ALWAYS);
+            self.add_span(CodeSystem::Lab, c, src, Span::ALWAYS);
             rows += 1;
         }
         if cols.is_none() {
@@ -461,23 +472,94 @@ impl Masters {
         Ok(v)
     }
 
-    pub(crate) fn add_span(&mut self, sys: CodeSystem, code: &str, span: Span) {
+    pub(crate) fn add_span(&mut self, sys: CodeSystem, code: &str, src: Src, span: Span) {
         match self.spans[sys.index()].get_mut(code) {
-            Some(v) => v.push(span),
+            Some(v) => v.push((src, span)),
             None => {
-                self.spans[sys.index()].insert(code.to_owned(), vec![span]);
+                self.spans[sys.index()].insert(code.to_owned(), vec![(src, span)]);
             }
         }
     }
 
+    /// How much a list's word counts: official versions over a site's lists over the
+    /// embedded subset; among official versions, the newest publication (then the one
+    /// read last).
+    fn rank(&self, src: Src) -> (u8, Ymd, Src) {
+        match src {
+            EMBEDDED => (0, (0, 0, 0), 0),
+            SITE => (1, (0, 0, 0), 0),
+            i => (
+                2,
+                self.versions
+                    .get(i as usize)
+                    .and_then(|v| v.published.as_deref())
+                    .and_then(|p| date(&p.replace('-', "")))
+                    .unwrap_or((0, 0, 0)),
+                i,
+            ),
+        }
+    }
+
+    /// The publication date of the first full version of `sys` (every file but an
+    /// abolished-code list) published after `after`: a code it does not list had left
+    /// the master by then.
+    fn next_full(&self, sys: CodeSystem, after: Ymd) -> Option<Ymd> {
+        self.versions
+            .iter()
+            .filter(|v| v.system == sys && v.source != "embedded" && !v.source.starts_with("hb_"))
+            .filter_map(|v| {
+                v.published
+                    .as_deref()
+                    .and_then(|p| date(&p.replace('-', "")))
+            })
+            .filter(|d| *d > after)
+            .min()
+    }
+
     /// What the loaded masters say about `code` for a record dated within `period`
     /// (first and last day; a receipt's service month, a lab result's day).
+    ///
+    /// The newest official version that lists the code decides its period (an older
+    /// file's "not abolished" does not outlive a newer file's abolition). An open end
+    /// means "until at least that publication": if a later full version of the master
+    /// no longer lists the code, it ended by then. The embedded subset decides only
+    /// while no official version of the master is loaded; a site's own lists only for
+    /// codes no official version lists.
     pub fn check(&self, sys: CodeSystem, code: &str, period: (Ymd, Ymd)) -> CodeCheck {
-        match self.spans[sys.index()].get(code) {
-            None => CodeCheck::Unknown,
-            Some(spans) if spans.iter().any(|s| s.overlaps(period)) => CodeCheck::InForce,
-            Some(_) => CodeCheck::NotInForce,
+        let Some(spans) = self.spans[sys.index()].get(code) else {
+            return CodeCheck::Unknown;
+        };
+        let official = self.official_loaded(sys);
+        let counted = || {
+            spans
+                .iter()
+                .filter(move |(src, _)| !(official && *src == EMBEDDED))
+        };
+        let Some(best) = counted().map(|(src, _)| self.rank(*src)).max() else {
+            return CodeCheck::Unknown;
+        };
+        let cap = (best.0 == 2).then(|| self.next_full(sys, best.1)).flatten();
+        let in_force = counted()
+            .filter(|(src, _)| self.rank(*src) == best)
+            .any(|(_, s)| {
+                Span {
+                    from: s.from,
+                    to: s.to.or(cap),
+                }
+                .overlaps(period)
+            });
+        if in_force {
+            CodeCheck::InForce
+        } else {
+            CodeCheck::NotInForce
         }
+    }
+
+    /// Whether an official version of `sys` is loaded.
+    fn official_loaded(&self, sys: CodeSystem) -> bool {
+        self.versions
+            .iter()
+            .any(|v| v.system == sys && v.source != "embedded")
     }
 
     /// Every loaded version (the embedded subset first, then files in the order read).
@@ -548,9 +630,9 @@ mod tests {
     }
 
     #[test]
-    fn abolished_codes_end_and_later_versions_extend() {
+    fn the_newest_version_listing_a_code_decides_its_period() {
         let mut m = Masters::default();
-        // The abolished-code file: 廃止年月日 set.
+        // The abolished-code list of 2026: 廃止年月日 2003-05-31.
         let hb = B.replacen("\"0\",\"B\",\"2500013\"", "\"9\",\"B\",\"2500013\"", 1).replacen(
             "\"\",\"\",\"99999999\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"\",\"２型",
             "\"\",\"\",\"20030531\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\",\"\",\"２型",
@@ -567,13 +649,74 @@ mod tests {
             m.check(CodeSystem::Disease, "2500013", jul03),
             CodeCheck::NotInForce
         );
-        // A second version in which the code is in force again.
+        // An older full master's "not abolished as of 2024" does not outlive the newer
+        // abolition.
         m.add_official("b_20240601.txt", &sjis(B)).unwrap();
+        assert_eq!(
+            m.check(CodeSystem::Disease, "2500013", jul03),
+            CodeCheck::NotInForce
+        );
+        // A newer full master listing it in force again does.
+        m.add_official("b_20270101.txt", &sjis(B)).unwrap();
         assert_eq!(
             m.check(CodeSystem::Disease, "2500013", jul03),
             CodeCheck::InForce
         );
-        assert_eq!(m.versions().len(), 2);
+        assert_eq!(m.versions().len(), 3);
+    }
+
+    #[test]
+    fn an_open_end_lasts_until_a_later_full_master_drops_the_code() {
+        let mut m = Masters::default();
+        m.add_official("b_20240601.txt", &sjis(B)).unwrap();
+        let later = ((2030, 1, 1), (2030, 1, 31));
+        assert_eq!(
+            m.check(CodeSystem::Disease, "8850001", later),
+            CodeCheck::InForce,
+            "open-ended, and no later master says otherwise"
+        );
+        // The 2026 full master lists only 2500013: 8850001 had left by then.
+        let only_first: String = B.lines().next().unwrap().to_owned() + "\n";
+        m.add_official("b_20260601.txt", &sjis(&only_first))
+            .unwrap();
+        assert_eq!(
+            m.check(CodeSystem::Disease, "8850001", later),
+            CodeCheck::NotInForce
+        );
+        assert_eq!(
+            m.check(
+                CodeSystem::Disease,
+                "8850001",
+                ((2025, 1, 1), (2025, 1, 31))
+            ),
+            CodeCheck::InForce
+        );
+    }
+
+    #[test]
+    fn the_embedded_subset_steps_aside_for_an_official_master() {
+        let embedded = Masters::embedded_owned();
+        let some = embedded.drugs[0].code.clone();
+        let any = ((2024, 1, 1), (2024, 1, 31));
+        assert_eq!(
+            embedded.check(CodeSystem::Drug, &some, any),
+            CodeCheck::InForce
+        );
+        // Once an official disease master is loaded, the embedded disease list no longer
+        // decides; the embedded drug list still does (no official drug master here).
+        let mut m = embedded.clone();
+        m.add_official("b_20240601.txt", &sjis(B)).unwrap();
+        let embedded_only = embedded
+            .diseases
+            .iter()
+            .map(|d| d.code.clone())
+            .find(|c| c != "2500013" && c != "8850001")
+            .unwrap();
+        assert_eq!(
+            m.check(CodeSystem::Disease, &embedded_only, any),
+            CodeCheck::Unknown
+        );
+        assert_eq!(m.check(CodeSystem::Drug, &some, any), CodeCheck::InForce);
     }
 
     #[test]

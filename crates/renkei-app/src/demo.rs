@@ -335,6 +335,31 @@ mod tests {
         assert!(!demo.join("x").exists() && demo.join(MARKER).exists());
     }
 
+    /// Only the processes that tokenize load the linkage keyring, even where its file
+    /// lies beside the master key; the web server refuses to run holding it.
+    #[tokio::test]
+    async fn only_tokenizing_processes_hold_the_linkage_key() {
+        let d = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: d.path().to_path_buf(),
+            ..Default::default()
+        };
+        let app = App::open(config.clone(), crate::Keys::CreateIfMissing)
+            .await
+            .unwrap();
+        assert!(app.holds_linkage_key());
+        app.close().await.unwrap();
+        assert!(d.path().join("keys/linkage.key").exists());
+        let serving = App::open(config.clone(), crate::Keys::MustExist)
+            .await
+            .unwrap();
+        assert!(!serving.holds_linkage_key());
+        serving.close().await.unwrap();
+        let ingesting = App::open(config, crate::Keys::Tokenizing).await.unwrap();
+        assert!(ingesting.holds_linkage_key());
+        ingesting.close().await.unwrap();
+    }
+
     #[tokio::test]
     async fn an_interrupted_first_run_is_completed() {
         let d = tempfile::tempdir().unwrap();

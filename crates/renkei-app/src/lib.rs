@@ -86,8 +86,14 @@ pub struct App {
 /// Whether missing key files may be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Keys {
-    /// Keys must exist (production).
+    /// The master key must exist; the linkage keyring is not loaded even where it is
+    /// present. Every process but the ones that tokenize: the web server above all, so
+    /// that its compromise does not give away the key that turns a known name, birth
+    /// date and sex into a token.
     MustExist,
+    /// The master key and the linkage keyring must exist: ingest and the linkage
+    /// authority's commands, run by the operator with the keyring from its own place.
+    Tokenizing,
     /// Create a missing master key file (first run, `renkei init`). The linkage key is the
     /// linkage authority's, provisioned separately.
     CreateMaster,
@@ -113,7 +119,8 @@ impl App {
             err,
         })?;
         let keystore = Arc::new(match keys {
-            Keys::MustExist => KeyStore::load(&config.keys, &config.data_dir)?,
+            Keys::MustExist => KeyStore::load_master(&config.keys, &config.data_dir)?,
+            Keys::Tokenizing => KeyStore::load(&config.keys, &config.data_dir)?,
             Keys::CreateMaster => KeyStore::load_or_create(&config.keys, &config.data_dir, false)?,
             Keys::CreateIfMissing => {
                 KeyStore::load_or_create(&config.keys, &config.data_dir, true)?
@@ -311,7 +318,7 @@ pub struct AuditVerification {
 /// The hex public key that signs this platform's audit checkpoints, for an outside
 /// auditor.
 pub fn checkpoint_public_key(config: &Config) -> Result<String, AppError> {
-    let keys = KeyStore::load(&config.keys, &config.data_dir)?;
+    let keys = KeyStore::load_master(&config.keys, &config.data_dir)?;
     Ok(hex::encode(
         keys.checkpoint_signing_key().verifying_key().to_bytes(),
     ))
@@ -341,7 +348,7 @@ pub async fn rotate_linkage_key(
     caller: &renkei_core::Caller,
 ) -> Result<renkei_ingest::linkage::Rotation, AppError> {
     let file = keyring_file(&config)?;
-    let app = App::open(config.clone(), Keys::MustExist).await?;
+    let app = App::open(config.clone(), Keys::Tokenizing).await?;
     app.ingestor.linkage().may_rotate(caller).await?;
     let platform = app
         .ingestor
@@ -363,7 +370,7 @@ pub async fn rotate_linkage_key(
 pub async fn linkage_fingerprints(
     config: Config,
 ) -> Result<(Option<String>, Option<renkei_ingest::linkage::PlatformKey>), AppError> {
-    let app = App::open(config, Keys::MustExist).await?;
+    let app = App::open(config, Keys::Tokenizing).await?;
     let ours = app.keys.current_linkage_fingerprint();
     let platform = app.ingestor.linkage().platform().await?;
     app.close().await?;

@@ -393,7 +393,7 @@ pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<Exit
         let masters = cfg.masters()?;
         return tokio::task::spawn_blocking(move || check_sources(sources, &masters, rate)).await?;
     }
-    let app = open(config, Keys::MustExist).await?;
+    let app = open(config, Keys::Tokenizing).await?;
     let caller = operator();
     let rate = a
         .max_reject_rate
@@ -994,6 +994,11 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
     let accounts = renkei_app::demo::ensure_accounts(&app).await?;
     renkei_app::demo::ensure_world(&app, a.persons, &|line| println!("{line}")).await?;
+    // The world is ingested: from here on this process serves, and the web server never
+    // holds the linkage key. Reopen with the master key alone.
+    let cfg = (*app.config).clone();
+    app.close().await?;
+    let app = App::open(cfg, Keys::MustExist).await?;
     let witness_token = renkei_app::demo::witness_token(&app, &accounts).await?;
     let ca = match &app.config.tls {
         Some(t) => Some(

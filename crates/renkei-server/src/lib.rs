@@ -95,6 +95,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let app = state.app.clone();
+    if app.holds_linkage_key() {
+        return Err(ServeError::HoldsLinkageKey);
+    }
     let addr = listener.local_addr().map_err(ServeError::Io)?;
     let caller = renkei_core::Caller::system();
     app.audit
@@ -171,4 +174,10 @@ pub enum ServeError {
     /// The audit log refused a write, so the server will not run unaudited.
     #[error("audit: {0}")]
     Audit(String),
+    /// The process holds the linkage key: a compromise of the web process would give
+    /// it away, so the server refuses to run with it.
+    #[error(
+        "this process holds the linkage key; the web server never does (open it without the linkage keyring)"
+    )]
+    HoldsLinkageKey,
 }

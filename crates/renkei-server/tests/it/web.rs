@@ -415,3 +415,20 @@ store_test!(
     auditor_reads_verifies_and_exports,
     operations_endpoints,
 );
+
+/// The web server never runs holding the linkage key: given an app that loaded it, it
+/// refuses to start (and writes nothing).
+#[tokio::test]
+async fn the_server_refuses_to_run_holding_the_linkage_key() {
+    let db = renkei_store::testing::TestDb::sqlite().await;
+    let fx = fixture(&db.store).await;
+    assert!(fx.app.holds_linkage_key());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let e = renkei_server::serve(fx.state.clone(), listener, async {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, renkei_server::ServeError::HoldsLinkageKey),
+        "{e}"
+    );
+}

@@ -192,7 +192,7 @@ impl FhirReader {
                 return Ok(None);
             }
         };
-        if code10.len() != 10 {
+        if code10.len() != 10 || !code10.bytes().all(|b| b.is_ascii_digit()) {
             ctx.reject(
                 ln,
                 "Patient.identifier",

@@ -584,7 +584,9 @@ impl UkeReader {
             "CZ" => {
                 let days = int(f(fields, 5)).unwrap_or(0);
                 let md = f(fields, 3);
-                let date = if md.len() == 4 {
+                // Byte positions are character positions only in ASCII digits: a field
+                // like `あ1` is four bytes and must not be sliced.
+                let date = if md.len() == 4 && md.bytes().all(|b| b.is_ascii_digit()) {
                     let (m, d) = (md[..2].parse().unwrap_or(0), md[2..].parse().unwrap_or(0));
                     renkei_core::wareki::date(r.service.0, m, d)
                 } else {

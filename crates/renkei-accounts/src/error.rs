@@ -62,6 +62,13 @@ pub enum AccountError {
     /// Too many sign-ins are being checked at once; try again shortly.
     #[error("busy; try again in a moment")]
     Busy,
+    /// This client has failed to sign in too often, across accounts; it may try again
+    /// later.
+    #[error("too many failed sign-ins from this address; try again later")]
+    Throttled,
+    /// Something on our side failed (never the caller's input).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The input is malformed (names too long, unknown role, ...).
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -106,6 +113,8 @@ impl AccountError {
             AccountError::NoRoles => "no_roles",
             AccountError::SelfChange => "self_change",
             AccountError::Busy => "busy",
+            AccountError::Throttled => "throttled",
+            AccountError::Internal(_) => "internal",
             AccountError::Invalid(_) => "invalid_input",
             AccountError::Denied(d) => d.code(),
             AccountError::Hash(_) => "internal",
@@ -140,13 +149,14 @@ impl renkei_core::Coded for AccountError {
             | AccountError::BadTotp
             | AccountError::TotpReplayed
             | AccountError::Session(_) => ErrorKind::Unauthenticated,
-            AccountError::Locked { .. } => ErrorKind::Throttled,
+            AccountError::Locked { .. } | AccountError::Throttled => ErrorKind::Throttled,
             AccountError::Disabled | AccountError::SelfChange => ErrorKind::Denied,
             AccountError::Denied(d) => renkei_core::Coded::kind(d),
             AccountError::Busy => ErrorKind::Unavailable,
-            AccountError::Hash(_) | AccountError::Store(_) | AccountError::Audit(_) => {
-                ErrorKind::Internal
-            }
+            AccountError::Hash(_)
+            | AccountError::Store(_)
+            | AccountError::Audit(_)
+            | AccountError::Internal(_) => ErrorKind::Internal,
         }
     }
     fn public_detail(&self) -> Option<String> {

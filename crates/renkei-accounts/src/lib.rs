@@ -18,6 +18,7 @@ mod admin;
 mod error;
 mod model;
 mod service;
+mod throttle;
 mod totp;
 
 pub use admin::UserAdmin;

@@ -169,6 +169,12 @@ pub struct LockoutPolicy {
     pub base_delay_secs: i64,
     /// Longest lock (seconds).
     pub max_delay_secs: i64,
+    /// One counted failure is forgiven per this many seconds without another.
+    pub decay_secs: i64,
+    /// Failed sign-ins one client address may make in a burst, across all accounts.
+    pub source_burst: i64,
+    /// After the burst, one more failure per this many seconds.
+    pub source_refill_secs: i64,
 }
 
 impl Default for LockoutPolicy {
@@ -177,6 +183,9 @@ impl Default for LockoutPolicy {
             free_attempts: 5,
             base_delay_secs: 30,
             max_delay_secs: 3600,
+            decay_secs: 900,
+            source_burst: 30,
+            source_refill_secs: 60,
         }
     }
 }

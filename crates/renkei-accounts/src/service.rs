@@ -6,9 +6,7 @@ use crate::totp::{matching_step, totp_for};
 use renkei_audit::Audit;
 use renkei_core::role::AuthLevel;
 use renkei_core::time::SharedClock;
-use renkei_core::{
-    Action, Actor, AuditEvent, AuthMethod, Caller, Outcome, Role, Timestamp, UserId, Username,
-};
+use renkei_core::{Action, AuthMethod, Caller, Outcome, Role, Timestamp, UserId, Username};
 use renkei_crypto::{PasswordHasher, PasswordParams, Sealer, random_token, sha256_hex};
 use renkei_store::sqlx::{self, Row as _};
 use renkei_store::{Store, Tx};
@@ -29,6 +27,7 @@ pub(crate) fn as_user(caller: &Caller, u: &User) -> Caller {
         auth,
         caller.request_id(),
     )
+    .from_source(caller.source())
 }
 
 /// The accounts service. Cheap to clone.
@@ -47,6 +46,15 @@ pub(crate) struct Inner {
     clock: SharedClock,
     sessions: SessionPolicy,
     lockout: LockoutPolicy,
+    throttle: crate::throttle::SourceThrottle,
+}
+
+/// A password attempt claimed on an (account, client) pair: open (counted, maybe
+/// setting a lock should it fail), or refused because the pair is locked.
+#[derive(Clone, Copy)]
+enum SourceClaim {
+    Open(Attempt),
+    Locked { failures: i64, until: Timestamp },
 }
 
 /// A claimed attempt: its number, and the lock it set (0 = none).
@@ -89,6 +97,10 @@ impl Accounts {
                 clock,
                 sessions,
                 lockout,
+                throttle: crate::throttle::SourceThrottle::new(
+                    lockout.source_burst,
+                    lockout.source_refill_secs,
+                ),
             }),
         }
     }
@@ -265,7 +277,7 @@ impl Accounts {
         let pw = Zeroizing::new(password.to_owned());
         tokio::task::spawn_blocking(move || hasher.hash(&pw))
             .await
-            .map_err(|e| AccountError::Invalid(format!("hashing task failed: {e}")))?
+            .map_err(|e| AccountError::Internal(format!("hashing task failed: {e}")))?
             .map_err(Into::into)
     }
 
@@ -274,7 +286,18 @@ impl Accounts {
         password: &str,
         phc: Option<String>,
     ) -> Result<bool, AccountError> {
-        let _permit = self.hash_permit().await?;
+        let permit = self.hash_permit().await?;
+        self.verify_with(permit, password, phc).await
+    }
+
+    /// Checks a password while holding a hashing permit (taken before anything about
+    /// the attempt was claimed). Without a stored hash, does the same work for nothing.
+    async fn verify_with(
+        &self,
+        _permit: tokio::sync::SemaphorePermit<'_>,
+        password: &str,
+        phc: Option<String>,
+    ) -> Result<bool, AccountError> {
         let hasher = self.inner.hasher.clone();
         let pw = Zeroizing::new(password.to_owned());
         Ok(tokio::task::spawn_blocking(move || match phc {
@@ -292,6 +315,13 @@ impl Accounts {
 
     /// The password step. On success returns a password-level session; the caller then
     /// sends the user to enrol or to the TOTP challenge.
+    ///
+    /// An unknown name, a locked account and a wrong password look the same from
+    /// outside: the same error, after the same work (one password hash, one claimed
+    /// attempt, one audit entry). Locks are per account *and* client address, so one
+    /// client's guesses lock that client out, not the account's owner; a client failing
+    /// across accounts is throttled as a whole. Failed attempts are recorded with an
+    /// anonymous actor and the targeted account as the object.
     pub async fn sign_in_password(
         &self,
         caller: &Caller,
@@ -305,6 +335,25 @@ impl Accounts {
             "unknown:{}",
             &hex_lower(&self.inner.claimed.mac(username.trim().as_bytes()))[..16]
         );
+        let anon = Caller::anonymous(caller.request_id()).from_source(caller.source());
+        let source = caller.source().to_owned();
+        let now = self.now();
+        if !self.inner.throttle.allows(&source, now.secs()) {
+            return self
+                .deny(
+                    &anon,
+                    Action::AuthPassword,
+                    "user:?",
+                    AccountError::Throttled,
+                )
+                .await;
+        }
+        // The hashing permit first: a flood that exhausts it is told to retry before
+        // anything is counted against anyone.
+        let permit = match self.hash_permit().await {
+            Ok(p) => p,
+            Err(e) => return self.deny(&anon, Action::AuthPassword, "user:?", e).await,
+        };
         let row = match Username::parse(username.trim()) {
             Ok(u) => {
                 sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
@@ -314,46 +363,43 @@ impl Accounts {
             }
             Err(_) => None,
         };
-        let Some(row) = row else {
-            // Same work as a real check, so timing does not reveal unknown usernames.
-            self.verify_password(password, None).await?;
-            let err = AccountError::BadCredentials;
-            self.inner
-                .audit
-                .record(
-                    AuditEvent::new(
-                        Actor::anonymous(Some(&claimed)),
-                        Action::AuthPassword,
-                        "user:?",
-                        Outcome::denied(err.code()),
-                    )
-                    .request(caller.request_id()),
-                )
-                .await?;
-            return Err(err);
+        let known = match &row {
+            Some(r) => Some((
+                UserId::from_stored(r.try_get(0)?),
+                r.try_get::<String, _>(1)?,
+            )),
+            None => None,
         };
-        let id = UserId::from_stored(row.try_get(0)?);
-        let phc: String = row.try_get(1)?;
+        let (subject, object) = match &known {
+            Some((id, _)) => (format!("user:{id}"), format!("user:{id}")),
+            None => (claimed.clone(), "user:?".to_owned()),
+        };
+        let claim = self.claim_source_attempt(&subject, &source).await?;
+        let phc = match (&known, claim) {
+            (Some((_, phc)), SourceClaim::Open(_)) => Some(phc.clone()),
+            _ => None,
+        };
+        let right = self.verify_with(permit, password, phc).await?;
+        let SourceClaim::Open(attempt) = claim else {
+            self.inner.throttle.failed(&source, now.secs());
+            return self
+                .failed_sign_in(&anon, &object, &claimed, "locked", claim)
+                .await;
+        };
+        if !right {
+            self.inner.throttle.failed(&source, now.secs());
+            return self
+                .failed_sign_in(&anon, &object, &claimed, "bad_credentials", claim)
+                .await;
+        }
+        let Some((id, _)) = known else {
+            // A right password for a name nobody has cannot happen: the hash was a dummy.
+            return Err(AccountError::BadCredentials);
+        };
+        self.release_source_attempt(&subject, &source, attempt)
+            .await?;
         let user = self.get_user(&id).await?;
         let ucaller = as_user(caller, &user);
-        let object = format!("user:{id}");
-        let now = self.now();
-        let attempt = self
-            .claim_attempt(&ucaller, &user, Action::AuthPassword)
-            .await?;
-        if !self.verify_password(password, Some(phc)).await? {
-            return Err(self
-                .fail(
-                    &ucaller,
-                    &user,
-                    Action::AuthPassword,
-                    attempt,
-                    AccountError::BadCredentials,
-                )
-                .await?);
-        }
-        // The password was right; the attempt counts again only if the code is wrong.
-        self.release_attempt(&user, attempt).await?;
         if user.status == UserStatus::Disabled {
             return self
                 .deny(
@@ -382,6 +428,137 @@ impl Accounts {
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok(SignIn { token, user })
+    }
+
+    /// Records a failed password sign-in (anonymous actor, the targeted account as the
+    /// object, the real reason in the log) and gives the one answer every failure gets.
+    async fn failed_sign_in<T>(
+        &self,
+        anon: &Caller,
+        object: &str,
+        claimed: &str,
+        reason: &'static str,
+        claim: SourceClaim,
+    ) -> Result<T, AccountError> {
+        let detail = match claim {
+            SourceClaim::Open(a) => serde_json::json!({
+                "failed_attempts": a.n,
+                "locked_for_secs": a.locked_for_secs,
+            }),
+            SourceClaim::Locked { failures, until } => serde_json::json!({
+                "failed_attempts": failures,
+                "locked_until": until.to_rfc3339(),
+            }),
+        };
+        let mut ev = anon
+            .event(Action::AuthPassword, object, Outcome::denied(reason))
+            .detail(detail);
+        if object == "user:?" {
+            // A keyed digest of the name typed, so repeated tries at one name show.
+            ev.actor = renkei_core::Actor::anonymous(Some(claimed));
+        }
+        let mut tx = self.inner.store.begin().await?;
+        self.inner.audit.append_in(&mut tx, &[ev]).await?;
+        tx.commit().await?;
+        Err(AccountError::BadCredentials)
+    }
+
+    /// Claims a password attempt on `subject` from `source`, in one transaction: the
+    /// failures so far (less those forgiven by time), and if this attempt would set a
+    /// lock when it fails, the lock now, so parallel guesses cannot all start before the
+    /// failures are known. A locked pair claims nothing new.
+    async fn claim_source_attempt(
+        &self,
+        subject: &str,
+        source: &str,
+    ) -> Result<SourceClaim, AccountError> {
+        let now = self.now();
+        let policy = self.inner.lockout;
+        let mut tx = self.inner.store.begin().await?;
+        // The row exists, then is locked for this transaction (SQLite's transactions
+        // already hold the write lock), so parallel guesses count one after another.
+        sqlx::query(
+            "INSERT INTO sign_in_failures (subject, source, failures, last_at, locked_until) VALUES ($1, $2, 0, $3, 0) \
+             ON CONFLICT (subject, source) DO NOTHING",
+        )
+        .bind(subject)
+        .bind(source)
+        .bind(now.micros())
+        .execute(&mut *tx)
+        .await?;
+        let lock = match self.inner.store.backend() {
+            renkei_store::Backend::Postgres => " FOR UPDATE",
+            renkei_store::Backend::Sqlite => "",
+        };
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT failures, last_at, locked_until FROM sign_in_failures WHERE subject = $1 AND source = $2{lock}"
+        ))
+        .bind(subject)
+        .bind(source)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (failures, locked_until) = match row {
+            Some((f, last, locked)) => {
+                let forgiven = (now.micros() - last).max(0) / 1_000_000 / policy.decay_secs.max(1);
+                ((f - forgiven).max(0), locked)
+            }
+            None => (0, 0),
+        };
+        if locked_until > now.micros() {
+            // The same durable write as a counted attempt, so a lock does not answer
+            // faster than a wrong password.
+            sqlx::query(
+                "UPDATE sign_in_failures SET locked_until = $3 WHERE subject = $1 AND source = $2",
+            )
+            .bind(subject)
+            .bind(source)
+            .bind(locked_until)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(SourceClaim::Locked {
+                failures,
+                until: Timestamp(locked_until),
+            });
+        }
+        let n = failures + 1;
+        let delay = policy.delay_secs(n);
+        let lock = if delay > 0 {
+            now.plus_secs(delay).micros()
+        } else {
+            0
+        };
+        sqlx::query(
+            "INSERT INTO sign_in_failures (subject, source, failures, last_at, locked_until) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (subject, source) DO UPDATE SET failures = $3, last_at = $4, locked_until = $5",
+        )
+        .bind(subject)
+        .bind(source)
+        .bind(n)
+        .bind(now.micros())
+        .bind(lock)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(SourceClaim::Open(Attempt {
+            n,
+            locked_for_secs: delay,
+        }))
+    }
+
+    /// A right password clears the pair's failures (and the lock its claim set).
+    async fn release_source_attempt(
+        &self,
+        subject: &str,
+        source: &str,
+        _attempt: Attempt,
+    ) -> Result<(), AccountError> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE subject = $1 AND source = $2")
+            .bind(subject)
+            .bind(source)
+            .execute(self.inner.store.pool())
+            .await?;
+        Ok(())
     }
 
     /// Claims an attempt before a secret is checked. In one transaction: refuse (audited)

@@ -250,79 +250,178 @@ async fn sign_in_with_totp_and_replay_guard(store: Store) {
     );
 }
 
+/// Someone at the sign-in page, from `addr`.
+fn from(addr: &str) -> Caller {
+    Caller::anonymous("test").from_source(addr)
+}
+
+/// What the failed password sign-ins recorded: (actor, object, reason, client).
+async fn failed_sign_ins(w: &World) -> Vec<(String, String, String, String)> {
+    let log = renkei_audit::testing::recent(&w.store, &ExportFilter::default(), 1000)
+        .await
+        .unwrap();
+    log.iter()
+        .rev()
+        .filter(|e| e.action == "auth.password" && e.outcome == "denied")
+        .map(|e| {
+            (
+                e.actor.clone(),
+                e.object.clone(),
+                e.reason.clone(),
+                e.client.clone(),
+            )
+        })
+        .collect()
+}
+
 async fn wrong_passwords_lock_with_backoff(store: Store) {
+    let w = world(&store);
+    let alice = w
+        .admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
+    let mallory = from("203.0.113.7");
+    let sign_in = |c: Caller, pw: &'static str| {
+        let a = w.accounts.clone();
+        async move { a.sign_in_password(&c, "alice", pw, "t").await.map(|_| ()) }
+    };
+    for _ in 0..5 {
+        let e = sign_in(mallory.clone(), "wrong password!!")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_credentials");
+    }
+    // Locked now for this client, even with the right password; and it is told exactly
+    // what a wrong password is told.
+    let e = sign_in(mallory.clone(), PW).await.unwrap_err();
+    assert_eq!(e.code(), "bad_credentials");
+    // Alice, elsewhere, is not locked out by mallory's guesses.
+    sign_in(from("198.51.100.20"), PW).await.unwrap();
+    w.clock.advance_secs(31);
+    // One more failure doubles the lock.
+    sign_in(mallory.clone(), "wrong password!!")
+        .await
+        .unwrap_err();
+    w.clock.advance_secs(31);
+    assert_eq!(
+        sign_in(mallory.clone(), PW).await.unwrap_err().code(),
+        "bad_credentials"
+    );
+    w.clock.advance_secs(30);
+    sign_in(mallory.clone(), PW).await.unwrap();
+    // Unknown users get the same answer as wrong passwords.
+    for name in ["nobody", "NOT VALID"] {
+        let e = w
+            .accounts
+            .sign_in_password(&mallory, name, PW, "t")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_credentials");
+    }
+    // The log knows which was which: anonymous actor, the targeted account as object,
+    // the real reason, and the client's address.
+    let failed = failed_sign_ins(&w).await;
+    let object = format!("user:{}", alice.id);
+    let reasons: Vec<&str> = failed
+        .iter()
+        .filter(|f| f.1 == object)
+        .map(|f| f.2.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "bad_credentials",
+            "locked",
+            "bad_credentials",
+            "locked",
+        ]
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.0 == "anonymous" && f.3 == "203.0.113.7"),
+        "{failed:?}"
+    );
+    assert_eq!(failed.iter().filter(|f| f.1 == "user:?").count(), 2);
+}
+
+/// Failures are forgiven with time: one per `decay_secs` without another.
+async fn failures_decay(store: Store) {
     let w = world(&store);
     w.admin()
         .await
         .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
+    let c = from("203.0.113.7");
     for _ in 0..4 {
-        assert_eq!(
-            w.accounts
-                .sign_in_password(&cli(), "alice", "wrong password!!", "t")
-                .await
-                .unwrap_err()
-                .code(),
-            "bad_credentials"
-        );
+        w.accounts
+            .sign_in_password(&c, "alice", "wrong password!!", "t")
+            .await
+            .unwrap_err();
     }
-    assert_eq!(
+    // Two decay periods later two failures are forgiven: two more are free, the third
+    // locks.
+    w.clock
+        .advance_secs(2 * LockoutPolicy::default().decay_secs);
+    for _ in 0..2 {
         w.accounts
-            .sign_in_password(&cli(), "alice", "wrong password!!", "t")
+            .sign_in_password(&c, "alice", "wrong password!!", "t")
             .await
-            .unwrap_err()
-            .code(),
-        "bad_credentials"
-    );
-    // Locked now, even with the right password.
-    assert_eq!(
-        w.accounts
-            .sign_in_password(&cli(), "alice", PW, "t")
-            .await
-            .unwrap_err()
-            .code(),
-        "locked"
-    );
-    w.clock.advance_secs(31);
-    // One more failure doubles the lock.
+            .unwrap_err();
+    }
     w.accounts
-        .sign_in_password(&cli(), "alice", "wrong password!!", "t")
-        .await
-        .unwrap_err();
-    w.clock.advance_secs(31);
-    assert_eq!(
-        w.accounts
-            .sign_in_password(&cli(), "alice", PW, "t")
-            .await
-            .unwrap_err()
-            .code(),
-        "locked"
-    );
-    w.clock.advance_secs(30);
-    w.accounts
-        .sign_in_password(&cli(), "alice", PW, "t")
+        .sign_in_password(&c, "alice", PW, "t")
         .await
         .unwrap();
-    // Unknown users get the same answer as wrong passwords.
-    assert_eq!(
-        w.accounts
-            .sign_in_password(&cli(), "nobody", PW, "t")
-            .await
-            .unwrap_err()
-            .code(),
-        "bad_credentials"
+    let reasons: Vec<String> = failed_sign_ins(&w).await.into_iter().map(|f| f.2).collect();
+    assert!(
+        reasons.iter().all(|r| r == "bad_credentials"),
+        "{reasons:?}"
     );
-    assert_eq!(
-        w.accounts
-            .sign_in_password(&cli(), "NOT VALID", PW, "t")
+}
+
+/// One client failing across many accounts is throttled as a whole (without learning
+/// anything about the accounts); other clients are not.
+async fn a_source_failing_across_accounts_is_throttled(store: Store) {
+    let w = world(&store);
+    w.admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Researcher])
+        .await
+        .unwrap();
+    let sprayer = from("203.0.113.9");
+    let burst = LockoutPolicy::default().source_burst;
+    for i in 0..burst {
+        let e = w
+            .accounts
+            .sign_in_password(&sprayer, &format!("user{i}"), PW, "t")
             .await
-            .unwrap_err()
-            .code(),
-        "bad_credentials"
-    );
-    let log = audit_text(&w).await;
-    assert_eq!(log.matches("\"locked\"").count(), 2, "{log}");
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_credentials");
+    }
+    let e = w
+        .accounts
+        .sign_in_password(&sprayer, "alice", PW, "t")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "throttled");
+    w.accounts
+        .sign_in_password(&from("198.51.100.20"), "alice", PW, "t")
+        .await
+        .unwrap();
+    w.clock
+        .advance_secs(LockoutPolicy::default().source_refill_secs);
+    w.accounts
+        .sign_in_password(&sprayer, "alice", PW, "t")
+        .await
+        .unwrap();
 }
 
 async fn sessions_time_out(store: Store) {
@@ -583,24 +682,24 @@ async fn parallel_guesses_do_not_outrun_the_lock(store: Store) {
     for _ in 0..20 {
         let a = w.accounts.clone();
         tasks.push(tokio::spawn(async move {
-            a.sign_in_password(&cli(), "alice", "wrong password!!", "t")
+            a.sign_in_password(&from("203.0.113.7"), "alice", "wrong password!!", "t")
                 .await
                 .unwrap_err()
                 .code()
         }));
     }
-    let mut codes = Vec::new();
     for t in tasks {
-        codes.push(t.await.unwrap());
+        assert_eq!(t.await.unwrap(), "bad_credentials");
     }
-    let checked = codes.iter().filter(|c| **c == "bad_credentials").count();
+    let reasons: Vec<String> = failed_sign_ins(&w).await.into_iter().map(|f| f.2).collect();
+    let checked = reasons.iter().filter(|r| *r == "bad_credentials").count();
     assert_eq!(
         checked,
         LockoutPolicy::default().free_attempts as usize,
-        "only the free attempts were checked: {codes:?}"
+        "only the free attempts were checked: {reasons:?}"
     );
     assert_eq!(
-        codes.iter().filter(|c| **c == "locked").count(),
+        reasons.iter().filter(|r| *r == "locked").count(),
         20 - checked
     );
 }
@@ -669,6 +768,8 @@ store_test!(
     creating_users_validates_and_audits,
     sign_in_with_totp_and_replay_guard,
     wrong_passwords_lock_with_backoff,
+    failures_decay,
+    a_source_failing_across_accounts_is_throttled,
     sessions_time_out,
     disabling_revokes_and_last_admin_is_kept,
     api_tokens,

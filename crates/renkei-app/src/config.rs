@@ -160,6 +160,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `sqlite://PATH` or `postgres://...`. Default: `sqlite://<data_dir>/renkei.db`.
     pub database_url: Option<String>,
+    /// IP addresses of reverse proxies in front of this server. From them (and only
+    /// them) the client's address is taken from the last `X-Forwarded-For` entry; it
+    /// is recorded in every audit entry and keys sign-in throttling.
+    pub trusted_proxies: Vec<String>,
     /// Sessions and cookies.
     pub session: SessionConfig,
     /// Lockout after failures.
@@ -206,6 +210,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             public_url: None,
             database_url: None,
+            trusted_proxies: Vec::new(),
             session: SessionConfig::default(),
             lockout: LockoutPolicy::default(),
             password: PasswordParams::default(),
@@ -405,6 +410,16 @@ impl Config {
             }
         }
         self.audit.witness_keys()?;
+        if let Some(bad_ip) = self
+            .trusted_proxies
+            .iter()
+            .find(|p| p.parse::<std::net::IpAddr>().is_err())
+        {
+            return bad(
+                "trusted_proxies",
+                &format!("{bad_ip:?} is not an IP address"),
+            );
+        }
         if self.audit.max_tail_secs < 1 {
             return bad("audit.max_tail_secs", "at least 1");
         }

@@ -15,6 +15,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Domain separation for entry hashes; bump the version if the encoding ever changes.
 const ENTRY_TAG: &[u8] = b"renkei-audit-entry-v1";
+const ENTRY_TAG_V2: &[u8] = b"renkei-audit-entry-v2";
 const CHECKPOINT_TAG: &[u8] = b"renkei-audit-checkpoint-v1";
 
 /// One stored entry, as in the `audit_log` table.
@@ -48,10 +49,14 @@ pub struct EntryRow {
     pub hash: String,
     /// HMAC of `hash` under the audit MAC key (hex).
     pub mac: String,
+    /// The client's network address as the platform saw it (or as a trusted proxy
+    /// reported it); empty for the command line and the platform itself.
+    #[serde(default)]
+    pub client: String,
 }
 
 /// Columns in table order, for SELECTs.
-pub(crate) const COLUMNS: &str = "seq, at, actor, actor_name, actor_roles, action, object, outcome, reason, request_id, detail, prev_hash, hash, mac";
+pub(crate) const COLUMNS: &str = "seq, at, actor, actor_name, actor_roles, action, object, outcome, reason, request_id, detail, prev_hash, hash, mac, client";
 
 impl EntryRow {
     pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
@@ -70,7 +75,28 @@ impl EntryRow {
             prev_hash: r.try_get(11)?,
             hash: r.try_get(12)?,
             mac: r.try_get(13)?,
+            client: r.try_get(14)?,
         })
+    }
+
+    /// The hash this entry's content gives after `prev`.
+    pub fn expected_hash(&self, prev: &[u8; 32]) -> [u8; 32] {
+        entry_hash_with_client(
+            prev,
+            self.at,
+            [
+                self.actor.as_str(),
+                &self.actor_name,
+                &self.actor_roles,
+                &self.action,
+                &self.object,
+                &self.outcome,
+                &self.reason,
+                &self.request_id,
+                &self.detail,
+            ],
+            &self.client,
+        )
     }
 }
 
@@ -80,20 +106,40 @@ impl EntryRow {
 /// The sequence number is deliberately not hashed: order is carried by the chain, which
 /// lets `verify` tell a moved entry (genuine, but out of place) from a modified one.
 pub fn entry_hash(prev: &[u8; 32], at: i64, fields: [&str; 9]) -> [u8; 32] {
+    entry_hash_with_client(prev, at, fields, "")
+}
+
+/// [`entry_hash`] of an entry that records the client's address. An entry without one
+/// hashes exactly as before the address was recorded (tag v1), so older logs verify
+/// unchanged; with one, the tag is v2 and the address is a tenth field.
+pub fn entry_hash_with_client(
+    prev: &[u8; 32],
+    at: i64,
+    fields: [&str; 9],
+    client: &str,
+) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(ENTRY_TAG);
+    h.update(if client.is_empty() {
+        ENTRY_TAG
+    } else {
+        ENTRY_TAG_V2
+    });
     h.update(prev);
     h.update(at.to_be_bytes());
     for f in fields {
         h.update((f.len() as u64).to_be_bytes());
         h.update(f.as_bytes());
     }
+    if !client.is_empty() {
+        h.update((client.len() as u64).to_be_bytes());
+        h.update(client.as_bytes());
+    }
     h.finalize().into()
 }
 
 /// Rows per INSERT statement. Fixed sizes keep the prepared-statement cache small.
 const CHUNK: usize = 64;
-const NCOLS: usize = 14;
+const NCOLS: usize = 15;
 
 /// Appends `events` in `tx` and returns their sequence numbers.
 pub(crate) async fn append(
@@ -133,7 +179,7 @@ pub(crate) async fn append(
             &e.request_id,
             &detail,
         ];
-        let hash = entry_hash(&prev, now.micros(), fields);
+        let hash = entry_hash_with_client(&prev, now.micros(), fields, &e.client);
         let hash_hex = hex::encode(hash);
         rows.push(EntryRow {
             seq: first + i as i64,
@@ -150,6 +196,7 @@ pub(crate) async fn append(
             prev_hash: std::mem::replace(&mut prev_hex, hash_hex.clone()),
             mac: hex::encode(macer.mac(&hash)),
             hash: hash_hex,
+            client: e.client.clone(),
         });
         prev = hash;
     }
@@ -196,7 +243,8 @@ pub(crate) async fn insert_rows(tx: &mut Tx, rows: &[EntryRow]) -> Result<(), sq
             .bind(&r.detail)
             .bind(&r.prev_hash)
             .bind(&r.hash)
-            .bind(&r.mac);
+            .bind(&r.mac)
+            .bind(&r.client);
     }
     q.execute(&mut **tx).await?;
     Ok(())

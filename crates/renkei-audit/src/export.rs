@@ -106,6 +106,7 @@ struct Line<'a> {
     prev_hash: &'a str,
     hash: &'a str,
     mac: &'a str,
+    client: &'a str,
 }
 
 /// Writes matching entries as JSON Lines, oldest first. Returns how many.
@@ -138,6 +139,7 @@ pub(crate) async fn export_jsonl(
             prev_hash: &e.prev_hash,
             hash: &e.hash,
             mac: &e.mac,
+            client: &e.client,
         };
         serde_json::to_writer(&mut *out, &line).map_err(|e| io(std::io::Error::other(e)))?;
         out.write_all(b"\n").map_err(io)?;

@@ -25,7 +25,7 @@ mod verify;
 pub mod witness;
 mod writer;
 
-pub use chain::{Checkpoint, EntryRow, GENESIS, entry_hash};
+pub use chain::{Checkpoint, EntryRow, GENESIS, entry_hash, entry_hash_with_client};
 pub use export::ExportFilter;
 pub use reader::AuditReader;
 pub use verify::{

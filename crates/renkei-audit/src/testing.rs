@@ -5,7 +5,7 @@
 
 pub use crate::export::recent;
 
-use crate::chain::{self, Checkpoint, EntryRow, entry_hash};
+use crate::chain::{self, Checkpoint, EntryRow};
 use renkei_core::Timestamp;
 use renkei_crypto::KeyStore;
 use renkei_store::sqlx;
@@ -43,18 +43,7 @@ pub async fn forge_rewrite(
     let mut prev = [0u8; 32];
     for (i, r) in rows.iter_mut().enumerate() {
         r.seq = i as i64 + 1;
-        let fields = [
-            r.actor.as_str(),
-            &r.actor_name,
-            &r.actor_roles,
-            &r.action,
-            &r.object,
-            &r.outcome,
-            &r.reason,
-            &r.request_id,
-            &r.detail,
-        ];
-        let hash = entry_hash(&prev, r.at, fields);
+        let hash = r.expected_hash(&prev);
         r.prev_hash = hex::encode(prev);
         r.hash = hex::encode(hash);
         r.mac = hex::encode(macer.mac(&hash));

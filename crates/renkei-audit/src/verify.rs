@@ -224,7 +224,7 @@ pub async fn verify(store: &Store, opts: &VerifyOptions) -> Result<VerifyReport,
         "SELECT {} FROM audit_log ORDER BY seq",
         crate::chain::COLUMNS
     );
-    let mut rx = store.scan(&sql, Vec::new(), 14, BATCH);
+    let mut rx = store.scan(&sql, Vec::new(), 15, BATCH);
     let walker = tokio::task::spawn_blocking(move || {
         while let Some(batch) = rx.blocking_recv() {
             walker.batch(&batch?);
@@ -602,7 +602,7 @@ impl Walker {
             text(9),
             text(10),
         ];
-        if crate::chain::entry_hash(&prev_hash, at, fields) != hash {
+        if crate::chain::entry_hash_with_client(&prev_hash, at, fields, text(14)) != hash {
             self.problem(
                 seq,
                 ProblemKind::Modified,

@@ -14,7 +14,7 @@
 //! the operator's; what the witness has not yet seen (the unwitnessed tail) is reported
 //! with its length.
 
-use crate::chain::{Checkpoint, EntryRow, GENESIS, entry_hash};
+use crate::chain::{Checkpoint, EntryRow, GENESIS};
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
@@ -155,18 +155,7 @@ pub fn check_continuity(
         if e.seq != seq + 1 || e.prev_hash != prev {
             return Err(rewritten);
         }
-        let fields = [
-            e.actor.as_str(),
-            &e.actor_name,
-            &e.actor_roles,
-            &e.action,
-            &e.object,
-            &e.outcome,
-            &e.reason,
-            &e.request_id,
-            &e.detail,
-        ];
-        if hex::encode(entry_hash(&prev_bytes, e.at, fields)) != e.hash {
+        if hex::encode(e.expected_hash(&prev_bytes)) != e.hash {
             return Err(rewritten);
         }
         prev = e.hash.clone();

@@ -16,7 +16,7 @@ const MAX_BATCH: usize = 4096;
 const QUEUE: usize = 65_536;
 
 enum Msg {
-    Entry(AuditEvent, oneshot::Sender<Result<i64, AuditError>>),
+    Entry(Box<AuditEvent>, oneshot::Sender<Result<i64, AuditError>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -34,7 +34,7 @@ impl Handle {
     pub(crate) async fn submit(&self, e: AuditEvent) -> Result<i64, AuditError> {
         let (reply, wait) = oneshot::channel();
         self.tx
-            .send(Msg::Entry(e, reply))
+            .send(Msg::Entry(Box::new(e), reply))
             .await
             .map_err(|_| AuditError::WriterGone)?;
         wait.await.map_err(|_| AuditError::WriterGone)?
@@ -58,7 +58,7 @@ async fn run(store: Store, keys: Arc<KeyStore>, clock: SharedClock, mut rx: mpsc
         while let Some(m) = next.take() {
             match m {
                 Msg::Entry(e, r) => {
-                    events.push(e);
+                    events.push(*e);
                     replies.push(r);
                 }
                 Msg::Flush(r) => flushes.push(r),

@@ -125,6 +125,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if all || a.only == "signin" {
         signin_figures()?;
+        signin_uniformity().await?;
     }
     if all || a.only == "page" {
         page_figures().await?;
@@ -301,6 +302,59 @@ fn signin_figures() -> anyhow::Result<()> {
         "{:<34} (m={} KiB, t={}, p={})",
         "", d.memory_kib, d.iterations, d.parallelism
     );
+    Ok(())
+}
+
+/// How long the password step takes to answer an unknown name, a locked account and a
+/// wrong password, with the real argon2 parameters: the three must not be told apart.
+async fn signin_uniformity() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cfg = Config {
+        data_dir: dir.path().to_owned(),
+        ..Default::default()
+    };
+    let app = App::open(cfg, Keys::CreateMaster).await?;
+    let pw = "correct horse battery staple";
+    let admin = app.accounts.admin(&Caller::operator("bench")).await?;
+    admin
+        .create_user("victim", "被害者", pw, &[Role::Researcher])
+        .await?;
+    let attacker = Caller::anonymous("bench").from_source("203.0.113.1");
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1000.0
+    };
+    let time = |name: &'static str, pw: &'static str, n: usize| {
+        let app = app.clone();
+        let attacker = attacker.clone();
+        async move {
+            let mut v = Vec::new();
+            for _ in 0..n {
+                let t = Instant::now();
+                let r = app
+                    .accounts
+                    .sign_in_password(&attacker, name, pw, "bench")
+                    .await;
+                v.push(t.elapsed());
+                anyhow::ensure!(r.is_err(), "a bench sign-in succeeded");
+            }
+            Ok::<_, anyhow::Error>(v)
+        }
+    };
+    let wrong = median(time("victim", "not the password at all", 5).await?);
+    // The five wrong passwords above locked the pair: now every answer is a lock's.
+    let locked = median(time("victim", pw, 7).await?);
+    let unknown = median(time("nobody-here", pw, 7).await?);
+    let spread = [wrong, locked, unknown]
+        .iter()
+        .fold(0.0f64, |m, a| m.max((a - wrong).abs()));
+    line(
+        "sign-in: unknown / locked / wrong",
+        format!("{unknown:.0} / {locked:.0} / {wrong:.0} ms"),
+        format!("spread {spread:.1} ms of {wrong:.0} ms"),
+        "indistinguishable",
+    );
+    app.close().await?;
     Ok(())
 }
 

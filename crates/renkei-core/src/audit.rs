@@ -225,6 +225,8 @@ pub struct AuditEvent {
     pub request_id: String,
     /// Extra facts as JSON (counts, hashes). `{}` when none.
     pub detail: serde_json::Value,
+    /// The client's network address, when the event came over the network.
+    pub client: String,
 }
 
 impl AuditEvent {
@@ -237,7 +239,13 @@ impl AuditEvent {
             outcome,
             request_id: String::new(),
             detail: serde_json::Value::Object(Default::default()),
+            client: String::new(),
         }
+    }
+    /// Sets the client's address.
+    pub fn client(mut self, addr: impl Into<String>) -> Self {
+        self.client = addr.into();
+        self
     }
     /// Sets the request id.
     pub fn request(mut self, id: impl Into<String>) -> Self {

@@ -95,6 +95,8 @@ pub struct Caller {
     principal: Principal,
     auth: AuthMethod,
     request_id: String,
+    /// The client's network address (empty at the command line).
+    source: String,
 }
 
 impl Caller {
@@ -104,6 +106,7 @@ impl Caller {
             principal: Principal::Anonymous,
             auth: AuthMethod::None,
             request_id: request_id.into(),
+            source: String::new(),
         }
     }
 
@@ -125,6 +128,7 @@ impl Caller {
             },
             auth,
             request_id: request_id.into(),
+            source: String::new(),
         }
     }
 
@@ -137,6 +141,7 @@ impl Caller {
             },
             auth: AuthMethod::Operator,
             request_id: format!("cli-{}", uuid::Uuid::now_v7()),
+            source: String::new(),
         }
     }
 
@@ -146,6 +151,7 @@ impl Caller {
             principal: Principal::System,
             auth: AuthMethod::System,
             request_id: format!("sys-{}", uuid::Uuid::now_v7()),
+            source: String::new(),
         }
     }
 
@@ -244,7 +250,20 @@ impl Caller {
 
     /// An audit event by this caller, under this request.
     pub fn event(&self, action: Action, object: impl Into<String>, outcome: Outcome) -> AuditEvent {
-        AuditEvent::new(self.actor(), action, object, outcome).request(self.request_id.clone())
+        AuditEvent::new(self.actor(), action, object, outcome)
+            .request(self.request_id.clone())
+            .client(self.source.clone())
+    }
+
+    /// The same caller, coming from `addr` (the client's network address).
+    pub fn from_source(mut self, addr: impl Into<String>) -> Self {
+        self.source = addr.into();
+        self
+    }
+
+    /// The client's network address, empty at the command line.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 }
 

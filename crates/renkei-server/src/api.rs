@@ -59,6 +59,8 @@ pub struct AuditEntryOut {
     request_id: String,
     detail: serde_json::Value,
     hash: String,
+    /// The client's network address (empty for the command line).
+    client: String,
 }
 
 /// One verification finding.
@@ -122,6 +124,8 @@ pub struct ChainEntryOut {
     prev_hash: String,
     hash: String,
     mac: String,
+    /// The client's network address (empty for the command line); hashed when present.
+    client: String,
 }
 
 /// A witness's countersignature of one of the platform's checkpoints.
@@ -275,6 +279,7 @@ pub async fn audit_entries(
                 reason: e.reason,
                 request_id: e.request_id,
                 hash: e.hash,
+                client: e.client,
             })
             .collect(),
     ))
@@ -377,6 +382,7 @@ pub async fn audit_chain(
                 prev_hash: e.prev_hash,
                 hash: e.hash,
                 mac: e.mac,
+                client: e.client,
             })
             .collect(),
     ))

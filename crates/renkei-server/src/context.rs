@@ -90,6 +90,32 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     }
 }
 
+/// The client's IP address: the peer's, or, when the peer is a trusted proxy, the last
+/// address the proxy appended to `X-Forwarded-For` (the only one a client cannot forge).
+/// Empty when unknown (requests not from a socket, as in tests).
+pub(crate) fn client_address(req: &Request, trusted: &[String]) -> String {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let Some(peer) = peer else {
+        return String::new();
+    };
+    if trusted
+        .iter()
+        .any(|t| t.parse::<std::net::IpAddr>().ok() == Some(peer))
+        && let Some(forwarded) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+    {
+        return forwarded.to_string();
+    }
+    peer.to_string()
+}
+
 /// Paths that need no caller identity (assets, probes): skip the session look-up.
 fn anonymous_path(path: &str) -> bool {
     path.starts_with("/static/") || path == "/healthz" || path == "/readyz" || path == "/metrics"
@@ -147,10 +173,12 @@ pub async fn middleware(
         Some(s) => format!("s:{}", s.token_hash),
         None => format!("p:{pre}"),
     };
+    let source = client_address(&req, &st.app.config.trusted_proxies);
     let caller = match &session {
         Some(s) => s.caller(request_id.clone()),
         None => Caller::anonymous(request_id.clone()),
-    };
+    }
+    .from_source(source);
     let ctx = RequestContext {
         request_id: request_id.clone(),
         lang,

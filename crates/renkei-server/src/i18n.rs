@@ -312,6 +312,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("err.no_such_user", "利用者が見つかりません。", "No such user."),
     ("err.bad_credentials", "ユーザー名またはパスワードが違います。", "Wrong username or password."),
     ("err.locked", "失敗が続いたため、一時的にログインできません。しばらくしてからお試しください。", "Too many failed attempts. Sign-in is paused for a while; try again later."),
+    ("err.throttled", "この接続元からのログイン失敗が多すぎます。しばらくしてからお試しください。", "Too many failed sign-ins from this address. Try again later."),
     ("err.account_disabled", "このアカウントは利用停止中です。管理者にお問い合わせください。", "This account is disabled. Contact your administrator."),
     ("err.bad_totp", "コードが違うか、有効期限が切れています。", "That code is wrong or has expired."),
     ("err.totp_replayed", "このコードは使用済みです。次のコードが表示されるまでお待ちください。", "That code was already used. Wait for the next one."),
@@ -450,6 +451,7 @@ mod tests {
             "csrf",
             "bad_credentials",
             "locked",
+            "throttled",
             "totp_replayed",
             "last_admin",
         ] {

@@ -153,6 +153,21 @@ async fn sign_in_with_password_and_totp_over_http(store: Store) {
         !export.contains(PW) && !export.contains(&secret),
         "no secrets in the log"
     );
+    // Every entry made over the network names the client's address (and hashes it:
+    // the verification above covered it); the command line's do not.
+    let entries: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for e in &entries {
+        let over_http = e["action"] == "auth.password" || e["action"] == "auth.mfa";
+        let client = e["client"].as_str().unwrap();
+        if over_http {
+            assert_eq!(client, "127.0.0.1", "{e}");
+        } else if e["action"] == "user.create" {
+            assert_eq!(client, "", "{e}");
+        }
+    }
 }
 
 async fn killing_the_server_loses_no_committed_entry(store: Store) {

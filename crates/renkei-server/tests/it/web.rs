@@ -165,7 +165,8 @@ async fn errors_speak_the_users_language(store: Store) {
         )
         .await;
     assert!(r.body.contains("Wrong username or password."));
-    // Lockout after five failures, said plainly.
+    // After five failures this client is locked out, and is told exactly what a wrong
+    // password is told: a lock, an unknown name and a wrong password look alike.
     for _ in 0..3 {
         c.post(
             "/login",
@@ -187,8 +188,9 @@ async fn errors_speak_the_users_language(store: Store) {
             ],
         )
         .await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(r.body.contains("Too many failed attempts"));
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("Wrong username or password."));
+    assert!(!r.body.contains("Too many failed attempts"));
     // A missing CSRF token is refused with an explanation and a request id.
     let r = c
         .post("/login", &[("username", "alice"), ("password", PW)])

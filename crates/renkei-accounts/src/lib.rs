@@ -18,7 +18,6 @@ mod admin;
 mod error;
 mod model;
 mod service;
-mod throttle;
 mod totp;
 
 pub use admin::UserAdmin;

@@ -102,8 +102,7 @@ impl Session {
     }
 }
 
-/// A successful password step.
-#[derive(Debug)]
+/// A successful password step. `Debug` never shows the token.
 pub struct SignIn {
     /// The new session token (for the cookie). Never logged.
     pub token: String,
@@ -111,13 +110,30 @@ pub struct SignIn {
     pub user: User,
 }
 
-/// An authenticator enrolment in progress.
-#[derive(Debug)]
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("token", &"<redacted>")
+            .field("user", &self.user.username)
+            .finish()
+    }
+}
+
+/// An authenticator enrolment in progress. `Debug` never shows the secret.
 pub struct Enrolment {
     /// The secret in base32, for typing into an authenticator app.
     pub secret_base32: String,
     /// The `otpauth://` URL, for the QR code.
     pub otpauth_url: String,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("secret_base32", &"<redacted>")
+            .field("otpauth_url", &"<redacted>")
+            .finish()
+    }
 }
 
 /// An API token as listed (never its value).
@@ -206,6 +222,15 @@ impl LockoutPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let e = Enrolment {
+            secret_base32: "JBSWY3DPEHPK3PXP".into(),
+            otpauth_url: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP".into(),
+        };
+        assert!(!format!("{e:?}").contains("JBSWY3DP"));
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -46,7 +46,8 @@ pub(crate) struct Inner {
     clock: SharedClock,
     sessions: SessionPolicy,
     lockout: LockoutPolicy,
-    throttle: crate::throttle::SourceThrottle,
+    /// Failed sign-ins per client address, across accounts.
+    throttle: renkei_core::bucket::Buckets,
 }
 
 /// A password attempt claimed on an (account, client) pair: open (counted, maybe
@@ -97,9 +98,9 @@ impl Accounts {
                 clock,
                 sessions,
                 lockout,
-                throttle: crate::throttle::SourceThrottle::new(
-                    lockout.source_burst,
-                    lockout.source_refill_secs,
+                throttle: renkei_core::bucket::Buckets::new(
+                    lockout.source_burst as f64,
+                    1.0 / lockout.source_refill_secs.max(1) as f64,
                 ),
             }),
         }
@@ -119,7 +120,7 @@ impl Accounts {
         if err.is_client_error() {
             self.inner
                 .audit
-                .record(caller.event(action, object, Outcome::denied(err.code())))
+                .record_refusal(caller.event(action, object, Outcome::denied(err.code())))
                 .await?;
         }
         Err(err)
@@ -338,7 +339,7 @@ impl Accounts {
         let anon = Caller::anonymous(caller.request_id()).from_source(caller.source());
         let source = caller.source().to_owned();
         let now = self.now();
-        if !self.inner.throttle.allows(&source, now.secs()) {
+        if !self.inner.throttle.has(&source, now.secs() as f64) {
             return self
                 .deny(
                     &anon,
@@ -381,13 +382,13 @@ impl Accounts {
         };
         let right = self.verify_with(permit, password, phc).await?;
         let SourceClaim::Open(attempt) = claim else {
-            self.inner.throttle.failed(&source, now.secs());
+            self.inner.throttle.take(&source, now.secs() as f64);
             return self
                 .failed_sign_in(&anon, &object, &claimed, "locked", claim)
                 .await;
         };
         if !right {
-            self.inner.throttle.failed(&source, now.secs());
+            self.inner.throttle.take(&source, now.secs() as f64);
             return self
                 .failed_sign_in(&anon, &object, &claimed, "bad_credentials", claim)
                 .await;

@@ -140,15 +140,53 @@ impl AuditConfig {
 }
 
 /// Metrics settings.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// If set, `/metrics` requires `Authorization: Bearer <token>`.
+    /// If set, `/metrics` requires `Authorization: Bearer <token>`. Required when the
+    /// server listens anywhere but loopback.
     pub token: Option<String>,
 }
 
-/// The whole configuration.
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// How the HTTP server holds up under slow and noisy clients.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A client must send a request's headers within this many seconds.
+    pub header_read_timeout_secs: u64,
+    /// A request must be answered within this many seconds (else 408).
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+    /// Requests one client address may make in a burst.
+    pub per_client_burst: u32,
+    /// Then requests per second per client address (else 429).
+    pub per_client_per_sec: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 60,
+            max_in_flight: 512,
+            per_client_burst: 200,
+            per_client_per_sec: 100,
+        }
+    }
+}
+
+/// The whole configuration. `Debug` shows the database URL without its password and
+/// never the metrics token.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where keys, the SQLite file, checkpoints and (later) data live.
@@ -180,6 +218,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Ingest.
     pub ingest: IngestConfig,
+    /// HTTP server limits.
+    pub http: HttpConfig,
 }
 
 /// Ingest settings.
@@ -203,6 +243,30 @@ impl Default for IngestConfig {
     }
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(renkei_store::redact),
+            )
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("session", &self.session)
+            .field("lockout", &self.lockout)
+            .field("password", &self.password)
+            .field("keys", &self.keys)
+            .field("tls", &self.tls)
+            .field("audit", &self.audit)
+            .field("metrics", &self.metrics)
+            .field("ingest", &self.ingest)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -219,6 +283,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
             ingest: IngestConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -248,6 +313,21 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("RENKEI_ARGON2_MEMORY_KIB", "password.memory_kib"),
     ("RENKEI_ARGON2_ITERATIONS", "password.iterations"),
     ("RENKEI_METRICS_TOKEN", "metrics.token"),
+    (
+        "RENKEI_TRUSTED_PROXIES",
+        "trusted_proxies (comma-separated IP addresses)",
+    ),
+    (
+        "RENKEI_HTTP_HEADER_READ_TIMEOUT_SECS",
+        "http.header_read_timeout_secs",
+    ),
+    (
+        "RENKEI_HTTP_REQUEST_TIMEOUT_SECS",
+        "http.request_timeout_secs",
+    ),
+    ("RENKEI_HTTP_MAX_IN_FLIGHT", "http.max_in_flight"),
+    ("RENKEI_HTTP_PER_CLIENT_BURST", "http.per_client_burst"),
+    ("RENKEI_HTTP_PER_CLIENT_PER_SEC", "http.per_client_per_sec"),
     (
         "RENKEI_INGEST_MAX_REJECT_RATE",
         "ingest.max_reject_rate (0–1)",
@@ -381,6 +461,40 @@ impl Config {
         if let Some(v) = get("RENKEI_METRICS_TOKEN") {
             self.metrics.token = Some(v).filter(|t| !t.is_empty());
         }
+        if let Some(v) = get("RENKEI_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        let h = &mut self.http;
+        for (key, field) in [
+            (
+                "RENKEI_HTTP_HEADER_READ_TIMEOUT_SECS",
+                &mut h.header_read_timeout_secs,
+            ),
+            (
+                "RENKEI_HTTP_REQUEST_TIMEOUT_SECS",
+                &mut h.request_timeout_secs,
+            ),
+        ] {
+            if let Some(v) = get(key) {
+                *field = num(key, &v)?;
+            }
+        }
+        if let Some(v) = get("RENKEI_HTTP_MAX_IN_FLIGHT") {
+            h.max_in_flight = num("RENKEI_HTTP_MAX_IN_FLIGHT", &v)?;
+        }
+        for (key, field) in [
+            ("RENKEI_HTTP_PER_CLIENT_BURST", &mut h.per_client_burst),
+            ("RENKEI_HTTP_PER_CLIENT_PER_SEC", &mut h.per_client_per_sec),
+        ] {
+            if let Some(v) = get(key) {
+                *field = num(key, &v)?;
+            }
+        }
         Ok(())
     }
 
@@ -410,6 +524,21 @@ impl Config {
             }
         }
         self.audit.witness_keys()?;
+        let h = &self.http;
+        if h.header_read_timeout_secs == 0
+            || h.request_timeout_secs == 0
+            || h.max_in_flight == 0
+            || h.per_client_burst == 0
+            || h.per_client_per_sec == 0
+        {
+            return bad("http", "every limit is at least 1");
+        }
+        if self.metrics.token.is_none() && !self.binds_loopback() {
+            return bad(
+                "metrics.token",
+                "required when bind is not a loopback address (or RENKEI_METRICS_TOKEN)",
+            );
+        }
         if let Some(bad_ip) = self
             .trusted_proxies
             .iter()
@@ -485,6 +614,20 @@ impl Config {
         self.data_dir.join("audit").join("checkpoints.jsonl")
     }
 
+    /// Whether the server listens on a loopback address only.
+    pub fn binds_loopback(&self) -> bool {
+        let host = self
+            .bind
+            .rsplit_once(':')
+            .map_or(self.bind.as_str(), |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// Whether cookies get `Secure`.
     pub fn cookie_secure(&self) -> bool {
         match self.session.cookie_secure {
@@ -540,6 +683,37 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("database_url")
+        );
+    }
+
+    /// `/metrics` is open only on loopback; anywhere else it needs a token.
+    #[test]
+    fn metrics_need_a_token_off_loopback() {
+        for (bind, ok) in [
+            ("127.0.0.1:8080", true),
+            ("[::1]:8080", true),
+            ("0.0.0.0:8080", false),
+            ("10.0.0.5:8080", false),
+        ] {
+            let c = Config {
+                bind: bind.into(),
+                ..Default::default()
+            };
+            assert_eq!(c.validate().is_ok(), ok, "{bind}");
+        }
+        let c = Config {
+            bind: "0.0.0.0:8080".into(),
+            metrics: MetricsConfig {
+                token: Some("s3cret-metrics-token".into()),
+            },
+            database_url: Some("postgres://renkei:hunter2@db/renkei".into()),
+            ..Default::default()
+        };
+        c.validate().unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "secrets stay out of Debug: {shown}"
         );
     }
 

@@ -21,6 +21,7 @@
 mod chain;
 pub(crate) mod export;
 mod reader;
+mod refusals;
 mod verify;
 pub mod witness;
 mod writer;
@@ -122,6 +123,8 @@ struct Inner {
     witnesses: Vec<ed25519_dalek::VerifyingKey>,
     /// How long the tail may go unwitnessed (seconds of log time).
     max_tail_secs: i64,
+    /// Repeated anonymous refusals being folded.
+    refusals: refusals::Refusals,
 }
 
 impl Audit {
@@ -165,6 +168,7 @@ impl Audit {
                 last_checkpoint: tokio::sync::Mutex::new(0),
                 witnesses,
                 max_tail_secs,
+                refusals: refusals::Refusals::default(),
             }),
         }
     }
@@ -188,6 +192,30 @@ impl Audit {
     /// number once it is committed.
     pub async fn record(&self, event: AuditEvent) -> Result<i64, AuditError> {
         self.inner.writer.submit(event).await
+    }
+
+    /// Records a refusal. Refusals of callers not signed in are folded per client,
+    /// action, object and reason in one-minute windows: the first is recorded before
+    /// this returns, the rest become one entry counting them when the window has passed
+    /// (see `refusals.rs`). Everything else is recorded as by [`Audit::record`].
+    pub async fn record_refusal(&self, event: AuditEvent) -> Result<(), AuditError> {
+        let w = self.inner.refusals.admit(event, self.inner.clock.now());
+        for s in w.summaries {
+            self.inner.writer.submit(s).await?;
+        }
+        if let Some(e) = w.event {
+            self.inner.writer.submit(e).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the counts of folded refusals whose window has passed (all of them with
+    /// `all`, at shutdown). The checkpointer calls this every interval.
+    pub async fn flush_refusals(&self, all: bool) -> Result<(), AuditError> {
+        for s in self.inner.refusals.due(self.inner.clock.now(), all) {
+            self.inner.writer.submit(s).await?;
+        }
+        Ok(())
     }
 
     /// Writes a signed checkpoint of the current head if the head moved since the last
@@ -222,8 +250,11 @@ impl Audit {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                if let Err(e) = me.flush_refusals(false).await {
+                    tracing::error!(error = %e, "writing folded refusals failed");
+                }
                 if let Err(e) = me.checkpoint().await {
-                    tracing::warn!(error = %e, "audit checkpoint failed");
+                    tracing::error!(error = %e, "audit checkpoint failed");
                 }
             }
         })
@@ -236,6 +267,7 @@ impl Audit {
 
     /// Drains the writer and writes a final checkpoint.
     pub async fn shutdown(&self) -> Result<(), AuditError> {
+        self.flush_refusals(true).await?;
         self.inner.writer.flush().await;
         self.checkpoint().await.map(|_| ())
     }

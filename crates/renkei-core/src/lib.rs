@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod bucket;
 pub mod caller;
 pub mod error;
 pub mod ids;

@@ -116,6 +116,50 @@ pub(crate) fn client_address(req: &Request, trusted: &[String]) -> String {
     peer.to_string()
 }
 
+/// Every refusal reaches the audit log by one path: those the gate, a service or a
+/// handler did not record (an unknown page or id, a malformed or oversized body the
+/// framework refused, a wrong method) are recorded here, folded like every anonymous
+/// refusal. The object names the route's first segment, so probing many ids or paths
+/// folds into one entry per window.
+async fn audit_unrecorded_refusal(
+    st: &AppState,
+    ctx: &RequestContext,
+    method: &axum::http::Method,
+    status: axum::http::StatusCode,
+    info: Option<&ErrorInfo>,
+) {
+    use axum::http::StatusCode as S;
+    let reason = match status {
+        S::BAD_REQUEST => "bad_request",
+        S::NOT_FOUND => "not_found",
+        S::METHOD_NOT_ALLOWED => "method_not_allowed",
+        S::REQUEST_TIMEOUT => "request_timeout",
+        S::PAYLOAD_TOO_LARGE => "payload_too_large",
+        S::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        S::UNPROCESSABLE_ENTITY => "unprocessable",
+        _ => return,
+    };
+    if info.is_some_and(|i| i.audited) {
+        return;
+    }
+    let segment = ctx.path.split('/').nth(1).unwrap_or("");
+    let segment: String = segment.chars().take(40).collect();
+    let ev = ctx
+        .caller
+        .event(
+            renkei_core::Action::HttpAccess,
+            format!("route:{method} /{segment}"),
+            renkei_core::Outcome::denied(info.map_or(reason, |i| i.code)),
+        )
+        .detail(serde_json::json!({
+            "path": ctx.path.chars().take(200).collect::<String>(),
+            "status": status.as_u16(),
+        }));
+    if let Err(e) = st.app.audit.record_refusal(ev).await {
+        tracing::error!(error = %e, "a refusal could not be recorded in the audit log");
+    }
+}
+
 /// Paths that need no caller identity (assets, probes): skip the session look-up.
 fn anonymous_path(path: &str) -> bool {
     path.starts_with("/static/") || path == "/healthz" || path == "/readyz" || path == "/metrics"
@@ -197,10 +241,13 @@ pub async fn middleware(
             .take(200)
             .collect(),
     };
+    let method = req.method().clone();
     req.extensions_mut().insert(ctx.clone());
     let mut resp = next.run(req).await;
 
-    if let Some(info) = resp.extensions_mut().remove::<ErrorInfo>() {
+    let info = resp.extensions_mut().remove::<ErrorInfo>();
+    audit_unrecorded_refusal(&st, &ctx, &method, resp.status(), info.as_ref()).await;
+    if let Some(info) = info {
         resp = crate::error::render(&ctx, resp, info);
     }
     let secure = st.app.config.cookie_secure();
@@ -220,7 +267,7 @@ pub async fn middleware(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-request-id", v);
     }
-    security_headers(h);
+    security_headers(h, secure);
     resp
 }
 
@@ -231,7 +278,7 @@ fn problem_code(e: &renkei_accounts::AccountError) -> &'static str {
     }
 }
 
-fn security_headers(h: &mut axum::http::HeaderMap) {
+fn security_headers(h: &mut axum::http::HeaderMap, https: bool) {
     let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
         h.entry(k).or_insert(HeaderValue::from_static(v));
     };
@@ -244,6 +291,10 @@ fn security_headers(h: &mut axum::http::HeaderMap) {
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "no-referrer");
     set(h, "cache-control", "no-store");
+    if https {
+        // Served over TLS (here or at the proxy): browsers must not fall back to HTTP.
+        set(h, "strict-transport-security", "max-age=31536000");
+    }
 }
 
 /// A cookie as this server sets them: HttpOnly, SameSite=Strict, path `/`, `Secure` under TLS.

@@ -26,6 +26,9 @@ pub enum AppError {
     /// The request is malformed; the text is safe to show.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request was refused as malformed and the refusal is already audited.
+    #[error("bad request: {0}")]
+    Refused(String),
     /// A service refused or failed (refusals are audited by the service).
     #[error("{internal}")]
     Service {
@@ -94,8 +97,8 @@ pub(crate) async fn refuse(
             renkei_core::Outcome::denied("invalid_input"),
         )
         .detail(serde_json::json!({ "problem": problem }));
-    match st.app.audit.record(ev).await {
-        Ok(_) => AppError::BadRequest(problem),
+    match st.app.audit.record_refusal(ev).await {
+        Ok(_) => AppError::Refused(problem),
         Err(e) => e.into(),
     }
 }
@@ -106,6 +109,8 @@ pub(crate) struct ErrorInfo {
     pub code: &'static str,
     pub detail: Option<String>,
     pub denied: Option<AccessDenied>,
+    /// Whether the refusal is already in the audit log.
+    pub audited: bool,
 }
 
 impl AppError {
@@ -114,7 +119,7 @@ impl AppError {
             AppError::Denied(d) => kind_status(d.kind()),
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::Refused(_) => StatusCode::BAD_REQUEST,
             AppError::Service { kind, .. } => kind_status(*kind),
         }
     }
@@ -125,7 +130,7 @@ impl AppError {
             AppError::Denied(d) => d.code(),
             AppError::Csrf => "csrf",
             AppError::NotFound => "not_found",
-            AppError::BadRequest(_) => "bad_request",
+            AppError::BadRequest(_) | AppError::Refused(_) => "bad_request",
             AppError::Service { code, .. } => code,
         }
     }
@@ -138,7 +143,7 @@ impl IntoResponse for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let detail = match &self {
-            AppError::BadRequest(m) => Some(m.clone()),
+            AppError::BadRequest(m) | AppError::Refused(m) => Some(m.clone()),
             AppError::Service { detail, .. } => detail.clone(),
             _ => None,
         };
@@ -146,11 +151,19 @@ impl IntoResponse for AppError {
             AppError::Denied(d) => Some(*d),
             _ => None,
         };
+        // Refusals the gate, a service or `refuse` recorded; the rest (unknown pages and
+        // ids, malformed input found here) the context middleware records.
+        let audited = match &self {
+            AppError::Denied(_) | AppError::Csrf | AppError::Refused(_) => true,
+            AppError::NotFound | AppError::BadRequest(_) => false,
+            AppError::Service { kind, .. } => *kind != ErrorKind::NotFound,
+        };
         let mut r = status.into_response();
         r.extensions_mut().insert(ErrorInfo {
             code: self.code(),
             detail,
             denied,
+            audited,
         });
         r
     }

@@ -39,16 +39,29 @@ pub struct AppState {
     pub app: App,
     csrf: Arc<Macer>,
     metrics: PrometheusHandle,
+    /// Requests being handled; more than the configured number are refused at once.
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+    /// Requests per client address.
+    pub(crate) rates: Arc<renkei_core::bucket::Buckets>,
+    /// When this state was made (for the rate buckets' clock).
+    pub(crate) started: std::time::Instant,
 }
 
 impl AppState {
     /// State over an opened application.
     pub fn new(app: App) -> Self {
         let csrf = Arc::new(app.csrf_macer());
+        let http = app.config.http.clone();
         Self {
             app,
             csrf,
             metrics: metrics_handle(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(http.max_in_flight)),
+            rates: Arc::new(renkei_core::bucket::Buckets::new(
+                f64::from(http.per_client_burst),
+                f64::from(http.per_client_per_sec),
+            )),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -112,6 +125,23 @@ pub async fn serve(
         app.config.audit.checkpoint_interval_secs.max(1),
     ));
     let make = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let header_timeout =
+        std::time::Duration::from_secs(app.config.http.header_read_timeout_secs.max(1));
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    listener.set_nonblocking(true).map_err(ServeError::Io)?;
+    // A client that sends half a header is dropped after the timeout instead of holding
+    // a connection for ever.
+    let tune = |b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>| {
+        b.http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        b.http2().timer(hyper_util::rt::TokioTimer::new());
+    };
     let result = match &app.config.tls {
         Some(tls) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -125,26 +155,14 @@ pub async fn serve(
                             tls.key_file.display()
                         ))
                     })?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            listener.set_nonblocking(true).map_err(ServeError::Io)?;
-            axum_server::from_tcp_rustls(listener, cfg)
-                .handle(handle)
-                .serve(make)
-                .await
-                .map_err(ServeError::Io)
+            let mut server = axum_server::from_tcp_rustls(listener, cfg).handle(handle);
+            tune(server.http_builder());
+            server.serve(make).await.map_err(ServeError::Io)
         }
         None => {
-            listener.set_nonblocking(true).map_err(ServeError::Io)?;
-            let l = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Io)?;
-            axum::serve(l, make)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(ServeError::Io)
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            tune(server.http_builder());
+            server.serve(make).await.map_err(ServeError::Io)
         }
     };
     checkpointer.abort();

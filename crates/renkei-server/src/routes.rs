@@ -276,14 +276,89 @@ pub(crate) fn build(st: AppState) -> Router {
             d.handler.route_layer(from_fn_with_state(gate, gate_fn)),
         );
     }
+    let timeout = std::time::Duration::from_secs(st.app.config.http.request_timeout_secs.max(1));
     router
         .fallback(|| async { AppError::NotFound })
         .layer(from_fn_with_state(st.clone(), crate::ops::track))
+        // Inside the context, so a timed-out request is rendered and audited like any
+        // other refusal.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(from_fn_with_state(st.clone(), crate::context::middleware))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             crate::form::MAX_FORM * 16,
         ))
+        // Outermost: a client over its rate, or a server at capacity, is refused before
+        // any work (no session look-up, no body read).
+        .layer(from_fn_with_state(st.clone(), guard))
         .with_state(st)
+}
+
+/// Per-client rate and the server's capacity, before anything else. Requests with no
+/// known client address (made in-process, as in tests) are not rate-limited.
+async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let client = crate::context::client_address(&req, &st.app.config.trusted_proxies);
+    let now = st.started.elapsed().as_secs_f64();
+    let segment: String = req
+        .uri()
+        .path()
+        .split('/')
+        .nth(1)
+        .unwrap_or("")
+        .chars()
+        .take(40)
+        .collect();
+    let route = format!("route:{} /{segment}", req.method());
+    if !client.is_empty() && !st.rates.take(&client, now) {
+        return early_refusal(
+            &st,
+            route,
+            client,
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+        )
+        .await;
+    }
+    let Ok(_permit) = st.in_flight.clone().try_acquire_owned() else {
+        return early_refusal(
+            &st,
+            route,
+            client,
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+        )
+        .await;
+    };
+    next.run(req).await
+}
+
+/// A refusal made before the caller is known: recorded as an anonymous refusal (folded
+/// per client and window), answered in both languages without a body to render.
+async fn early_refusal(
+    st: &AppState,
+    route: String,
+    client: String,
+    status: axum::http::StatusCode,
+    reason: &'static str,
+) -> Response {
+    let ev = renkei_core::Caller::anonymous(uuid::Uuid::now_v7().to_string())
+        .from_source(client)
+        .event(Action::HttpAccess, route, Outcome::denied(reason));
+    if let Err(e) = st.app.audit.record_refusal(ev).await {
+        tracing::error!(error = %e, "a refusal could not be recorded in the audit log");
+    }
+    let mut r = (
+        status,
+        "リクエストが多すぎるか、サーバーが混み合っています。少し待ってからお試しください。\nToo many requests, or the server is busy. Try again shortly.\n",
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    r
 }
 
 /// Checks access, then CSRF; audits every refusal before answering.
@@ -300,7 +375,7 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
         if let Some(p) = ctx.session_problem {
             ev = ev.detail(serde_json::json!({ "session": p }));
         }
-        if let Err(e) = g.st.app.audit.record(ev).await {
+        if let Err(e) = g.st.app.audit.record_refusal(ev).await {
             return AppError::from(e).into_response();
         }
         return mark_denied(AppError::Denied(denied));
@@ -320,7 +395,7 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
             format!("route:{}", g.label),
             Outcome::denied("csrf"),
         );
-        if let Err(e) = g.st.app.audit.record(ev).await {
+        if let Err(e) = g.st.app.audit.record_refusal(ev).await {
             return AppError::from(e).into_response();
         }
         return mark_denied(AppError::Csrf);

@@ -434,3 +434,76 @@ async fn the_server_refuses_to_run_holding_the_linkage_key() {
         "{e}"
     );
 }
+
+/// Every refusal reaches the log by one path: unknown pages and ids, an oversized form,
+/// a wrong method. A flood of them folds into the first plus a count.
+async fn every_refusal_is_audited_and_floods_fold(store: Store) {
+    let fx = fixture(&store).await;
+    let mut c = fx.client();
+    for _ in 0..50 {
+        assert_eq!(c.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(
+        c.get("/catalog/no_such_dataset").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = c.get("/login").await;
+    let big = "x".repeat(200_000);
+    let r = c
+        .post("/login", &[("csrf", &page.csrf()), ("username", &big)])
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    let r = c.send(Method::DELETE, "/catalog", None, &[]).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let rows = |fx: &Fx| {
+        let store = store.clone();
+        let _ = fx;
+        async move {
+            let rows: Vec<(String, String, String)> = renkei_store::sqlx::query_as(
+                "SELECT object, reason, detail FROM audit_log WHERE action = 'http.access' ORDER BY seq",
+            )
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    let before = rows(&fx).await;
+    let objects: Vec<(&str, &str)> = before
+        .iter()
+        .map(|(o, r, _)| (o.as_str(), r.as_str()))
+        .collect();
+    assert!(
+        objects.contains(&("route:GET /no", "not_found")),
+        "{objects:?}"
+    );
+    assert!(
+        objects.contains(&("route:GET /catalog", "not_found")),
+        "{objects:?}"
+    );
+    assert!(
+        objects.iter().any(|(o, _)| *o == "route:POST /login"),
+        "the oversized form: {objects:?}"
+    );
+    assert!(
+        objects.contains(&("route:DELETE /catalog", "method_not_allowed")),
+        "{objects:?}"
+    );
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|(o, _)| *o == "route:GET /no")
+            .count(),
+        1,
+        "fifty probes, one entry so far"
+    );
+    fx.app.audit.flush_refusals(true).await.unwrap();
+    let after = rows(&fx).await;
+    let summary = after
+        .iter()
+        .find(|(o, _, d)| o == "route:GET /no" && d.contains("repeated"))
+        .expect("a summary of the fold");
+    assert!(summary.2.contains("\"repeated\":49"), "{}", summary.2);
+}
+
+store_test!(every_refusal_is_audited_and_floods_fold);

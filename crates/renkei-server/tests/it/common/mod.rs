@@ -128,7 +128,14 @@ impl Fx {
         renkei_audit::testing::recent(self.app.store_for_tests(), &f, 10_000)
             .await
             .unwrap()
-            .len()
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.reason.as_str(),
+                    "not_signed_in" | "mfa_required" | "permission_missing"
+                )
+            })
+            .count()
     }
 }
 

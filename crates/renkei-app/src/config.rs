@@ -198,6 +198,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `sqlite://PATH` or `postgres://...`. Default: `sqlite://<data_dir>/renkei.db`.
     pub database_url: Option<String>,
+    /// Whether opening the store migrates the schema and installs the guards. Set it
+    /// false where the serving database role does not own the tables (PostgreSQL in
+    /// production): the owner runs `renkei migrate --grant-to <role>`, and opening only
+    /// checks the schema is current.   Env: RENKEI_MIGRATE_ON_START
+    pub migrate_on_start: bool,
     /// IP addresses of reverse proxies in front of this server. From them (and only
     /// them) the client's address is taken from the last `X-Forwarded-For` entry; it
     /// is recorded in every audit entry and keys sign-in throttling.
@@ -253,6 +258,7 @@ impl std::fmt::Debug for Config {
                 "database_url",
                 &self.database_url.as_deref().map(renkei_store::redact),
             )
+            .field("migrate_on_start", &self.migrate_on_start)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("session", &self.session)
             .field("lockout", &self.lockout)
@@ -274,6 +280,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             public_url: None,
             database_url: None,
+            migrate_on_start: true,
             trusted_proxies: Vec::new(),
             session: SessionConfig::default(),
             lockout: LockoutPolicy::default(),
@@ -461,6 +468,18 @@ impl Config {
         if let Some(v) = get("RENKEI_METRICS_TOKEN") {
             self.metrics.token = Some(v).filter(|t| !t.is_empty());
         }
+        if let Some(v) = get("RENKEI_MIGRATE_ON_START") {
+            self.migrate_on_start = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "RENKEI_MIGRATE_ON_START".into(),
+                        msg: "use true or false".into(),
+                    });
+                }
+            };
+        }
         if let Some(v) = get("RENKEI_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
@@ -612,6 +631,14 @@ impl Config {
     /// The audit checkpoint file, outside the store.
     pub fn checkpoint_file(&self) -> PathBuf {
         self.data_dir.join("audit").join("checkpoints.jsonl")
+    }
+
+    /// How to open the metadata store.
+    pub fn store_options(&self) -> renkei_store::StoreOptions {
+        renkei_store::StoreOptions {
+            migrate: self.migrate_on_start,
+            ..Default::default()
+        }
     }
 
     /// Whether the server listens on a loopback address only.

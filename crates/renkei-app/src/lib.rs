@@ -19,7 +19,7 @@ use renkei_catalog::Catalog;
 use renkei_core::time::{SharedClock, SystemClock};
 use renkei_crypto::KeyStore;
 use renkei_datastore::DataStore;
-use renkei_store::{Store, StoreOptions};
+use renkei_store::Store;
 use std::sync::Arc;
 
 /// Failures opening the application.
@@ -126,7 +126,7 @@ impl App {
                 KeyStore::load_or_create(&config.keys, &config.data_dir, true)?
             }
         });
-        let store = Store::open(&config.database_url(), &StoreOptions::default()).await?;
+        let store = Store::open(&config.database_url(), &config.store_options()).await?;
         let audit = Audit::with_witnesses(
             store.clone(),
             keystore.clone(),
@@ -257,7 +257,7 @@ pub async fn verify_audit(
     } else {
         req.witness_keys
     };
-    let store = Store::open(&config.database_url(), &StoreOptions::default()).await?;
+    let store = Store::open(&config.database_url(), &config.store_options()).await?;
     let opts = renkei_audit::VerifyOptions {
         public_key: req.trusted.or_else(|| {
             keys.as_ref()
@@ -304,6 +304,16 @@ pub async fn verify_audit(
     store.close().await;
     let (report, recorded) = result?;
     Ok(AuditVerification { report, recorded })
+}
+
+/// Migrates the schema at `url` as its owner and installs the append-only guards; with
+/// `grant_to` (PostgreSQL), grants the serving role what it needs and no more. Returns
+/// the URL without its password.
+pub async fn migrate(url: &str, grant_to: Option<&str>) -> Result<String, AppError> {
+    let store = Store::migrate(url, grant_to).await?;
+    let shown = store.url().to_owned();
+    store.close().await;
+    Ok(shown)
 }
 
 /// The outcome of [`verify_audit`].

@@ -45,6 +45,37 @@ pub struct IngestArgs {
     check: bool,
 }
 
+/// `renkei migrate`
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// The schema owner's database URL (default: RENKEI_OWNER_DATABASE_URL, else the
+    /// configured database_url).
+    #[arg(long)]
+    owner_url: Option<String>,
+    /// PostgreSQL: the role `renkei serve` connects as; it is granted reading and
+    /// writing of the working tables, only SELECT and INSERT on the append-only audit
+    /// tables, and owns nothing (so it cannot drop or disable their guards).
+    #[arg(long)]
+    grant_to: Option<String>,
+}
+
+/// `renkei migrate`
+pub async fn migrate(config: Option<&Path>, a: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load(config)?;
+    let url = a
+        .owner_url
+        .or_else(|| std::env::var("RENKEI_OWNER_DATABASE_URL").ok())
+        .unwrap_or_else(|| cfg.database_url());
+    let shown = renkei_app::migrate(&url, a.grant_to.as_deref()).await?;
+    println!("schema up to date and guards installed: {shown}");
+    if let Some(role) = a.grant_to {
+        println!(
+            "granted {role}: working tables read/write, audit tables SELECT and INSERT only; serve it with migrate_on_start = false"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `renkei init`
 #[derive(Args)]
 pub struct InitArgs {

@@ -29,6 +29,9 @@ enum Command {
     Serve,
     /// Create the data directory, keys and database; optionally the first admin.
     Init(commands::InitArgs),
+    /// As the database's owner: bring the schema up to date and install the
+    /// append-only guards; optionally grant a serving role what it needs and no more.
+    Migrate(commands::MigrateArgs),
     /// Manage users.
     #[command(subcommand)]
     User(commands::UserCmd),
@@ -92,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo(a) => commands::demo(cli.config.as_deref(), a).await,
             Command::Serve => commands::serve(cli.config.as_deref()).await,
             Command::Init(a) => commands::init(cli.config.as_deref(), a).await,
+            Command::Migrate(a) => commands::migrate(cli.config.as_deref(), a).await,
             Command::User(c) => commands::user(cli.config.as_deref(), c).await,
             Command::Audit(c) => commands::audit(cli.config.as_deref(), c).await,
             Command::TotpCode { secret } => commands::totp_code(&secret),

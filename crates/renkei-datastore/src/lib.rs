@@ -20,10 +20,10 @@
 //! directory is cleaned up, and an uncommitted version directory is replaced when its
 //! number is used again.
 //!
-//! Two sides: the write side ([`DataStore::lock`], [`DataStore::begin`]) for ingest and
-//! extract materialization, and the read side ([`DataStore::open_dataset`]), which
-//! hands back readers after checking the caller, so no caller ever touches a key or a
-//! path.
+//! Two sides, both capabilities handed out after checking the caller: the write side
+//! ([`DataStore::writer`], a [`DataWriter`] holding the holder's lock) for ingest,
+//! re-keying and extract materialization, and the read side
+//! ([`DataStore::open_dataset`]), so no caller ever touches a key or a path.
 //!
 //! **Invariant:** nothing here writes a value in clear text to disk, and no key leaves
 //! this crate: data keys come from `renkei-crypto` and go straight into the Parquet

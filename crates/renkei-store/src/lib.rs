@@ -65,6 +65,9 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migrating the metadata store failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The store is not usable as configured.
+    #[error("metadata store: {0}")]
+    Invalid(String),
     /// A query failed.
     #[error("metadata store error: {0}")]
     Db(#[from] sqlx::Error),
@@ -83,6 +86,10 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long to wait for a connection (at start-up: how long before "unreachable").
     pub acquire_timeout: Duration,
+    /// Whether opening migrates the schema and (re)installs the append-only guards.
+    /// Off for a serving role that does not own the tables: the schema owner runs
+    /// [`Store::migrate`], and opening only checks the schema is current.
+    pub migrate: bool,
 }
 
 impl Default for StoreOptions {
@@ -90,6 +97,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            migrate: true,
         }
     }
 }
@@ -170,16 +178,80 @@ impl Store {
             .connect_with(connect_opts)
             .await
             .map_err(unreachable)?;
-        MIGRATOR.run(&pool).await?;
         let store = Self {
             pool,
             backend,
             url: shown,
             raw_url: url.to_owned(),
         };
-        store.install_guards().await?;
+        if opts.migrate {
+            MIGRATOR.run(&store.pool).await?;
+            store.install_guards().await?;
+        } else {
+            store.check_schema().await?;
+        }
         tracing::debug!(url = %store.url, ?backend, "metadata store open");
         Ok(store)
+    }
+
+    /// Migrates the schema and installs the append-only guards, as the schema's owner.
+    /// With `grant_to` (PostgreSQL), grants that role what serving needs and no more:
+    /// reading and writing the working tables, only `SELECT` and `INSERT` on the
+    /// append-only ones, and nothing that could drop or disable a guard (it owns no
+    /// table).
+    pub async fn migrate(url: &str, grant_to: Option<&str>) -> Result<Self, StoreError> {
+        let store = Self::open(url, &StoreOptions::default()).await?;
+        if let Some(role) = grant_to {
+            store.grant_serving(role).await?;
+        }
+        Ok(store)
+    }
+
+    async fn grant_serving(&self, role: &str) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Err(StoreError::Invalid(
+                "granting a serving role applies to PostgreSQL only".into(),
+            ));
+        }
+        // A role name is an SQL identifier: plain names only, quoted.
+        if role.is_empty()
+            || role.len() > 63
+            || !role
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Invalid(format!(
+                "role {role:?}: use lower-case letters, digits and _"
+            )));
+        }
+        let append_only = APPEND_ONLY.join(", ");
+        let sql = format!(
+            "GRANT USAGE ON SCHEMA public TO \"{role}\";\n\
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\";\n\
+             REVOKE UPDATE, DELETE, TRUNCATE ON {append_only} FROM \"{role}\";\n\
+             REVOKE INSERT, UPDATE, DELETE ON _sqlx_migrations FROM \"{role}\";\n\
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\";\n"
+        );
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Without migrating: refuses a schema older (or newer) than this build's.
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let want = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let have: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .ok()
+                .flatten();
+        match have {
+            Some(v) if v == want => Ok(()),
+            have => Err(StoreError::Invalid(format!(
+                "the schema is at version {}, this build needs {want}: the schema owner runs `renkei migrate`",
+                have.map_or("none".to_owned(), |v| v.to_string())
+            ))),
+        }
     }
 
     /// Refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) on the append-only tables.
@@ -357,5 +429,92 @@ mod tests {
         // Re-opening is idempotent (migrations and guards already in place).
         drop(store);
         Store::open(&url, &StoreOptions::default()).await.unwrap();
+    }
+
+    /// The PostgreSQL deployment where `renkei serve` connects as a role that owns
+    /// nothing: the owner migrates and grants; the serving role opens without
+    /// migrating, works, and cannot drop, disable or get around the audit guards.
+    #[tokio::test]
+    async fn a_serving_role_that_owns_nothing_cannot_touch_the_guards() {
+        let Some(db) = crate::testing::TestDb::postgres().await else {
+            return;
+        };
+        let role = format!(
+            "renkei_srv_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        sqlx::raw_sql(&format!("CREATE ROLE {role} LOGIN"))
+            .execute(db.store.pool())
+            .await
+            .unwrap();
+        let owner_url = db.url();
+        Store::migrate(&owner_url, Some(&role)).await.unwrap();
+        let mut u = url::Url::parse(&owner_url).unwrap();
+        u.set_username(&role).unwrap();
+        let serving = Store::open(
+            u.as_str(),
+            &StoreOptions {
+                migrate: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // What serving needs works.
+        for ok in [
+            "INSERT INTO audit_checkpoints (seq, at, hash, public_key, signature) VALUES (1, 1, 'h', 'k', 's')",
+            "SELECT COUNT(*) FROM audit_log",
+            "UPDATE audit_head SET hash = hash WHERE id = 1",
+            "INSERT INTO guards (name, n) VALUES ('probe', 0)",
+            "UPDATE guards SET n = n + 1 WHERE name = 'probe'",
+        ] {
+            sqlx::raw_sql(ok)
+                .execute(serving.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        // What would rewrite history does not, with or without the triggers.
+        for refused in [
+            "DROP TRIGGER audit_log_no_change ON audit_log",
+            "ALTER TABLE audit_log DISABLE TRIGGER USER",
+            "ALTER TABLE audit_checkpoints DISABLE TRIGGER ALL",
+            "DELETE FROM audit_checkpoints",
+            "UPDATE audit_checkpoints SET hash = 'x'",
+            "TRUNCATE audit_log",
+            "DROP TABLE audit_witness",
+            "DELETE FROM _sqlx_migrations",
+            "CREATE OR REPLACE FUNCTION renkei_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        ] {
+            let e = sqlx::raw_sql(refused)
+                .execute(serving.pool())
+                .await
+                .expect_err(refused)
+                .to_string();
+            assert!(
+                e.contains("permission denied") || e.contains("must be owner"),
+                "{refused}: {e}"
+            );
+        }
+        // A serving role whose schema is behind is told to migrate, not left to guess.
+        sqlx::raw_sql("UPDATE _sqlx_migrations SET version = -version WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+            .execute(db.store.pool())
+            .await
+            .unwrap();
+        let e = Store::open(
+            u.as_str(),
+            &StoreOptions {
+                migrate: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("renkei migrate"), "{e}");
+        serving.close().await;
+        sqlx::raw_sql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+            .execute(db.store.pool())
+            .await
+            .unwrap();
     }
 }

@@ -559,3 +559,59 @@ async fn slow_and_noisy_clients_are_cut_off_and_counted() {
     let (code, out, err) = env.run(&["audit", "verify"], "");
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// PostgreSQL in production: the owner migrates and grants; `renkei serve` runs as a
+/// role that owns nothing and does not migrate; everything works, and the log verifies.
+#[tokio::test]
+async fn serving_as_a_role_that_owns_nothing() {
+    let Some(db) = renkei_store::testing::TestDb::postgres().await else {
+        return;
+    };
+    let role = format!(
+        "renkei_srv_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    renkei_store::sqlx::raw_sql(&format!("CREATE ROLE {role} LOGIN"))
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+    let owner_url = db.url();
+    let serving_url = owner_url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert_ne!(serving_url, owner_url);
+    let mut env = Env::new(&serving_url);
+    env.vars
+        .push(("RENKEI_OWNER_DATABASE_URL".into(), owner_url.clone()));
+    let out = env.ok(&["migrate", "--grant-to", &role], "");
+    assert!(out.contains("guards installed"), "{out}");
+    env.vars
+        .push(("RENKEI_MIGRATE_ON_START".into(), "false".into()));
+    env.ok(
+        &["init", "--admin", "root", "--password-stdin"],
+        &format!("{PW}\n"),
+    );
+    let server = env.start(&["serve"], "Renkei listening on");
+    let r = client()
+        .get(format!("{}/catalog", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(server.stop(), 0);
+    let (code, out, err) = env.run(&["audit", "verify"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    // The role's grants go with the test database; then the role itself.
+    drop(db);
+    let admin = renkei_store::sqlx::AnyPool::connect(
+        &std::env::var(renkei_store::testing::POSTGRES_ENV).unwrap(),
+    )
+    .await
+    .unwrap();
+    renkei_store::sqlx::raw_sql(&format!("DROP ROLE {role}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

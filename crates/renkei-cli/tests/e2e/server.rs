@@ -568,12 +568,9 @@ async fn serving_as_a_role_that_owns_nothing() {
         return;
     };
     let role = format!(
-        "renkei_srv_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
+        "renkei_srv_{}",
+        &renkei_crypto::random_token().to_ascii_lowercase()[..12]
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     );
     renkei_store::sqlx::raw_sql(&format!("CREATE ROLE {role} LOGIN"))
         .execute(db.store.pool())

@@ -286,12 +286,24 @@ impl UserAdmin {
     /// Enrols a known TOTP secret directly (demo accounts, whose secrets are printed so
     /// the person trying the demo can add them to an authenticator app).
     ///
-    /// Only the operator at the command line may do this: anyone else would learn a
-    /// second factor that is not theirs.
+    /// Only the operator at the command line may do this, and only for an account that
+    /// has never been used (no authenticator, never signed in): anyone else, or on any
+    /// other account, would take over a second factor that is not theirs.
     pub async fn enrol_known_secret(&self, id: &UserId, secret: &[u8]) -> Result<(), AccountError> {
         let caller = &self.caller;
-        if !caller.is_operator() {
-            let denied = AccessDenied::Object("operator_only");
+        let used: Option<(Option<String>, i64)> = sqlx::query_as(
+            "SELECT totp_secret, (SELECT COUNT(*) FROM sessions s WHERE s.user_id = users.id) FROM users WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(self.a.inner.store.pool())
+        .await?;
+        let fresh = used.is_some_and(|(secret, sessions)| secret.is_none() && sessions == 0);
+        if !caller.is_operator() || !fresh {
+            let denied = AccessDenied::Object(if caller.is_operator() {
+                "account_in_use"
+            } else {
+                "operator_only"
+            });
             return self
                 .a
                 .deny(

@@ -24,6 +24,7 @@ pub use admin::UserAdmin;
 pub use error::AccountError;
 pub use model::{
     ApiTokenInfo, Enrolment, LockoutPolicy, Session, SessionPolicy, SignIn, User, UserStatus, Via,
+    token_max_days,
 };
 pub use service::Accounts;
 pub use totp::{current_code, encode_secret, totp_for};

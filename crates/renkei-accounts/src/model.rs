@@ -78,6 +78,8 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// The API token's id, for a token.
     pub token_id: Option<String>,
+    /// What the API token may do (`All` for browser sessions).
+    pub scope: TokenScope,
 }
 
 impl Session {
@@ -86,7 +88,7 @@ impl Session {
         let auth = match (self.via, self.level) {
             (Via::ApiToken, _) => AuthMethod::ApiToken {
                 token_id: self.token_id.clone().unwrap_or_default(),
-                scope: TokenScope::All,
+                scope: self.scope.clone(),
             },
             (Via::Cookie, AuthLevel::Full) => AuthMethod::SessionMfa,
             (Via::Cookie, AuthLevel::PasswordOnly) => AuthMethod::Password,
@@ -151,6 +153,8 @@ pub struct ApiTokenInfo {
     pub revoked_at: Option<Timestamp>,
     /// Last used, if ever.
     pub last_used_at: Option<Timestamp>,
+    /// What it may do: `all` or `read_only`.
+    pub scope: String,
 }
 
 /// Session timeouts.
@@ -163,6 +167,8 @@ pub struct SessionPolicy {
     pub absolute_timeout_secs: i64,
     /// A password-only session (waiting for the second factor) ends after this (seconds).
     pub mfa_timeout_secs: i64,
+    /// An API token unused for this many days stops working.
+    pub token_idle_days: i64,
 }
 
 impl Default for SessionPolicy {
@@ -171,8 +177,28 @@ impl Default for SessionPolicy {
             idle_timeout_secs: 30 * 60,
             absolute_timeout_secs: 12 * 3600,
             mfa_timeout_secs: 5 * 60,
+            token_idle_days: 30,
         }
     }
+}
+
+/// The longest an API token of someone holding `roles` may live: 30 days for roles
+/// that administer, audit, hold data or keys, or release outputs; 90 for the others.
+/// The strictest role decides.
+pub fn token_max_days(roles: &[renkei_core::Role]) -> i64 {
+    use renkei_core::Role;
+    roles
+        .iter()
+        .map(|r| match r {
+            Role::Admin
+            | Role::Auditor
+            | Role::LinkageAuthority
+            | Role::Custodian
+            | Role::OutputChecker => 30,
+            _ => 90,
+        })
+        .min()
+        .unwrap_or(30)
 }
 
 /// Lockout after repeated failures.

@@ -6,7 +6,9 @@ use crate::totp::{matching_step, totp_for};
 use renkei_audit::Audit;
 use renkei_core::role::AuthLevel;
 use renkei_core::time::SharedClock;
-use renkei_core::{Action, AuthMethod, Caller, Outcome, Role, Timestamp, UserId, Username};
+use renkei_core::{
+    Action, AuthMethod, Caller, Outcome, Role, Timestamp, TokenScope, UserId, Username,
+};
 use renkei_crypto::{PasswordHasher, PasswordParams, Sealer, random_token, sha256_hex};
 use renkei_store::sqlx::{self, Row as _};
 use renkei_store::{Store, Tx};
@@ -950,6 +952,7 @@ impl Accounts {
             via: Via::Cookie,
             expires_at: expires,
             token_id: None,
+            scope: TokenScope::All,
         })
     }
 
@@ -974,15 +977,51 @@ impl Accounts {
         Ok(())
     }
 
+    /// The signed-in user proves it is still them with their password before a
+    /// sensitive act. A wrong password is refused and counted like a failed sign-in
+    /// from the same client (it can lock that client out).
+    async fn reauthenticate(
+        &self,
+        caller: &Caller,
+        user_id: &UserId,
+        action: Action,
+        password: &str,
+    ) -> Result<(), AccountError> {
+        let subject = format!("user:{user_id}");
+        let source = caller.source().to_owned();
+        let permit = self.hash_permit().await?;
+        let phc: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user_id.as_str())
+            .fetch_one(self.inner.store.pool())
+            .await?;
+        let claim = self.claim_source_attempt(&subject, &source).await?;
+        let phc = matches!(claim, SourceClaim::Open(_)).then_some(phc);
+        let right = self.verify_with(permit, password, phc).await?;
+        match claim {
+            SourceClaim::Open(a) if right => {
+                self.release_source_attempt(&subject, &source, a).await
+            }
+            _ => {
+                self.deny(caller, action, subject, AccountError::BadCredentials)
+                    .await
+            }
+        }
+    }
+
     // ----- API tokens --------------------------------------------------------------
 
-    /// Creates an API token for `user`. Returns its description and its value, which is
-    /// shown once and never stored.
+    /// Creates an API token for the signed-in user, who re-authenticates with their
+    /// password to do so (a wrong one counts towards the lock like a sign-in). Its
+    /// lifetime is capped by the user's strictest role ([`token_max_days`]); `scope`
+    /// may narrow it to reading. Returns its description and its value, which is shown
+    /// once and never stored.
     pub async fn create_api_token(
         &self,
         caller: &Caller,
         name: &str,
         ttl_days: i64,
+        scope: TokenScope,
+        password: &str,
     ) -> Result<(ApiTokenInfo, String), AccountError> {
         let user_id = self.own_account(caller, Action::TokenCreate).await?;
         let object = format!("user:{user_id}");
@@ -997,16 +1036,19 @@ impl Accounts {
                 )
                 .await;
         }
-        if !(1..=365).contains(&ttl_days) {
+        let cap = token_max_days(caller.roles());
+        if !(1..=cap).contains(&ttl_days) {
             return self
                 .deny(
                     caller,
                     Action::TokenCreate,
                     object,
-                    AccountError::Invalid("a token lives 1 to 365 days".into()),
+                    AccountError::Invalid(format!("a token of your roles lives 1 to {cap} days")),
                 )
                 .await;
         }
+        self.reauthenticate(caller, &user_id, Action::TokenCreate, password)
+            .await?;
         let value = format!("rkt_{}", random_token());
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.now();
@@ -1017,20 +1059,22 @@ impl Accounts {
             expires_at: now.plus_secs(ttl_days * 86_400),
             revoked_at: None,
             last_used_at: None,
+            scope: scope.code().to_owned(),
         };
         let mut tx = self.inner.store.begin().await?;
-        sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&id)
             .bind(user_id.as_str())
             .bind(name)
             .bind(sha256_hex(value.as_bytes()))
             .bind(now.micros())
             .bind(info.expires_at.micros())
+            .bind(scope.code())
             .execute(&mut *tx)
             .await?;
         let ev = caller
             .event(Action::TokenCreate, object, Outcome::Allowed)
-            .detail(serde_json::json!({ "token_id": id, "name": name, "expires_at": info.expires_at.to_rfc3339() }));
+            .detail(serde_json::json!({ "token_id": id, "name": name, "expires_at": info.expires_at.to_rfc3339(), "scope": scope.code() }));
         self.inner.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;
         Ok((info, value))
@@ -1043,7 +1087,7 @@ impl Accounts {
     ) -> Result<Vec<ApiTokenInfo>, AccountError> {
         let user = self.own_account(caller, Action::TokenCreate).await?;
         let rows = sqlx::query(
-            "SELECT id, name, created_at, expires_at, revoked_at, last_used_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC",
+            "SELECT id, name, created_at, expires_at, revoked_at, last_used_at, scope FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC",
         )
         .bind(user.as_str())
         .fetch_all(self.inner.store.pool())
@@ -1057,6 +1101,7 @@ impl Accounts {
                     expires_at: Timestamp(r.try_get(3)?),
                     revoked_at: r.try_get::<Option<i64>, _>(4)?.map(Timestamp),
                     last_used_at: r.try_get::<Option<i64>, _>(5)?.map(Timestamp),
+                    scope: r.try_get(6)?,
                 })
             })
             .collect()
@@ -1102,7 +1147,7 @@ impl Accounts {
     /// Resolves an API bearer token to a full-level session.
     pub async fn resolve_api_token(&self, value: &str) -> Result<Session, AccountError> {
         let hash = sha256_hex(value.as_bytes());
-        let row = sqlx::query("SELECT id, user_id, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1")
+        let row = sqlx::query("SELECT id, user_id, expires_at, revoked_at, last_used_at, created_at, scope FROM api_tokens WHERE token_hash = $1")
             .bind(&hash)
             .fetch_optional(self.inner.store.pool())
             .await?
@@ -1112,12 +1157,19 @@ impl Accounts {
         let expires = Timestamp(row.try_get(2)?);
         let revoked: Option<i64> = row.try_get(3)?;
         let last_used: Option<i64> = row.try_get(4)?;
+        let created: i64 = row.try_get(5)?;
+        let scope = TokenScope::parse(&row.try_get::<String, _>(6)?)
+            .ok_or(AccountError::Session("unknown"))?;
         let now = self.now();
         if revoked.is_some() {
             return Err(AccountError::Session("revoked"));
         }
         if now >= expires {
             return Err(AccountError::Session("expired"));
+        }
+        let idle_since = Timestamp(last_used.unwrap_or(created));
+        if now.secs() - idle_since.secs() >= self.inner.sessions.token_idle_days * 86_400 {
+            return Err(AccountError::Session("expired_idle"));
         }
         let user = self.get_user(&user_id).await?;
         if user.status != UserStatus::Active {
@@ -1137,6 +1189,7 @@ impl Accounts {
             via: Via::ApiToken,
             expires_at: expires,
             token_id: Some(id),
+            scope,
         })
     }
 }

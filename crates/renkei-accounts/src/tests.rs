@@ -4,7 +4,7 @@ use super::*;
 use renkei_audit::{Audit, ExportFilter};
 use renkei_core::role::AuthLevel;
 use renkei_core::time::{Clock as _, ManualClock};
-use renkei_core::{AuthMethod, Caller, Role, Timestamp};
+use renkei_core::{AuthMethod, Caller, Role, Timestamp, TokenScope};
 use renkei_crypto::{KeyStore, PasswordParams, RootKey};
 use renkei_store::{Store, store_test};
 use std::sync::Arc;
@@ -60,7 +60,7 @@ impl World {
     /// The operator's administration capability.
     async fn admin(&self) -> UserAdmin {
         self.accounts
-            .admin(&Caller::operator("tester"))
+            .admin(&Caller::operator("tester", renkei_core::Duty::Accounts))
             .await
             .unwrap()
     }
@@ -161,7 +161,7 @@ async fn creating_users_validates_and_audits(store: Store) {
     assert!(!log.contains(PW), "no password in the audit log");
     assert!(
         w.audit
-            .reader(&Caller::operator("t"))
+            .reader(&Caller::operator("t", renkei_core::Duty::Audit))
             .await
             .unwrap()
             .verify()
@@ -240,7 +240,7 @@ async fn sign_in_with_totp_and_replay_guard(store: Store) {
     assert!(!log.contains(&secret), "no TOTP secret in the audit log");
     assert!(
         w.audit
-            .reader(&Caller::operator("t"))
+            .reader(&Caller::operator("t", renkei_core::Duty::Audit))
             .await
             .unwrap()
             .verify()
@@ -500,7 +500,7 @@ async fn disabling_revokes_and_last_admin_is_kept(store: Store) {
     let (full, _) = enrol(&w, "alice").await;
     let (_, tok) = w
         .accounts
-        .create_api_token(&signed_in(&alice), "laptop", 30)
+        .create_api_token(&signed_in(&alice), "laptop", 30, TokenScope::All, PW)
         .await
         .unwrap();
     w.accounts.resolve_api_token(&tok).await.unwrap();
@@ -562,7 +562,7 @@ async fn disabling_revokes_and_last_admin_is_kept(store: Store) {
         .unwrap();
     assert!(
         w.audit
-            .reader(&Caller::operator("t"))
+            .reader(&Caller::operator("t", renkei_core::Duty::Audit))
             .await
             .unwrap()
             .verify()
@@ -580,11 +580,20 @@ async fn api_tokens(store: Store) {
         .create_user("alice", "Alice", PW, &[Role::Researcher])
         .await
         .unwrap();
-    let (info, tok) = w
-        .accounts
-        .create_api_token(&signed_in(&alice), "notebook", 1)
-        .await
-        .unwrap();
+    let mint = |name: &'static str, days: i64, scope: TokenScope, pw: &'static str| {
+        let a = w.accounts.clone();
+        let c = signed_in(&alice);
+        async move { a.create_api_token(&c, name, days, scope, pw).await }
+    };
+    // Re-authentication: the password again, or no token (and the attempt counts).
+    assert_eq!(
+        mint("notebook", 1, TokenScope::All, "not my password")
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_credentials"
+    );
+    let (info, tok) = mint("notebook", 1, TokenScope::All, PW).await.unwrap();
     assert!(tok.starts_with("rkt_"));
     let s = w.accounts.resolve_api_token(&tok).await.unwrap();
     assert_eq!((s.level, s.via), (AuthLevel::Full, Via::ApiToken));
@@ -596,28 +605,34 @@ async fn api_tokens(store: Store) {
             .len(),
         1
     );
-    assert!(
-        w.accounts
-            .create_api_token(&signed_in(&alice), "", 1)
-            .await
-            .is_err()
+    assert!(mint("", 1, TokenScope::All, PW).await.is_err());
+    // A researcher's token lives at most 90 days; an auditor's or admin's 30.
+    assert_eq!(
+        mint("x", 91, TokenScope::All, PW).await.unwrap_err().code(),
+        "invalid_input"
     );
-    assert!(
-        w.accounts
-            .create_api_token(&signed_in(&alice), "x", 400)
-            .await
-            .is_err()
-    );
+    assert_eq!(token_max_days(&[Role::Researcher]), 90);
+    assert_eq!(token_max_days(&[Role::Researcher, Role::Auditor]), 30);
+    // A read-only token keeps only the permissions that read.
+    let (_, ro) = mint("reader", 10, TokenScope::ReadOnly, PW).await.unwrap();
+    let caller = w.accounts.resolve_api_token(&ro).await.unwrap().caller("r");
+    assert!(!caller.may_change());
     w.clock.advance_secs(86_401);
     assert_eq!(
         w.accounts.resolve_api_token(&tok).await.unwrap_err().code(),
         "expired"
     );
-    let (_, tok2) = w
-        .accounts
-        .create_api_token(&signed_in(&alice), "second", 5)
-        .await
-        .unwrap();
+    let (_, tok2) = mint("second", 60, TokenScope::All, PW).await.unwrap();
+    // Unused for 30 days, a token stops working before its end.
+    w.clock.advance_secs(30 * 86_400);
+    assert_eq!(
+        w.accounts
+            .resolve_api_token(&tok2)
+            .await
+            .unwrap_err()
+            .code(),
+        "expired_idle"
+    );
     // Revoking an expired token is allowed once; a second time there is nothing to revoke.
     w.accounts
         .revoke_api_token(&signed_in(&alice), &info.id)
@@ -653,6 +668,37 @@ async fn api_tokens(store: Store) {
         !audit_text(&w).await.contains(&tok2),
         "token values never reach the log"
     );
+}
+
+/// The operator may set a known second factor only on an account never used: not to
+/// take over someone's account (an auditor's, say) from the command line.
+async fn known_secrets_only_for_unused_accounts(store: Store) {
+    let w = world(&store);
+    let alice = w
+        .admin()
+        .await
+        .create_user("alice", "Alice", PW, &[Role::Auditor])
+        .await
+        .unwrap();
+    enrol(&w, "alice").await;
+    let e = w
+        .admin()
+        .await
+        .enrol_known_secret(&alice.id, b"the operator's own secret!!")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "account_in_use");
+    let fresh = w
+        .admin()
+        .await
+        .create_user("bob", "Bob", PW, &[Role::Researcher])
+        .await
+        .unwrap();
+    w.admin()
+        .await
+        .enrol_known_secret(&fresh.id, b"a demo secret, printed for bob")
+        .await
+        .unwrap();
 }
 
 async fn mfa_reset_forces_reenrolment(store: Store) {
@@ -774,4 +820,5 @@ store_test!(
     disabling_revokes_and_last_admin_is_kept,
     api_tokens,
     mfa_reset_forces_reenrolment,
+    known_secrets_only_for_unused_accounts,
 );

@@ -61,6 +61,8 @@ pub struct SessionConfig {
     pub absolute_timeout_secs: i64,
     /// Time allowed for the second factor (seconds).
     pub mfa_timeout_secs: i64,
+    /// An API token unused for this many days stops working.
+    pub token_idle_days: i64,
     /// `Secure` flag policy.
     pub cookie_secure: CookieSecure,
 }
@@ -72,6 +74,7 @@ impl Default for SessionConfig {
             idle_timeout_secs: p.idle_timeout_secs,
             absolute_timeout_secs: p.absolute_timeout_secs,
             mfa_timeout_secs: p.mfa_timeout_secs,
+            token_idle_days: p.token_idle_days,
             cookie_secure: CookieSecure::Auto,
         }
     }
@@ -84,6 +87,7 @@ impl SessionConfig {
             idle_timeout_secs: self.idle_timeout_secs,
             absolute_timeout_secs: self.absolute_timeout_secs,
             mfa_timeout_secs: self.mfa_timeout_secs,
+            token_idle_days: self.token_idle_days,
         }
     }
 }

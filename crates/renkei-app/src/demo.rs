@@ -82,7 +82,13 @@ pub async fn ensure_accounts(app: &App) -> Result<Vec<DemoAccount>, AppError> {
         let text = std::fs::read_to_string(&path).map_err(io)?;
         return serde_json::from_str(&text).map_err(|e| io(std::io::Error::other(e)));
     }
-    let admin = app.accounts.admin(&Caller::operator("renkei-demo")).await?;
+    let admin = app
+        .accounts
+        .admin(&Caller::operator(
+            "renkei-demo",
+            renkei_core::Duty::Accounts,
+        ))
+        .await?;
     let mut out = Vec::new();
     for (role, username, display) in ACCOUNTS {
         let password = random_password();
@@ -157,7 +163,7 @@ pub async fn ensure_world(
     );
     let reports = crate::world::ingest_only(
         app,
-        &Caller::operator("renkei-demo"),
+        &Caller::operator("renkei-demo", renkei_core::Duty::Data),
         &world,
         std::sync::Arc::new(|_, _, _| {}),
         &missing,
@@ -290,7 +296,13 @@ pub async fn witness_token(app: &App, accounts: &[DemoAccount]) -> Result<String
                 }
                 let (_, token) = app
                     .accounts
-                    .create_api_token(&caller, WITNESS_TOKEN_NAME, 30)
+                    .create_api_token(
+                        &caller,
+                        WITNESS_TOKEN_NAME,
+                        30,
+                        renkei_core::TokenScope::All,
+                        &auditor.password,
+                    )
                     .await?;
                 app.accounts.sign_out(&caller, &session).await?;
                 write_private(&path, &token).map_err(|err| AppError::Io {
@@ -375,7 +387,7 @@ mod tests {
         // The first run was killed after its first dataset.
         crate::world::ingest_only(
             &app,
-            &Caller::operator("t"),
+            &Caller::operator("t", renkei_core::Duty::Data),
             &world,
             std::sync::Arc::new(|_, _, _| {}),
             &["deaths".to_owned()],

@@ -180,7 +180,7 @@ mod tests {
         let r = Refusals::default();
         let t0 = Timestamp::from_secs(1_000_000);
         let mut ev = refusal("a");
-        ev.actor = Actor::cli("op");
+        ev.actor = Actor::cli("op", "audit");
         for _ in 0..3 {
             assert!(r.admit(ev.clone(), t0).event.is_some());
         }

@@ -18,7 +18,7 @@ fn keys() -> Arc<KeyStore> {
 
 fn ev(i: usize) -> AuditEvent {
     AuditEvent::new(
-        Actor::cli("tester"),
+        Actor::cli("tester", "audit"),
         renkei_core::Action::Probe,
         format!("thing:{i}"),
         Outcome::Allowed,

@@ -23,7 +23,7 @@ fn keys() -> Arc<KeyStore> {
 
 fn ev(i: usize) -> AuditEvent {
     AuditEvent::new(
-        Actor::cli("tester"),
+        Actor::cli("tester", "audit"),
         renkei_core::Action::Probe,
         format!("thing:{i}"),
         Outcome::Allowed,
@@ -82,7 +82,7 @@ impl World {
     async fn round(&self) -> Result<Option<WitnessedCheckpoint>, RoundError> {
         let reader = self
             .audit
-            .reader(&Caller::operator("witness"))
+            .reader(&Caller::operator("witness", renkei_core::Duty::Audit))
             .await
             .unwrap();
         self.witness.round(&reader, now()).await
@@ -254,7 +254,11 @@ async fn verification_needs_a_trusted_key(store: Store) {
 
 async fn platform_refuses_foreign_countersignatures(store: Store) {
     let w = World::new(&store, 2).await;
-    let reader = w.audit.reader(&Caller::operator("witness")).await.unwrap();
+    let reader = w
+        .audit
+        .reader(&Caller::operator("witness", renkei_core::Duty::Audit))
+        .await
+        .unwrap();
     let cp = reader.latest_checkpoint().await.unwrap().unwrap();
     // A key that is not registered.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);

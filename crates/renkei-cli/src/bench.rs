@@ -145,7 +145,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
 
 fn event(i: usize) -> AuditEvent {
     AuditEvent::new(
-        Actor::cli("bench"),
+        Actor::cli("bench", "audit"),
         Action::Probe,
         format!("object:{i}"),
         Outcome::Allowed,
@@ -315,7 +315,10 @@ async fn signin_uniformity() -> anyhow::Result<()> {
     };
     let app = App::open(cfg, Keys::CreateMaster).await?;
     let pw = "correct horse battery staple";
-    let admin = app.accounts.admin(&Caller::operator("bench")).await?;
+    let admin = app
+        .accounts
+        .admin(&Caller::operator("bench", renkei_core::Duty::Accounts))
+        .await?;
     admin
         .create_user("victim", "被害者", pw, &[Role::Researcher])
         .await?;
@@ -367,7 +370,7 @@ async fn page_figures() -> anyhow::Result<()> {
         ..Default::default()
     };
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
-    let op = Caller::operator("bench");
+    let op = Caller::operator("bench", renkei_core::Duty::Accounts);
     let admin = app.accounts.admin(&op).await?;
     let pw = "correct horse battery staple";
     let u = admin

@@ -201,7 +201,7 @@ pub async fn ingest(persons: u64) -> anyhow::Result<()> {
         let r = app
             .ingestor
             .ingest(
-                &Caller::operator("bench"),
+                &Caller::operator("bench", renkei_core::Duty::Data),
                 &decl,
                 &uke,
                 &opts,

@@ -4,7 +4,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use renkei_accounts::{UserAdmin, UserStatus};
 use renkei_app::{App, Config, Keys};
-use renkei_core::{Caller, Role, UserId};
+use renkei_core::{Caller, Duty, Role, UserId};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
@@ -204,7 +204,8 @@ pub async fn linkage_key(config: Option<&Path>, cmd: LinkageKeyCmd) -> anyhow::R
             }
         }
         LinkageKeyCmd::Rotate => {
-            let r = renkei_app::rotate_linkage_key(Config::load(config)?, &operator()).await?;
+            let r = renkei_app::rotate_linkage_key(Config::load(config)?, &operator(Duty::Linkage))
+                .await?;
             println!(
                 "linkage key rotated: {} -> {}; {} versions re-keyed ({} rows)",
                 r.from.fingerprint, r.to.fingerprint, r.versions, r.rows
@@ -292,8 +293,22 @@ pub enum AuditCmd {
 }
 
 /// The operator at this command line, as every service call from the CLI is made.
-fn operator() -> Caller {
-    Caller::operator(std::env::var("USER").unwrap_or_else(|_| "operator".into()))
+fn operator(duty: Duty) -> Caller {
+    Caller::operator(os_user(), duty)
+}
+
+/// Who runs this command, as the operating system knows them: the numeric user id
+/// (which a process cannot choose), with the login name beside it when there is one.
+fn os_user() -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Ok(m) = std::fs::metadata("/proc/self") {
+            let name = std::env::var("USER").unwrap_or_default();
+            return format!("uid:{}({name})", m.uid());
+        }
+    }
+    std::env::var("USER").unwrap_or_else(|_| "operator".into())
 }
 
 fn parse_roles(roles: &[String]) -> anyhow::Result<Vec<Role>> {
@@ -425,7 +440,7 @@ pub async fn ingest(config: Option<&Path>, a: IngestArgs) -> anyhow::Result<Exit
         return tokio::task::spawn_blocking(move || check_sources(sources, &masters, rate)).await?;
     }
     let app = open(config, Keys::Tokenizing).await?;
-    let caller = operator();
+    let caller = operator(Duty::Data);
     let rate = a
         .max_reject_rate
         .unwrap_or(app.config.ingest.max_reject_rate);
@@ -631,7 +646,7 @@ pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode
         let display = a.display_name.unwrap_or_else(|| name.clone());
         let u = app
             .accounts
-            .admin(&operator())
+            .admin(&operator(Duty::Accounts))
             .await?
             .create_user(&name, &display, &pw, &[Role::Admin])
             .await?;
@@ -647,7 +662,7 @@ pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode
 /// `renkei user ...`
 pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCode> {
     let app = open(config, Keys::MustExist).await?;
-    let admin = app.accounts.admin(&operator()).await?;
+    let admin = app.accounts.admin(&operator(Duty::Accounts)).await?;
     match cmd {
         UserCmd::Add {
             username,
@@ -769,7 +784,7 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
                 witness_log,
                 max_tail_secs: max_tail,
             };
-            let v = renkei_app::verify_audit(&cfg, &operator(), req).await?;
+            let v = renkei_app::verify_audit(&cfg, &operator(Duty::Audit), req).await?;
             if !v.report.mac_checked {
                 eprintln!(
                     "warning: entry MACs were not checked and this verification is not recorded: the master key is not available here"
@@ -804,7 +819,7 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCmd) -> anyhow::Result<ExitC
                 ..Default::default()
             };
             let app = App::open(cfg, Keys::MustExist).await?;
-            let reader = app.audit.reader(&operator()).await?;
+            let reader = app.audit.reader(&operator(Duty::Audit)).await?;
             let n = match &out {
                 Some(path) => {
                     let mut f = std::io::BufWriter::new(

@@ -41,11 +41,11 @@ impl Actor {
         }
     }
     /// An operator at the command line of the server host. `who` is the OS user.
-    pub fn cli(who: &str) -> Self {
+    pub fn cli(who: &str, duty: &str) -> Self {
         Self {
             id: "cli".into(),
             name: who.to_owned(),
-            roles: "operator".into(),
+            roles: format!("operator:{duty}"),
         }
     }
 }

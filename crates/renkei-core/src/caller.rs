@@ -26,11 +26,13 @@ pub enum Principal {
         /// Roles at the time of the request, in [`Role::ALL`] order.
         roles: Vec<Role>,
     },
-    /// An operator at the command line of the platform's host. `os_user` is the
-    /// operating-system account that ran the command.
+    /// An operator at the command line of the platform's host, on one duty. `os_user`
+    /// is the operating-system account that ran the command.
     Operator {
         /// The OS user.
         os_user: String,
+        /// The one duty this command is run under.
+        duty: Duty,
     },
     /// The platform itself (timers, start-up, shutdown).
     System,
@@ -41,6 +43,28 @@ pub enum Principal {
 pub enum TokenScope {
     /// Everything the owner's roles grant through the API.
     All,
+    /// Reading only: of the owner's permissions, only those that read
+    /// ([`Permission::reads_only`]), and no state-changing request at all.
+    ReadOnly,
+}
+
+impl TokenScope {
+    /// Stable code, as stored.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenScope::All => "all",
+            TokenScope::ReadOnly => "read_only",
+        }
+    }
+
+    /// The scope with this code.
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "all" => Some(TokenScope::All),
+            "read_only" => Some(TokenScope::ReadOnly),
+            _ => None,
+        }
+    }
 }
 
 /// How the caller proved who they are.
@@ -79,15 +103,42 @@ impl AuthMethod {
     }
 }
 
-/// The duties of an operator at the command line (host access): accounts, data
-/// loading, keys and the log's integrity. Never a researcher's, checker's or
-/// committee member's powers: those need a person's account.
-const OPERATOR_GRANTS: &[Permission] = &[
-    Permission::ManageUsers,
-    Permission::ManageDatasets,
-    Permission::ReadAudit,
-    Permission::ManageLinkage,
-];
+/// An operator's duty: each command runs under exactly one, and holds only what that
+/// duty grants. No single operator caller both administers accounts and reads the
+/// audit log, or both holds data and the linkage key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Duty {
+    /// Creating accounts and setting roles (the bootstrap admin, break-glass).
+    Accounts,
+    /// Loading data: ingest and its checks.
+    Data,
+    /// Reading, exporting and checkpointing the audit log.
+    Audit,
+    /// The linkage authority's key: rotation.
+    Linkage,
+}
+
+impl Duty {
+    /// The one permission the duty grants.
+    pub fn grants(self) -> Permission {
+        match self {
+            Duty::Accounts => Permission::ManageUsers,
+            Duty::Data => Permission::ManageDatasets,
+            Duty::Audit => Permission::ReadAudit,
+            Duty::Linkage => Permission::ManageLinkage,
+        }
+    }
+
+    /// Stable code, recorded with the operator in the audit log.
+    pub fn code(self) -> &'static str {
+        match self {
+            Duty::Accounts => "accounts",
+            Duty::Data => "data",
+            Duty::Audit => "audit",
+            Duty::Linkage => "linkage",
+        }
+    }
+}
 
 /// One caller of one request or command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,12 +183,13 @@ impl Caller {
         }
     }
 
-    /// The operator at the command line, as the OS user `os_user`, with a fresh
-    /// invocation id.
-    pub fn operator(os_user: impl Into<String>) -> Self {
+    /// The operator at the command line, as the OS user `os_user`, on `duty`, with a
+    /// fresh invocation id.
+    pub fn operator(os_user: impl Into<String>, duty: Duty) -> Self {
         Self {
             principal: Principal::Operator {
                 os_user: os_user.into(),
+                duty,
             },
             auth: AuthMethod::Operator,
             request_id: format!("cli-{}", uuid::Uuid::now_v7()),
@@ -219,9 +271,27 @@ impl Caller {
                     ..
                 },
             ) => roles.iter().any(|r| r.has(p)),
-            (Principal::Operator { .. }, AuthMethod::Operator) => OPERATOR_GRANTS.contains(&p),
+            (
+                Principal::User { roles, .. },
+                AuthMethod::ApiToken {
+                    scope: TokenScope::ReadOnly,
+                    ..
+                },
+            ) => p.reads_only() && roles.iter().any(|r| r.has(p)),
+            (Principal::Operator { duty, .. }, AuthMethod::Operator) => duty.grants() == p,
             _ => false,
         }
+    }
+
+    /// Whether the caller may change anything at all (a read-only token may not).
+    pub fn may_change(&self) -> bool {
+        !matches!(
+            self.auth,
+            AuthMethod::ApiToken {
+                scope: TokenScope::ReadOnly,
+                ..
+            }
+        )
     }
 
     /// Refuses unless the caller holds `p`, naming why.
@@ -243,7 +313,7 @@ impl Caller {
                 username,
                 roles,
             } => Actor::user(id, username.as_str(), roles),
-            Principal::Operator { os_user } => Actor::cli(os_user),
+            Principal::Operator { os_user, duty } => Actor::cli(os_user, duty.code()),
             Principal::System => Actor::system(),
         }
     }
@@ -311,16 +381,24 @@ mod tests {
     }
 
     #[test]
-    fn the_operator_holds_operator_duties_only() {
-        let op = Caller::operator("root");
-        assert!(op.has(Permission::ManageUsers) && op.has(Permission::ManageDatasets));
-        for p in Permission::ALL {
-            if !OPERATOR_GRANTS.contains(&p) {
-                assert!(!op.has(p), "{p:?}");
-            }
+    fn an_operator_holds_exactly_the_duty_of_the_command() {
+        for duty in [Duty::Accounts, Duty::Data, Duty::Audit, Duty::Linkage] {
+            let op = Caller::operator("root", duty);
+            let held: Vec<Permission> =
+                Permission::ALL.into_iter().filter(|p| op.has(*p)).collect();
+            assert_eq!(held, [duty.grants()], "{duty:?}");
+            assert_eq!(op.actor().id, "cli");
+            assert_eq!(op.actor().roles, format!("operator:{}", duty.code()));
         }
-        assert_eq!(op.actor().id, "cli");
-        assert!(op.request_id().starts_with("cli-"));
+        // No operator caller both administers accounts and reads the audit log, or
+        // holds data and the linkage key.
+        assert!(!Caller::operator("root", Duty::Accounts).has(Permission::ReadAudit));
+        assert!(!Caller::operator("root", Duty::Data).has(Permission::ManageLinkage));
+        assert!(
+            Caller::operator("root", Duty::Audit)
+                .request_id()
+                .starts_with("cli-")
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod time;
 pub mod wareki;
 
 pub use audit::{Action, Actor, AuditEvent, Outcome};
-pub use caller::{AuthMethod, Caller, Principal, TokenScope};
+pub use caller::{AuthMethod, Caller, Duty, Principal, TokenScope};
 pub use error::{Coded, ErrorKind};
 pub use ids::{UserId, Username};
 pub use role::{Access, Permission, Role};

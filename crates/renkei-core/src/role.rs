@@ -107,6 +107,11 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Whether the permission only reads (what a read-only API token may keep).
+    pub fn reads_only(self) -> bool {
+        matches!(self, Permission::ReadAudit)
+    }
+
     /// Every permission.
     pub const ALL: [Permission; 4] = [
         Permission::ManageUsers,

@@ -52,7 +52,7 @@ fn custodian() -> Caller {
 /// Writes one version of `holder` with 100 rows in table `rows`, and records the
 /// dataset as current (as an ingest's commit would).
 async fn write_version(fx: &Fx, store: &Store, holder: &Holder, version: i64) {
-    let op = Caller::operator("test");
+    let op = Caller::operator("test", renkei_core::Duty::Data);
     let writer = fx.ds.writer(&op, holder).await.unwrap();
     let key = writer.write_key().await.unwrap();
     let st = writer.begin(version, &key).unwrap();
@@ -217,7 +217,7 @@ async fn destroyed_data_opens_under_no_key(store: Store) {
         "the copy opens before destruction"
     );
 
-    let op = Caller::operator("closer");
+    let op = Caller::operator("closer", renkei_core::Duty::Data);
     let cert = fx
         .ds
         .destroy(&op, &extract, "project closed")
@@ -279,7 +279,7 @@ async fn destroyed_data_opens_under_no_key(store: Store) {
 
 async fn interrupted_staging_is_cleaned_and_versions_replaced(store: Store) {
     let fx = fixture(&store);
-    let op = Caller::operator("t");
+    let op = Caller::operator("t", renkei_core::Duty::Data);
     let h = Holder::dataset("t").unwrap();
     let writer = fx.ds.writer(&op, &h).await.unwrap();
     let key = writer.write_key().await.unwrap();
@@ -331,7 +331,11 @@ async fn versions_are_rewritten_in_place_once(store: Store) {
     let fx = fixture(&store);
     let h = Holder::dataset("t").unwrap();
     write_version(&fx, &store, &h, 1).await;
-    let writer = fx.ds.writer(&Caller::operator("t"), &h).await.unwrap();
+    let writer = fx
+        .ds
+        .writer(&Caller::operator("t", renkei_core::Duty::Data), &h)
+        .await
+        .unwrap();
     let double = |_: &str, b: RecordBatch| -> Result<RecordBatch, DataStoreError> {
         let n = b
             .column_by_name("n")
@@ -378,7 +382,12 @@ async fn versions_are_rewritten_in_place_once(store: Store) {
     let dir = fx.ds.version_dir(&h, 1);
     let aside = dir.parent().unwrap().join(".retired-v1-crash");
     std::fs::rename(&dir, &aside).unwrap();
-    drop(fx.ds.writer(&Caller::operator("t"), &h).await.unwrap());
+    drop(
+        fx.ds
+            .writer(&Caller::operator("t", renkei_core::Duty::Data), &h)
+            .await
+            .unwrap(),
+    );
     assert!(dir.is_dir() && !aside.exists());
     assert_eq!(read().await, 6);
 }
@@ -413,7 +422,7 @@ async fn writers_and_destruction_are_checked_and_audited(store: Store) {
     let e = fx.ds.destroy(&linkage, &h, "no").await.err().unwrap();
     assert_eq!(e.code(), "permission_missing");
     let x = Holder::extract("p-1").unwrap();
-    let op = Caller::operator("t");
+    let op = Caller::operator("t", renkei_core::Duty::Data);
     assert_eq!(
         fx.ds.writer(&op, &x).await.err().unwrap().code(),
         "no_permit"

@@ -26,7 +26,11 @@ impl World {
     /// A table of a dataset's current version, through the read side.
     async fn read_current(&self, dataset: &str, table: &str) -> Vec<RecordBatch> {
         self.ds
-            .open_dataset(&Caller::operator("test"), dataset, None)
+            .open_dataset(
+                &Caller::operator("test", renkei_core::Duty::Data),
+                dataset,
+                None,
+            )
             .await
             .unwrap()
             .read_table(table)
@@ -87,7 +91,7 @@ async fn ingest(w: &World, id: &str, dir: &Path) -> IngestReport {
     });
     w.ing
         .ingest(
-            &Caller::operator("test"),
+            &Caller::operator("test", renkei_core::Duty::Data),
             &decl,
             dir,
             &IngestOptions::default(),
@@ -608,7 +612,7 @@ async fn a_corrupted_file_is_reported_and_the_previous_version_stays(store: Stor
     let r = w
         .ing
         .ingest(
-            &Caller::operator("test"),
+            &Caller::operator("test", renkei_core::Duty::Data),
             &decl,
             &dir,
             &lenient,
@@ -631,7 +635,7 @@ async fn a_corrupted_file_is_reported_and_the_previous_version_stays(store: Stor
     let refused = w
         .ing
         .ingest(
-            &Caller::operator("test"),
+            &Caller::operator("test", renkei_core::Duty::Data),
             &decl,
             &dir,
             &IngestOptions::default(),
@@ -675,7 +679,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     let e = w
         .ing
         .ingest(
-            &Caller::operator("test"),
+            &Caller::operator("test", renkei_core::Duty::Data),
             &builtin("deaths").unwrap(),
             empty.path(),
             &IngestOptions::default(),
@@ -704,7 +708,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     );
     let e = no_linkage
         .ingest(
-            &Caller::operator("test"),
+            &Caller::operator("test", renkei_core::Duty::Data),
             &builtin("deaths").unwrap(),
             &w.src.join("deaths"),
             &IngestOptions::default(),
@@ -717,7 +721,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     // one is refused after its short wait and touches nothing.
     let held =
         w.ds.writer(
-            &Caller::operator("test"),
+            &Caller::operator("test", renkei_core::Duty::Data),
             &Holder::dataset("deaths").unwrap(),
         )
         .await
@@ -725,7 +729,7 @@ async fn refusals_without_keys_or_files_are_audited(store: Store) {
     let e = w
         .ing
         .ingest(
-            &Caller::operator("test"),
+            &Caller::operator("test", renkei_core::Duty::Data),
             &builtin("deaths").unwrap(),
             &w.src.join("deaths"),
             &IngestOptions::default(),
@@ -814,7 +818,7 @@ fn tally<'a>(r: &'a IngestReport, kind: &str) -> &'a RecordTally {
 
 async fn ingest_with(ing: &Ingestor, decl: &Declaration, dir: &Path) -> IngestReport {
     ing.ingest(
-        &Caller::operator("test"),
+        &Caller::operator("test", renkei_core::Duty::Data),
         decl,
         dir,
         &IngestOptions::default(),
@@ -896,7 +900,11 @@ async fn a_real_receipt_file_ingests_against_the_official_masters(store: Store) 
     assert_eq!(v.profile.records, r.records);
     // Comments: codes and numbers and dates kept, free text dropped and counted.
     let open = ds
-        .open_dataset(&Caller::operator("test"), "ndb_claims", None)
+        .open_dataset(
+            &Caller::operator("test", renkei_core::Duty::Data),
+            "ndb_claims",
+            None,
+        )
         .await
         .unwrap();
     let comments = open.read_table("comments").unwrap();
@@ -944,7 +952,11 @@ async fn official_codes_pass_the_strict_policy(store: Store) {
         );
     }
     let open = ds
-        .open_dataset(&Caller::operator("test"), "ndb_claims", None)
+        .open_dataset(
+            &Caller::operator("test", renkei_core::Duty::Data),
+            "ndb_claims",
+            None,
+        )
         .await
         .unwrap();
     let diag = open.read_table("diagnoses").unwrap();
@@ -1013,7 +1025,11 @@ fn hexkey(b: &str) -> RootKey {
 /// The kanji-name tokens of a dataset's current version.
 async fn kanji_tokens(ds: &DataStore, dataset: &str, table: &str) -> HashSet<[u8; 16]> {
     let v = ds
-        .open_dataset(&Caller::operator("t"), dataset, None)
+        .open_dataset(
+            &Caller::operator("t", renkei_core::Duty::Data),
+            dataset,
+            None,
+        )
         .await
         .unwrap();
     tokens(&v.read_table(table).unwrap(), "kanji")
@@ -1031,7 +1047,7 @@ async fn an_ingest_cannot_commit_across_a_rotation(store: Store) {
     renkei_synth::generate(&renkei_synth::Config::new(300, 4, &src), &|_| {}).unwrap();
     let keys = || KeyStore::from_keyring(hexkey("11"), vec![hexkey("21")]);
     let (ing, _ds) = ingestor_with(&store, &data, keys());
-    let op = Caller::operator("t");
+    let op = Caller::operator("t", renkei_core::Duty::Data);
     let ingest = |id: &'static str, progress: Arc<dyn Fn(u64, u64) + Send + Sync>| {
         let ing = ing.clone();
         let src = src.clone();
@@ -1084,7 +1100,6 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let (src, data) = (dir.path().join("world"), dir.path().join("data"));
     renkei_synth::generate(&renkei_synth::Config::new(600, 4, &src), &|_| {}).unwrap();
-    let op = Caller::operator("t");
     let g1 = || KeyStore::from_keyring(hexkey("11"), vec![hexkey("21")]);
     let (ing, ds) = ingestor_with(&store, &data, g1());
     let run = |ing: &Ingestor, id: &'static str, sub: &'static str| {
@@ -1092,7 +1107,7 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
         let src = src.clone();
         async move {
             ing.ingest(
-                &Caller::operator("t"),
+                &Caller::operator("t", renkei_core::Duty::Data),
                 &builtin(id).unwrap(),
                 &src.join(sub),
                 &IngestOptions::default(),
@@ -1132,7 +1147,8 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
 
     // Rotation: the keyring gains a generation; every stored token moves with it.
     let g2 = || KeyStore::from_keyring(hexkey("11"), vec![hexkey("21"), hexkey("22")]);
-    let r = ing.linkage().rotate(&op, &g2()).await.unwrap();
+    let linkage_op = Caller::operator("t", renkei_core::Duty::Linkage);
+    let r = ing.linkage().rotate(&linkage_op, &g2()).await.unwrap();
     assert_eq!(r.from.fingerprint, fp1);
     assert_eq!(r.to.generation, 2);
     assert_eq!(r.versions, 2);
@@ -1152,7 +1168,7 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
     let e = run(&ing, "deaths", "deaths").await.unwrap_err();
     assert_eq!(e.code(), "linkage_key_mismatch");
     // Rotating again with the same keyring has nothing to add: refused, audited.
-    let e = ing2.linkage().rotate(&op, &g2()).await.unwrap_err();
+    let e = ing2.linkage().rotate(&linkage_op, &g2()).await.unwrap_err();
     assert_eq!(e.code(), "linkage_key_mismatch");
     let log = renkei_audit::testing::recent(&store, &renkei_audit::ExportFilter::default(), 1000)
         .await

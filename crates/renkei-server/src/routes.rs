@@ -381,6 +381,18 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
         return mark_denied(AppError::Denied(denied));
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !ctx.caller.may_change() {
+        let denied = renkei_core::role::AccessDenied::Object("token_read_only");
+        let ev = ctx.caller.event(
+            Action::HttpAccess,
+            format!("route:{}", g.label),
+            Outcome::denied(denied.code()),
+        );
+        if let Err(e) = g.st.app.audit.record_refusal(ev).await {
+            return AppError::from(e).into_response();
+        }
+        return mark_denied(AppError::Denied(denied));
+    }
     if safe || ctx.via_token() {
         return next.run(req).await;
     }

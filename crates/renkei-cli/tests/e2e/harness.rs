@@ -243,7 +243,8 @@ pub async fn sign_in_and_enrol(
     secret
 }
 
-/// Creates an API token on the account page of the signed-in client. Returns its value.
+/// Creates an API token (all the user's permissions) on the account page of the
+/// signed-in client, confirming with the password [`PW`]. Returns its value.
 pub async fn create_api_token(c: &reqwest::Client, base: &str, name: &str) -> String {
     let account = c
         .get(format!("{base}/account"))
@@ -259,6 +260,8 @@ pub async fn create_api_token(c: &reqwest::Client, base: &str, name: &str) -> St
             ("csrf", csrf(&account).as_str()),
             ("name", name),
             ("days", "7"),
+            ("scope", "all"),
+            ("password", PW),
         ])
         .send()
         .await

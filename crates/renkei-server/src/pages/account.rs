@@ -30,6 +30,7 @@ async fn page(
     let u = &s.user;
     let tokens = st.app.accounts.list_api_tokens(&ctx.caller).await?;
     let now = st.app.clock.now();
+    let max_days = renkei_accounts::token_max_days(&u.roles);
     Ok(layout(
         ctx,
         ctx.t("account.title"),
@@ -83,6 +84,7 @@ async fn page(
                             th scope="col" { (ctx.t("account.token_created")) }
                             th scope="col" { (ctx.t("account.token_expires")) }
                             th scope="col" { (ctx.t("account.token_last_used")) }
+                            th scope="col" { (ctx.t("account.token_scope")) }
                             th scope="col" { (ctx.t("account.token_status")) }
                             th scope="col" { span.visually-hidden { (ctx.t("account.token_revoke")) } }
                         } }
@@ -94,6 +96,7 @@ async fn page(
                                     td { (jst(t.created_at)) }
                                     td { (jst(t.expires_at)) }
                                     td { @if let Some(l) = t.last_used_at { (jst(l)) } @else { "—" } }
+                                    td { (ctx.t(if t.scope == "all" { "account.token_scope_all" } else { "account.token_scope_read_only" })) }
                                     td { (ctx.t(if t.revoked_at.is_some() { "account.token_revoked" } else if active { "account.token_active" } else { "account.token_expired" })) }
                                     td {
                                         @if t.revoked_at.is_none() {
@@ -116,7 +119,18 @@ async fn page(
                     }
                     div.field {
                         label for="token-days" { (ctx.t("account.token_days")) }
-                        input #token-days name="days" type="number" min="1" max="365" value="30" required;
+                        input #token-days name="days" type="number" min="1" max=(max_days) value=(max_days.min(30)) required;
+                    }
+                    div.field {
+                        label for="token-scope" { (ctx.t("account.token_scope")) }
+                        select #token-scope name="scope" {
+                            option value="read_only" selected { (ctx.t("account.token_scope_read_only")) }
+                            option value="all" { (ctx.t("account.token_scope_all")) }
+                        }
+                    }
+                    div.field {
+                        label for="token-password" { (ctx.t("account.token_password")) }
+                        input #token-password name="password" type="password" autocomplete="current-password" required;
                     }
                     button type="submit" { (ctx.t("account.token_create")) }
                 }
@@ -188,7 +202,14 @@ pub async fn create_token(
     match st
         .app
         .accounts
-        .create_api_token(&ctx.caller, form.get("name").unwrap_or(""), days)
+        .create_api_token(
+            &ctx.caller,
+            form.get("name").unwrap_or(""),
+            days,
+            renkei_core::TokenScope::parse(form.get("scope").unwrap_or("read_only"))
+                .unwrap_or(renkei_core::TokenScope::ReadOnly),
+            form.get("password").unwrap_or(""),
+        )
         .await
     {
         Ok((info, value)) => {

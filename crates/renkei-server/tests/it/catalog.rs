@@ -15,7 +15,7 @@ async fn loaded(store: &Store) -> (Fx, tempfile::TempDir) {
     renkei_synth::generate(&cfg, &|_| {}).unwrap();
     let reports = renkei_app::world::ingest(
         &fx.app,
-        &renkei_core::Caller::operator("test"),
+        &renkei_core::Caller::operator("test", renkei_core::Duty::Data),
         dir.path(),
         Arc::new(|_, _, _| {}),
     )

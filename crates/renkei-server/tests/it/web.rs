@@ -115,7 +115,10 @@ async fn admin_creates_user_who_enrols_and_signs_in(store: Store) {
     assert!(
         fx.app
             .audit
-            .reader(&renkei_core::Caller::operator("t"))
+            .reader(&renkei_core::Caller::operator(
+                "t",
+                renkei_core::Duty::Audit
+            ))
             .await
             .unwrap()
             .verify()
@@ -276,10 +279,31 @@ async fn api_tokens_work_and_are_shown_once(store: Store) {
     let mut c = fx.client();
     c.sign_in(&fx, "alice").await;
     let acct = c.get("/account").await;
+    // Without the password again, no token.
     let r = c
         .post(
             "/account/tokens",
-            &[("csrf", &acct.csrf()), ("name", "notebook"), ("days", "7")],
+            &[
+                ("csrf", &acct.csrf()),
+                ("name", "notebook"),
+                ("days", "7"),
+                ("scope", "all"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(!r.body.contains("rkt_"));
+    let r = c
+        .post(
+            "/account/tokens",
+            &[
+                ("csrf", &acct.csrf()),
+                ("name", "notebook"),
+                ("days", "7"),
+                ("scope", "all"),
+                ("password", PW),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
@@ -332,6 +356,49 @@ async fn api_tokens_work_and_are_shown_once(store: Store) {
         .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
     assert_eq!(bad.headers.get("www-authenticate").unwrap(), "Bearer");
+    // A read-only token reads, and is refused anything that changes state, even where
+    // its owner's roles would allow it.
+    fx.user("ann", &[Role::Auditor]).await;
+    let mut ann = fx.client();
+    ann.sign_in(&fx, "ann").await;
+    let acct = ann.get("/account").await;
+    let r = ann
+        .post(
+            "/account/tokens",
+            &[
+                ("csrf", &acct.csrf()),
+                ("name", "reader"),
+                ("days", "7"),
+                ("scope", "read_only"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    let i = r.body.find("rkt_").unwrap();
+    let ro: String = r.body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let ro_auth = format!("Bearer {ro}");
+    let read = api
+        .send(
+            Method::GET,
+            "/api/v1/audit/verify",
+            None,
+            &[("authorization", &ro_auth)],
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    let write = api
+        .send(
+            Method::POST,
+            "/api/v1/audit/checkpoint",
+            None,
+            &[("authorization", &ro_auth)],
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    assert!(write.body.contains("token_read_only"), "{}", write.body);
     // Revoke through the page.
     let acct = c.get("/account").await;
     let j = acct.body.find("/account/tokens/").unwrap();

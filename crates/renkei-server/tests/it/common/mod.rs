@@ -59,7 +59,10 @@ impl Fx {
         let admin = self
             .app
             .accounts
-            .admin(&renkei_core::Caller::operator("test"))
+            .admin(&renkei_core::Caller::operator(
+                "test",
+                renkei_core::Duty::Accounts,
+            ))
             .await
             .unwrap();
         let u = admin

@@ -288,66 +288,101 @@ pub struct Hit {
     pub variables: Vec<String>,
 }
 
-/// Datasets matching every word of `q` in their names, descriptions, holder, linkage
-/// families, code systems or variables (NFKC, case-insensitive: `ｈｂａ１ｃ` finds
-/// `HbA1c`). An empty query matches everything.
-pub fn search(entries: &[PublicDataset], q: &str) -> Vec<Hit> {
-    use renkei_core::normalize::fold;
-    let words: Vec<String> = fold(q).split_whitespace().map(str::to_owned).collect();
-    let mut out = Vec::new();
-    for (index, d) in entries.iter().enumerate() {
-        let head = fold(
-            &[
-                d.id.as_str(),
-                &d.name_ja,
-                &d.name_en,
-                &d.description_ja,
-                &d.description_en,
-                &d.holder_ja,
-                &d.holder_en,
-                &d.linkage.join(" "),
-                &d.code_systems.join(" "),
-            ]
-            .join("\n"),
-        );
-        let vars: Vec<(String, String)> = d
-            .tables
-            .iter()
-            .flat_map(|t| {
-                t.variables.iter().map(move |v| {
-                    let text = [
-                        t.name_ja.as_str(),
-                        &t.name_en,
-                        &v.name,
-                        &v.label_ja,
-                        &v.label_en,
-                        &v.description_ja,
-                        &v.description_en,
-                        v.code_system.as_deref().unwrap_or(""),
-                        v.unit.as_deref().unwrap_or(""),
-                    ]
-                    .join("\n");
-                    (format!("{}.{}", t.name, v.name), fold(&text))
+/// The longest query searched (characters); the rest is ignored.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// The most words of a query searched.
+pub const MAX_QUERY_WORDS: usize = 8;
+
+/// The public views' text, folded once (NFKC, case and kana folded), so a search folds
+/// only the query.
+#[derive(Clone, Debug, Default)]
+pub struct SearchIndex {
+    /// Per dataset: its own text, and each variable's (`table.variable`, text).
+    entries: Vec<(String, Vec<(String, String)>)>,
+}
+
+impl SearchIndex {
+    /// The index of `entries`.
+    pub fn new(entries: &[PublicDataset]) -> Self {
+        use renkei_core::normalize::fold;
+        Self {
+            entries: entries
+                .iter()
+                .map(|d| {
+                    let head = fold(
+                        &[
+                            d.id.as_str(),
+                            &d.name_ja,
+                            &d.name_en,
+                            &d.description_ja,
+                            &d.description_en,
+                            &d.holder_ja,
+                            &d.holder_en,
+                            &d.linkage.join(" "),
+                            &d.code_systems.join(" "),
+                        ]
+                        .join("\n"),
+                    );
+                    let vars = d
+                        .tables
+                        .iter()
+                        .flat_map(|t| {
+                            t.variables.iter().map(move |v| {
+                                let text = [
+                                    t.name_ja.as_str(),
+                                    &t.name_en,
+                                    &v.name,
+                                    &v.label_ja,
+                                    &v.label_en,
+                                    &v.description_ja,
+                                    &v.description_en,
+                                    v.code_system.as_deref().unwrap_or(""),
+                                    v.unit.as_deref().unwrap_or(""),
+                                ]
+                                .join("\n");
+                                (format!("{}.{}", t.name, v.name), fold(&text))
+                            })
+                        })
+                        .collect();
+                    (head, vars)
                 })
-            })
-            .collect();
-        let all = words
-            .iter()
-            .all(|w| head.contains(w.as_str()) || vars.iter().any(|(_, t)| t.contains(w.as_str())));
-        if !all {
-            continue;
+                .collect(),
         }
-        let variables = if words.is_empty() {
-            Vec::new()
-        } else {
-            vars.iter()
-                .filter(|(_, t)| words.iter().any(|w| t.contains(w.as_str())))
-                .map(|(n, _)| n.clone())
-                .collect()
-        };
-        out.push(Hit { index, variables });
     }
-    out
+
+    /// The datasets matching every word of `q`, with the variables that matched.
+    pub fn search(&self, q: &str) -> Vec<Hit> {
+        let q: String = q.chars().take(MAX_QUERY_CHARS).collect();
+        let words: Vec<String> = renkei_core::normalize::fold(&q)
+            .split_whitespace()
+            .take(MAX_QUERY_WORDS)
+            .map(str::to_owned)
+            .collect();
+        let mut out = Vec::new();
+        for (index, (head, vars)) in self.entries.iter().enumerate() {
+            let all = words.iter().all(|w| {
+                head.contains(w.as_str()) || vars.iter().any(|(_, t)| t.contains(w.as_str()))
+            });
+            if !all {
+                continue;
+            }
+            let variables = if words.is_empty() {
+                Vec::new()
+            } else {
+                vars.iter()
+                    .filter(|(_, t)| words.iter().any(|w| t.contains(w.as_str())))
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            };
+            out.push(Hit { index, variables });
+        }
+        out
+    }
+}
+
+/// The datasets among `entries` matching every word of `q` (see [`SearchIndex`]).
+pub fn search(entries: &[PublicDataset], q: &str) -> Vec<Hit> {
+    SearchIndex::new(entries).search(q)
 }
 
 #[cfg(test)]
@@ -464,6 +499,22 @@ mod tests {
         let hits = search(&all, "checkup item");
         assert!(hits.iter().all(|h| all[h.index].id != "deaths"));
         assert!(search(&all, "nothing-like-this").is_empty());
+    }
+
+    #[test]
+    fn long_queries_are_cut_short() {
+        let all: Vec<PublicDataset> = ["ndb_claims", "deaths"]
+            .iter()
+            .map(|id| view(&entry(id, None)))
+            .collect();
+        let index = SearchIndex::new(&all);
+        let one = index.search("死亡").len();
+        assert!(one > 0);
+        // A megabyte of query costs what its first 200 characters cost.
+        assert_eq!(index.search(&"死亡 ".repeat(300_000)).len(), one);
+        // Only the first eight words count.
+        let eight = ["死亡"; 8].join(" ");
+        assert_eq!(index.search(&format!("{eight} zzzznothing")).len(), one);
     }
 
     proptest! {

@@ -8,7 +8,6 @@ use renkei_audit::Audit;
 use renkei_core::role::AccessDenied;
 use renkei_core::{Action, Caller, Outcome, Permission};
 use renkei_store::Store;
-use renkei_store::sqlx::{self, Row as _};
 use std::sync::{Arc, Mutex};
 
 /// The public catalogue at one moment: every dataset's suppressed view and the links
@@ -22,12 +21,21 @@ pub struct PublicCatalog {
     /// The raw entries behind the views, for the DCAT export (itself built from the
     /// public views).
     entries: Vec<DatasetEntry>,
+    /// The views' text, folded once for search.
+    index: crate::public::SearchIndex,
 }
 
 impl PublicCatalog {
     /// DCAT-AP / HealthDCAT-AP JSON-LD, with links under `base`.
     pub fn dcat(&self, base: &str) -> serde_json::Value {
         crate::dcat::catalog(&self.entries, base)
+    }
+
+    /// The datasets matching every word of `q` (NFKC, case- and kana-folded), with the
+    /// variables that matched. The query is cut to [`crate::public::MAX_QUERY_CHARS`]
+    /// characters and [`crate::public::MAX_QUERY_WORDS`] words.
+    pub fn search(&self, q: &str) -> Vec<crate::public::Hit> {
+        self.index.search(q)
     }
 }
 
@@ -36,22 +44,14 @@ impl PublicCatalog {
 pub struct Catalog {
     store: Store,
     audit: Audit,
-    /// The public catalogue and the state of the `datasets` table it was built from.
-    /// Building it parses every declaration and profile; it changes only when a
-    /// version commits (in this process or another), which moves the stamp.
+    /// The public catalogue and the catalogue generation it was built at. Building it
+    /// parses every declaration and profile; it changes only when a dataset or version
+    /// is recorded (in this process or another), which moves the generation.
     cache: Arc<Mutex<Option<Cached>>>,
 }
 
-/// The public catalogue and the stamp it was built at.
-type Cached = (Stamp, Arc<PublicCatalog>);
-
-/// How far the `datasets` table has moved: any new dataset or committed version
-/// changes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
-    count: i64,
-    updated: i64,
-}
+/// The public catalogue and the generation it was built at.
+type Cached = (i64, Arc<PublicCatalog>);
 
 impl Catalog {
     /// The service over `store`, recording to `audit`.
@@ -63,14 +63,8 @@ impl Catalog {
         }
     }
 
-    async fn stamp(&self) -> Result<Stamp, CatalogError> {
-        let r = sqlx::query("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM datasets")
-            .fetch_one(self.store.pool())
-            .await?;
-        Ok(Stamp {
-            count: r.try_get(0)?,
-            updated: r.try_get(1)?,
-        })
+    async fn stamp(&self) -> Result<i64, CatalogError> {
+        crate::store::generation(&self.store).await
     }
 
     /// The public catalogue. Anyone may read it, signed in or not; everything in it is
@@ -83,8 +77,10 @@ impl Catalog {
             return Ok(c);
         }
         let entries = datasets(&self.store).await?;
+        let views: Vec<PublicDataset> = entries.iter().map(view).collect();
         let built = Arc::new(PublicCatalog {
-            datasets: entries.iter().map(view).collect(),
+            index: crate::public::SearchIndex::new(&views),
+            datasets: views,
             links: links(&entries),
             entries,
         });
@@ -199,4 +195,88 @@ impl From<AccessDenied> for CatalogError {
     fn from(d: AccessDenied) -> Self {
         CatalogError::Denied(d)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Profile, VersionStatus, builtin};
+    use renkei_core::Timestamp;
+    use renkei_crypto::{KeyStore, RootKey};
+    use renkei_store::store_test;
+
+    fn version(id: &str, n: i64, at: i64) -> VersionRecord {
+        VersionRecord {
+            dataset_id: id.into(),
+            version: n,
+            status: VersionStatus::Committed,
+            reason: String::new(),
+            created_at: Timestamp(at),
+            created_by: "cli".into(),
+            files: Vec::new(),
+            rows_in: 100,
+            rows_rejected: 0,
+            coverage_from: "2025-04-01".into(),
+            coverage_to: "2026-03-31".into(),
+            profile: Profile::default(),
+            masters: Vec::new(),
+            linkage_fingerprint: String::new(),
+            token_generation: 1,
+        }
+    }
+
+    /// The cached public catalogue follows every commit, whatever the commits' clocks
+    /// say: two loads finishing out of order (the later one stamped earlier) must not
+    /// leave the public view stale.
+    async fn the_public_view_follows_every_commit(store: Store) {
+        let keys = Arc::new(KeyStore::from_keys(RootKey::generate(), None));
+        let audit = Audit::new(
+            store.clone(),
+            keys,
+            Arc::new(renkei_core::time::SystemClock),
+            None,
+        );
+        let cat = Catalog::new(store.clone(), audit);
+        let anyone = Caller::anonymous("t");
+        for (id, at) in [("deaths", 2_000), ("ehr", 1_000)] {
+            let mut tx = store.begin().await.unwrap();
+            crate::ensure_dataset(&mut tx, &builtin(id).unwrap(), "k", Timestamp(at))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let mut tx = store.begin().await.unwrap();
+        crate::record_version(&mut tx, &version("deaths", 1, 2_000))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let before = cat.public(&anyone).await.unwrap();
+        let shown = |c: &PublicCatalog, id: &str| {
+            c.datasets
+                .iter()
+                .find(|d| d.id == id)
+                .is_some_and(|d| d.coverage_from.is_some())
+        };
+        assert!(shown(&before, "deaths") && !shown(&before, "ehr"));
+        // A version committed after, stamped before.
+        let mut tx = store.begin().await.unwrap();
+        crate::record_version(&mut tx, &version("ehr", 1, 1_000))
+            .await
+            .unwrap();
+        sqlx_set_current(&mut tx, "ehr", 1).await;
+        tx.commit().await.unwrap();
+        let after = cat.public(&anyone).await.unwrap();
+        assert!(shown(&after, "ehr"), "the new version shows at once");
+    }
+
+    async fn sqlx_set_current(tx: &mut renkei_store::Tx, id: &str, v: i64) {
+        renkei_store::sqlx::query("UPDATE datasets SET current_version = $1 WHERE id = $2")
+            .bind(v)
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .unwrap();
+    }
+
+    store_test!(the_public_view_follows_every_commit);
 }

@@ -148,6 +148,7 @@ pub async fn ensure_dataset(
     key_id: &str,
     now: Timestamp,
 ) -> Result<(), CatalogError> {
+    bump_generation(tx).await?;
     let text = toml::to_string(decl)
         .map_err(|e| CatalogError::Corrupt(decl.dataset.id.clone(), e.to_string()))?;
     let existing = sqlx::query("SELECT kind FROM datasets WHERE id = $1")
@@ -200,6 +201,7 @@ pub async fn next_version(tx: &mut Tx, id: &str) -> Result<i64, CatalogError> {
 
 /// Records a version; a committed one becomes current.
 pub async fn record_version(tx: &mut Tx, v: &VersionRecord) -> Result<(), CatalogError> {
+    bump_generation(tx).await?;
     sqlx::query(
         "INSERT INTO dataset_versions (dataset_id, version, status, reason, created_at, created_by, files, rows_in, rows_rejected, coverage_from, coverage_to, profile, masters, linkage_fingerprint, token_generation) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
@@ -289,6 +291,23 @@ pub async fn versions(store: &Store, id: &str) -> Result<Vec<VersionRecord>, Cat
     .fetch_all(store.pool())
     .await?;
     rows.iter().map(version_from).collect()
+}
+
+/// Moves the catalogue's generation on, inside the transaction that changes it.
+async fn bump_generation(tx: &mut Tx) -> Result<(), CatalogError> {
+    sqlx::query("UPDATE catalog_generation SET n = n + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The catalogue's generation: it moves with every change to what the catalogue shows.
+pub async fn generation(store: &Store) -> Result<i64, CatalogError> {
+    Ok(
+        sqlx::query_scalar("SELECT n FROM catalog_generation WHERE id = 1")
+            .fetch_one(store.pool())
+            .await?,
+    )
 }
 
 /// One dataset.

@@ -103,6 +103,16 @@ pub enum IngestError {
         /// The platform's.
         platform: String,
     },
+    /// A source file exceeds the size limit.
+    #[error("{file} has {bytes} bytes, over the limit of {max} for one file: split it")]
+    TooLarge {
+        /// The file, relative to the source directory.
+        file: String,
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
     /// A rotation was asked for before any key was registered.
     #[error("no linkage key is registered yet: the first ingest registers one")]
     NoLinkageRegistered,
@@ -146,6 +156,7 @@ impl Coded for IngestError {
             IngestError::InProgress(_) => "ingest_in_progress",
             IngestError::LinkageKeyMismatch { .. } => "linkage_key_mismatch",
             IngestError::NoLinkageRegistered => "no_linkage_key_registered",
+            IngestError::TooLarge { .. } => "file_too_large",
             IngestError::RotationInProgress => "linkage_rotation_in_progress",
             IngestError::GenerationGap { .. } => "linkage_generation_gap",
             IngestError::Data(e) => e.code(),
@@ -158,9 +169,10 @@ impl Coded for IngestError {
     }
     fn kind(&self) -> ErrorKind {
         match self {
-            IngestError::Schema(_) | IngestError::NoFiles { .. } | IngestError::Io { .. } => {
-                ErrorKind::InvalidInput
-            }
+            IngestError::Schema(_)
+            | IngestError::NoFiles { .. }
+            | IngestError::Io { .. }
+            | IngestError::TooLarge { .. } => ErrorKind::InvalidInput,
             IngestError::Keys(_) => ErrorKind::Unavailable,
             IngestError::DataKey | IngestError::Store(_) => ErrorKind::Internal,
             IngestError::Data(e) => e.kind(),
@@ -178,6 +190,7 @@ impl Coded for IngestError {
     fn public_detail(&self) -> Option<String> {
         match self {
             IngestError::Schema(m) => Some(m.clone()),
+            IngestError::TooLarge { .. } => Some(self.to_string()),
             IngestError::Keys(e) => Some(e.to_string()),
             IngestError::NoFiles { pattern, .. } => Some(format!("no files matching {pattern:?}")),
             IngestError::LinkageKeyMismatch { .. }
@@ -236,13 +249,21 @@ pub struct IngestOptions {
     pub max_reject_rate: f64,
     /// Reader threads.
     pub threads: usize,
+    /// A source file larger than this is refused before anything is read: each is
+    /// read whole by one thread, and a runaway file must not take the host's memory.
+    pub max_file_bytes: u64,
 }
+
+/// The default cap on one source file: 8 GiB (a month of a large hospital's receipts
+/// is well under 1 GiB).
+pub const MAX_FILE_BYTES: u64 = 8 << 30;
 
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
             max_reject_rate: 0.05,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_file_bytes: MAX_FILE_BYTES,
         }
     }
 }
@@ -277,7 +298,13 @@ pub fn matching_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, IngestE
         })?;
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            // Never follow a link: a symlink can point a load at any file the process
+            // may read (a key, another dataset), or loop.
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_symlink() {
+                continue;
+            }
+            if kind.is_dir() {
                 if deep {
                     stack.push(p);
                 }
@@ -486,10 +513,19 @@ impl Ingestor {
                 dir: dir.display().to_string(),
             });
         }
-        let total: u64 = files
-            .iter()
-            .map(|f| std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
-            .sum();
+        let mut total = 0u64;
+        for f in &files {
+            let len = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
+            if len > opts.max_file_bytes {
+                let e = IngestError::TooLarge {
+                    file: f.display().to_string(),
+                    bytes: len,
+                    max: opts.max_file_bytes,
+                };
+                return Err(self.deny(caller, &id, e).await);
+            }
+            total += len;
+        }
         let tokens = Arc::new(tokens::Tokens::new(renkei_crypto::Tokenizer::new(
             &self.keys,
             renkei_core::normalize::VERSION,
@@ -518,6 +554,7 @@ impl Ingestor {
         let decl2 = decl.clone();
         let dir2 = dir.to_path_buf();
         let files2 = files.clone();
+        let max_file = opts.max_file_bytes;
         let (staging, results) = tokio::task::spawn_blocking(move || {
             let next = AtomicUsize::new(0);
             let done = AtomicU64::new(0);
@@ -541,9 +578,22 @@ impl Ingestor {
                                 let Some(rel) = files2.get(i) else { break };
                                 let path = dir2.join(rel);
                                 bytes.clear();
+                                // Bounded even if the file grew since it was measured.
                                 std::fs::File::open(&path)
-                                    .and_then(|mut f| {
-                                        std::io::Read::read_to_end(&mut f, &mut bytes)
+                                    .and_then(|f| {
+                                        std::io::Read::read_to_end(
+                                            &mut std::io::Read::take(f, max_file + 1),
+                                            &mut bytes,
+                                        )
+                                    })
+                                    .and_then(|n| {
+                                        if n as u64 > max_file {
+                                            Err(std::io::Error::other(format!(
+                                                "larger than the {max_file}-byte limit"
+                                            )))
+                                        } else {
+                                            Ok(n)
+                                        }
                                     })
                                     .map_err(|err| IngestError::Io {
                                         path: path.display().to_string(),

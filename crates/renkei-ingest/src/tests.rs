@@ -1093,6 +1093,55 @@ async fn an_ingest_cannot_commit_across_a_rotation(store: Store) {
     assert_eq!(e.code(), "linkage_rotation_in_progress");
 }
 
+/// Links are never followed (a symlink in a source directory could point a load at a
+/// key or another dataset), and a file over the size limit is refused before anything
+/// is read, naming it; nothing is committed.
+async fn links_are_skipped_and_oversized_files_refused(store: Store) {
+    let w = world(&store, 200);
+    let src = w.src.join("deaths");
+    let first = matching_files(&src, "*.csv").unwrap().remove(0);
+    let outside = w.src.join("elsewhere.csv");
+    std::fs::write(&outside, "not,a,death,record\n").unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&outside, src.join("deaths_linked.csv")).unwrap();
+        std::os::unix::fs::symlink(&w.src, src.join("loop")).unwrap();
+        let found = matching_files(&src, "**/*.csv").unwrap();
+        assert!(
+            !found
+                .iter()
+                .any(|f| f.to_string_lossy().contains("linked")
+                    || f.to_string_lossy().contains("loop")),
+            "{found:?}"
+        );
+    }
+    let size = std::fs::metadata(src.join(&first)).unwrap().len();
+    let e = w
+        .ing
+        .ingest(
+            &Caller::operator("test", renkei_core::Duty::Data),
+            &builtin("deaths").unwrap(),
+            &src,
+            &IngestOptions {
+                max_file_bytes: size - 1,
+                ..Default::default()
+            },
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "file_too_large");
+    assert!(e.to_string().contains(&first.display().to_string()), "{e}");
+    assert!(
+        renkei_catalog::current_version(&store, "deaths")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let r = ingest(&w, "deaths", &src).await;
+    assert_eq!(r.rows_rejected, 0, "the link's target was not read");
+}
+
 /// A version made under another linkage key is refused, naming both fingerprints;
 /// after a rotation, old versions and new ingests link exactly as before, and the old
 /// keyring is refused.
@@ -1204,6 +1253,7 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
 }
 
 store_test!(
+    links_are_skipped_and_oversized_files_refused,
     linkage_keys_are_checked_and_rotate_for_every_dataset,
     an_ingest_cannot_commit_across_a_rotation,
     a_real_receipt_file_ingests_against_the_official_masters,

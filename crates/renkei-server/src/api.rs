@@ -449,7 +449,7 @@ pub async fn catalog_datasets(
     Query(q): Query<CatalogQuery>,
 ) -> Result<Json<Vec<DatasetOut>>, AppError> {
     let cat = st.app.catalog.public(&ctx.caller).await?;
-    let hits = renkei_catalog::public::search(&cat.datasets, q.q.as_deref().unwrap_or(""));
+    let hits = crate::pages::catalog::search_off_thread(&cat, q.q.as_deref().unwrap_or("")).await?;
     Ok(Json(
         hits.into_iter()
             .filter_map(|h| cat.datasets.get(h.index).map(DatasetOut::from))

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use renkei_catalog::linkage::{FAMILIES, Link, family, what_it_enables};
-use renkei_catalog::public::{PublicDataset, PublicVariable, search};
+use renkei_catalog::public::{PublicDataset, PublicVariable};
 use serde::Deserialize;
 
 /// The search box's query.
@@ -65,6 +65,21 @@ fn coverage(ctx: &RequestContext, d: &PublicDataset) -> String {
     }
 }
 
+/// Searches on the blocking pool: folding and matching are CPU work that must not hold
+/// an async worker while other requests wait.
+pub(crate) async fn search_off_thread(
+    cat: &std::sync::Arc<renkei_catalog::PublicCatalog>,
+    query: &str,
+) -> Result<Vec<renkei_catalog::public::Hit>, AppError> {
+    if query.trim().is_empty() {
+        return Ok(cat.search(""));
+    }
+    let (cat, query) = (cat.clone(), query.to_owned());
+    tokio::task::spawn_blocking(move || cat.search(&query))
+        .await
+        .map_err(|e| AppError::internal(format!("search task failed: {e}")))
+}
+
 /// GET /catalog
 pub async fn list(
     State(st): State<AppState>,
@@ -73,8 +88,12 @@ pub async fn list(
 ) -> Result<Markup, AppError> {
     let cat = st.app.catalog.public(&ctx.caller).await?;
     let views = &cat.datasets;
-    let query = q.q.unwrap_or_default();
-    let hits = search(views, &query);
+    let query: String =
+        q.q.unwrap_or_default()
+            .chars()
+            .take(renkei_catalog::public::MAX_QUERY_CHARS)
+            .collect();
+    let hits = search_off_thread(&cat, &query).await?;
     Ok(layout(
         &ctx,
         ctx.t("catalog.title"),

@@ -437,6 +437,31 @@ async fn auditor_reads_verifies_and_exports(store: Store) {
         lines.iter().any(|l| l["action"] == "audit.verify"),
         "the auditor's own reads are on the record"
     );
+    // A log of many entries comes streamed, in chunks, not built whole in memory.
+    let many: Vec<renkei_core::AuditEvent> = (0..20_000)
+        .map(|i| {
+            renkei_core::AuditEvent::new(
+                renkei_core::Actor::cli("t", "data"),
+                renkei_core::Action::Probe,
+                format!("thing:{i}"),
+                renkei_core::Outcome::Allowed,
+            )
+        })
+        .collect();
+    let mut tx = fx.app.store_for_tests().begin().await.unwrap();
+    fx.app.audit.append_in(&mut tx, &many).await.unwrap();
+    tx.commit().await.unwrap();
+    let ex = c.get("/audit/export?since=2000-01-01").await;
+    assert!(
+        ex.headers.get("content-length").is_none(),
+        "streamed, so no length up front"
+    );
+    assert!(ex.body.lines().count() > 20_000);
+    assert!(
+        ex.body
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
     let bad = c.get("/audit?since=yesterday").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

@@ -34,6 +34,14 @@ impl Accounts {
 }
 
 impl UserAdmin {
+    pub(crate) fn a(&self) -> &Accounts {
+        &self.a
+    }
+
+    pub(crate) fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
     /// One user by id.
     pub async fn user(&self, id: &UserId) -> Result<User, AccountError> {
         self.a.get_user(id).await
@@ -41,8 +49,10 @@ impl UserAdmin {
 
     // ----- users -------------------------------------------------------------------
 
-    /// Creates a user with a password and roles. The user enrols a second factor at
-    /// first sign-in.
+    /// Creates a user with a password and roles: the operator's accounts duty only (the
+    /// first administrator, a break-glass account, the demo). Administrators invite
+    /// users instead ([`UserAdmin::invite`]) and never know their passwords. The user
+    /// enrols a second factor at first sign-in.
     pub async fn create_user(
         &self,
         username: &str,
@@ -52,6 +62,13 @@ impl UserAdmin {
     ) -> Result<User, AccountError> {
         let caller = &self.caller;
         let object = format!("username:{}", truncate(username, 64));
+        if !caller.is_operator() {
+            let denied = AccessDenied::Object("invite_instead");
+            return self
+                .a
+                .deny(caller, Action::UserCreate, object, denied.into())
+                .await;
+        }
         let checked = (|| {
             let u = Username::parse(username)?;
             check_display_name(display_name)?;
@@ -198,7 +215,9 @@ impl UserAdmin {
         self.a.get_user(id).await
     }
 
-    /// Replaces a user's roles.
+    /// Replaces a user's roles. Granting a privileged role the user does not hold is
+    /// the operator's alone here; administrators go through
+    /// [`UserAdmin::change_roles`], which asks a second administrator.
     pub async fn set_roles(&self, id: &UserId, roles: &[Role]) -> Result<User, AccountError> {
         let caller = &self.caller;
         let object = format!("user:{id}");
@@ -216,6 +235,17 @@ impl UserAdmin {
             return self
                 .a
                 .deny(caller, Action::UserRoles, object, AccountError::NoRoles)
+                .await;
+        }
+        if !caller.is_operator()
+            && roles
+                .iter()
+                .any(|r| r.is_privileged() && !user.roles.contains(r))
+        {
+            let denied = AccessDenied::Object("second_admin_required");
+            return self
+                .a
+                .deny(caller, Action::UserRoles, object, denied.into())
                 .await;
         }
         let mut roles = roles.to_vec();
@@ -252,34 +282,24 @@ impl UserAdmin {
         self.a.get_user(id).await
     }
 
-    /// Clears a user's authenticator (lost phone) and ends their sessions; they enrol
-    /// again at next sign-in.
-    pub async fn reset_mfa(&self, id: &UserId) -> Result<User, AccountError> {
-        let caller = &self.caller;
-        let object = format!("user:{id}");
-        let user = match self.a.get_user(id).await {
-            Ok(u) => u,
-            Err(e) => return self.a.deny(caller, Action::UserMfaReset, object, e).await,
-        };
-        let now = self.a.now();
-        let mut tx = self.a.inner.store.begin().await?;
-        sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = 0, updated_at = $1 WHERE id = $2")
-            .bind(now.micros())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let revoked = revoke_all(&mut tx, id, now).await?;
-        let ev = caller
-            .event(Action::UserMfaReset, object, Outcome::Allowed)
-            .detail(serde_json::json!({ "username": user.username.as_str(), "sessions_and_tokens_revoked": revoked }));
-        self.a.inner.audit.append_in(&mut tx, &[ev]).await?;
-        tx.commit().await?;
-        self.a.get_user(id).await
-    }
-
     /// Sets a new password for a user (operator reset) and ends all their sessions.
+    ///
+    /// The operator's accounts duty only (a break-glass reset at the host); an
+    /// administrator resets access instead, and the user sets their own password.
     pub async fn set_password(&self, id: &UserId, password: &str) -> Result<(), AccountError> {
         let caller = &self.caller;
+        if !caller.is_operator() {
+            let denied = AccessDenied::Object("reset_access_instead");
+            return self
+                .a
+                .deny(
+                    caller,
+                    Action::UserPassword,
+                    format!("user:{id}"),
+                    denied.into(),
+                )
+                .await;
+        }
         self.a.replace_password(caller, id, password, None).await
     }
 

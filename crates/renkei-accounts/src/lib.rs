@@ -15,12 +15,14 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod enrolment;
 mod error;
 mod model;
 mod service;
 mod totp;
 
 pub use admin::UserAdmin;
+pub use enrolment::{Invitation, LINK_TTL_SECS, RoleChange, RoleRequest};
 pub use error::AccountError;
 pub use model::{
     ApiTokenInfo, Enrolment, LockoutPolicy, Session, SessionPolicy, SignIn, User, UserStatus, Via,

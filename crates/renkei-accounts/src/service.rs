@@ -46,7 +46,7 @@ pub(crate) struct Inner {
     claimed: renkei_crypto::Macer,
     pub(crate) sealer: Sealer,
     clock: SharedClock,
-    sessions: SessionPolicy,
+    pub(crate) sessions: SessionPolicy,
     lockout: LockoutPolicy,
     /// Failed sign-ins per client address, across accounts.
     throttle: renkei_core::bucket::Buckets,
@@ -1292,7 +1292,7 @@ pub(crate) async fn revoke_all(
     Ok(s + t)
 }
 
-async fn insert_session(
+pub(crate) async fn insert_session(
     tx: &mut Tx,
     token: &str,
     user: &UserId,

@@ -701,6 +701,189 @@ async fn known_secrets_only_for_unused_accounts(store: Store) {
         .unwrap();
 }
 
+/// An invited user sets their own password with a single-use, expiring link, then
+/// enrols an authenticator; the administrator never knows the password. Resetting
+/// access clears both factors and ends everything the user had open.
+async fn invitations_and_access_resets(store: Store) {
+    let w = world(&store);
+    let boss = w
+        .admin()
+        .await
+        .create_user("boss", "Boss", PW, &[Role::Admin])
+        .await
+        .unwrap();
+    let admin = w.accounts.admin(&signed_in(&boss)).await.unwrap();
+    let (carol, link, pending) = admin
+        .invite("carol", "Carol", &[Role::Researcher])
+        .await
+        .unwrap();
+    assert!(pending.is_none());
+    assert!(link.token.starts_with("rke_"));
+    assert!(!format!("{link:?}").contains(&link.token));
+    // No password works before the link is used.
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "carol", PW, "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_credentials"
+    );
+    // The policy applies to the password chosen.
+    assert_eq!(
+        w.accounts
+            .redeem_enrolment(&cli(), &link.token, "short", "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "password_too_short"
+    );
+    let signed = w
+        .accounts
+        .redeem_enrolment(
+            &cli(),
+            &link.token,
+            "velvet orchard under winter rain 7",
+            "t",
+        )
+        .await
+        .unwrap();
+    let s = w.accounts.resolve_session(&signed.token).await.unwrap();
+    assert_eq!(
+        s.level,
+        AuthLevel::PasswordOnly,
+        "an authenticator comes next"
+    );
+    // Once only.
+    assert_eq!(
+        w.accounts
+            .redeem_enrolment(&cli(), &link.token, "another long passphrase 8", "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "link_invalid"
+    );
+    w.accounts
+        .sign_in_password(&cli(), "carol", "velvet orchard under winter rain 7", "t")
+        .await
+        .unwrap();
+    // Reset: the old password stops working, sessions end, a new link is issued.
+    let again = admin.reset_access(&carol.id).await.unwrap();
+    assert!(w.accounts.resolve_session(&signed.token).await.is_err());
+    assert_eq!(
+        w.accounts
+            .sign_in_password(
+                &from("198.51.100.1"),
+                "carol",
+                "velvet orchard under winter rain 7",
+                "t"
+            )
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_credentials"
+    );
+    // Links expire.
+    w.clock.advance_secs(crate::LINK_TTL_SECS + 1);
+    assert_eq!(
+        w.accounts
+            .redeem_enrolment(&cli(), &again.token, "a third long passphrase 9", "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "link_invalid"
+    );
+    let log = audit_text(&w).await;
+    assert!(!log.contains(&link.token) && !log.contains(&again.token));
+    assert!(!log.contains("velvet orchard"));
+}
+
+/// Granting admin, auditor or linkage authority takes a second administrator: the one
+/// who asked cannot approve it, nor can the user concerned; the operator's accounts
+/// duty applies at once.
+async fn privileged_roles_need_a_second_admin(store: Store) {
+    let w = world(&store);
+    let a1 = w
+        .admin()
+        .await
+        .create_user("admin1", "A1", PW, &[Role::Admin])
+        .await
+        .unwrap();
+    let a2 = w
+        .admin()
+        .await
+        .create_user("admin2", "A2", PW, &[Role::Admin])
+        .await
+        .unwrap();
+    let first = w.accounts.admin(&signed_in(&a1)).await.unwrap();
+    let second = w.accounts.admin(&signed_in(&a2)).await.unwrap();
+    let (dave, _, pending) = first
+        .invite("dave", "Dave", &[Role::Researcher, Role::Auditor])
+        .await
+        .unwrap();
+    assert_eq!(dave.roles, vec![Role::Researcher], "auditor waits");
+    let rid = pending.unwrap();
+    assert_eq!(
+        first
+            .decide_role_request(&rid, true)
+            .await
+            .unwrap_err()
+            .code(),
+        "second_admin_required"
+    );
+    let u = second
+        .decide_role_request(&rid, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.roles, vec![Role::Researcher, Role::Auditor]);
+    assert_eq!(
+        second
+            .decide_role_request(&rid, true)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input",
+        "decided once"
+    );
+    // Through a change of roles, likewise; dropping a role applies at once.
+    match first
+        .change_roles(&dave.id, &[Role::Auditor, Role::LinkageAuthority])
+        .await
+        .unwrap()
+    {
+        RoleChange::Pending { request_id } => {
+            assert_eq!(second.pending_role_requests().await.unwrap().len(), 1);
+            second
+                .decide_role_request(&request_id, false)
+                .await
+                .unwrap();
+        }
+        RoleChange::Applied(_) => panic!("the linkage authority was granted by one admin"),
+    }
+    match first
+        .change_roles(&dave.id, &[Role::Researcher])
+        .await
+        .unwrap()
+    {
+        RoleChange::Applied(u) => assert_eq!(u.roles, vec![Role::Researcher]),
+        RoleChange::Pending { .. } => panic!("dropping a role needs no second admin"),
+    }
+    // The operator's own duty.
+    match w
+        .admin()
+        .await
+        .change_roles(&dave.id, &[Role::Auditor])
+        .await
+        .unwrap()
+    {
+        RoleChange::Applied(u) => assert_eq!(u.roles, vec![Role::Auditor]),
+        RoleChange::Pending { .. } => panic!("the operator's accounts duty applies at once"),
+    }
+    let log = audit_text(&w).await;
+    assert!(log.matches("\"user.role_request\"").count() >= 4, "{log}");
+}
+
 async fn mfa_reset_forces_reenrolment(store: Store) {
     let w = world(&store);
     let alice = w
@@ -710,9 +893,22 @@ async fn mfa_reset_forces_reenrolment(store: Store) {
         .await
         .unwrap();
     let (full, _) = enrol(&w, "alice").await;
-    w.admin().await.reset_mfa(&alice.id).await.unwrap();
+    let link = w.admin().await.reset_access(&alice.id).await.unwrap();
     assert!(w.accounts.resolve_session(&full).await.is_err());
     assert!(!w.admin().await.user(&alice.id).await.unwrap().mfa_enrolled);
+    // The reset clears the password too: whoever knew it cannot enrol a new factor.
+    assert_eq!(
+        w.accounts
+            .sign_in_password(&cli(), "alice", PW, "t")
+            .await
+            .unwrap_err()
+            .code(),
+        "bad_credentials"
+    );
+    w.accounts
+        .redeem_enrolment(&cli(), &link.token, PW, "t")
+        .await
+        .unwrap();
     w.clock.advance_secs(30);
     enrol(&w, "alice").await;
 }
@@ -821,4 +1017,6 @@ store_test!(
     api_tokens,
     mfa_reset_forces_reenrolment,
     known_secrets_only_for_unused_accounts,
+    invitations_and_access_resets,
+    privileged_roles_need_a_second_admin,
 );

@@ -109,6 +109,28 @@ struct Line<'a> {
     client: &'a str,
 }
 
+fn line(e: &EntryRow) -> Line<'_> {
+    Line {
+        seq: e.seq,
+        at: Timestamp(e.at).to_rfc3339(),
+        at_us: e.at,
+        actor: &e.actor,
+        actor_name: &e.actor_name,
+        actor_roles: &e.actor_roles,
+        action: &e.action,
+        object: &e.object,
+        outcome: &e.outcome,
+        reason: &e.reason,
+        request_id: &e.request_id,
+        detail: serde_json::from_str(&e.detail)
+            .unwrap_or(serde_json::Value::String(e.detail.clone())),
+        prev_hash: &e.prev_hash,
+        hash: &e.hash,
+        mac: &e.mac,
+        client: &e.client,
+    }
+}
+
 /// Writes matching entries as JSON Lines, oldest first. Returns how many.
 pub(crate) async fn export_jsonl(
     store: &Store,
@@ -122,30 +144,45 @@ pub(crate) async fn export_jsonl(
     let io = AuditError::Export;
     while let Some(r) = rows.try_next().await? {
         let e = EntryRow::from_row(&r)?;
-        let line = Line {
-            seq: e.seq,
-            at: Timestamp(e.at).to_rfc3339(),
-            at_us: e.at,
-            actor: &e.actor,
-            actor_name: &e.actor_name,
-            actor_roles: &e.actor_roles,
-            action: &e.action,
-            object: &e.object,
-            outcome: &e.outcome,
-            reason: &e.reason,
-            request_id: &e.request_id,
-            detail: serde_json::from_str(&e.detail)
-                .unwrap_or(serde_json::Value::String(e.detail.clone())),
-            prev_hash: &e.prev_hash,
-            hash: &e.hash,
-            mac: &e.mac,
-            client: &e.client,
-        };
-        serde_json::to_writer(&mut *out, &line).map_err(|e| io(std::io::Error::other(e)))?;
+        serde_json::to_writer(&mut *out, &line(&e)).map_err(|e| io(std::io::Error::other(e)))?;
         out.write_all(b"\n").map_err(io)?;
         n += 1;
     }
     out.flush().map_err(io)?;
+    Ok(n)
+}
+
+/// Bytes handed on at a time by [`export_chunks`].
+const CHUNK: usize = 64 * 1024;
+
+/// Sends matching entries as JSON Lines, oldest first, in chunks of about 64 KiB,
+/// waiting whenever the receiver is behind: the log is never held whole. Returns how
+/// many; stops early (with an error) if the receiver goes away.
+pub(crate) async fn export_chunks(
+    store: &Store,
+    filter: &ExportFilter,
+    tx: &tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> Result<u64, AuditError> {
+    let (w, binds) = filter.where_clause();
+    let sql = format!("SELECT {COLUMNS} FROM audit_log{w} ORDER BY seq");
+    let mut rows = bind_all(sqlx::query(&sql), &binds).fetch(store.pool());
+    let gone = || AuditError::Export(std::io::Error::other("the receiver went away"));
+    let mut buf = Vec::with_capacity(CHUNK);
+    let mut n = 0;
+    while let Some(r) = rows.try_next().await? {
+        let e = EntryRow::from_row(&r)?;
+        serde_json::to_writer(&mut buf, &line(&e))
+            .map_err(|e| AuditError::Export(std::io::Error::other(e)))?;
+        buf.push(b'\n');
+        n += 1;
+        if buf.len() >= CHUNK {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
+            tx.send(full).await.map_err(|_| gone())?;
+        }
+    }
+    if !buf.is_empty() {
+        tx.send(buf).await.map_err(|_| gone())?;
+    }
     Ok(n)
 }
 

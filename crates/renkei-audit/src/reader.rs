@@ -65,6 +65,22 @@ impl AuditReader {
         Ok(n)
     }
 
+    /// Sends matching entries as JSON Lines in chunks to `tx` (a streamed download),
+    /// waiting for the receiver; records the export with its count.
+    pub async fn export_chunks(
+        &self,
+        filter: &ExportFilter,
+        tx: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Result<u64, AuditError> {
+        let n = crate::export::export_chunks(self.audit.store(), filter, tx).await?;
+        self.note(
+            Action::AuditExport,
+            serde_json::json!({ "entries": n, "filter": filter.describe() }),
+        )
+        .await?;
+        Ok(n)
+    }
+
     /// Entries after `seq`, oldest first, at most `limit` (1–100,000): what a witness
     /// reads between two rounds.
     pub async fn entries_after(&self, seq: i64, limit: i64) -> Result<Vec<EntryRow>, AuditError> {

@@ -105,7 +105,9 @@ pub enum UserCmd {
         /// custodian, output_checker, linkage_authority, admin, auditor.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
-        /// Read the password from the first line of standard input.
+        /// Set the password now, read from the first line of standard input (for a
+        /// break-glass account the operator keeps). Without it, the user is invited:
+        /// a single-use link is printed with which they set their own password.
         #[arg(long)]
         password_stdin: bool,
     },
@@ -133,7 +135,8 @@ pub enum UserCmd {
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
     },
-    /// Clear a user's authenticator; they enrol again at next sign-in.
+    /// Reset a user's access: clear password and authenticator, end their sessions and
+    /// API tokens, and print a single-use link with which they set them again.
     ResetMfa {
         /// Username.
         username: String,
@@ -659,6 +662,16 @@ pub async fn init(config: Option<&Path>, a: InitArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where a user opens their enrolment link.
+fn enrol_url(app: &App, token: &str) -> String {
+    let base = app
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", app.config.bind));
+    format!("{}/enrol/{token}", base.trim_end_matches('/'))
+}
+
 /// `renkei user ...`
 pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCode> {
     let app = open(config, Keys::MustExist).await?;
@@ -671,19 +684,34 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
             password_stdin,
         } => {
             let roles = parse_roles(&roles)?;
-            let pw = read_password(password_stdin)?;
             let display = display_name.unwrap_or_else(|| username.clone());
-            let u = admin.create_user(&username, &display, &pw, &roles).await?;
-            println!(
-                "created user {} ({}) with roles {}; they set up their authenticator at first sign-in",
-                u.username,
-                u.id,
+            let roles_text = |u: &renkei_accounts::User| {
                 u.roles
                     .iter()
                     .map(|r| r.code())
                     .collect::<Vec<_>>()
                     .join(",")
-            );
+            };
+            if password_stdin {
+                let pw = read_password(true)?;
+                let u = admin.create_user(&username, &display, &pw, &roles).await?;
+                println!(
+                    "created user {} ({}) with roles {}; they set up their authenticator at first sign-in",
+                    u.username,
+                    u.id,
+                    roles_text(&u)
+                );
+            } else {
+                let (u, link, _) = admin.invite(&username, &display, &roles).await?;
+                println!(
+                    "invited {} ({}) with roles {}. Give them this single-use link (valid until {}):",
+                    u.username,
+                    u.id,
+                    roles_text(&u),
+                    link.expires_at.to_rfc3339()
+                );
+                println!("{}", enrol_url(&app, &link.token));
+            }
         }
         UserCmd::List { json } => {
             let users = admin.list_users().await?;
@@ -726,7 +754,12 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
         }
         UserCmd::Roles { username, roles } => {
             let id = user_id(&admin, &username).await?;
-            let u = admin.set_roles(&id, &parse_roles(&roles)?).await?;
+            let u = match admin.change_roles(&id, &parse_roles(&roles)?).await? {
+                renkei_accounts::RoleChange::Applied(u) => u,
+                renkei_accounts::RoleChange::Pending { .. } => {
+                    anyhow::bail!("the change waits for an administrator's approval")
+                }
+            };
             println!(
                 "{username}: {}",
                 u.roles
@@ -738,8 +771,12 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
         }
         UserCmd::ResetMfa { username } => {
             let id = user_id(&admin, &username).await?;
-            admin.reset_mfa(&id).await?;
-            println!("{username} will set up a new authenticator at next sign-in");
+            let link = admin.reset_access(&id).await?;
+            println!(
+                "{username}'s password and authenticator are cleared and their sessions ended. Give them this single-use link (valid until {}):",
+                link.expires_at.to_rfc3339()
+            );
+            println!("{}", enrol_url(&app, &link.token));
         }
         UserCmd::SetPassword {
             username,

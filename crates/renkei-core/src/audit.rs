@@ -139,6 +139,12 @@ actions! {
     UserRoles = "user.roles",
     /// A user's authenticator was reset.
     UserMfaReset = "user.mfa_reset",
+    /// An enrolment link was issued (a new user, or access reset).
+    UserInvite = "user.invite",
+    /// An enrolment link was used to set a password.
+    UserEnrol = "user.enrol",
+    /// A privileged role grant was requested, approved or rejected.
+    UserRoleRequest = "user.role_request",
     /// A password was set or changed.
     UserPassword = "user.password",
     /// The list of users, or one user's record, was read by an administrator.

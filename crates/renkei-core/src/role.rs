@@ -106,6 +106,15 @@ pub enum Permission {
     ManageLinkage,
 }
 
+impl Role {
+    /// Roles whose grant takes a second administrator's approval (or the operator's
+    /// accounts duty): they administer accounts, read the whole audit log, or hold the
+    /// linkage key.
+    pub fn is_privileged(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor | Role::LinkageAuthority)
+    }
+}
+
 impl Permission {
     /// Whether the permission only reads (what a read-only API token may keep).
     pub fn reads_only(self) -> bool {

@@ -83,7 +83,12 @@ impl PasswordHasher {
     pub fn verify(&self, password: &str, phc: &str) -> bool {
         match PasswordHash::new(phc) {
             Ok(h) => self.argon.verify_password(password.as_bytes(), &h).is_ok(),
-            Err(_) => false,
+            // No usable hash (an account waiting for its enrolment link): the same time
+            // as a real check, so the answer's timing says nothing about the account.
+            Err(_) => {
+                self.dummy_verify(password);
+                false
+            }
         }
     }
 
@@ -92,7 +97,9 @@ impl PasswordHasher {
     pub fn dummy_verify(&self, password: &str) {
         static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let h = DUMMY.get_or_init(|| self.hash("renkei-dummy-password").unwrap_or_default());
-        let _ = self.verify(password, h);
+        if let Ok(h) = PasswordHash::new(h) {
+            let _ = self.argon.verify_password(password.as_bytes(), &h);
+        }
     }
 }
 

@@ -152,12 +152,21 @@ async fn audit_unrecorded_refusal(
             renkei_core::Outcome::denied(info.map_or(reason, |i| i.code)),
         )
         .detail(serde_json::json!({
-            "path": ctx.path.chars().take(200).collect::<String>(),
+            "path": loggable_path(&ctx.path),
             "status": status.as_u16(),
         }));
     if let Err(e) = st.app.audit.record_refusal(ev).await {
         tracing::error!(error = %e, "a refusal could not be recorded in the audit log");
     }
+}
+
+/// A request path as the log may keep it: at most 200 characters, and never the secret
+/// of an enrolment link.
+fn loggable_path(path: &str) -> String {
+    if path.starts_with("/enrol/") {
+        return "/enrol/…".into();
+    }
+    path.chars().take(200).collect()
 }
 
 /// Paths that need no caller identity (assets, probes): skip the session look-up.
@@ -246,7 +255,9 @@ pub async fn middleware(
     let mut resp = next.run(req).await;
 
     let info = resp.extensions_mut().remove::<ErrorInfo>();
-    audit_unrecorded_refusal(&st, &ctx, &method, resp.status(), info.as_ref()).await;
+    if resp.extensions().get::<crate::error::Audited>().is_none() {
+        audit_unrecorded_refusal(&st, &ctx, &method, resp.status(), info.as_ref()).await;
+    }
     if let Some(info) = info {
         resp = crate::error::render(&ctx, resp, info);
     }

@@ -103,6 +103,11 @@ pub(crate) async fn refuse(
     }
 }
 
+/// Marks a response whose refusal is already in the audit log (a page re-rendered with
+/// an error after the service recorded it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Audited;
+
 /// The rendered-later description of an error, carried in response extensions.
 #[derive(Clone, Debug)]
 pub(crate) struct ErrorInfo {

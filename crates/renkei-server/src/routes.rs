@@ -61,6 +61,18 @@ fn table() -> Vec<RouteDef> {
         r(M::GET, "/login", Public, get(pages::auth::login_form)),
         r(M::POST, "/login", Public, post(pages::auth::login)),
         r(M::GET, "/lang/{lang}", Public, get(pages::auth::set_lang)),
+        r(
+            M::GET,
+            "/enrol/{token}",
+            Public,
+            get(pages::auth::enrol_link_form),
+        ),
+        r(
+            M::POST,
+            "/enrol/{token}",
+            Public,
+            post(pages::auth::enrol_link),
+        ),
         r(M::GET, "/static/style.css", Public, get(pages::stylesheet)),
         // Operations.
         r(M::GET, "/healthz", Public, get(ops::healthz)),
@@ -175,6 +187,18 @@ fn table() -> Vec<RouteDef> {
             "/admin/users/{id}/reset-mfa",
             need(ManageUsers),
             post(pages::admin::reset_mfa),
+        ),
+        r(
+            M::POST,
+            "/admin/role-requests/{id}/approve",
+            need(ManageUsers),
+            post(pages::admin::approve_request),
+        ),
+        r(
+            M::POST,
+            "/admin/role-requests/{id}/reject",
+            need(ManageUsers),
+            post(pages::admin::reject_request),
         ),
         r(M::GET, "/api/v1/users", need(ManageUsers), get(api::users)),
         // Custodian.

@@ -74,13 +74,9 @@ async fn users_page(
     message: Option<Markup>,
     prefill: (&str, &str),
 ) -> Result<Markup, AppError> {
-    let users = st
-        .app
-        .accounts
-        .admin(&ctx.caller)
-        .await?
-        .list_users()
-        .await?;
+    let admin = st.app.accounts.admin(&ctx.caller).await?;
+    let users = admin.list_users().await?;
+    let requests = admin.pending_role_requests().await?;
     let now = st.app.clock.now();
     Ok(layout(
         ctx,
@@ -122,17 +118,73 @@ async fn users_page(
                         label for="display_name" { (ctx.t("account.display_name")) }
                         input #display_name name="display_name" type="text" required maxlength="100" value=(prefill.1);
                     }
-                    div.field {
-                        label for="password" { (ctx.t("admin.initial_password")) }
-                        input #password name="password" type="password" autocomplete="new-password" minlength="12" required aria-describedby="pw-help";
-                        p.help #pw-help { (ctx.t("password.rules")) }
-                    }
+                    p.help { (ctx.t("admin.invite_help")) }
                     (role_boxes(ctx, &[], "new"))
                     button type="submit" { (ctx.t("admin.create")) }
                 }
             }
+            @if !requests.is_empty() {
+                section aria-labelledby="requests" {
+                    h2 #requests { (ctx.t("admin.requests")) }
+                    p { (ctx.t("admin.requests_help")) }
+                    table {
+                        caption.visually-hidden { (ctx.t("admin.requests")) }
+                        thead { tr {
+                            th scope="col" { (ctx.t("account.username")) }
+                            th scope="col" { (ctx.t("admin.roles")) }
+                            th scope="col" { (ctx.t("admin.requested_by")) }
+                            th scope="col" { span.visually-hidden { (ctx.t("admin.decide")) } }
+                        } }
+                        tbody {
+                            @for r in &requests {
+                                tr {
+                                    td { a href=(format!("/admin/users/{}", r.user_id)) { (r.username) } }
+                                    td { @for (i, role) in r.roles.iter().enumerate() { @if i > 0 { "、" } (role_name(ctx.lang, *role)) } }
+                                    td { (r.requested_by) " " (jst(r.requested_at)) }
+                                    td {
+                                        form.inline method="post" action=(format!("/admin/role-requests/{}/approve", r.id)) {
+                                            (csrf_field(ctx))
+                                            button type="submit" { (ctx.t("admin.approve")) }
+                                        }
+                                        form.inline method="post" action=(format!("/admin/role-requests/{}/reject", r.id)) {
+                                            (csrf_field(ctx))
+                                            button.danger type="submit" { (ctx.t("admin.reject")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         },
     ))
+}
+
+/// The page that shows an enrolment link, once.
+fn link_page(
+    st: &AppState,
+    ctx: &RequestContext,
+    u: &User,
+    link: &renkei_accounts::Invitation,
+    pending: bool,
+) -> Markup {
+    let base = st.app.config.public_url.clone().unwrap_or_default();
+    let url = format!("{}/enrol/{}", base.trim_end_matches('/'), link.token);
+    layout(
+        ctx,
+        &format!("{} {}", t(ctx.lang, "admin.user_title"), u.username),
+        html! {
+            div.notice.ok role="status" {
+                p { (ctx.t("admin.link_once")) }
+                p { code.secret { (url) } }
+                p { (ctx.t("admin.link_expires")) " " (jst(link.expires_at)) }
+            }
+            @if pending { (notice("info", ctx.t("admin.roles_pending"))) }
+            p { a href=(format!("/admin/users/{}", u.id)) { (ctx.t("admin.to_user")) } }
+            p { a href="/admin/users" { (ctx.t("admin.back")) } }
+        },
+    )
 }
 
 /// GET /admin/users
@@ -144,12 +196,13 @@ pub async fn users(
     let msg = q
         .done
         .as_deref()
-        .filter(|d| *d == "created")
-        .map(|_| notice("ok", ctx.t("admin.created")));
+        .filter(|d| ["approved", "rejected"].contains(d))
+        .map(|d| notice("ok", ctx.t(&format!("admin.done.{d}"))));
     users_page(&st, &ctx, msg, ("", "")).await
 }
 
-/// POST /admin/users
+/// POST /admin/users — invites: the new user gets a single-use link to set their own
+/// password and authenticator.
 pub async fn create_user(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -159,16 +212,12 @@ pub async fn create_user(
     let username = form.get("username").unwrap_or("").trim();
     let display = form.get("display_name").unwrap_or("");
     let admin = st.app.accounts.admin(&ctx.caller).await?;
-    match admin
-        .create_user(
-            username,
-            display,
-            form.get("password").unwrap_or(""),
-            &roles,
+    match admin.invite(username, display, &roles).await {
+        Ok((u, link, pending)) => Ok((
+            axum::http::StatusCode::CREATED,
+            link_page(&st, &ctx, &u, &link, pending.is_some()),
         )
-        .await
-    {
-        Ok(u) => Ok(Redirect::to(&format!("/admin/users/{}?done=created", u.id)).into_response()),
+            .into_response()),
         Err(e) if e.is_client_error() => {
             let status = crate::error::kind_status(renkei_core::Coded::kind(&e));
             let m = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
@@ -177,6 +226,47 @@ pub async fn create_user(
                 users_page(&st, &ctx, Some(m), (username, display)).await?,
             )
                 .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /admin/role-requests/{id}/approve
+pub async fn approve_request(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    decide(&st, &ctx, &id, true).await
+}
+
+/// POST /admin/role-requests/{id}/reject
+pub async fn reject_request(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    decide(&st, &ctx, &id, false).await
+}
+
+async fn decide(
+    st: &AppState,
+    ctx: &RequestContext,
+    id: &str,
+    approve: bool,
+) -> Result<Response, AppError> {
+    let admin = st.app.accounts.admin(&ctx.caller).await?;
+    match admin.decide_role_request(id, approve).await {
+        Ok(_) => Ok(Redirect::to(if approve {
+            "/admin/users?done=approved"
+        } else {
+            "/admin/users?done=rejected"
+        })
+        .into_response()),
+        Err(e) if e.is_client_error() => {
+            let status = crate::error::kind_status(renkei_core::Coded::kind(&e));
+            let m = notice("error", &crate::i18n::error_message(ctx.lang, e.code()));
+            Ok((status, users_page(st, ctx, Some(m), ("", "")).await?).into_response())
         }
         Err(e) => Err(e.into()),
     }
@@ -232,9 +322,10 @@ fn user_page(st: &AppState, ctx: &RequestContext, u: &User, message: Option<Mark
                 }
                 form.inline method="post" action=(format!("{base}/reset-mfa")) {
                     (csrf_field(ctx))
-                    button type="submit" { (ctx.t("admin.reset_mfa")) }
+                    button type="submit" aria-describedby="reset-help" { (ctx.t("admin.reset_mfa")) }
                 }
             }
+            p.help #reset-help { (ctx.t("admin.reset_help")) }
             p { a href="/admin/users" { (ctx.t("admin.back")) } }
         },
     )
@@ -251,7 +342,7 @@ pub async fn user(
     let msg = q
         .done
         .as_deref()
-        .filter(|d| ["created", "roles", "disabled", "enabled", "mfa_reset"].contains(d))
+        .filter(|d| ["roles", "roles_pending", "disabled", "enabled"].contains(d))
         .map(|d| notice("ok", ctx.t(&format!("admin.done.{d}"))));
     Ok(user_page(&st, &ctx, &u, msg))
 }
@@ -289,9 +380,15 @@ pub async fn set_roles(
         .accounts
         .admin(&ctx.caller)
         .await?
-        .set_roles(&UserId::from_stored(id.clone()), &roles)
+        .change_roles(&UserId::from_stored(id.clone()), &roles)
         .await;
-    change(&st, &ctx, &id, "roles", r).await
+    match r {
+        Ok(renkei_accounts::RoleChange::Applied(u)) => change(&st, &ctx, &id, "roles", Ok(u)).await,
+        Ok(renkei_accounts::RoleChange::Pending { .. }) => {
+            Ok(Redirect::to(&format!("/admin/users/{id}?done=roles_pending")).into_response())
+        }
+        Err(e) => change(&st, &ctx, &id, "roles", Err(e)).await,
+    }
 }
 
 /// POST /admin/users/{id}/disable
@@ -326,18 +423,20 @@ pub async fn enable(
     change(&st, &ctx, &id, "enabled", r).await
 }
 
-/// POST /admin/users/{id}/reset-mfa
+/// POST /admin/users/{id}/reset-mfa — resets access: both factors cleared, sessions
+/// and tokens ended, a new enrolment link shown once.
 pub async fn reset_mfa(
     State(st): State<AppState>,
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let r = st
-        .app
-        .accounts
-        .admin(&ctx.caller)
-        .await?
-        .reset_mfa(&UserId::from_stored(id.clone()))
-        .await;
-    change(&st, &ctx, &id, "mfa_reset", r).await
+    let uid = UserId::from_stored(id.clone());
+    let admin = st.app.accounts.admin(&ctx.caller).await?;
+    match admin.reset_access(&uid).await {
+        Ok(link) => {
+            let u = load(&st, &ctx, &id).await?;
+            Ok(link_page(&st, &ctx, &u, &link, false).into_response())
+        }
+        Err(e) => change(&st, &ctx, &id, "mfa_reset", Err(e)).await,
+    }
 }

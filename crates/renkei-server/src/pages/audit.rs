@@ -193,22 +193,33 @@ pub async fn export(
     let ef = f.to_export()?;
     // The caller is checked (and a refusal recorded) before anything is sent.
     let reader = st.app.audit.reader(&ctx.caller).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let mut w = ChunkWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
-        };
-        if let Err(e) = handle.block_on(reader.export(&ef, &mut w)) {
-            tracing::error!(error = %e, "audit export failed mid-stream");
-            let _ =
-                futures::executor::block_on(tx.send(Err(std::io::Error::other("export failed"))));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    // A failure mid-way must not look like a complete file: the body then ends in an
+    // error, and the client sees the download fail.
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = failed.clone();
+    tokio::spawn(async move {
+        if let Err(e) = reader.export_chunks(&ef, &tx).await {
+            tracing::error!(error = %e, "audit export ended early");
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    let body = axum::body::Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    }));
+    let body = axum::body::Body::from_stream(futures::stream::unfold(
+        (rx, failed, false),
+        |(mut rx, failed, done)| async move {
+            if done {
+                return None;
+            }
+            match rx.recv().await {
+                Some(chunk) => Some((Ok(chunk), (rx, failed, false))),
+                None if failed.load(std::sync::atomic::Ordering::SeqCst) => Some((
+                    Err(std::io::Error::other("the export failed")),
+                    (rx, failed, true),
+                )),
+                None => None,
+            }
+        },
+    ));
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
@@ -220,40 +231,4 @@ pub async fn export(
         body,
     )
         .into_response())
-}
-
-/// Bytes handed to the response a chunk at a time.
-const CHUNK: usize = 64 * 1024;
-
-/// Writes into the response stream in chunks, waiting while the client is behind.
-struct ChunkWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
-    buf: Vec<u8>,
-}
-
-impl ChunkWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        // This thread runs the export inside `Handle::block_on`, where Tokio forbids its
-        // own blocking send; waiting on the send future with a plain executor parks
-        // just this (blocking-pool) thread until the client has taken a chunk.
-        futures::executor::block_on(self.tx.send(Ok(chunk)))
-            .map_err(|_| std::io::Error::other("the client went away"))
-    }
-}
-
-impl std::io::Write for ChunkWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(b);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
 }

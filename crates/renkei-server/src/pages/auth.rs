@@ -347,6 +347,82 @@ pub async fn logout(
         .into_response())
 }
 
+fn set_password_page(ctx: &RequestContext, token: &str, message: Option<Markup>) -> Markup {
+    layout(
+        ctx,
+        ctx.t("enrol_link.title"),
+        html! {
+            @if let Some(m) = message { (m) }
+            p { (ctx.t("enrol_link.intro")) }
+            form.card method="post" action=(format!("/enrol/{token}")) {
+                (csrf_field(ctx))
+                div.field {
+                    label for="new" { (ctx.t("account.new_password")) }
+                    input #new name="new" type="password" autocomplete="new-password" minlength="12" required aria-describedby="pw-help";
+                    p.help #pw-help { (ctx.t("password.rules")) }
+                }
+                div.field {
+                    label for="confirm" { (ctx.t("account.confirm_password")) }
+                    input #confirm name="confirm" type="password" autocomplete="new-password" minlength="12" required;
+                }
+                button type="submit" { (ctx.t("enrol_link.submit")) }
+            }
+        },
+    )
+}
+
+/// GET /enrol/{token} — a new user (or one whose access was reset) sets a password.
+pub async fn enrol_link_form(ctx: RequestContext, Path(token): Path<String>) -> Response {
+    set_password_page(&ctx, &token, None).into_response()
+}
+
+/// POST /enrol/{token}
+pub async fn enrol_link(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    Path(token): Path<String>,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let new = form.get("new").unwrap_or("");
+    if new != form.get("confirm").unwrap_or("") {
+        let m = notice("error", ctx.t("account.password_mismatch"));
+        return Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            set_password_page(&ctx, &token, Some(m)),
+        )
+            .into_response());
+    }
+    match st
+        .app
+        .accounts
+        .redeem_enrolment(&ctx.caller, &token, new, &ctx.user_agent)
+        .await
+    {
+        Ok(signin) => {
+            let jar = jar.add(cookie(
+                SESSION_COOKIE,
+                signin.token,
+                st.app.config.cookie_secure(),
+            ));
+            Ok((jar, Redirect::to("/mfa/enrol")).into_response())
+        }
+        Err(e) if e.is_client_error() => {
+            let status = crate::error::kind_status(renkei_core::Coded::kind(&e));
+            let msg = crate::i18n::error_message(ctx.lang, e.code());
+            let mut r = (
+                status,
+                set_password_page(&ctx, &token, Some(notice("error", &msg))),
+            )
+                .into_response();
+            // Recorded by the service (never with the link in it).
+            r.extensions_mut().insert(crate::error::Audited);
+            Ok(r)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

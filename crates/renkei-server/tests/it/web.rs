@@ -14,6 +14,10 @@ async fn admin_creates_user_who_enrols_and_signs_in(store: Store) {
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/home"));
     let page = admin.get("/admin/users").await;
     assert!(page.body.contains("利用者の追加"));
+    assert!(
+        !page.body.contains("name=\"password\""),
+        "admins set no password"
+    );
     let r = admin
         .post(
             "/admin/users",
@@ -21,36 +25,70 @@ async fn admin_creates_user_who_enrols_and_signs_in(store: Store) {
                 ("csrf", &page.csrf()),
                 ("username", "newbie"),
                 ("display_name", "新人 太郎"),
-                ("password", PW),
                 ("role", "researcher"),
                 ("role", "committee_member"),
             ],
         )
         .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let detail = admin.get(r.location()).await;
-    assert!(
-        detail
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.body.contains("一度しか表示されません"), "{}", r.body);
+    let i = r.body.find("/enrol/").unwrap();
+    let link: String = r.body[i..].chars().take_while(|c| *c != '<').collect();
+    assert!(link.len() > 40, "{link}");
+    assert_eq!(
+        admin
+            .get("/admin/users")
+            .await
             .body
-            .contains("初回ログイン時に認証アプリを登録します"),
-        "{}",
-        detail.body
+            .matches("/enrol/")
+            .count(),
+        0,
+        "the link is never shown again"
     );
 
-    // The new user: password, then enrolment with the QR code and the text secret.
+    // The new user: their own password with the link, then enrolment with the QR code
+    // and the text secret.
     let mut newbie = fx.client();
-    let login = newbie.get("/login").await;
-    let r = newbie
+    let form = newbie.get(&link).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let mismatch = newbie
         .post(
-            "/login",
+            &link,
             &[
-                ("csrf", &login.csrf()),
-                ("username", "newbie"),
-                ("password", PW),
+                ("csrf", &form.csrf()),
+                ("new", "velvet orchard under winter rain"),
+                ("confirm", "velvet orchard under winter snow"),
             ],
         )
         .await;
-    assert_eq!(r.location(), "/mfa/enrol");
+    assert_eq!(mismatch.status, StatusCode::BAD_REQUEST);
+    let r = newbie
+        .post(
+            &link,
+            &[
+                ("csrf", &form.csrf()),
+                ("new", "velvet orchard under winter rain"),
+                ("confirm", "velvet orchard under winter rain"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/mfa/enrol", "{}", r.body);
+    // The link worked once.
+    let again = fx.client().post(&link, &[("csrf", &form.csrf())]).await;
+    assert!(again.status.is_client_error());
+    let log = renkei_audit::testing::recent(
+        fx.app.store_for_tests(),
+        &renkei_audit::ExportFilter::default(),
+        1000,
+    )
+    .await
+    .unwrap();
+    let token = link.trim_start_matches("/enrol/");
+    assert!(
+        log.iter()
+            .all(|e| !e.detail.contains(token) && !e.object.contains(token)),
+        "the link's secret never reaches the log"
+    );
     let home = newbie.get("/home").await;
     assert_eq!(
         (home.status, home.location()),

@@ -207,6 +207,32 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Makes the demo's custodian the custodian of every dataset in the world (a real
+/// deployment assigns each dataset to the custodians who hold it).
+pub async fn assign_custodians(app: &App) -> Result<(), AppError> {
+    let op = Caller::operator("renkei-demo", renkei_core::Duty::Accounts);
+    let custodian = app
+        .accounts
+        .admin(&op)
+        .await?
+        .find_user("custodian")
+        .await?;
+    let ids: Vec<String> = app
+        .catalog
+        .public(&op)
+        .await?
+        .datasets
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    for id in &ids {
+        app.catalog
+            .assign_custodian(&op, id, &custodian.id, true)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The demo's witness: a key of its own and its record of what it countersigned. In a
 /// real deployment both live on the supervisor's machine, never on the platform's host;
 /// the demo keeps them in `<data_dir>/demo-witness/` so that one command shows the whole

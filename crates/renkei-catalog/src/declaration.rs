@@ -139,6 +139,11 @@ pub enum ColType {
     Token,
     /// A code from a declared list or code system (stored as text).
     Code,
+    /// Free text written by people (comments, descriptions). A declaration must say why
+    /// it is kept (`free_text_reason`); every value is screened at ingest, and
+    /// telephone numbers, postal codes and addresses, long digit runs (insurer and
+    /// insured numbers) and the record's own names are masked and counted.
+    FreeText,
 }
 
 /// What an identifying source column is used for. Identifying columns are consumed at
@@ -146,7 +151,8 @@ pub enum ColType {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnRole {
-    /// The holder's own record id (stored as given: it identifies a record, not a person).
+    /// The holder's own record id: stored as a keyed token (the same id, the same token
+    /// within the dataset), never as given, since the holder can look it up.
     RecordKey,
     /// Name in kana: feeds the ID2 token; not stored.
     KanaName,
@@ -224,6 +230,9 @@ pub struct ColumnDecl {
     /// Allowed values (others are rejected).
     #[serde(default)]
     pub codes: Vec<String>,
+    /// Why a free-text column is kept (required for `free_text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_text_reason: Option<String>,
 }
 
 impl ColumnDecl {
@@ -245,6 +254,7 @@ impl ColumnDecl {
             unit: None,
             categorical,
             codes: Vec::new(),
+            free_text_reason: None,
         }
     }
 }
@@ -380,6 +390,17 @@ impl Declaration {
             }
             let mut seen = std::collections::HashSet::new();
             for c in &t.columns {
+                if c.ty == ColType::FreeText
+                    && (c.role.is_some()
+                        || c.free_text_reason
+                            .as_deref()
+                            .is_none_or(|r| r.trim().is_empty()))
+                {
+                    return bad(format!(
+                        "column {:?} in {}: free text needs free_text_reason (why it is kept) and no identifying role",
+                        c.name, t.name
+                    ));
+                }
                 let stored = c.stored_name();
                 if c.role
                     .is_none_or(|r| matches!(r, ColumnRole::RecordKey | ColumnRole::Sex))
@@ -466,6 +487,17 @@ impl Declaration {
                                 d.name = n.clone();
                             }
                             cols.push(d);
+                        }
+                        // The holder's own record id is kept only as a keyed token:
+                        // the same id gives the same token within the dataset, and the
+                        // id itself (which the holder can look up) is never stored.
+                        Some(ColumnRole::RecordKey) => {
+                            let mut c = c.clone();
+                            c.name = c.stored_name().to_owned();
+                            c.store_as = None;
+                            c.ty = ColType::Token;
+                            c.categorical = false;
+                            cols.push(c);
                         }
                         _ => {
                             let mut c = c.clone();

@@ -26,7 +26,7 @@ pub use declaration::{
     TableDecl, UnknownCode, builtin,
 };
 pub use profile::{ColumnProfile, Profile, RecordTally, TableProfile, suppress};
-pub use service::{Catalog, Custody, DatasetHistory, PublicCatalog};
+pub use service::{Catalog, Custody, CustodyScope, DatasetHistory, PublicCatalog, custody_scope};
 pub use store::{
     CatalogError, DatasetEntry, FileRecord, VersionRecord, VersionStatus, current_version, dataset,
     datasets, ensure_dataset, next_version, record_version, versions,

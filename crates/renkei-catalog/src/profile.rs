@@ -66,6 +66,9 @@ pub struct ColumnProfile {
     /// kept under the dataset's `unknown_code = "flag"` policy.
     #[serde(default)]
     pub not_in_master: u64,
+    /// Free-text values in which identifying spans were masked at ingest.
+    #[serde(default)]
+    pub masked: u64,
     /// The master the column's codes were checked against (`disease`, `drug`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master: Option<String>,

@@ -153,6 +153,7 @@ fn ty_code(t: ColType) -> &'static str {
         ColType::Bool => "bool",
         ColType::Token => "token",
         ColType::Code => "code",
+        ColType::FreeText => "free_text",
     }
 }
 
@@ -422,6 +423,7 @@ mod tests {
             present: 1000 - missing,
             missing,
             invalid,
+            masked: 0,
             not_in_master: 0,
             master: None,
             top: top.iter().map(|(v, n)| (v.to_string(), *n)).collect(),

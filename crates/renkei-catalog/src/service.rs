@@ -112,6 +112,7 @@ impl Catalog {
             Ok(()) => Ok(Custody {
                 catalog: self.clone(),
                 caller: caller.clone(),
+                scope: custody_scope(&self.store, caller).await?,
             }),
             Err(d) => {
                 self.audit
@@ -127,11 +128,106 @@ impl Catalog {
     }
 }
 
-/// What a custodian sees: every version, committed or refused, with exact profiles.
-/// Obtained only from [`Catalog::custody`].
+/// What a custodian sees of the datasets they hold: every version, committed or
+/// refused, with exact profiles. Obtained only from [`Catalog::custody`].
 pub struct Custody {
     catalog: Catalog,
     caller: Caller,
+    scope: CustodyScope,
+}
+
+/// Which datasets a custody covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CustodyScope {
+    /// Every dataset: the operator's data duty (loading data at the host).
+    All,
+    /// The datasets a custodian is assigned to.
+    Datasets(std::collections::BTreeSet<String>),
+}
+
+impl CustodyScope {
+    /// Whether it covers `dataset`.
+    pub fn covers(&self, dataset: &str) -> bool {
+        match self {
+            CustodyScope::All => true,
+            CustodyScope::Datasets(ids) => ids.contains(dataset),
+        }
+    }
+}
+
+/// The datasets `caller` holds: all of them for the operator, else those the caller is
+/// assigned to as custodian (none for anyone else).
+pub async fn custody_scope(store: &Store, caller: &Caller) -> Result<CustodyScope, CatalogError> {
+    if caller.is_operator() {
+        return Ok(CustodyScope::All);
+    }
+    let Some(id) = caller.user_id() else {
+        return Ok(CustodyScope::Datasets(Default::default()));
+    };
+    let ids: Vec<String> = renkei_store::sqlx::query_scalar(
+        "SELECT dataset_id FROM dataset_custodians WHERE user_id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_all(store.pool())
+    .await?;
+    Ok(CustodyScope::Datasets(ids.into_iter().collect()))
+}
+
+impl Catalog {
+    /// Assigns (`assign`) or unassigns a custodian to a dataset: for a caller who may
+    /// manage users (an administrator, or the operator's accounts duty). Audited when
+    /// it changes anything; returns whether it did.
+    pub async fn assign_custodian(
+        &self,
+        caller: &Caller,
+        dataset: &str,
+        user: &renkei_core::UserId,
+        assign: bool,
+    ) -> Result<bool, CatalogError> {
+        let object = format!("dataset:{dataset}");
+        if let Err(d) = caller.require(Permission::ManageUsers) {
+            self.audit
+                .record_refusal(caller.event(
+                    Action::DatasetCustodian,
+                    object,
+                    Outcome::denied(d.code()),
+                ))
+                .await?;
+            return Err(d.into());
+        }
+        let mut tx = self.store.begin().await?;
+        let changed = if assign {
+            renkei_store::sqlx::query(
+                "INSERT INTO dataset_custodians (dataset_id, user_id, assigned_at, assigned_by) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (dataset_id, user_id) DO NOTHING",
+            )
+            .bind(dataset)
+            .bind(user.as_str())
+            .bind(renkei_core::time::Clock::now(&renkei_core::time::SystemClock).micros())
+            .bind(&caller.actor().id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        } else {
+            renkei_store::sqlx::query(
+                "DELETE FROM dataset_custodians WHERE dataset_id = $1 AND user_id = $2",
+            )
+            .bind(dataset)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
+        if changed == 0 {
+            return Ok(false);
+        }
+        let ev = caller
+            .event(Action::DatasetCustodian, object, Outcome::Allowed)
+            .detail(serde_json::json!({ "user": user.as_str(), "assigned": assign }));
+        self.audit.append_in(&mut tx, &[ev]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 /// A dataset with every version, newest first.
@@ -144,18 +240,35 @@ pub struct DatasetHistory {
 }
 
 impl Custody {
-    /// Every dataset with its versions.
+    /// Every dataset this custody covers, with its versions. The read is audited:
+    /// exact profiles hold counts below the public threshold.
     pub async fn datasets(&self) -> Result<Vec<DatasetHistory>, CatalogError> {
         let mut out = Vec::new();
         for entry in datasets(&self.catalog.store).await? {
+            if !self.scope.covers(&entry.declaration.dataset.id) {
+                continue;
+            }
             let versions = versions(&self.catalog.store, &entry.declaration.dataset.id).await?;
             out.push(DatasetHistory { entry, versions });
         }
+        self.catalog
+            .audit
+            .record(
+                self.caller
+                    .event(Action::DatasetRead, "datasets", Outcome::Allowed)
+                    .detail(serde_json::json!({ "datasets": out.iter().map(|d| d.entry.declaration.dataset.id.as_str()).collect::<Vec<_>>() })),
+            )
+            .await?;
         Ok(out)
     }
 
-    /// One dataset with its versions and exact profiles. The read is audited: exact
-    /// profiles hold counts below the public threshold.
+    /// Which datasets this custody covers.
+    pub fn scope(&self) -> &CustodyScope {
+        &self.scope
+    }
+
+    /// One dataset the custody covers, with its versions and exact profiles. The read
+    /// is audited; a dataset the caller does not hold is refused (and audited).
     pub async fn dataset(&self, id: &str) -> Result<DatasetHistory, CatalogError> {
         let object = format!("dataset:{id}");
         let entry = match dataset(&self.catalog.store, id).await {
@@ -173,6 +286,19 @@ impl Custody {
             }
             Err(e) => return Err(e),
         };
+        // Existence is public (the catalogue lists every dataset), so an unknown id
+        // answers "not found" before custody is asked.
+        if !self.scope.covers(id) {
+            let d = AccessDenied::Object("not_custodian");
+            self.catalog
+                .audit
+                .record(
+                    self.caller
+                        .event(Action::DatasetRead, object, Outcome::denied(d.code())),
+                )
+                .await?;
+            return Err(d.into());
+        }
         let versions = versions(&self.catalog.store, id).await?;
         self.catalog
             .audit

@@ -135,6 +135,18 @@ pub enum UserCmd {
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
     },
+    /// Make a custodian the custodian of a dataset (or no longer, with --remove): they
+    /// see its exact profiles, versions and reject reports.
+    Custodian {
+        /// Username.
+        username: String,
+        /// Dataset id.
+        #[arg(long)]
+        dataset: String,
+        /// Unassign instead.
+        #[arg(long)]
+        remove: bool,
+    },
     /// Reset a user's access: clear password and authenticator, end their sessions and
     /// API tokens, and print a single-use link with which they set them again.
     ResetMfa {
@@ -769,6 +781,22 @@ pub async fn user(config: Option<&Path>, cmd: UserCmd) -> anyhow::Result<ExitCod
                     .join(",")
             );
         }
+        UserCmd::Custodian {
+            username,
+            dataset,
+            remove,
+        } => {
+            let id = user_id(&admin, &username).await?;
+            let changed = app
+                .catalog
+                .assign_custodian(&operator(Duty::Accounts), &dataset, &id, !remove)
+                .await?;
+            println!(
+                "{username} {} custodian of {dataset}{}",
+                if remove { "is no longer" } else { "is" },
+                if changed { "" } else { " (already so)" }
+            );
+        }
         UserCmd::ResetMfa { username } => {
             let id = user_id(&admin, &username).await?;
             let link = admin.reset_access(&id).await?;
@@ -1077,6 +1105,7 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
     let app = App::open(cfg, Keys::CreateIfMissing).await?;
     let accounts = renkei_app::demo::ensure_accounts(&app).await?;
     renkei_app::demo::ensure_world(&app, a.persons, &|line| println!("{line}")).await?;
+    renkei_app::demo::assign_custodians(&app).await?;
     // The world is ingested: from here on this process serves, and the web server never
     // holds the linkage key. Reopen with the master key alone.
     let cfg = (*app.config).clone();

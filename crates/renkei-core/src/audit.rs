@@ -169,6 +169,8 @@ actions! {
     DatasetRejects = "dataset.rejects.download",
     /// A stored dataset version was opened for reading.
     DatasetOpen = "dataset.open",
+    /// A custodian was assigned to a dataset, or unassigned.
+    DatasetCustodian = "dataset.custodian",
     /// Writing a holder's stored data was asked for (recorded when refused; what is
     /// written is recorded by the operation that writes it).
     DatasetWrite = "dataset.write",

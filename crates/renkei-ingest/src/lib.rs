@@ -19,6 +19,7 @@ pub mod check;
 mod ctx;
 pub mod linkage;
 pub mod readers;
+mod screen;
 mod sink;
 pub mod tokens;
 
@@ -391,6 +392,13 @@ impl Ingestor {
             let path = known
                 .and_then(|_| self.report_path(dataset, version))
                 .ok_or(IngestError::NotFound)?;
+            // Versions are public in the catalogue; custody is asked once one exists.
+            if !renkei_catalog::custody_scope(&self.store, caller)
+                .await?
+                .covers(dataset)
+            {
+                return Err(renkei_core::role::AccessDenied::Object("not_custodian").into());
+            }
             match std::fs::read(&path) {
                 Ok(b) => Ok(b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(IngestError::NotFound),

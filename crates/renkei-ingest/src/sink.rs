@@ -35,6 +35,7 @@ struct Stat {
     missing: u64,
     invalid: u64,
     not_in_master: u64,
+    masked: u64,
     master: Option<renkei_masters::CodeSystem>,
     // foldhash: SipHash was a tenth of the UKE reader's time; the seed is still random
     // per process, so a crafted file cannot aim collisions at it.
@@ -90,7 +91,7 @@ impl<'s> TableSink<'s> {
             .iter()
             .map(|c| {
                 let dt = match c.ty {
-                    ColType::Text | ColType::Code => DataType::Utf8,
+                    ColType::Text | ColType::Code | ColType::FreeText => DataType::Utf8,
                     ColType::Int => DataType::Int64,
                     ColType::Float => DataType::Float64,
                     ColType::Date => DataType::Date32,
@@ -130,7 +131,7 @@ impl<'s> TableSink<'s> {
         self.types
             .iter()
             .map(|t| match t {
-                ColType::Text | ColType::Code => {
+                ColType::Text | ColType::Code | ColType::FreeText => {
                     Builder::Text(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 8))
                 }
                 ColType::Int => Builder::Int(Int64Builder::with_capacity(BATCH_ROWS)),
@@ -264,6 +265,11 @@ impl<'s> TableSink<'s> {
         self.stats[i].invalid += 1;
     }
 
+    /// Counts a free-text value of column `i` in which identifying spans were masked.
+    pub fn masked(&mut self, i: usize) {
+        self.stats[i].masked += 1;
+    }
+
     /// Counts a well-formed code of column `i` that the master in force does not hold
     /// (the row is kept).
     pub fn not_in_master(&mut self, i: usize) {
@@ -280,7 +286,7 @@ impl<'s> TableSink<'s> {
         for i in 0..self.filled.len() {
             if !self.filled[i] {
                 match self.types[i] {
-                    ColType::Text | ColType::Code => self.text(i, None),
+                    ColType::Text | ColType::Code | ColType::FreeText => self.text(i, None),
                     ColType::Int => self.int(i, None),
                     ColType::Float => self.float(i, None),
                     ColType::Date => self.date(i, None),
@@ -361,6 +367,7 @@ impl<'s> TableSink<'s> {
                     missing: st.missing,
                     invalid: st.invalid,
                     not_in_master: st.not_in_master,
+                    masked: st.masked,
                     master: st.master.map(|m| m.code().to_owned()),
                     distinct: if st.overflow {
                         MAX_DISTINCT as u64
@@ -389,6 +396,7 @@ pub fn merge(into: &mut TableProfile, other: TableProfile) {
         a.missing += b.missing;
         a.invalid += b.invalid;
         a.not_in_master += b.not_in_master;
+        a.masked += b.masked;
         a.master = a.master.take().or(b.master);
         let mut m: HashMap<String, u64> = a.top.drain(..).collect();
         for (k, v) in b.top {
@@ -448,6 +456,7 @@ mod tests {
                 missing: 0,
                 invalid: 0,
                 not_in_master: 0,
+                masked: 0,
                 master: None,
                 distinct: top.len() as u64,
                 top,

@@ -15,6 +15,8 @@ pub struct DeclaredCsvReader {
     birth_ym_col: Option<usize>,
     postal_col: Option<usize>,
     token_cols: Vec<(String, usize)>,
+    /// Record keys are tokenized under this namespace (the dataset).
+    key_space: String,
     cp932: bool,
     parquet: bool,
 }
@@ -85,6 +87,7 @@ impl DeclaredCsvReader {
             birth_ym_col,
             postal_col,
             token_cols,
+            key_space: format!("ds:{}", d.dataset.id),
             parquet: d.dataset.format == "parquet",
             cp932: d.dataset.encoding.as_deref().is_some_and(|e| {
                 e.eq_ignore_ascii_case("cp932") || e.eq_ignore_ascii_case("shift_jis")
@@ -304,6 +307,19 @@ impl DeclaredCsvReader {
                         Some(v == "1" || v == "true")
                     },
                 ),
+                _ if c.role == Some(ColumnRole::RecordKey) => {
+                    let token = ctx.tokens.facility_patient(&self.key_space, v);
+                    t.token(*dst, token);
+                }
+                // People's text: screened, identifying spans masked and counted.
+                ColType::Text | ColType::FreeText if c.role.is_none() => {
+                    let names: Vec<&str> = kana.iter().chain(kanji.iter()).copied().collect();
+                    let (screened, hits) = crate::screen::screen(v, &names);
+                    t.text(*dst, Some(&screened));
+                    if hits > 0 {
+                        t.masked(*dst);
+                    }
+                }
                 _ => t.text(*dst, Some(v)),
             }
         }

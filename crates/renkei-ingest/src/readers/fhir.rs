@@ -339,7 +339,7 @@ impl FhirReader {
                 let t = &mut ctx.tables[self.t[3]];
                 t.text(c[0], Some(&p.key));
                 t.text(c[1], r["category"][0].as_str());
-                t.text(c[2], r["code"]["text"].as_str());
+                screened_text(t, c[2], r["code"]["text"].as_str());
                 t.end_row()?;
             }
             Some("MedicationRequest") => {
@@ -361,7 +361,7 @@ impl FhirReader {
                 t.text(c[4], hot9);
                 t.text(c[0], Some(&p.key));
                 t.text(c[1], yj);
-                t.text(c[2], concept["text"].as_str());
+                screened_text(t, c[2], concept["text"].as_str());
                 t.date(c[3], date(&r["authoredOn"]));
                 t.end_row()?;
             }
@@ -387,5 +387,20 @@ fn insurer8(s: &str) -> &str {
         &s[2..]
     } else {
         s
+    }
+}
+
+/// A clinician's free text (`code.text`, a medication's description), screened:
+/// identifying spans are masked, and the column counts the values that had some.
+fn screened_text(t: &mut crate::sink::TableSink<'_>, col: usize, v: Option<&str>) {
+    match v {
+        Some(v) => {
+            let (screened, hits) = crate::screen::screen(v, &[]);
+            t.text(col, Some(&screened));
+            if hits > 0 {
+                t.masked(col);
+            }
+        }
+        None => t.text(col, None),
     }
 }

@@ -226,8 +226,32 @@ fn spaced(codes: &str) -> String {
         .join(" ")
 }
 
-/// A comment's 文字データ if it is a number, a date or a time (after width folding:
-/// `１０１５`, `5011225`, `12.5`), else `None`: free text is never stored.
+/// A comment's 文字データ, kept only where the comment's pattern (digits 2–3 of its
+/// code) asks for a number (40, 42) or a date (50–53) and the value has that shape
+/// after width folding (`１０１５`, `5011225`, `12.5`), and holds nothing that looks
+/// like a telephone number, a postal code or an insurer's number. Anything else is
+/// free text a doctor wrote, which can name people: `None`, never stored.
+fn comment_value(code: &str, raw: &str) -> Option<String> {
+    let pattern = code.get(1..3)?;
+    if !matches!(pattern, "40" | "42" | "50" | "51" | "52" | "53") {
+        return None;
+    }
+    let value = numeric_value(raw)?;
+    if pattern.starts_with('5') {
+        // A date: 和暦 GYYMMDD (or a time, HHMM), nothing else.
+        let date = value.len() == 7
+            && value.starts_with(['1', '2', '3', '4', '5'])
+            && value.bytes().all(|b| b.is_ascii_digit());
+        let time = value.len() == 4 && value.bytes().all(|b| b.is_ascii_digit());
+        return (date || time).then_some(value);
+    }
+    if crate::screen::screen(&value, &[]).1 > 0 {
+        return None;
+    }
+    Some(value)
+}
+
+/// `raw` as a number, a date or a time after width folding, if it is one.
 fn numeric_value(raw: &str) -> Option<String> {
     let folded: String = raw
         .chars()
@@ -561,7 +585,7 @@ impl UkeReader {
                     return Ok(());
                 }
                 let raw = f(fields, 4);
-                let value = numeric_value(raw);
+                let value = comment_value(code, raw);
                 let t = &mut ctx.tables[c.com];
                 t.text(c.k[0], Some(&r.id));
                 t.int(c.k[1], Some(r.lines as i64));
@@ -871,5 +895,28 @@ mod split_tests {
         fn trim_matches_str_trim(s in "[ 　\t\r\u{a0}a-z0-9アイ]{0,12}") {
             prop_assert_eq!(trim(&s), s.trim());
         }
+    }
+}
+
+#[cfg(test)]
+mod comment_tests {
+    use super::comment_value;
+
+    #[test]
+    fn comment_values_follow_the_comment_pattern() {
+        // A number under a numeric comment, full-width digits folded.
+        assert_eq!(comment_value("842100001", "３５"), Some("35".into()));
+        // A date under a date comment.
+        assert_eq!(
+            comment_value("850100051", "５０１１２２５"),
+            Some("5011225".into())
+        );
+        // Digits under a free comment are free text: dropped.
+        assert_eq!(comment_value("810000001", "１０１５"), None);
+        // A telephone number or an insurer's number is dropped wherever it is.
+        assert_eq!(comment_value("842100001", "03-1234-5678"), None);
+        assert_eq!(comment_value("842100001", "06130012"), None);
+        // Words under a numeric comment.
+        assert_eq!(comment_value("842100001", "山田様"), None);
     }
 }

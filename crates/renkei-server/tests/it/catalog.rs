@@ -195,7 +195,34 @@ async fn the_api_and_dcat_suppress_small_counts(store: Store) {
 
 async fn the_custodian_reviews_versions_and_rejects(store: Store) {
     let (fx, _world) = loaded(&store).await;
-    fx.user("cus", &[Role::Custodian]).await;
+    let cus = fx.user("cus", &[Role::Custodian]).await;
+    let other = fx.user("other", &[Role::Custodian]).await;
+    let op = renkei_core::Caller::operator("t", renkei_core::Duty::Accounts);
+    fx.app
+        .catalog
+        .assign_custodian(&op, "ndb_claims", &cus.id, true)
+        .await
+        .unwrap();
+    fx.app
+        .catalog
+        .assign_custodian(&op, "deaths", &other.id, true)
+        .await
+        .unwrap();
+    // A custodian of another dataset sees neither this one nor its rejects.
+    let mut o = fx.client();
+    o.sign_in(&fx, "other").await;
+    let list = o.get("/datasets").await;
+    assert!(!list.body.contains("ndb_claims"), "{}", list.body);
+    assert_eq!(
+        o.get("/datasets/ndb_claims").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        o.get("/datasets/ndb_claims/versions/1/rejects")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let mut c = fx.client();
     c.sign_in(&fx, "cus").await;
     let home = c.get("/home").await;
@@ -231,8 +258,12 @@ async fn the_custodian_reviews_versions_and_rejects(store: Store) {
         .unwrap();
     assert_eq!(
         rows.len(),
-        2,
-        "the download and the refusal are on the record"
+        3,
+        "the download and the refusals are on the record"
+    );
+    assert_eq!(
+        (rows[2].object.as_str(), rows[2].reason.as_str()),
+        ("dataset:ndb_claims:v1", "not_custodian")
     );
     assert_eq!(
         (rows[1].object.as_str(), rows[1].outcome.as_str()),
@@ -241,6 +272,24 @@ async fn the_custodian_reviews_versions_and_rejects(store: Store) {
     assert_eq!(
         (rows[0].object.as_str(), rows[0].reason.as_str()),
         ("dataset:ndb_claims:v9", "not_found")
+    );
+    // Every read of unsuppressed figures is on the record, the list included.
+    let f = renkei_audit::ExportFilter {
+        action_prefix: Some("dataset.read".into()),
+        ..Default::default()
+    };
+    let reads = renkei_audit::testing::recent(fx.app.store_for_tests(), &f, 20)
+        .await
+        .unwrap();
+    assert!(
+        reads
+            .iter()
+            .any(|r| r.object == "datasets" && r.outcome == "allowed")
+    );
+    assert!(
+        reads
+            .iter()
+            .any(|r| r.object == "dataset:ndb_claims" && r.reason == "not_custodian")
     );
 }
 

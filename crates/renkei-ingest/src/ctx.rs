@@ -43,6 +43,14 @@ pub struct ReadCtx<'s> {
     pub last: Option<Ymd>,
     /// The file being read.
     pub file: String,
+    /// Lines of the file before the block being read: readers count lines within the
+    /// block, and a reject names the line of the file.
+    pub line_base: u64,
+    /// The file was refused as a whole (`reject_file`); its later blocks are counted as
+    /// rejected without being read.
+    pub file_refused: bool,
+    /// How many bytes of a file are read at once (see `readers::Cut`).
+    pub block: usize,
     /// A decode buffer kept from file to file: a fresh one per file spent its time in
     /// page faults.
     pub scratch: String,
@@ -81,6 +89,9 @@ impl<'s> ReadCtx<'s> {
             first: None,
             last: None,
             file: String::new(),
+            line_base: 0,
+            file_refused: false,
+            block: crate::readers::BLOCK,
             scratch: String::new(),
             policy: UnknownCode::Flag,
             systems: 0,
@@ -196,7 +207,7 @@ impl<'s> ReadCtx<'s> {
         if self.rejects.len() < MAX_REJECT_DETAIL {
             self.rejects.push(Reject {
                 file: self.file.clone(),
-                line,
+                line: if line == 0 { 0 } else { self.line_base + line },
                 field: field.to_owned(),
                 reason: reason.to_owned(),
             });
@@ -212,6 +223,17 @@ impl<'s> ReadCtx<'s> {
         self.rows_in += n;
         self.rows_rejected += n - 1;
         self.reject(0, "file", reason);
+        self.file_refused = true;
+    }
+
+    /// A block of a refused file: its records count as read and rejected.
+    pub(crate) fn refuse_block(&mut self, bytes: &[u8]) {
+        let n = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
+        self.rows_in += n;
+        self.rows_rejected += n;
     }
 
     /// Widens the coverage period.

@@ -250,8 +250,10 @@ pub struct IngestOptions {
     pub max_reject_rate: f64,
     /// Reader threads.
     pub threads: usize,
-    /// A source file larger than this is refused before anything is read: each is
-    /// read whole by one thread, and a runaway file must not take the host's memory.
+    /// A source file larger than this is refused before anything is read (and a file
+    /// that grows past it while read is refused then). Files are read in blocks where
+    /// the format allows; formats read whole are also held to
+    /// [`readers::MAX_WHOLE_FILE`].
     pub max_file_bytes: u64,
 }
 
@@ -580,43 +582,35 @@ impl Ingestor {
                             let mut records = Vec::new();
                             // One read buffer per thread, reused: a fresh one per file
                             // spent its time in page faults.
-                            let mut bytes = Vec::new();
+                            let mut buf = Vec::new();
                             loop {
                                 let i = next.fetch_add(1, Ordering::SeqCst);
                                 let Some(rel) = files2.get(i) else { break };
                                 let path = dir2.join(rel);
-                                bytes.clear();
-                                // Bounded even if the file grew since it was measured.
-                                std::fs::File::open(&path)
-                                    .and_then(|f| {
-                                        std::io::Read::read_to_end(
-                                            &mut std::io::Read::take(f, max_file + 1),
-                                            &mut bytes,
-                                        )
-                                    })
-                                    .and_then(|n| {
-                                        if n as u64 > max_file {
-                                            Err(std::io::Error::other(format!(
-                                                "larger than the {max_file}-byte limit"
-                                            )))
-                                        } else {
-                                            Ok(n)
-                                        }
-                                    })
-                                    .map_err(|err| IngestError::Io {
-                                        path: path.display().to_string(),
-                                        err,
-                                    })?;
                                 let name = rel.to_string_lossy().replace('\\', "/");
+                                let io = |err| IngestError::Io {
+                                    path: path.display().to_string(),
+                                    err,
+                                };
+                                let file = std::fs::File::open(&path).map_err(io)?;
+                                let mut hash = Sha256::new();
+                                // Bounded even if the file grew since it was measured.
+                                let len = reader
+                                    .read_stream(&mut ctx, &name, file, max_file, &mut buf, |b| {
+                                        hash.update(b);
+                                        let d = done.fetch_add(b.len() as u64, Ordering::SeqCst)
+                                            + b.len() as u64;
+                                        progress(d, total);
+                                    })
+                                    .map_err(|e| match e {
+                                        readers::StreamError::Io(err) => io(err),
+                                        readers::StreamError::Ingest(e) => e,
+                                    })?;
                                 records.push(FileRecord {
-                                    name: name.clone(),
-                                    bytes: bytes.len() as u64,
-                                    sha256: hex::encode(Sha256::digest(&bytes)),
+                                    name,
+                                    bytes: len,
+                                    sha256: hex::encode(hash.finalize()),
                                 });
-                                reader.read(&mut ctx, &name, &bytes)?;
-                                let d = done.fetch_add(bytes.len() as u64, Ordering::SeqCst)
-                                    + bytes.len() as u64;
-                                progress(d, total);
                             }
                             reader.finish(&mut ctx)?;
                             let tables = ctx

@@ -19,6 +19,9 @@ pub struct DeclaredCsvReader {
     key_space: String,
     cp932: bool,
     parquet: bool,
+    /// Where the declared columns are in the current file (from its header row, read
+    /// with the file's first block).
+    pos: Option<Vec<usize>>,
 }
 
 fn parse_value(ty: ColType, s: &str) -> Result<(), &'static str> {
@@ -89,6 +92,7 @@ impl DeclaredCsvReader {
             token_cols,
             key_space: format!("ds:{}", d.dataset.id),
             parquet: d.dataset.format == "parquet",
+            pos: None,
             cp932: d.dataset.encoding.as_deref().is_some_and(|e| {
                 e.eq_ignore_ascii_case("cp932") || e.eq_ignore_ascii_case("shift_jis")
             }),
@@ -97,7 +101,15 @@ impl DeclaredCsvReader {
 
     /// Reads one file: CSV (RFC 4180: quoted fields, CRLF, a header row), or Parquet
     /// when the declaration says `format = "parquet"`.
-    pub fn read(&mut self, ctx: &mut ReadCtx, bytes: &[u8]) -> Result<(), IngestError> {
+    ///
+    /// A CSV file comes in blocks cut between records (`first`: the one with the
+    /// header row).
+    pub fn read(
+        &mut self,
+        ctx: &mut ReadCtx,
+        bytes: &[u8],
+        first: bool,
+    ) -> Result<(), IngestError> {
         if self.parquet {
             return self.read_parquet(ctx, bytes);
         }
@@ -111,7 +123,8 @@ impl DeclaredCsvReader {
             }
         } else {
             match std::str::from_utf8(bytes) {
-                Ok(t) => t.trim_start_matches('\u{feff}').to_owned(),
+                Ok(t) if first => t.trim_start_matches('\u{feff}').to_owned(),
+                Ok(t) => t.to_owned(),
                 Err(_) => {
                     ctx.reject_file(bytes, "not UTF-8 text");
                     return Ok(());
@@ -121,15 +134,23 @@ impl DeclaredCsvReader {
         let mut rdr = ::csv::ReaderBuilder::new()
             .flexible(true)
             .trim(::csv::Trim::All)
+            .has_headers(first)
             .from_reader(text.as_bytes());
-        let header: Vec<String> = match rdr.headers() {
-            Ok(h) => h.iter().map(str::to_owned).collect(),
-            Err(_) => {
-                ctx.reject_file(bytes, "no CSV header row");
+        if first {
+            self.pos = None;
+            let header: Vec<String> = match rdr.headers() {
+                Ok(h) => h.iter().map(str::to_owned).collect(),
+                Err(_) => {
+                    ctx.reject_file(bytes, "no CSV header row");
+                    return Ok(());
+                }
+            };
+            let Some(pos) = self.positions(ctx, bytes, &header) else {
                 return Ok(());
-            }
-        };
-        let Some(pos) = self.positions(ctx, bytes, &header) else {
+            };
+            self.pos = Some(pos);
+        }
+        let Some(pos) = self.pos.take() else {
             return Ok(());
         };
         // The csv crate counts records, not newlines inside quoted fields; a custodian
@@ -167,7 +188,13 @@ impl DeclaredCsvReader {
                 }
             }
         }
+        self.pos = Some(pos);
         Ok(())
+    }
+
+    /// Whether files are Parquet (read whole) rather than CSV (read in blocks).
+    pub fn is_parquet(&self) -> bool {
+        self.parquet
     }
 
     /// Where each declared column is in the file's columns; a missing one rejects the
@@ -195,9 +222,21 @@ impl DeclaredCsvReader {
         use arrow_array::Array as _;
         use arrow_array::RecordBatchReader as _;
         use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
-            .and_then(|b| b.with_batch_size(8192).build());
-        let reader = match reader {
+        let builder =
+            match ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes)) {
+                Ok(b) => b,
+                Err(_) => {
+                    ctx.reject_file(bytes, "not a readable Parquet file");
+                    return Ok(());
+                }
+            };
+        // A column chunk that says it expands past the limit is refused before any
+        // page is decompressed.
+        if let Some(why) = parquet_too_large(builder.metadata()) {
+            ctx.reject_file(bytes, why);
+            return Ok(());
+        }
+        let reader = match builder.with_batch_size(8192).build() {
             Ok(r) => r,
             Err(_) => {
                 ctx.reject_file(bytes, "not a readable Parquet file");
@@ -359,6 +398,22 @@ impl DeclaredCsvReader {
         }
         ctx.tables[self.table].end_row()
     }
+}
+
+/// The most a Parquet column chunk may expand to (its rows are read 8,192 at a time,
+/// but a page is decompressed whole).
+const MAX_PARQUET_CHUNK: i64 = 512 << 20;
+
+/// Why a Parquet file's declared sizes are refused, if they are.
+fn parquet_too_large(meta: &parquet::file::metadata::ParquetMetaData) -> Option<&'static str> {
+    for rg in meta.row_groups() {
+        for c in rg.columns() {
+            if c.uncompressed_size() > MAX_PARQUET_CHUNK || c.uncompressed_size() < 0 {
+                return Some("a Parquet column chunk expands past 512 MiB");
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

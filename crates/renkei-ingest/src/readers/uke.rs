@@ -33,6 +33,8 @@ struct Cols {
 /// Reads UKE files into the `ndb_claims` tables.
 pub struct UkeReader {
     c: Cols,
+    /// The file's header record (IR or YK), carried from block to block.
+    head: Head,
 }
 
 const R: [&str; 23] = [
@@ -302,14 +304,29 @@ impl UkeReader {
                 e: idx(ctx, dpc, E)?,
                 k: idx(ctx, com, K)?,
             },
+            head: Head::default(),
         })
     }
 
     /// Reads one file.
-    pub fn read(&self, ctx: &mut ReadCtx, bytes: &[u8]) -> Result<(), IngestError> {
+    /// Reads one block of a file (`first`: the file's start). Blocks are cut before a
+    /// receipt, so only the file's header record crosses from one to the next.
+    pub fn read(
+        &mut self,
+        ctx: &mut ReadCtx,
+        bytes: &[u8],
+        first: bool,
+    ) -> Result<(), IngestError> {
         let mut text = std::mem::take(&mut ctx.scratch);
+        let mut head = if first {
+            Head::default()
+        } else {
+            std::mem::take(&mut self.head)
+        };
         let r = if decode_cp932_into(bytes, &mut text) {
-            self.read_text(ctx, &text)
+            let r = self.read_text(ctx, &text, &mut head);
+            self.head = head;
+            r
         } else {
             ctx.reject_file(bytes, "not CP932 text");
             Ok(())
@@ -318,8 +335,7 @@ impl UkeReader {
         r
     }
 
-    fn read_text(&self, ctx: &mut ReadCtx, text: &str) -> Result<(), IngestError> {
-        let mut head = Head::default();
+    fn read_text(&self, ctx: &mut ReadCtx, text: &str, head: &mut Head) -> Result<(), IngestError> {
         let mut rc: Option<Receipt> = None;
         // One buffer for every line's fields: a fresh Vec per line cost a third of the
         // reader's time in allocation.
@@ -338,7 +354,7 @@ impl UkeReader {
             ctx.record(shown_code(rtype));
             match rtype {
                 "IR" | "YK" => {
-                    head = Head {
+                    *head = Head {
                         payer: f(fields, 1).to_owned(),
                         pref: f(fields, 2).to_owned(),
                         table: f(fields, 3).bytes().next().unwrap_or(b'?'),
@@ -359,7 +375,7 @@ impl UkeReader {
                     if let Some(prev) = rc.take() {
                         self.finish(ctx, prev)?;
                     }
-                    rc = Some(self.receipt(ctx, &head, fields, ln));
+                    rc = Some(self.receipt(ctx, head, fields, ln));
                 }
                 "GO" => {
                     if let Some(prev) = rc.take() {
@@ -389,7 +405,7 @@ impl UkeReader {
                     }
                     Some(r) => {
                         r.lines += 1;
-                        self.child(ctx, &head, r, fields, ln)?;
+                        self.child(ctx, head, r, fields, ln)?;
                     }
                 },
             }

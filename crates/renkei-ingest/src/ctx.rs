@@ -7,6 +7,16 @@ use renkei_catalog::{RecordTally, UnknownCode};
 use renkei_core::wareki::Ymd;
 use renkei_masters::{CodeCheck, CodeSystem, Masters};
 
+/// The period a code is checked over for a record dated `on`: that day, or, for a
+/// record with no date, any time (a code in force at some time is not flagged for a
+/// date nobody wrote down; a stand-in date such as 1900-01-01 would flag every one).
+pub fn period_of(on: Option<Ymd>) -> (Ymd, Ymd) {
+    match on {
+        Some(d) => (d, d),
+        None => ((1, 1, 1), (9999, 12, 31)),
+    }
+}
+
 /// A rejected record: where and why (never the value: it may be identifying).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Reject {
@@ -338,6 +348,19 @@ pub fn decode_cp932_into(bytes: &[u8], out: &mut String) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// An undated record's code is checked over every period (a stand-in date such
+    /// as 1900-01-01 would put every real code out of force).
+    #[test]
+    fn an_undated_record_is_checked_over_every_period() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/official/masters");
+        let m = Masters::with_extra(&dir).unwrap();
+        let check = |on| m.check(CodeSystem::Disease, "8848176", period_of(on));
+        assert_eq!(check(None), CodeCheck::InForce);
+        assert_eq!(check(Some((2024, 7, 1))), CodeCheck::InForce);
+        assert_eq!(check(Some((1900, 1, 1))), CodeCheck::NotInForce);
+    }
     use super::*;
 
     #[test]

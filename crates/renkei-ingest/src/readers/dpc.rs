@@ -185,9 +185,9 @@ impl DpcReader {
                             s.bad = Some(("様式1.傷病名コード", "not a well-formed code"));
                             continue;
                         }
-                        let on = parse_date(p(1)).or(s.discharge).unwrap_or((1900, 1, 1));
+                        let on = crate::ctx::period_of(parse_date(p(1)).or(s.discharge));
                         if ctx.policy == renkei_catalog::UnknownCode::Reject
-                            && ctx.masters.check(CodeSystem::Disease, dis, (on, on))
+                            && ctx.masters.check(CodeSystem::Disease, dis, on)
                                 != renkei_masters::CodeCheck::InForce
                         {
                             s.bad = Some(("様式1.傷病名コード", "not in the master in force"));

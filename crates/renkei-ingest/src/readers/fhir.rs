@@ -274,14 +274,14 @@ impl FhirReader {
             Some("Condition") => {
                 let code = coding(&r["code"], MASTER_B);
                 let icd = coding(&r["code"], ICD10);
-                let on = date(&r["onsetDateTime"])
-                    .or_else(|| date(&r["recordedDate"]))
-                    .unwrap_or((1900, 1, 1));
+                let on = crate::ctx::period_of(
+                    date(&r["onsetDateTime"]).or_else(|| date(&r["recordedDate"])),
+                );
                 if let Some(c) = code
                     && ctx.code(
                         CodeSystem::Disease,
                         c,
-                        (on, on),
+                        on,
                         self.t[1],
                         self.con[1],
                         ln,
@@ -312,11 +312,11 @@ impl FhirReader {
                     ctx.reject(ln, "Observation.code", "no JLAC10 coding");
                     return Ok(());
                 };
-                let on = date(&r["effectiveDateTime"]).unwrap_or((1900, 1, 1));
+                let on = crate::ctx::period_of(date(&r["effectiveDateTime"]));
                 if ctx.code(
                     CodeSystem::Lab,
                     code,
-                    (on, on),
+                    on,
                     self.t[2],
                     self.obs[1],
                     ln,

@@ -92,13 +92,13 @@ impl CheckupReader {
                 continue;
             }
             let code = f[11];
-            let on = parse_date(f[9]).unwrap_or((1900, 1, 1));
+            let on = crate::ctx::period_of(parse_date(f[9]));
             // An item missing from the table (kept under the default policy) is stored
             // with its value as given, as a code.
             let kind = match ctx.code(
                 CodeSystem::Lab,
                 code,
-                (on, on),
+                on,
                 self.results,
                 self.r[1],
                 ln,

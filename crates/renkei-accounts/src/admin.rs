@@ -28,7 +28,10 @@ impl Accounts {
                 a: self.clone(),
                 caller: caller.clone(),
             }),
-            Err(d) => self.deny(caller, Action::UserRead, "users", d.into()).await,
+            Err(d) => {
+                self.deny(caller, Action::UserAdmin, "users", d.into())
+                    .await
+            }
         }
     }
 }
@@ -42,9 +45,25 @@ impl UserAdmin {
         &self.caller
     }
 
-    /// One user by id.
+    /// One user by id. The read is audited.
     pub async fn user(&self, id: &UserId) -> Result<User, AccountError> {
-        self.a.get_user(id).await
+        let u = self.a.get_user(id).await?;
+        self.read(format!("user:{}", u.id), serde_json::Value::Null)
+            .await?;
+        Ok(u)
+    }
+
+    /// Records a read of account records (names, roles, status: personal data of
+    /// staff, so who looked is on the record like any other read).
+    async fn read(&self, object: String, detail: serde_json::Value) -> Result<(), AccountError> {
+        let mut ev = self
+            .caller
+            .event(Action::UserRead, object, Outcome::Allowed);
+        if !detail.is_null() {
+            ev = ev.detail(detail);
+        }
+        self.a.inner.audit.record(ev).await?;
+        Ok(())
     }
 
     // ----- users -------------------------------------------------------------------
@@ -152,6 +171,11 @@ impl UserAdmin {
         for u in &mut users {
             u.roles.sort();
         }
+        self.read(
+            "users".to_owned(),
+            serde_json::json!({ "users": users.len() }),
+        )
+        .await?;
         Ok(users)
     }
 
@@ -162,7 +186,7 @@ impl UserAdmin {
             .fetch_optional(self.a.inner.store.pool())
             .await?;
         let id = id.ok_or(AccountError::NoSuchUser)?;
-        self.a.get_user(&UserId::from_stored(id)).await
+        self.user(&UserId::from_stored(id)).await
     }
 
     /// Disables or re-enables a user. Disabling revokes every session and API token.

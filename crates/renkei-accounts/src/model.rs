@@ -63,8 +63,10 @@ pub enum Via {
     ApiToken,
 }
 
-/// A resolved, valid session.
+/// A resolved, valid session. Only the accounts service makes one (from a token it
+/// checked), so the methods that take one can trust whose it is.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Session {
     /// SHA-256 of the token (the token itself is never kept).
     pub token_hash: String,

@@ -149,6 +149,9 @@ actions! {
     UserPassword = "user.password",
     /// The list of users, or one user's record, was read by an administrator.
     UserRead = "user.read",
+    /// User administration was asked for (recorded when refused: the caller may not
+    /// manage users).
+    UserAdmin = "user.admin",
     /// An API token was created.
     TokenCreate = "token.create",
     /// An API token was revoked.

@@ -177,7 +177,7 @@ pub enum AccessDenied {
     #[error("permission {0:?} not granted to any of the caller's roles")]
     Missing(Permission),
     /// The caller holds the permission, but not over this object; the code names why
-    /// (`not_custodian`, `not_own_token`, ...).
+    /// (`not_custodian`, `not_own_session`, `second_admin_required`, ...).
     #[error("not allowed on this object: {0}")]
     Object(&'static str),
 }

@@ -331,8 +331,14 @@ pub fn append_linkage_generation(path: &Path) -> Result<usize, KeyError> {
         out.push('\n');
     }
     let tmp = path.with_extension("key.new");
+    // A file left by an interrupted rotation may carry other permissions (or be a
+    // link): remove it and create afresh, so the mode below always applies.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;

@@ -155,6 +155,9 @@ pub enum DataStoreError {
     /// The audit log refused the record, so nothing happened.
     #[error(transparent)]
     Audit(#[from] renkei_audit::AuditError),
+    /// Asking the catalogue who holds a dataset failed.
+    #[error(transparent)]
+    Catalog(#[from] Box<renkei_catalog::CatalogError>),
 }
 
 impl From<sqlx::Error> for DataStoreError {
@@ -174,6 +177,7 @@ impl Coded for DataStoreError {
             DataStoreError::NothingToDestroy(_) => "nothing_to_destroy",
             DataStoreError::Denied(d) => d.code(),
             DataStoreError::Audit(e) => e.code(),
+            DataStoreError::Catalog(e) => e.code(),
             DataStoreError::Io { .. }
             | DataStoreError::Parquet { .. }
             | DataStoreError::KeyUnwrap(_)
@@ -189,6 +193,7 @@ impl Coded for DataStoreError {
             | DataStoreError::KeyDestroyed(_) => ErrorKind::NotFound,
             DataStoreError::Denied(d) => d.kind(),
             DataStoreError::Audit(e) => e.kind(),
+            DataStoreError::Catalog(e) => e.kind(),
             DataStoreError::Io { .. }
             | DataStoreError::Parquet { .. }
             | DataStoreError::KeyUnwrap(_)
@@ -294,8 +299,8 @@ impl DataStore {
     // ----- read side -----------------------------------------------------------------
 
     /// Opens a stored version of a dataset for reading: the current one, or `version`.
-    /// The caller must hold the permission to manage datasets (custodians, the operator);
-    /// the opening is audited.
+    /// The caller must hold the permission to manage datasets and hold this dataset (a
+    /// custodian assigned to it, or the operator); the opening is audited.
     pub async fn open_dataset(
         &self,
         caller: &Caller,
@@ -306,6 +311,13 @@ impl DataStore {
         let checked = async {
             caller.require(Permission::ManageDatasets)?;
             let holder = Holder::dataset(dataset)?;
+            if !renkei_catalog::custody_scope(&self.store, caller)
+                .await
+                .map_err(Box::new)?
+                .covers(dataset)
+            {
+                return Err(AccessDenied::Object("not_custodian").into());
+            }
             let version = match version {
                 Some(v) => v,
                 None => self

@@ -39,7 +39,13 @@ fn fixture(store: &Store) -> Fx {
     }
 }
 
+/// The operator's data duty: holds every dataset.
 fn custodian() -> Caller {
+    Caller::operator("test", renkei_core::Duty::Data)
+}
+
+/// A custodian with no dataset assigned.
+fn other_custodian() -> Caller {
     Caller::user(
         UserId::from_stored("u-c".into()),
         Username::parse("custodian").unwrap(),
@@ -139,6 +145,14 @@ async fn readers_are_checked_and_audited(store: Store) {
         .err()
         .unwrap();
     assert_eq!(err.code(), "permission_missing");
+    // A custodian reads only the datasets assigned to them.
+    let err = fx
+        .ds
+        .open_dataset(&other_custodian(), "t", None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "not_custodian");
     let err = fx
         .ds
         .open_dataset(&custodian(), "../t", None)
@@ -163,9 +177,10 @@ async fn readers_are_checked_and_audited(store: Store) {
             .await
             .unwrap();
     let opens: Vec<_> = rows.iter().filter(|r| r.0 == "dataset.open").collect();
-    assert_eq!(opens.len(), 3, "{rows:?}");
+    assert_eq!(opens.len(), 4, "{rows:?}");
     assert!(opens.iter().all(|r| r.1 == "denied"));
     assert_eq!(opens[0].2, "permission_missing");
+    assert_eq!(opens[1].2, "not_custodian");
 }
 
 async fn destroyed_data_opens_under_no_key(store: Store) {

@@ -355,7 +355,7 @@ mod round_trip {
         for (id, name, bytes) in corpus() {
             let files = by_id.entry(id).or_default();
             files.push((name.clone(), bytes.clone()));
-            files.push((format!("x{name}"), with_garbage(bytes)));
+            files.push((format!("x/{name}"), with_garbage(bytes)));
         }
         let tokens = ephemeral_tokens().unwrap();
         for (id, files) in &by_id {
@@ -368,6 +368,17 @@ mod round_trip {
                 check_in_blocks(&decl, Masters::embedded(), &tokens, &files, usize::MAX / 2)
                     .unwrap();
             assert!(whole.rows_rejected > 0, "{id}: the garbage is rejected");
+            // Every reader accounts for its records by type, the garbage included.
+            let sum = |f: fn(&RecordTally) -> u64| whole.records.iter().map(f).sum::<u64>();
+            assert!(sum(|t| t.stored) > 0, "{id}: {:?}", whole.records);
+            assert!(
+                sum(|t| t.rejected) > 0 && sum(|t| t.rejected) <= whole.rows_rejected,
+                "{id}: {:?}",
+                whole.records
+            );
+            for t in &whole.records {
+                assert!(t.stored + t.rejected <= t.read, "{id}: {t:?}");
+            }
             for block in [1, 97, 4096] {
                 let r =
                     check_in_blocks(&decl, Masters::embedded(), &tokens, &files, block).unwrap();

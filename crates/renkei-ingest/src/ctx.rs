@@ -188,14 +188,6 @@ impl<'s> ReadCtx<'s> {
         }
     }
 
-    /// The masters consulted.
-    pub fn systems_used(&self) -> Vec<CodeSystem> {
-        CodeSystem::ALL
-            .into_iter()
-            .filter(|s| self.systems & (1 << *s as u8) != 0)
-            .collect()
-    }
-
     /// The index of a table.
     pub fn table(&self, name: &str) -> Result<usize, IngestError> {
         self.tables
@@ -209,10 +201,13 @@ impl<'s> ReadCtx<'s> {
     /// [`shown_code`].
     pub fn reject(&mut self, line: u64, field: &str, reason: &str) {
         self.rows_rejected += 1;
-        // The record type is what the field names before its dot (`SY.傷病名コード`).
+        // The record type is what the field names before its dot (`SY.傷病名コード`), or
+        // else the record being read (a declared column's name). A whole file's refusal
+        // (line 0) is no record's.
         let kind = field.split('.').next().unwrap_or(field);
-        if let Some(t) = self.tally.iter_mut().find(|t| t.kind == kind) {
-            t.rejected += 1;
+        let current = if line == 0 { None } else { self.current };
+        if let Some(i) = self.tally.iter().position(|t| t.kind == kind).or(current) {
+            self.tally[i].rejected += 1;
         }
         if self.rejects.len() < MAX_REJECT_DETAIL {
             self.rejects.push(Reject {

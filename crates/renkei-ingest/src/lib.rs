@@ -235,11 +235,7 @@ pub struct IngestReport {
 impl IngestReport {
     /// Rejected share.
     pub fn reject_rate(&self) -> f64 {
-        if self.rows_in == 0 {
-            1.0
-        } else {
-            self.rows_rejected as f64 / self.rows_in as f64
-        }
+        reject_rate(self.rows_in, self.rows_rejected)
     }
 }
 

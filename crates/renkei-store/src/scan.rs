@@ -264,17 +264,21 @@ async fn scan_postgres_copy(
     use sqlx::{Column as _, Connection as _, Executor as _, TypeInfo as _};
     let mut conn = pg_connect(url).await?;
     let described = (&mut conn).describe(sql).await?;
+    let bad = |why: &str| StoreError::Db(sqlx::Error::Protocol(format!("COPY scan: {why}")));
+    // Only types whose binary form is read here; anything else (a boolean, a
+    // timestamp, bytea) would be misread as text, so it is refused up front.
     let kinds: Vec<Kind> = (0..ncols)
         .map(
             |c| match described.columns().get(c).map(|col| col.type_info().name()) {
-                Some("INT8") => Kind::I64,
-                Some("INT4") => Kind::I32,
-                Some("INT2") => Kind::I16,
-                _ => Kind::Text,
+                Some("INT8") => Ok(Kind::I64),
+                Some("INT4") => Ok(Kind::I32),
+                Some("INT2") => Ok(Kind::I16),
+                Some("TEXT" | "VARCHAR" | "BPCHAR" | "NAME") => Ok(Kind::Text),
+                Some(other) => Err(bad(&format!("column {c} is of type {other}, not read"))),
+                None => Err(bad(&format!("the query has no column {c}"))),
             },
         )
-        .collect();
-    let bad = |why: &str| StoreError::Db(sqlx::Error::Protocol(format!("COPY scan: {why}")));
+        .collect::<Result<_, _>>()?;
     let mut batch = Batch::new(ncols, batch_rows);
     let mut buf: Vec<u8> = Vec::new();
     let mut pos = 0usize;
@@ -289,16 +293,13 @@ async fn scan_postgres_copy(
             pos = 0;
             buf.extend_from_slice(&chunk);
             if !header {
-                // Signature, flags, header extension.
-                if buf.len() < 19 {
-                    continue;
+                match copy_header(&buf).map_err(bad)? {
+                    Some(start) => {
+                        pos = start;
+                        header = true;
+                    }
+                    None => continue,
                 }
-                if buf.get(..11) != Some(b"PGCOPY\n\xff\r\n\0".as_slice()) {
-                    return Err(bad("not a binary COPY stream"));
-                }
-                let ext = be_u32(&buf, 15).ok_or_else(|| bad("short header"))? as usize;
-                pos = 19 + ext;
-                header = true;
             }
             loop {
                 match copy_tuple(&buf, pos, &kinds, &mut batch).map_err(bad)? {
@@ -345,6 +346,28 @@ enum Tuple {
     Incomplete,
 }
 
+/// Where the tuples of a binary COPY stream start, once `b` holds the whole header
+/// (signature, flags, extension area); `None` while it does not.
+fn copy_header(b: &[u8]) -> Result<Option<usize>, &'static str> {
+    if b.len() < 19 {
+        return Ok(None);
+    }
+    if b.get(..11) != Some(b"PGCOPY\n\xff\r\n\0".as_slice()) {
+        return Err("not a binary COPY stream");
+    }
+    let flags = be_u32(b, 11).ok_or("short header")?;
+    // Bit 16: each tuple carries an OID, which this reader does not expect. The
+    // low 16 bits are critical flags, none of them defined: refuse any.
+    if flags & 0x0001_ffff != 0 {
+        return Err("unexpected COPY header flags");
+    }
+    let ext = be_u32(b, 15).ok_or("short header")? as usize;
+    let start = 19usize
+        .checked_add(ext)
+        .ok_or("header extension too long")?;
+    Ok((b.len() >= start).then_some(start))
+}
+
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at + 4)
         .and_then(|s| <[u8; 4]>::try_from(s).ok())
@@ -382,9 +405,12 @@ fn copy_tuple(
         };
         let len = len as i32;
         p += 4;
-        if len < 0 {
+        if len == -1 {
             *e = (p, -1);
             continue;
+        }
+        if len < 0 {
+            return Err("a negative field length");
         }
         let len = len as usize;
         if b.len() < p + len {
@@ -429,6 +455,62 @@ fn copy_tuple(
 mod tests {
     use super::*;
     use crate::StoreOptions;
+
+    #[test]
+    fn copy_header_waits_for_its_extension_and_refuses_what_it_cannot_read() {
+        let mut h = b"PGCOPY\n\xff\r\n\0".to_vec();
+        h.extend_from_slice(&0u32.to_be_bytes());
+        h.extend_from_slice(&4u32.to_be_bytes());
+        assert_eq!(copy_header(&h), Ok(None), "the extension is not here yet");
+        h.extend_from_slice(b"abcd");
+        assert_eq!(copy_header(&h), Ok(Some(23)));
+        let mut oids = h.clone();
+        oids[11..15].copy_from_slice(&(1u32 << 16).to_be_bytes());
+        assert!(copy_header(&oids).is_err());
+        let mut wrong = h.clone();
+        wrong[0] = b'Q';
+        assert!(copy_header(&wrong).is_err());
+        assert_eq!(copy_header(&h[..10]), Ok(None));
+    }
+
+    #[test]
+    fn copy_tuples_refuse_negative_lengths_and_wrong_widths() {
+        let tuple = |fields: &[(i32, &[u8])]| {
+            let mut t = (fields.len() as i16).to_be_bytes().to_vec();
+            for (len, bytes) in fields {
+                t.extend_from_slice(&len.to_be_bytes());
+                t.extend_from_slice(bytes);
+            }
+            t
+        };
+        let kinds = [Kind::I64, Kind::Text];
+        let mut batch = Batch::new(2, 8);
+        let ok = tuple(&[(8, &7i64.to_be_bytes()), (2, b"hi")]);
+        assert!(
+            matches!(copy_tuple(&ok, 0, &kinds, &mut batch), Ok(Tuple::Row(n)) if n == ok.len())
+        );
+        let null = tuple(&[(-1, b""), (2, b"hi")]);
+        assert!(matches!(
+            copy_tuple(&null, 0, &kinds, &mut batch),
+            Ok(Tuple::Row(_))
+        ));
+        let negative = tuple(&[(-5, b""), (2, b"hi")]);
+        assert!(copy_tuple(&negative, 0, &kinds, &mut batch).is_err());
+        let narrow = tuple(&[(4, &7i32.to_be_bytes()), (2, b"hi")]);
+        assert!(copy_tuple(&narrow, 0, &kinds, &mut batch).is_err());
+        let cut = &ok[..ok.len() - 1];
+        assert!(matches!(
+            copy_tuple(cut, 0, &kinds, &mut batch),
+            Ok(Tuple::Incomplete)
+        ));
+        let columns = tuple(&[(2, b"hi")]);
+        assert!(copy_tuple(&columns, 0, &kinds, &mut batch).is_err());
+        assert!(matches!(
+            copy_tuple(&(-1i16).to_be_bytes(), 0, &kinds, &mut batch),
+            Ok(Tuple::End)
+        ));
+        assert_eq!(batch.len(), 2, "only whole, valid rows were added");
+    }
 
     async fn round_trip(store: Store) {
         sqlx::query("INSERT INTO audit_checkpoints (seq, at, hash, public_key, signature) VALUES (1, 10, 'h1', 'k', 's'), (2, 20, 'h2', 'k', 's'), (3, 30, 'h3', 'k', 's')")

@@ -183,6 +183,7 @@ impl DeclaredCsvReader {
                 }
                 Err(e) => {
                     ctx.rows_in += 1;
+                    ctx.record(self.kind());
                     let ln = e.position().map_or(line, |p| line_of(p.byte()));
                     ctx.reject(ln, "CSV", "malformed record (quotes or encoding)");
                 }
@@ -190,6 +191,11 @@ impl DeclaredCsvReader {
         }
         self.pos = Some(pos);
         Ok(())
+    }
+
+    /// The record type tallied: a row of the file.
+    fn kind(&self) -> &'static str {
+        if self.parquet { "Parquet" } else { "CSV" }
     }
 
     /// Whether files are Parquet (read whole) rather than CSV (read in blocks).
@@ -258,6 +264,7 @@ impl DeclaredCsvReader {
                 Ok(b) => b,
                 Err(_) => {
                     ctx.rows_in += 1;
+                    ctx.record(self.kind());
                     ctx.reject(ln + 1, "Parquet", "unreadable row group");
                     return Ok(());
                 }
@@ -287,6 +294,7 @@ impl DeclaredCsvReader {
     /// One record: `vals` in declared column order.
     fn row(&mut self, ctx: &mut ReadCtx, ln: u64, vals: &[&str]) -> Result<(), IngestError> {
         ctx.rows_in += 1;
+        ctx.record(self.kind());
         let get = |i: usize| vals.get(i).copied().unwrap_or("");
         let (mut kana, mut kanji, mut birth, mut sex) = (None, None, None, None);
         let (mut insurer, mut symbol, mut number) = ("", "", "");
@@ -396,7 +404,9 @@ impl DeclaredCsvReader {
         for d in covered {
             ctx.cover(d);
         }
-        ctx.tables[self.table].end_row()
+        ctx.tables[self.table].end_row()?;
+        ctx.stored();
+        Ok(())
     }
 }
 

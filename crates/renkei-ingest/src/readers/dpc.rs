@@ -122,6 +122,7 @@ impl DpcReader {
             }
             let ln = n as u64 + 1;
             ctx.rows_in += 1;
+            ctx.record("様式1");
             let f: Vec<&str> = line.split('\t').collect();
             if f.len() < 9 {
                 ctx.reject(ln, "様式1", "fewer than 9 columns");
@@ -249,6 +250,8 @@ impl DpcReader {
             t.date(c[21], st.surgery_date);
             t.text(c[22], Some(&st.care));
             t.end_row()?;
+            // A stay is made of several lines: one stored row for all of them.
+            ctx.stored_as("様式1");
         }
         Ok(())
     }

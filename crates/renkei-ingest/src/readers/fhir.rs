@@ -136,6 +136,9 @@ impl FhirReader {
             }
             let ln = n as u64 + 1;
             ctx.rows_in += 1;
+            // A line is a Bundle (one patient's resources); each resource is tallied
+            // as a record of its own type.
+            ctx.record("Bundle");
             let Ok(b) = serde_json::from_str::<Value>(line) else {
                 ctx.reject(ln, "Bundle", "not JSON");
                 continue;
@@ -152,8 +155,19 @@ impl FhirReader {
             let Some(p) = self.patient(ctx, first, ln)? else {
                 continue;
             };
+            ctx.stored_as("Bundle");
             for e in entries.iter().skip(1) {
-                self.resource(ctx, &p, &e["resource"], ln)?;
+                let r = &e["resource"];
+                // Only the types read are named: a record type is a tally row, and
+                // a file must not make up as many of them as it likes.
+                ctx.record(match r["resourceType"].as_str() {
+                    Some(
+                        t @ ("Condition" | "Observation" | "AllergyIntolerance"
+                        | "MedicationRequest"),
+                    ) => t,
+                    _ => "other",
+                });
+                self.resource(ctx, &p, r, ln)?;
             }
         }
         Ok(())
@@ -306,6 +320,7 @@ impl FhirReader {
                 t.date(c[3], date(&r["onsetDateTime"]));
                 t.text(c[4], r["clinicalStatus"]["coding"][0]["code"].as_str());
                 t.end_row()?;
+                ctx.stored();
             }
             Some("Observation") => {
                 let Some(code) = coding(&r["code"], JLAC10) else {
@@ -333,6 +348,7 @@ impl FhirReader {
                 t.text(c[3], r["valueQuantity"]["unit"].as_str());
                 t.date(c[4], date(&r["effectiveDateTime"]));
                 t.end_row()?;
+                ctx.stored();
             }
             Some("AllergyIntolerance") => {
                 let c = &self.alg;
@@ -341,6 +357,7 @@ impl FhirReader {
                 t.text(c[1], r["category"][0].as_str());
                 screened_text(t, c[2], r["code"]["text"].as_str());
                 t.end_row()?;
+                ctx.stored();
             }
             Some("MedicationRequest") => {
                 let c = &self.med;
@@ -364,6 +381,7 @@ impl FhirReader {
                 screened_text(t, c[2], concept["text"].as_str());
                 t.date(c[3], date(&r["authoredOn"]));
                 t.end_row()?;
+                ctx.stored();
             }
             Some(other) if FHIR_TYPES.contains(&other) => ctx.reject(
                 ln,

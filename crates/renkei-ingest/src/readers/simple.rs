@@ -77,6 +77,7 @@ impl CheckupReader {
             }
             let ln = n as u64 + 1;
             ctx.rows_in += 1;
+            ctx.record("健診");
             let f = split(line);
             if f.len() < 14 {
                 ctx.reject(ln, "健診", "fewer than 14 fields");
@@ -131,6 +132,7 @@ impl CheckupReader {
             t.text(self.r[3], if kind == "num" { None } else { Some(f[12]) });
             t.text(self.r[4], Some(f[13]));
             t.end_row()?;
+            ctx.stored();
         }
         Ok(())
     }
@@ -263,6 +265,7 @@ impl LtcReader {
             }
             let ln = n as u64 + 1;
             ctx.rows_in += 1;
+            ctx.record(if certs { "認定" } else { "給付" });
             let f = split(line);
             if certs {
                 self.cert(ctx, &f, ln)?
@@ -311,7 +314,9 @@ impl LtcReader {
         t.text(c[9], Some(f[8]));
         t.date(c[10], parse_date(f[9]));
         t.date(c[11], parse_date(f[10]));
-        t.end_row()
+        t.end_row()?;
+        ctx.stored();
+        Ok(())
     }
 
     fn claim(&mut self, ctx: &mut ReadCtx, f: &[&str], ln: u64) -> Result<(), IngestError> {
@@ -345,7 +350,9 @@ impl LtcReader {
         t.int(c[9], f[9].parse().ok());
         t.int(c[10], f[10].parse().ok());
         t.int(c[11], f[11].parse().ok());
-        t.end_row()
+        t.end_row()?;
+        ctx.stored();
+        Ok(())
     }
 }
 
@@ -395,6 +402,7 @@ impl DeathReader {
             }
             let ln = n as u64 + 1;
             ctx.rows_in += 1;
+            ctx.record("死亡票");
             let f = split(line);
             if f.len() < 10 {
                 ctx.reject(ln, "死亡票", "fewer than 10 fields");
@@ -442,6 +450,7 @@ impl DeathReader {
             t.text(c[10], Some(cause));
             t.text(c[11], Some(f[9]));
             t.end_row()?;
+            ctx.stored();
         }
         Ok(())
     }

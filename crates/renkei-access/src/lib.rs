@@ -1,0 +1,20 @@
+//! Access to data, from "I want to study this" to a permit in force.
+//!
+//! The rules live here, free of storage and HTTP, so that the services which persist
+//! them and the faces which show them cannot bend them:
+//!
+//! - [`committee`]: the ethics committee's composition and quorum under the national
+//!   ethical guidelines (six requirements), and who is recused for conflicts of
+//!   interest or involvement in the study;
+//! - [`application`]: what an application records, and its validation, which names
+//!   every missing or invalid field at once;
+//! - [`flow`]: the review as a typed state machine (draft, screening, meeting,
+//!   decision, custodians' confirmations, permit, closure), where an illegal step is an
+//!   error that names the state and the step;
+//! - [`accreditation`]: whether a person may be named on a permit today, and the
+//!   warnings before it lapses.
+
+pub mod accreditation;
+pub mod application;
+pub mod committee;
+pub mod flow;

@@ -12,9 +12,24 @@
 //!   decision, custodians' confirmations, permit, closure), where an illegal step is an
 //!   error that names the state and the step;
 //! - [`accreditation`]: whether a person may be named on a permit today, and the
-//!   warnings before it lapses.
+//!   warnings before it lapses;
+//! - [`Applications`]: the service that stores all of it and audits every step, reached
+//!   through one desk per role.
 
 pub mod accreditation;
 pub mod application;
 pub mod committee;
+mod error;
 pub mod flow;
+mod schema;
+mod service;
+
+pub use error::AccessError;
+pub use schema::CatalogSchema;
+pub use service::{
+    ApplicantDesk, ApplicationView, Applications, CustodianDesk, HistoryEntry, MAX_CONTENT_BYTES,
+    MemberDesk, SecretariatDesk,
+};
+
+#[cfg(test)]
+mod tests;

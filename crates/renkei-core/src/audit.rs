@@ -152,6 +152,22 @@ actions! {
     /// User administration was asked for (recorded when refused: the caller may not
     /// manage users).
     UserAdmin = "user.admin",
+    /// An application was created (a draft).
+    ApplicationCreate = "application.create",
+    /// A draft's content was saved (a new version while it is a draft).
+    ApplicationSave = "application.save",
+    /// An application took a step of its review (submit, return, decide, confirm, ...).
+    ApplicationStep = "application.step",
+    /// An application (or the list of them) was read.
+    ApplicationRead = "application.read",
+    /// A committee member declared whether they have a conflict of interest.
+    ApplicationConflict = "application.conflict",
+    /// A committee member was appointed, changed or removed.
+    CommitteeMember = "committee.member",
+    /// An accreditation was recorded or renewed.
+    AccreditationRecord = "accreditation.record",
+    /// An accreditation was revoked.
+    AccreditationRevoke = "accreditation.revoke",
     /// An API token was created.
     TokenCreate = "token.create",
     /// An API token was revoked.

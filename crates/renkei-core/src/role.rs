@@ -68,9 +68,9 @@ impl Role {
     pub fn grants(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Researcher => &[],
-            Role::CommitteeMember => &[],
-            Role::Secretariat => &[],
+            Role::Researcher => &[Apply],
+            Role::CommitteeMember => &[Review],
+            Role::Secretariat => &[ManageReview],
             Role::Custodian => &[ManageDatasets],
             Role::OutputChecker => &[],
             Role::LinkageAuthority => &[ManageLinkage],
@@ -104,6 +104,14 @@ pub enum Permission {
     ManageDatasets,
     /// Hold the linkage key: register its fingerprint, rotate it, run linkage.
     ManageLinkage,
+    /// Apply for access to data: write, submit and follow one's own applications.
+    Apply,
+    /// Review applications as a committee member: read those under review, declare
+    /// conflicts of interest.
+    Review,
+    /// Run the review as the secretariat: screen applications, keep the committee's
+    /// roster and the accreditations, record meetings' decisions.
+    ManageReview,
 }
 
 impl Role {
@@ -122,11 +130,14 @@ impl Permission {
     }
 
     /// Every permission.
-    pub const ALL: [Permission; 4] = [
+    pub const ALL: [Permission; 7] = [
         Permission::ManageUsers,
         Permission::ReadAudit,
         Permission::ManageDatasets,
         Permission::ManageLinkage,
+        Permission::Apply,
+        Permission::Review,
+        Permission::ManageReview,
     ];
 
     /// Stable code.
@@ -136,6 +147,9 @@ impl Permission {
             Permission::ReadAudit => "read_audit",
             Permission::ManageDatasets => "manage_datasets",
             Permission::ManageLinkage => "manage_linkage",
+            Permission::Apply => "apply",
+            Permission::Review => "review",
+            Permission::ManageReview => "manage_review",
         }
     }
 }

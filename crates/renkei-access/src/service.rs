@@ -1,0 +1,1297 @@
+//! The access service: applications, the committee's roster, accreditations and the
+//! review's steps, stored and audited.
+//!
+//! Each role reaches it through a desk that only [`Applications`] hands out after
+//! checking the caller's permission: [`ApplicantDesk`] (researchers, their own
+//! applications only), [`SecretariatDesk`], [`MemberDesk`] (committee members on the
+//! roster) and [`CustodianDesk`] (custodians, their own datasets only). Every step runs
+//! the pure state machine of [`crate::flow`] inside one transaction with its audit
+//! entry and its place in the application's history; every refusal is audited.
+
+use crate::AccessError;
+use crate::accreditation::{Accreditation, Standing, standing};
+use crate::application::{Application, Problem, validate};
+use crate::committee::{Expertise, Member, Recusal, Sex, sitting};
+use crate::flow::{Actor, Decision, Facts, State, Step, next};
+use crate::schema::CatalogSchema;
+use renkei_audit::Audit;
+use renkei_core::role::AccessDenied;
+use renkei_core::time::SharedClock;
+use renkei_core::{Action, Caller, Coded as _, Outcome, Permission, UserId};
+use renkei_store::sqlx::{self, Row as _};
+use renkei_store::{Store, Tx};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use time::Date;
+
+/// The most an application's content may hold, as JSON.
+pub const MAX_CONTENT_BYTES: usize = 256 * 1024;
+
+/// The access service. Cheap to clone.
+#[derive(Clone)]
+pub struct Applications {
+    store: Store,
+    audit: Audit,
+    clock: SharedClock,
+}
+
+/// An application as its readers see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplicationView {
+    /// Its id.
+    pub id: String,
+    /// The applicant's user id.
+    pub applicant: String,
+    /// Where it stands.
+    pub state: State,
+    /// The current version of its content.
+    pub version: i64,
+    /// The content of that version.
+    pub content: Application,
+    /// Its history, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One step in an application's history.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryEntry {
+    /// When (microseconds since the epoch).
+    pub at: i64,
+    /// Who (`user:<id>`).
+    pub actor: String,
+    /// The step.
+    pub step: String,
+    /// The state it led to.
+    pub state: String,
+    /// What was written with it (reasons, conditions, present and recused members).
+    pub detail: serde_json::Value,
+}
+
+impl Applications {
+    /// The service over `store`, recording to `audit`.
+    pub fn new(store: Store, audit: Audit, clock: SharedClock) -> Self {
+        Self {
+            store,
+            audit,
+            clock,
+        }
+    }
+
+    fn today(&self) -> Date {
+        let secs = self.clock.now().secs();
+        time::OffsetDateTime::from_unix_timestamp(secs)
+            .map(|t| t.to_offset(time::macros::offset!(+9)).date())
+            .unwrap_or(Date::MIN)
+    }
+
+    /// Audits a refusal and hands back the error.
+    async fn refuse<T>(
+        &self,
+        caller: &Caller,
+        action: Action,
+        object: impl Into<String>,
+        err: AccessError,
+    ) -> Result<T, AccessError> {
+        if err.kind().is_refusal() {
+            self.audit
+                .record_refusal(caller.event(action, object, Outcome::denied(err.code())))
+                .await?;
+        }
+        Err(err)
+    }
+
+    async fn desk(&self, caller: &Caller, p: Permission, object: &str) -> Result<(), AccessError> {
+        match caller.require(p) {
+            Ok(()) => Ok(()),
+            Err(d) => {
+                self.refuse(caller, Action::ApplicationRead, object, d.into())
+                    .await
+            }
+        }
+    }
+
+    /// The researcher's desk: their own applications.
+    pub async fn applicant(&self, caller: &Caller) -> Result<ApplicantDesk, AccessError> {
+        self.desk(caller, Permission::Apply, "applications").await?;
+        let user = caller
+            .user_id()
+            .cloned()
+            .ok_or(AccessDenied::Object("not_a_user"))?;
+        Ok(ApplicantDesk {
+            s: self.clone(),
+            caller: caller.clone(),
+            user,
+        })
+    }
+
+    /// The secretariat's desk.
+    pub async fn secretariat(&self, caller: &Caller) -> Result<SecretariatDesk, AccessError> {
+        self.desk(caller, Permission::ManageReview, "applications")
+            .await?;
+        Ok(SecretariatDesk {
+            s: self.clone(),
+            caller: caller.clone(),
+        })
+    }
+
+    /// A committee member's desk: for members on the roster only.
+    pub async fn member(&self, caller: &Caller) -> Result<MemberDesk, AccessError> {
+        self.desk(caller, Permission::Review, "applications")
+            .await?;
+        let user = caller.user_id().cloned();
+        let on_roster = match &user {
+            Some(u) => self.roster_member(u.as_str()).await?.is_some(),
+            None => false,
+        };
+        match (user, on_roster) {
+            (Some(user), true) => Ok(MemberDesk {
+                s: self.clone(),
+                caller: caller.clone(),
+                user,
+            }),
+            _ => {
+                self.refuse(
+                    caller,
+                    Action::ApplicationRead,
+                    "applications",
+                    AccessDenied::Object("not_on_roster").into(),
+                )
+                .await
+            }
+        }
+    }
+
+    /// A custodian's desk: confirmations for the datasets they hold.
+    pub async fn custodian(&self, caller: &Caller) -> Result<CustodianDesk, AccessError> {
+        self.desk(caller, Permission::ManageDatasets, "applications")
+            .await?;
+        let scope = renkei_catalog::custody_scope(&self.store, caller)
+            .await
+            .map_err(Box::new)?;
+        let held = match scope {
+            renkei_catalog::CustodyScope::All => renkei_catalog::datasets(&self.store)
+                .await
+                .map_err(Box::new)?
+                .into_iter()
+                .map(|d| d.declaration.dataset.id)
+                .collect(),
+            renkei_catalog::CustodyScope::Datasets(d) => d.into_iter().collect(),
+        };
+        Ok(CustodianDesk {
+            s: self.clone(),
+            caller: caller.clone(),
+            held,
+        })
+    }
+
+    /// Where the caller stands as an accredited user today.
+    pub async fn my_standing(&self, caller: &Caller) -> Result<Standing, AccessError> {
+        let Some(user) = caller.user_id() else {
+            return Ok(Standing::None);
+        };
+        Ok(standing(
+            self.accreditation(user.as_str()).await?.as_ref(),
+            self.today(),
+        ))
+    }
+
+    // ----- reading -------------------------------------------------------------------
+
+    async fn roster_member(&self, user: &str) -> Result<Option<Member>, AccessError> {
+        let row = sqlx::query(
+            "SELECT user_id, expertise, external, sex FROM committee_members WHERE user_id = $1",
+        )
+        .bind(user)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.map(|r| member_from_row(&r)).transpose()
+    }
+
+    async fn roster(&self) -> Result<Vec<Member>, AccessError> {
+        let rows = sqlx::query(
+            "SELECT user_id, expertise, external, sex FROM committee_members ORDER BY user_id",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(member_from_row).collect()
+    }
+
+    async fn accreditation(&self, user: &str) -> Result<Option<Accreditation>, AccessError> {
+        let row = sqlx::query(
+            "SELECT user_id, course, trained_on, pledge_signed_on, institution, safety_measures, \
+             expires_on, revoked_on, revoked_reason FROM accreditations WHERE user_id = $1",
+        )
+        .bind(user)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let date = |s: Option<String>| s.and_then(|s| parse_date(&s));
+        let revoked_on: Option<String> = r.try_get(7)?;
+        let reason: Option<String> = r.try_get(8)?;
+        Ok(Some(Accreditation {
+            user: r.try_get(0)?,
+            course: r.try_get(1)?,
+            trained_on: date(r.try_get(2)?),
+            pledge_signed_on: date(r.try_get(3)?),
+            institution: r.try_get(4)?,
+            safety_measures: r.try_get(5)?,
+            expires_on: date(Some(r.try_get(6)?)).unwrap_or(Date::MIN),
+            revoked: date(revoked_on).map(|d| (d, reason.unwrap_or_default())),
+        }))
+    }
+
+    async fn load(&self, id: &str) -> Result<ApplicationView, AccessError> {
+        let row = sqlx::query(
+            "SELECT a.id, a.applicant, a.state_json, a.version, v.content FROM applications a \
+             JOIN application_versions v ON v.application_id = a.id AND v.version = a.version \
+             WHERE a.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?
+        .ok_or(AccessError::NoSuchApplication)?;
+        let state: String = row.try_get(2)?;
+        let content: String = row.try_get(4)?;
+        let history = sqlx::query(
+            "SELECT at, actor, step, state, detail FROM application_events \
+             WHERE application_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(self.store.pool())
+        .await?
+        .iter()
+        .map(|r| -> Result<HistoryEntry, AccessError> {
+            let detail: String = r.try_get(4)?;
+            Ok(HistoryEntry {
+                at: r.try_get(0)?,
+                actor: r.try_get(1)?,
+                step: r.try_get(2)?,
+                state: r.try_get(3)?,
+                detail: serde_json::from_str(&detail).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+        Ok(ApplicationView {
+            id: row.try_get(0)?,
+            applicant: row.try_get(1)?,
+            state: serde_json::from_str(&state)
+                .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?,
+            version: row.try_get(3)?,
+            content: serde_json::from_str(&content)
+                .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?,
+            history,
+        })
+    }
+
+    async fn list(&self, applicant: Option<&str>) -> Result<Vec<ApplicationView>, AccessError> {
+        let ids: Vec<String> = match applicant {
+            Some(a) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM applications WHERE applicant = $1 ORDER BY created_at, id",
+                )
+                .bind(a)
+                .fetch_all(self.store.pool())
+                .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT id FROM applications ORDER BY created_at, id")
+                    .fetch_all(self.store.pool())
+                    .await?
+            }
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.load(&id).await?);
+        }
+        Ok(out)
+    }
+
+    async fn read_audited(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<ApplicationView, AccessError> {
+        let v = self.load(id).await?;
+        self.audit
+            .record(caller.event(
+                Action::ApplicationRead,
+                format!("application:{id}"),
+                Outcome::Allowed,
+            ))
+            .await?;
+        Ok(v)
+    }
+
+    // ----- stepping ------------------------------------------------------------------
+
+    /// Takes `step` on application `id` as `actor`: locks the application, runs the
+    /// state machine, stores the new state, and records the step in the history and
+    /// the audit log in the same transaction. `extra` runs inside that transaction
+    /// after the state machine agreed (marking a version submitted, for example).
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &self,
+        caller: &Caller,
+        id: &str,
+        actor: Actor,
+        step: Step,
+        facts: &Facts,
+        detail: serde_json::Value,
+        extra: Option<(&str, i64)>,
+    ) -> Result<State, AccessError> {
+        let object = format!("application:{id}");
+        let code = step.code();
+        let mut tx = self.store.begin().await?;
+        // Locks the row on PostgreSQL (SQLite's write lock is already held).
+        let touched = sqlx::query("UPDATE applications SET updated_at = updated_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if touched == 0 {
+            drop(tx);
+            return self
+                .refuse(
+                    caller,
+                    Action::ApplicationStep,
+                    object,
+                    AccessError::NoSuchApplication,
+                )
+                .await;
+        }
+        let stored: String =
+            sqlx::query_scalar("SELECT state_json FROM applications WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let state: State = serde_json::from_str(&stored)
+            .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?;
+        let after = match next(&state, &actor, step, facts) {
+            Ok(s) => s,
+            Err(e) => {
+                drop(tx);
+                return self
+                    .refuse(caller, Action::ApplicationStep, object, e.into())
+                    .await;
+            }
+        };
+        let now = self.clock.now().micros();
+        sqlx::query(
+            "UPDATE applications SET state = $1, state_json = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(after.code())
+        .bind(serde_json::to_string(&after).unwrap_or_default())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(("submitted", version)) = extra {
+            sqlx::query(
+                "UPDATE application_versions SET submitted_at = $1 \
+                 WHERE application_id = $2 AND version = $3",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let detail = with_states(detail, &state, &after);
+        history(&mut tx, id, now, caller, code, &after, &detail).await?;
+        self.audit
+            .append_in(
+                &mut tx,
+                &[caller
+                    .event(Action::ApplicationStep, object, Outcome::Allowed)
+                    .detail(serde_json::json!({ "step": code, "detail": detail }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn facts(&self, v: &ApplicationView) -> Facts {
+        Facts {
+            datasets: v.content.data.iter().map(|d| d.dataset.clone()).collect(),
+            amendment: sqlx::query_scalar::<_, Option<String>>(
+                "SELECT amendment_of FROM applications WHERE id = $1",
+            )
+            .bind(&v.id)
+            .fetch_one(self.store.pool())
+            .await
+            .ok()
+            .flatten()
+            .is_some(),
+        }
+    }
+}
+
+fn with_states(mut detail: serde_json::Value, from: &State, to: &State) -> serde_json::Value {
+    if !detail.is_object() {
+        detail = serde_json::json!({});
+    }
+    detail["from"] = from.code().into();
+    detail["to"] = to.code().into();
+    detail
+}
+
+async fn history(
+    tx: &mut Tx,
+    id: &str,
+    now: i64,
+    caller: &Caller,
+    step: &str,
+    after: &State,
+    detail: &serde_json::Value,
+) -> Result<(), AccessError> {
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM application_events WHERE application_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO application_events (application_id, seq, at, actor, step, state, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(seq)
+    .bind(now)
+    .bind(caller.actor().id)
+    .bind(step)
+    .bind(after.code())
+    .bind(detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn member_from_row(r: &sqlx::any::AnyRow) -> Result<Member, AccessError> {
+    let expertise: String = r.try_get(1)?;
+    let external: i64 = r.try_get(2)?;
+    let sex: String = r.try_get(3)?;
+    Ok(Member {
+        id: r.try_get(0)?,
+        expertise: Expertise::parse(&expertise)
+            .ok_or_else(|| AccessError::BadInput(format!("stored expertise {expertise:?}")))?,
+        external: external != 0,
+        sex: if sex == "female" {
+            Sex::Female
+        } else {
+            Sex::Male
+        },
+    })
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+fn format_date(d: Date) -> String {
+    d.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+fn content_json(app: &Application) -> Result<String, AccessError> {
+    let json = serde_json::to_string(app).map_err(|e| AccessError::BadInput(e.to_string()))?;
+    if json.len() > MAX_CONTENT_BYTES {
+        return Err(AccessError::BadInput(format!(
+            "the application is larger than {MAX_CONTENT_BYTES} bytes"
+        )));
+    }
+    Ok(json)
+}
+
+// ----- the applicant -----------------------------------------------------------------
+
+/// A researcher's own applications. Made by [`Applications::applicant`].
+pub struct ApplicantDesk {
+    s: Applications,
+    caller: Caller,
+    user: UserId,
+}
+
+impl ApplicantDesk {
+    /// Starts a draft with `content`; returns its id.
+    pub async fn create(&self, content: &Application) -> Result<String, AccessError> {
+        let json = match content_json(content) {
+            Ok(j) => j,
+            Err(e) => {
+                return self
+                    .s
+                    .refuse(&self.caller, Action::ApplicationCreate, "applications", e)
+                    .await;
+            }
+        };
+        let id = format!("app-{}", uuid::Uuid::now_v7());
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        sqlx::query(
+            "INSERT INTO applications (id, applicant, state, state_json, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $5)",
+        )
+        .bind(&id)
+        .bind(self.user.as_str())
+        .bind(State::Draft.code())
+        .bind(serde_json::to_string(&State::Draft).unwrap_or_default())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO application_versions (application_id, version, content, saved_at) \
+             VALUES ($1, 1, $2, $3)",
+        )
+        .bind(&id)
+        .bind(&json)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self.caller.event(
+                    Action::ApplicationCreate,
+                    format!("application:{id}"),
+                    Outcome::Allowed,
+                )],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The caller's application `id`, refusing (and auditing) anyone else's.
+    async fn own(&self, id: &str, action: Action) -> Result<ApplicationView, AccessError> {
+        let object = format!("application:{id}");
+        let v = match self.s.load(id).await {
+            Ok(v) => v,
+            Err(e) => return self.s.refuse(&self.caller, action, object, e).await,
+        };
+        if v.applicant != self.user.as_str() {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    action,
+                    object,
+                    AccessDenied::Object("not_own_application").into(),
+                )
+                .await;
+        }
+        Ok(v)
+    }
+
+    /// Saves new content over a draft, or (after a return for changes) as a new
+    /// version: every submitted version is kept.
+    pub async fn save(&self, id: &str, content: &Application) -> Result<i64, AccessError> {
+        let object = format!("application:{id}");
+        let v = self.own(id, Action::ApplicationSave).await?;
+        if !matches!(v.state, State::Draft | State::Returned { .. }) {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationSave,
+                    object,
+                    crate::flow::FlowError::Illegal {
+                        state: v.state.code(),
+                        step: "save",
+                    }
+                    .into(),
+                )
+                .await;
+        }
+        let json = match content_json(content) {
+            Ok(j) => j,
+            Err(e) => {
+                return self
+                    .s
+                    .refuse(&self.caller, Action::ApplicationSave, object, e)
+                    .await;
+            }
+        };
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        let submitted: Option<i64> = sqlx::query_scalar(
+            "SELECT submitted_at FROM application_versions WHERE application_id = $1 AND version = $2",
+        )
+        .bind(id)
+        .bind(v.version)
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = if submitted.is_some() {
+            let n = v.version + 1;
+            sqlx::query(
+                "INSERT INTO application_versions (application_id, version, content, saved_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(n)
+            .bind(&json)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE applications SET version = $1, updated_at = $2 WHERE id = $3")
+                .bind(n)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            n
+        } else {
+            sqlx::query(
+                "UPDATE application_versions SET content = $1, saved_at = $2 \
+                 WHERE application_id = $3 AND version = $4",
+            )
+            .bind(&json)
+            .bind(now)
+            .bind(id)
+            .bind(v.version)
+            .execute(&mut *tx)
+            .await?;
+            v.version
+        };
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self
+                    .caller
+                    .event(Action::ApplicationSave, object, Outcome::Allowed)
+                    .detail(serde_json::json!({ "version": version }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// Submits: the whole form is validated against the catalogue and the handlers'
+    /// accreditations, and every problem is named at once.
+    pub async fn submit(&self, id: &str) -> Result<State, AccessError> {
+        let object = format!("application:{id}");
+        let v = self.own(id, Action::ApplicationStep).await?;
+        let entries = renkei_catalog::datasets(&self.s.store)
+            .await
+            .map_err(Box::new)?;
+        let schema = CatalogSchema::new(&entries);
+        let today = self.s.today();
+        let mut standings = std::collections::BTreeMap::new();
+        for h in &v.content.handlers {
+            let a = self.s.accreditation(h).await?;
+            standings.insert(h.clone(), standing(a.as_ref(), today).is_current());
+        }
+        let problems: Vec<Problem> = validate(&v.content, &schema, &|u| {
+            standings.get(u).copied().unwrap_or(false)
+        });
+        if !problems.is_empty() {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationStep,
+                    object,
+                    AccessError::Invalid(problems),
+                )
+                .await;
+        }
+        let facts = self.s.facts(&v).await;
+        self.s
+            .step(
+                &self.caller,
+                id,
+                Actor::Applicant,
+                Step::Submit,
+                &facts,
+                serde_json::json!({ "version": v.version }),
+                Some(("submitted", v.version)),
+            )
+            .await
+    }
+
+    /// Withdraws the application.
+    pub async fn withdraw(&self, id: &str) -> Result<State, AccessError> {
+        let v = self.own(id, Action::ApplicationStep).await?;
+        let facts = self.s.facts(&v).await;
+        self.s
+            .step(
+                &self.caller,
+                id,
+                Actor::Applicant,
+                Step::Withdraw,
+                &facts,
+                serde_json::json!({}),
+                None,
+            )
+            .await
+    }
+
+    /// One of the caller's applications, with its history. The read is audited.
+    pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
+        self.own(id, Action::ApplicationRead).await?;
+        self.s.read_audited(&self.caller, id).await
+    }
+
+    /// The caller's applications.
+    pub async fn mine(&self) -> Result<Vec<ApplicationView>, AccessError> {
+        self.s.list(Some(self.user.as_str())).await
+    }
+}
+
+// ----- the secretariat ---------------------------------------------------------------
+
+/// The secretariat's work. Made by [`Applications::secretariat`].
+pub struct SecretariatDesk {
+    s: Applications,
+    caller: Caller,
+}
+
+impl SecretariatDesk {
+    /// Appoints `user` to the committee (or changes their recorded attributes).
+    pub async fn appoint(&self, member: &Member) -> Result<(), AccessError> {
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        sqlx::query("DELETE FROM committee_members WHERE user_id = $1")
+            .bind(&member.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO committee_members (user_id, expertise, external, sex, appointed_at, appointed_by) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&member.id)
+        .bind(member.expertise.code())
+        .bind(i64::from(member.external))
+        .bind(match member.sex {
+            Sex::Female => "female",
+            Sex::Male => "male",
+        })
+        .bind(now)
+        .bind(self.caller.actor().id)
+        .execute(&mut *tx)
+        .await?;
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self
+                    .caller
+                    .event(
+                        Action::CommitteeMember,
+                        format!("user:{}", member.id),
+                        Outcome::Allowed,
+                    )
+                    .detail(serde_json::json!({
+                        "appointed": true,
+                        "expertise": member.expertise.code(),
+                        "external": member.external,
+                    }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes `user` from the committee.
+    pub async fn dismiss(&self, user: &str) -> Result<bool, AccessError> {
+        let mut tx = self.s.store.begin().await?;
+        let n = sqlx::query("DELETE FROM committee_members WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            self.s
+                .audit
+                .append_in(
+                    &mut tx,
+                    &[self
+                        .caller
+                        .event(
+                            Action::CommitteeMember,
+                            format!("user:{user}"),
+                            Outcome::Allowed,
+                        )
+                        .detail(serde_json::json!({ "appointed": false }))],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// The committee as appointed, and the requirements it fails (empty: none).
+    pub async fn roster(
+        &self,
+    ) -> Result<(Vec<Member>, Vec<crate::committee::Requirement>), AccessError> {
+        let members = self.s.roster().await?;
+        let unmet = crate::committee::unmet(&members);
+        Ok((members, unmet))
+    }
+
+    /// Records (or renews) an accreditation.
+    pub async fn accredit(&self, a: &Accreditation) -> Result<(), AccessError> {
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        sqlx::query("DELETE FROM accreditations WHERE user_id = $1")
+            .bind(&a.user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO accreditations (user_id, course, trained_on, pledge_signed_on, institution, \
+             safety_measures, expires_on, revoked_on, revoked_reason, recorded_at, recorded_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&a.user)
+        .bind(&a.course)
+        .bind(a.trained_on.map(format_date))
+        .bind(a.pledge_signed_on.map(format_date))
+        .bind(&a.institution)
+        .bind(&a.safety_measures)
+        .bind(format_date(a.expires_on))
+        .bind(a.revoked.as_ref().map(|(d, _)| format_date(*d)))
+        .bind(a.revoked.as_ref().map(|(_, r)| r.clone()))
+        .bind(now)
+        .bind(self.caller.actor().id)
+        .execute(&mut *tx)
+        .await?;
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self
+                    .caller
+                    .event(
+                        Action::AccreditationRecord,
+                        format!("user:{}", a.user),
+                        Outcome::Allowed,
+                    )
+                    .detail(serde_json::json!({ "expires_on": format_date(a.expires_on) }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes `user`'s accreditation from today: access stops at once.
+    pub async fn revoke(&self, user: &str, reason: &str) -> Result<(), AccessError> {
+        let object = format!("user:{user}");
+        if reason.trim().is_empty() {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::AccreditationRevoke,
+                    object,
+                    AccessError::BadInput("a revocation needs its reason".into()),
+                )
+                .await;
+        }
+        let mut tx = self.s.store.begin().await?;
+        let n = sqlx::query(
+            "UPDATE accreditations SET revoked_on = $1, revoked_reason = $2 WHERE user_id = $3",
+        )
+        .bind(format_date(self.s.today()))
+        .bind(reason)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            drop(tx);
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::AccreditationRevoke,
+                    object,
+                    AccessError::BadInput(format!("{user} holds no accreditation")),
+                )
+                .await;
+        }
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self
+                    .caller
+                    .event(Action::AccreditationRevoke, object, Outcome::Allowed)
+                    .detail(serde_json::json!({ "reason": reason }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where `user` stands today.
+    pub async fn standing(&self, user: &str) -> Result<Standing, AccessError> {
+        Ok(standing(
+            self.s.accreditation(user).await?.as_ref(),
+            self.s.today(),
+        ))
+    }
+
+    /// Every application.
+    pub async fn all(&self) -> Result<Vec<ApplicationView>, AccessError> {
+        self.s.list(None).await
+    }
+
+    /// One application, with its history. The read is audited.
+    pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
+        match self.s.read_audited(&self.caller, id).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.s
+                    .refuse(
+                        &self.caller,
+                        Action::ApplicationRead,
+                        format!("application:{id}"),
+                        e,
+                    )
+                    .await
+            }
+        }
+    }
+
+    async fn simple(
+        &self,
+        id: &str,
+        step: Step,
+        detail: serde_json::Value,
+    ) -> Result<State, AccessError> {
+        let v = match self.s.load(id).await {
+            Ok(v) => v,
+            Err(e) => {
+                return self
+                    .s
+                    .refuse(
+                        &self.caller,
+                        Action::ApplicationStep,
+                        format!("application:{id}"),
+                        e,
+                    )
+                    .await;
+            }
+        };
+        let facts = self.s.facts(&v).await;
+        self.s
+            .step(
+                &self.caller,
+                id,
+                Actor::Secretariat,
+                step,
+                &facts,
+                detail,
+                None,
+            )
+            .await
+    }
+
+    /// Returns a submitted application for changes, saying what is needed.
+    pub async fn return_for_changes(&self, id: &str, reason: &str) -> Result<State, AccessError> {
+        if reason.trim().is_empty() {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationStep,
+                    format!("application:{id}"),
+                    AccessError::BadInput("a return needs its reason".into()),
+                )
+                .await;
+        }
+        self.simple(id, Step::Return, serde_json::json!({ "reason": reason }))
+            .await
+    }
+
+    /// Puts a submitted application on a meeting's agenda (or, for an amendment, to
+    /// expedited review by designated members).
+    pub async fn send_to_meeting(
+        &self,
+        id: &str,
+        meeting: &str,
+        expedited: bool,
+    ) -> Result<State, AccessError> {
+        self.simple(
+            id,
+            Step::SendToMeeting {
+                meeting: meeting.to_owned(),
+                expedited,
+            },
+            serde_json::json!({ "meeting": meeting, "expedited": expedited }),
+        )
+        .await
+    }
+
+    /// Records the committee's decision, taken by the members `present`. The applicant
+    /// and everyone named on the application, and members who declared a conflict,
+    /// are recused; the rest must meet every requirement of the guideline, or nothing
+    /// is recorded and each unmet requirement is named.
+    pub async fn decide(
+        &self,
+        id: &str,
+        decision: Decision,
+        present: &[String],
+        reasons: &str,
+    ) -> Result<State, AccessError> {
+        let object = format!("application:{id}");
+        let v = match self.s.load(id).await {
+            Ok(v) => v,
+            Err(e) => {
+                return self
+                    .s
+                    .refuse(&self.caller, Action::ApplicationStep, object, e)
+                    .await;
+            }
+        };
+        let roster = self.s.roster().await?;
+        let mut sitting_members = Vec::new();
+        for p in present {
+            match roster.iter().find(|m| &m.id == p) {
+                Some(m) => sitting_members.push(m.clone()),
+                None => {
+                    return self
+                        .s
+                        .refuse(
+                            &self.caller,
+                            Action::ApplicationStep,
+                            object,
+                            AccessError::NotMember(p.clone()),
+                        )
+                        .await;
+                }
+            }
+        }
+        let mut involved: Vec<String> = v.content.handlers.clone();
+        involved.push(v.applicant.clone());
+        let conflicted: Vec<String> = sqlx::query_scalar(
+            "SELECT member_id FROM application_conflicts WHERE application_id = $1 AND conflicted = 1",
+        )
+        .bind(id)
+        .fetch_all(self.s.store.pool())
+        .await?;
+        let sitting = sitting(&sitting_members, &involved, &conflicted);
+        let quorum = match sitting.quorum() {
+            Ok(q) => q,
+            Err(unmet) => {
+                return self
+                    .s
+                    .refuse(
+                        &self.caller,
+                        Action::ApplicationStep,
+                        object,
+                        AccessError::Quorum(unmet),
+                    )
+                    .await;
+            }
+        };
+        let detail = serde_json::json!({
+            "decision": decision,
+            "reasons": reasons,
+            "present": sitting.voting.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            "recused": sitting.recused.iter().map(|(m, why)| {
+                serde_json::json!({ "member": m.id, "why": match why {
+                    Recusal::ConflictOfInterest => "conflict_of_interest",
+                    Recusal::InvolvedInStudy => "involved_in_study",
+                } })
+            }).collect::<Vec<_>>(),
+        });
+        let facts = self.s.facts(&v).await;
+        self.s
+            .step(
+                &self.caller,
+                id,
+                Actor::Secretariat,
+                Step::Decide { decision, quorum },
+                &facts,
+                detail,
+                None,
+            )
+            .await
+    }
+
+    /// Closes a project.
+    pub async fn close(&self, id: &str, reason: &str) -> Result<State, AccessError> {
+        self.simple(id, Step::Close, serde_json::json!({ "reason": reason }))
+            .await
+    }
+}
+
+// ----- committee members -------------------------------------------------------------
+
+/// A committee member's work. Made by [`Applications::member`].
+pub struct MemberDesk {
+    s: Applications,
+    caller: Caller,
+    user: UserId,
+}
+
+impl MemberDesk {
+    /// Declares whether the member has a conflict of interest in application `id`
+    /// (with what it is). A conflicted member is recused automatically.
+    pub async fn declare(
+        &self,
+        id: &str,
+        conflicted: bool,
+        detail: &str,
+    ) -> Result<(), AccessError> {
+        let object = format!("application:{id}");
+        if let Err(e) = self.s.load(id).await {
+            return self
+                .s
+                .refuse(&self.caller, Action::ApplicationConflict, object, e)
+                .await;
+        }
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        sqlx::query(
+            "DELETE FROM application_conflicts WHERE application_id = $1 AND member_id = $2",
+        )
+        .bind(id)
+        .bind(self.user.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO application_conflicts (application_id, member_id, conflicted, detail, declared_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(self.user.as_str())
+        .bind(i64::from(conflicted))
+        .bind(detail)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self
+                    .caller
+                    .event(Action::ApplicationConflict, object, Outcome::Allowed)
+                    .detail(serde_json::json!({ "conflicted": conflicted }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An application that has reached the committee (sent to a meeting, or since),
+    /// with its history; drafts and applications still being screened are not
+    /// theirs to read. The read is audited.
+    pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
+        let object = format!("application:{id}");
+        match self.s.load(id).await {
+            Ok(v) if !matches!(v.state, State::Draft | State::Submitted) => {}
+            Ok(_) => {
+                return self
+                    .s
+                    .refuse(
+                        &self.caller,
+                        Action::ApplicationRead,
+                        object,
+                        AccessDenied::Object("not_before_committee").into(),
+                    )
+                    .await;
+            }
+            Err(e) => {
+                return self
+                    .s
+                    .refuse(&self.caller, Action::ApplicationRead, object, e)
+                    .await;
+            }
+        }
+        self.s.read_audited(&self.caller, id).await
+    }
+}
+
+// ----- custodians --------------------------------------------------------------------
+
+/// A custodian's confirmations. Made by [`Applications::custodian`].
+pub struct CustodianDesk {
+    s: Applications,
+    caller: Caller,
+    held: BTreeSet<String>,
+}
+
+impl CustodianDesk {
+    async fn answer(
+        &self,
+        id: &str,
+        dataset: &str,
+        confirm: bool,
+        reason: &str,
+    ) -> Result<State, AccessError> {
+        let v = match self.s.load(id).await {
+            Ok(v) => v,
+            Err(e) => {
+                return self
+                    .s
+                    .refuse(
+                        &self.caller,
+                        Action::ApplicationStep,
+                        format!("application:{id}"),
+                        e,
+                    )
+                    .await;
+            }
+        };
+        let facts = self.s.facts(&v).await;
+        let step = if confirm {
+            Step::Confirm {
+                dataset: dataset.to_owned(),
+            }
+        } else {
+            Step::Refuse {
+                dataset: dataset.to_owned(),
+            }
+        };
+        self.s
+            .step(
+                &self.caller,
+                id,
+                Actor::Custodian(self.held.clone()),
+                step,
+                &facts,
+                serde_json::json!({ "dataset": dataset, "reason": reason }),
+                None,
+            )
+            .await
+    }
+
+    /// Confirms the use of `dataset` (theirs) by application `id`.
+    pub async fn confirm(
+        &self,
+        id: &str,
+        dataset: &str,
+        reason: &str,
+    ) -> Result<State, AccessError> {
+        self.answer(id, dataset, true, reason).await
+    }
+
+    /// Refuses the use of `dataset` (theirs) by application `id`, with reasons.
+    pub async fn refuse(
+        &self,
+        id: &str,
+        dataset: &str,
+        reason: &str,
+    ) -> Result<State, AccessError> {
+        if reason.trim().is_empty() {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationStep,
+                    format!("application:{id}"),
+                    AccessError::BadInput("a refusal needs its reasons".into()),
+                )
+                .await;
+        }
+        self.answer(id, dataset, false, reason).await
+    }
+
+    /// The datasets this custodian answers for.
+    pub fn held(&self) -> &BTreeSet<String> {
+        &self.held
+    }
+}

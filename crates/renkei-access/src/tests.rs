@@ -1,0 +1,466 @@
+//! The service on SQLite and PostgreSQL: the whole way from a draft to a permit and
+//! closure, with every refusal on the way named and audited.
+
+use crate::accreditation::{Accreditation, Standing};
+use crate::application::{Application, DataRequest, Purpose, TableRequest};
+use crate::committee::{Expertise, Member, Requirement, Sex};
+use crate::flow::{Decision, State};
+use crate::{AccessError, Applications};
+use renkei_audit::Audit;
+use renkei_core::time::{ManualClock, Timestamp};
+use renkei_core::{AuthMethod, Caller, Coded as _, Role, UserId, Username};
+use renkei_crypto::{KeyStore, RootKey};
+use renkei_store::{Store, sqlx, store_test};
+use std::sync::Arc;
+use time::macros::date;
+
+struct W {
+    store: Store,
+    apps: Applications,
+}
+
+fn caller(id: &str, roles: &[Role]) -> Caller {
+    Caller::user(
+        UserId::from_stored(id.into()),
+        Username::parse(&format!("user{id}")).unwrap(),
+        roles.to_vec(),
+        AuthMethod::SessionMfa,
+        "req",
+    )
+}
+
+async fn world(store: &Store) -> W {
+    // 2026-11-29 12:00 JST.
+    let clock = ManualClock::new(Timestamp::from_secs(1_795_921_200));
+    let keys = Arc::new(KeyStore::from_keys(RootKey::generate(), None));
+    let audit = Audit::new(store.clone(), keys, Arc::new(clock.clone()), None);
+    for u in [
+        "r1", "r2", "sec", "m1", "m2", "m3", "m4", "m5", "m6", "c1", "c2", "stranger",
+    ] {
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, status, created_at, updated_at) \
+             VALUES ($1, $1, $1, '', 'active', 0, 0)",
+        )
+        .bind(u)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    let mut tx = store.begin().await.unwrap();
+    for id in ["ndb_claims", "deaths"] {
+        renkei_catalog::ensure_dataset(
+            &mut tx,
+            &renkei_catalog::builtin(id).unwrap(),
+            "k",
+            Timestamp(0),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    for (d, u) in [("deaths", "c1"), ("ndb_claims", "c2")] {
+        sqlx::query(
+            "INSERT INTO dataset_custodians (dataset_id, user_id, assigned_at, assigned_by) VALUES ($1, $2, 0, 'test')",
+        )
+        .bind(d)
+        .bind(u)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    W {
+        store: store.clone(),
+        apps: Applications::new(store.clone(), audit, Arc::new(clock)),
+    }
+}
+
+fn member(id: &str, expertise: Expertise, external: bool, sex: Sex) -> Member {
+    Member {
+        id: id.into(),
+        expertise,
+        external,
+        sex,
+    }
+}
+
+fn accreditation(user: &str) -> Accreditation {
+    Accreditation {
+        user: user.into(),
+        course: "利用者研修".into(),
+        trained_on: Some(date!(2026 - 04 - 01)),
+        pledge_signed_on: Some(date!(2026 - 04 - 01)),
+        institution: "合成大学".into(),
+        safety_measures: "施錠した分析室".into(),
+        expires_on: date!(2027 - 03 - 31),
+        revoked: None,
+    }
+}
+
+fn content() -> Application {
+    Application {
+        title: "糖尿病の受療と死亡".into(),
+        institution: "合成大学".into(),
+        handlers: vec!["r1".into(), "r2".into()],
+        purpose: Some(Purpose::Research),
+        purpose_text: "受療と死亡の関連".into(),
+        summary_ja: "糖尿病の人の受診と死因の関係を調べます。".into(),
+        public_interest: "重症化予防".into(),
+        commercial: Some(false),
+        why_pseudonymized: "個人単位の連結のため".into(),
+        methods: "コホート研究".into(),
+        data: vec![
+            DataRequest {
+                dataset: "ndb_claims".into(),
+                tables: vec![TableRequest {
+                    table: "receipts".into(),
+                    variables: vec!["sex".into(), "age_band".into()],
+                }],
+                ..Default::default()
+            },
+            DataRequest {
+                dataset: "deaths".into(),
+                tables: vec![TableRequest {
+                    table: "deaths".into(),
+                    variables: vec!["sex".into()],
+                }],
+                ..Default::default()
+            },
+        ],
+        linkage_reason: "転帰を得るため".into(),
+        use_from: Some(date!(2027 - 01 - 01)),
+        use_to: Some(date!(2027 - 12 - 31)),
+        place_of_use: "Visiting".into(),
+        publication_plan: "論文".into(),
+        safety_measures: "施錠".into(),
+        conflicts_of_interest: "なし".into(),
+        ..Default::default()
+    }
+}
+
+async fn audit_rows(store: &Store) -> Vec<(String, String, String, String)> {
+    sqlx::query_as("SELECT action, object, outcome, reason FROM audit_log ORDER BY seq")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+/// The whole way: draft → submit (refused until complete and everyone accredited) →
+/// return → resubmit → a meeting short of the guideline (refused, reasons named) → a
+/// recusal → approval with conditions → each custodian confirms their own dataset →
+/// permit → closure; every step in the history and the audit log.
+async fn from_draft_to_permit_and_closure(store: Store) {
+    let w = world(&store).await;
+    let researcher = caller("r1", &[Role::Researcher]);
+    let sec = w
+        .apps
+        .secretariat(&caller("sec", &[Role::Secretariat]))
+        .await
+        .unwrap();
+    let me = w.apps.applicant(&researcher).await.unwrap();
+
+    // A draft is saved as it is; submitting names every problem at once.
+    let mut draft = content();
+    draft.title.clear();
+    let id = me.create(&draft).await.unwrap();
+    let err = me.submit(&id).await.unwrap_err();
+    assert_eq!(err.code(), "application_incomplete");
+    let AccessError::Invalid(problems) = &err else {
+        panic!("{err:?}")
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["title", "handlers[0]", "handlers[1]"],
+        "{problems:?}"
+    );
+    assert_eq!(problems[1].code, "not_accredited");
+
+    // With the title and accreditations, it goes in.
+    sec.accredit(&accreditation("r1")).await.unwrap();
+    sec.accredit(&accreditation("r2")).await.unwrap();
+    assert_eq!(
+        me.save(&id, &content()).await.unwrap(),
+        1,
+        "a draft is saved over itself"
+    );
+    assert_eq!(me.submit(&id).await.unwrap(), State::Submitted);
+
+    // Returned for changes: the next save is a new version; the first is kept.
+    sec.return_for_changes(&id, "公表計画を具体的に")
+        .await
+        .unwrap();
+    let mut changed = content();
+    changed.publication_plan = "2028年に論文と公開報告書".into();
+    assert_eq!(me.save(&id, &changed).await.unwrap(), 2);
+    assert_eq!(me.submit(&id).await.unwrap(), State::Submitted);
+    sec.send_to_meeting(&id, "第12回委員会", false)
+        .await
+        .unwrap();
+
+    // The committee: five members who meet the guideline, one of them conflicted,
+    // and r2 (named on the application) appointed too.
+    for m in [
+        member("m1", Expertise::NaturalScience, false, Sex::Male),
+        member("m2", Expertise::HumanitiesSocial, true, Sex::Female),
+        member("m3", Expertise::GeneralPublic, true, Sex::Male),
+        member("m4", Expertise::NaturalScience, false, Sex::Female),
+        member("m5", Expertise::NaturalScience, false, Sex::Male),
+        member("r2", Expertise::GeneralPublic, true, Sex::Female),
+    ] {
+        sec.appoint(&m).await.unwrap();
+    }
+    assert_eq!(sec.roster().await.unwrap().1, vec![]);
+    let m5 = w
+        .apps
+        .member(&caller("m5", &[Role::CommitteeMember]))
+        .await
+        .unwrap();
+    m5.declare(&id, true, "共同研究者").await.unwrap();
+    let present: Vec<String> = ["m1", "m2", "m3", "m4", "m5", "r2"]
+        .map(String::from)
+        .to_vec();
+    // m5 (conflict) and r2 (involved) are recused: four remain.
+    let err = sec
+        .decide(&id, Decision::Approve, &present, "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "quorum_not_met");
+    let AccessError::Quorum(unmet) = &err else {
+        panic!()
+    };
+    assert_eq!(unmet, &[Requirement::FiveMembers]);
+    // A sixth member comes; the decision is recorded with who sat and who did not.
+    sec.appoint(&member("m6", Expertise::HumanitiesSocial, false, Sex::Male))
+        .await
+        .unwrap();
+    let mut present = present;
+    present.push("m6".into());
+    let state = sec
+        .decide(
+            &id,
+            Decision::ApproveWithConditions {
+                conditions: vec!["公表前に事務局へ報告".into()],
+            },
+            &present,
+            "公益性が高い",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(state, State::Approved { .. }));
+
+    // Custodians confirm, each only their own dataset.
+    let c1 = w
+        .apps
+        .custodian(&caller("c1", &[Role::Custodian]))
+        .await
+        .unwrap();
+    let c2 = w
+        .apps
+        .custodian(&caller("c2", &[Role::Custodian]))
+        .await
+        .unwrap();
+    let err = c1.confirm(&id, "ndb_claims", "").await.unwrap_err();
+    assert_eq!(err.code(), "not_custodian");
+    c1.confirm(&id, "deaths", "").await.unwrap();
+    let state = c2.confirm(&id, "ndb_claims", "").await.unwrap();
+    assert_eq!(
+        state,
+        State::Permitted {
+            conditions: vec!["公表前に事務局へ報告".into()]
+        }
+    );
+    assert_eq!(sec.close(&id, "期間満了").await.unwrap(), State::Closed);
+
+    // The history, as the applicant sees it.
+    let v = me.view(&id).await.unwrap();
+    let steps: Vec<&str> = v.history.iter().map(|h| h.step.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "submit",
+            "return",
+            "submit",
+            "send_to_meeting",
+            "decide",
+            "confirm",
+            "confirm",
+            "close"
+        ]
+    );
+    assert_eq!(v.history[1].detail["reason"], "公表計画を具体的に");
+    let decided = &v.history[4].detail;
+    assert_eq!(decided["recused"].as_array().unwrap().len(), 2, "{decided}");
+    assert_eq!(decided["present"].as_array().unwrap().len(), 5);
+    assert_eq!(v.version, 2);
+    let kept: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM application_versions WHERE application_id = $1")
+            .bind(&id)
+            .fetch_one(w.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(kept, 2);
+
+    // Every refusal on the way is in the log, with its reason.
+    let rows = audit_rows(&w.store).await;
+    let denied: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.2 == "denied")
+        .map(|r| r.3.as_str())
+        .collect();
+    assert_eq!(
+        denied,
+        ["application_incomplete", "quorum_not_met", "not_custodian"]
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.0 == "application.step" && r.2 == "allowed")
+            .count(),
+        8
+    );
+}
+
+/// Nobody reaches another's application or a step that is not theirs, and each
+/// refusal is audited.
+async fn objects_belong_to_their_people(store: Store) {
+    let w = world(&store).await;
+    let mine = w
+        .apps
+        .applicant(&caller("r1", &[Role::Researcher]))
+        .await
+        .unwrap();
+    let id = mine.create(&content()).await.unwrap();
+    let other = w
+        .apps
+        .applicant(&caller("stranger", &[Role::Researcher]))
+        .await
+        .unwrap();
+    for err in [
+        other.view(&id).await.unwrap_err(),
+        other.save(&id, &content()).await.unwrap_err(),
+        other.submit(&id).await.unwrap_err(),
+        other.withdraw(&id).await.unwrap_err(),
+    ] {
+        assert_eq!(err.code(), "not_own_application");
+    }
+    assert!(other.mine().await.unwrap().is_empty());
+    // Desks by permission.
+    let err = w
+        .apps
+        .secretariat(&caller("r1", &[Role::Researcher]))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "permission_missing");
+    let err = w
+        .apps
+        .member(&caller("m1", &[Role::CommitteeMember]))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.code(),
+        "not_on_roster",
+        "a member must be appointed first"
+    );
+    let sec = w
+        .apps
+        .secretariat(&caller("sec", &[Role::Secretariat]))
+        .await
+        .unwrap();
+    sec.appoint(&member("m1", Expertise::NaturalScience, false, Sex::Male))
+        .await
+        .unwrap();
+    let m1 = w
+        .apps
+        .member(&caller("m1", &[Role::CommitteeMember]))
+        .await
+        .unwrap();
+    assert_eq!(
+        m1.view(&id).await.unwrap_err().code(),
+        "not_before_committee",
+        "a draft is the applicant's alone"
+    );
+    // Steps out of turn.
+    assert_eq!(
+        sec.send_to_meeting(&id, "m", false)
+            .await
+            .unwrap_err()
+            .code(),
+        "illegal_step"
+    );
+    assert_eq!(
+        sec.send_to_meeting("app-nope", "m", false)
+            .await
+            .unwrap_err()
+            .code(),
+        "no_such_application"
+    );
+    let rows = audit_rows(&w.store).await;
+    let denied: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.2 == "denied")
+        .map(|r| r.3.as_str())
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            "not_own_application",
+            "not_own_application",
+            "not_own_application",
+            "not_own_application",
+            "permission_missing",
+            "not_on_roster",
+            "not_before_committee",
+            "illegal_step",
+            "no_such_application",
+        ]
+    );
+    // Nothing of the refused steps was stored.
+    assert_eq!(mine.view(&id).await.unwrap().state, State::Draft);
+}
+
+/// A revoked accreditation counts at once; an oversized application is refused and
+/// leaves nothing behind.
+async fn accreditation_and_limits(store: Store) {
+    let w = world(&store).await;
+    let sec = w
+        .apps
+        .secretariat(&caller("sec", &[Role::Secretariat]))
+        .await
+        .unwrap();
+    sec.accredit(&accreditation("r1")).await.unwrap();
+    assert!(
+        w.apps
+            .my_standing(&caller("r1", &[Role::Researcher]))
+            .await
+            .unwrap()
+            .is_current()
+    );
+    assert_eq!(
+        sec.revoke("r1", " ").await.unwrap_err().code(),
+        "invalid_input"
+    );
+    sec.revoke("r1", "目的外利用").await.unwrap();
+    assert!(matches!(
+        w.apps
+            .my_standing(&caller("r1", &[Role::Researcher]))
+            .await
+            .unwrap(),
+        Standing::Revoked { .. }
+    ));
+    let me = w
+        .apps
+        .applicant(&caller("r1", &[Role::Researcher]))
+        .await
+        .unwrap();
+    let mut big = content();
+    big.methods = "x".repeat(crate::MAX_CONTENT_BYTES);
+    assert_eq!(me.create(&big).await.unwrap_err().code(), "invalid_input");
+    assert!(me.mine().await.unwrap().is_empty());
+}
+
+store_test!(
+    from_draft_to_permit_and_closure,
+    objects_belong_to_their_people,
+    accreditation_and_limits
+);

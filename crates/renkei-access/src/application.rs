@@ -5,8 +5,9 @@
 //! publication, requested data with its period and extraction conditions, period and
 //! place of use, safety measures, the people who will handle the data) and what the
 //! platform adds (the public-interest statement, why pseudonymized data, brought-in
-//! software with its hash, conflicts of interest). A draft may be incomplete; at
-//! submission [`validate`] names every missing or invalid field at once.
+//! software with its hash, conflicts of interest). A draft may be incomplete (every
+//! field may be left out); at submission [`validate`] names every missing or invalid
+//! field at once.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -52,6 +53,7 @@ impl Purpose {
 
 /// Rows of one table to extract: variables and row filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TableRequest {
     /// The table.
     pub table: String,
@@ -61,6 +63,7 @@ pub struct TableRequest {
 
 /// What is requested of one dataset.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DataRequest {
     /// The dataset's catalogue id.
     pub dataset: String,
@@ -78,6 +81,7 @@ pub struct DataRequest {
 
 /// A piece of software brought into the analysis environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Software {
     /// Its name.
     pub name: String,
@@ -89,6 +93,7 @@ pub struct Software {
 
 /// The application's content, as the applicant writes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Application {
     /// The study's title (ja).
     pub title: String,

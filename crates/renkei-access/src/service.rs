@@ -48,6 +48,12 @@ pub struct ApplicationView {
     pub version: i64,
     /// The content of that version.
     pub content: Application,
+    /// When that version was last saved (microseconds).
+    pub saved_at: i64,
+    /// The content as stored: a submission checks it did not change after it was
+    /// validated.
+    #[serde(skip)]
+    stored: String,
     /// Its history, oldest first.
     pub history: Vec<HistoryEntry>,
 }
@@ -242,7 +248,7 @@ impl Applications {
 
     async fn load(&self, id: &str) -> Result<ApplicationView, AccessError> {
         let row = sqlx::query(
-            "SELECT a.id, a.applicant, a.state_json, a.version, v.content FROM applications a \
+            "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at FROM applications a \
              JOIN application_versions v ON v.application_id = a.id AND v.version = a.version \
              WHERE a.id = $1",
         )
@@ -279,6 +285,8 @@ impl Applications {
             version: row.try_get(3)?,
             content: serde_json::from_str(&content)
                 .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?,
+            saved_at: row.try_get(5)?,
+            stored: content.clone(),
             history,
         })
     }
@@ -326,8 +334,8 @@ impl Applications {
 
     /// Takes `step` on application `id` as `actor`: locks the application, runs the
     /// state machine, stores the new state, and records the step in the history and
-    /// the audit log in the same transaction. `extra` runs inside that transaction
-    /// after the state machine agreed (marking a version submitted, for example).
+    /// the audit log in the same transaction. `extra` (version, content validated)
+    /// marks that version submitted, if its content is still what was validated.
     #[allow(clippy::too_many_arguments)]
     async fn step(
         &self,
@@ -337,7 +345,7 @@ impl Applications {
         step: Step,
         facts: &Facts,
         detail: serde_json::Value,
-        extra: Option<(&str, i64)>,
+        extra: Option<(i64, &str)>,
     ) -> Result<State, AccessError> {
         let object = format!("application:{id}");
         let code = step.code();
@@ -385,16 +393,34 @@ impl Applications {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if let Some(("submitted", version)) = extra {
-            sqlx::query(
+        if let Some((version, validated)) = extra {
+            // The content validated is the content submitted: a save in between
+            // makes this submission fail rather than slip through unchecked.
+            let marked = sqlx::query(
                 "UPDATE application_versions SET submitted_at = $1 \
-                 WHERE application_id = $2 AND version = $3",
+                 WHERE application_id = $2 AND version = $3 AND content = $4",
             )
             .bind(now)
             .bind(id)
             .bind(version)
+            .bind(validated)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if marked != 1 {
+                drop(tx);
+                return self
+                    .refuse(
+                        caller,
+                        Action::ApplicationStep,
+                        object,
+                        AccessError::BadInput(
+                            "the application changed while it was being submitted; submit again"
+                                .into(),
+                        ),
+                    )
+                    .await;
+            }
         }
         let detail = with_states(detail, &state, &after);
         history(&mut tx, id, now, caller, code, &after, &detail).await?;
@@ -613,6 +639,39 @@ impl ApplicantDesk {
         };
         let now = self.s.clock.now().micros();
         let mut tx = self.s.store.begin().await?;
+        // Lock the application and look again: a submission may have come between.
+        sqlx::query("UPDATE applications SET updated_at = updated_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query("SELECT state_json, version FROM applications WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let state_now: String = row.try_get(0)?;
+        let version_now: i64 = row.try_get(1)?;
+        let state_now: State = serde_json::from_str(&state_now)
+            .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?;
+        if !matches!(state_now, State::Draft | State::Returned { .. }) {
+            drop(tx);
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationSave,
+                    object,
+                    crate::flow::FlowError::Illegal {
+                        state: state_now.code(),
+                        step: "save",
+                    }
+                    .into(),
+                )
+                .await;
+        }
+        let v = ApplicationView {
+            version: version_now,
+            ..v
+        };
         let submitted: Option<i64> = sqlx::query_scalar(
             "SELECT submitted_at FROM application_versions WHERE application_id = $1 AND version = $2",
         )
@@ -704,7 +763,7 @@ impl ApplicantDesk {
                 Step::Submit,
                 &facts,
                 serde_json::json!({ "version": v.version }),
-                Some(("submitted", v.version)),
+                Some((v.version, v.stored.as_str())),
             )
             .await
     }
@@ -1044,6 +1103,16 @@ impl SecretariatDesk {
                     .await;
             }
         };
+        if !matches!(v.state, State::InReview { .. }) {
+            let e = crate::flow::FlowError::Illegal {
+                state: v.state.code(),
+                step: "decide",
+            };
+            return self
+                .s
+                .refuse(&self.caller, Action::ApplicationStep, object, e.into())
+                .await;
+        }
         let roster = self.s.roster().await?;
         let mut sitting_members = Vec::new();
         for p in present {
@@ -1176,6 +1245,17 @@ impl MemberDesk {
         Ok(())
     }
 
+    /// Applications on the committee's agenda (sent to a meeting, not yet decided).
+    pub async fn agenda(&self) -> Result<Vec<ApplicationView>, AccessError> {
+        Ok(self
+            .s
+            .list(None)
+            .await?
+            .into_iter()
+            .filter(|v| matches!(v.state, State::InReview { .. }))
+            .collect())
+    }
+
     /// An application that has reached the committee (sent to a meeting, or since),
     /// with its history; drafts and applications still being screened are not
     /// theirs to read. The read is audited.
@@ -1288,6 +1368,53 @@ impl CustodianDesk {
                 .await;
         }
         self.answer(id, dataset, false, reason).await
+    }
+
+    /// An application that asks for one of the custodian's datasets, once the committee
+    /// has approved it (or since). The read is audited.
+    pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
+        let object = format!("application:{id}");
+        let refusal = match self.s.load(id).await {
+            Ok(v)
+                if !v
+                    .content
+                    .data
+                    .iter()
+                    .any(|d| self.held.contains(&d.dataset)) =>
+            {
+                AccessDenied::Object("not_custodian").into()
+            }
+            Ok(v)
+                if matches!(
+                    v.state,
+                    State::Draft
+                        | State::Submitted
+                        | State::Returned { .. }
+                        | State::InReview { .. }
+                ) =>
+            {
+                AccessDenied::Object("not_approved_yet").into()
+            }
+            Ok(_) => return self.s.read_audited(&self.caller, id).await,
+            Err(e) => e,
+        };
+        self.s
+            .refuse(&self.caller, Action::ApplicationRead, object, refusal)
+            .await
+    }
+
+    /// Applications waiting for this custodian's answer.
+    pub async fn pending(&self) -> Result<Vec<ApplicationView>, AccessError> {
+        Ok(self
+            .s
+            .list(None)
+            .await?
+            .into_iter()
+            .filter(|v| {
+                matches!(&v.state, State::Approved { pending, .. }
+                    if pending.iter().any(|d| self.held.contains(d)))
+            })
+            .collect())
     }
 
     /// The datasets this custodian answers for.

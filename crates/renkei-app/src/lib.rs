@@ -73,6 +73,8 @@ pub struct App {
     pub accounts: Accounts,
     /// The catalogue.
     pub catalog: Catalog,
+    /// Applications for access and their review.
+    pub applications: renkei_access::Applications,
     /// Ingest into encrypted dataset versions.
     pub ingestor: renkei_ingest::Ingestor,
     /// Data at rest: checked readers, destroyable keys.
@@ -161,6 +163,8 @@ impl App {
             clock.clone(),
         );
         let catalog = Catalog::new(store.clone(), audit.clone());
+        let applications =
+            renkei_access::Applications::new(store.clone(), audit.clone(), clock.clone());
         // A writer killed mid-way leaves a staging directory; the previous version was
         // never touched, so the leftovers just go.
         let cleaned = data.clean_staging().map_err(|e| AppError::Io {
@@ -178,6 +182,7 @@ impl App {
             audit,
             accounts,
             catalog,
+            applications,
             ingestor,
             data,
             clock,

@@ -5,6 +5,7 @@
 //! or, from a browser, with the session cookie plus the `X-CSRF-Token` header for any
 //! state-changing call.
 
+use crate::access_api as acc;
 use crate::context::RequestContext;
 use crate::wire::DatasetOut;
 use crate::{AppError, AppState};
@@ -511,11 +512,20 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Renkei API", description = "Renkei information linkage platform. Authenticate with an API token: `Authorization: Bearer rkt_...`."),
-    paths(me, users, audit_entries, audit_verify, audit_checkpoint, audit_chain, audit_witness, catalog_datasets, catalog_dataset, catalog_linkage),
-    components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, CheckpointOut, ChainEntryOut, WitnessIn, ErrorBody, ErrorDetail, LinkOut)),
+    paths(me, users, audit_entries, audit_verify, audit_checkpoint, audit_chain, audit_witness, catalog_datasets, catalog_dataset, catalog_linkage,
+        acc::mine, acc::create, acc::view, acc::save, acc::submit, acc::withdraw, acc::my_standing,
+        acc::review_all, acc::review_view, acc::review_return, acc::review_meeting, acc::review_decision, acc::review_close,
+        acc::roster, acc::appoint, acc::dismiss, acc::accredit, acc::revoke,
+        acc::agenda, acc::member_view, acc::conflict,
+        acc::custody_pending, acc::custody_view, acc::confirm, acc::refuse),
+    components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, CheckpointOut, ChainEntryOut, WitnessIn, ErrorBody, ErrorDetail, LinkOut,
+        acc::ApplicationOut, acc::ApplicationIn, acc::CreatedOut, acc::StateOut, acc::SavedOut, acc::ReasonIn, acc::MeetingIn,
+        acc::DecisionIn, acc::MemberIo, acc::RosterOut, acc::AccreditationIn, acc::StandingOut, acc::ConflictIn, acc::AnswerIn)),
     modifiers(&Security),
     tags((name = "accounts", description = "Who is calling; users and roles"), (name = "audit", description = "The audit log, for the supervisory body"),
-        (name = "catalog", description = "The public dataset catalogue (no authentication); small counts are shown as `<10`"))
+        (name = "catalog", description = "The public dataset catalogue (no authentication); small counts are shown as `<10`"),
+        (name = "applications", description = "A researcher's applications for access to data"),
+        (name = "review", description = "The review of applications: secretariat, committee members, custodians"))
 )]
 struct ApiDoc;
 

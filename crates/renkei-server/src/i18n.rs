@@ -350,6 +350,21 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("err.busy", "ただいま混み合っています。少し待ってからもう一度お試しください。", "The service is busy. Please try again in a moment."),
     ("err.no_roles", "ロールを一つ以上選んでください。", "Choose at least one role."),
     ("err.invalid_input", "入力内容に誤りがあります。", "Something in the input is not right."),
+    ("err.not_custodian", "このデータセットの担当ではありません。", "You are not a custodian of this dataset."),
+    ("err.no_such_application", "申出が見つかりません。", "No such application."),
+    ("err.not_own_application", "ご自身の申出ではありません。", "This application is not yours."),
+    ("err.application_incomplete", "申出に不足または誤りがあります。各項目を確認してください。", "The application has missing or invalid fields; each is listed."),
+    ("err.illegal_step", "申出の現在の状態では、この操作はできません。", "This step is not possible in the application's current state."),
+    ("err.not_your_step", "この手続きは別の担当者が行います。", "This step is someone else's to take."),
+    ("err.not_pending", "このデータセットは確認待ちではありません。", "This dataset is not waiting for confirmation."),
+    ("err.expedited_needs_amendment", "迅速審査は変更申出に限られます。", "Expedited review is for amendments only."),
+    ("err.no_conditions", "条件付き承認には条件を記してください。", "An approval with conditions must state them."),
+    ("err.quorum_not_met", "出席委員（利益相反等による退席後）が委員会の構成要件を満たしていません。", "The members present (after recusals) do not meet the committee's requirements."),
+    ("err.not_committee_member", "委員会の名簿にない人が出席者に含まれています。", "Someone named as present is not on the committee."),
+    ("err.not_on_roster", "委員会の名簿に登録されていません。", "You are not on the committee's roster."),
+    ("err.not_before_committee", "この申出はまだ委員会に付議されていません。", "This application has not reached the committee."),
+    ("err.not_approved_yet", "この申出はまだ委員会で承認されていません。", "This application has not been approved by the committee."),
+    ("err.not_a_user", "利用者としてログインしてください。", "Sign in as a user."),
     ("err.session_error", "セッションを確認できませんでした。", "The session could not be checked."),
 ];
 
@@ -476,6 +491,10 @@ mod tests {
             "throttled",
             "totp_replayed",
             "last_admin",
+            "application_incomplete",
+            "quorum_not_met",
+            "not_own_application",
+            "illegal_step",
         ] {
             assert_ne!(
                 error_message(Lang::Ja, code),

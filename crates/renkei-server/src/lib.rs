@@ -12,6 +12,7 @@
 //! route for every role.
 #![warn(missing_docs)]
 
+mod access_api;
 mod api;
 mod context;
 mod error;

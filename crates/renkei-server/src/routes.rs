@@ -4,7 +4,7 @@
 //! methods, the CSRF token.
 
 use crate::context::{CSRF_HEADER, RequestContext};
-use crate::{AppError, AppState, api, ops, pages};
+use crate::{AppError, AppState, access_api as acc, api, ops, pages};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -53,7 +53,7 @@ fn r(
 fn table() -> Vec<RouteDef> {
     use Access::{MfaPending, Public, SignedIn};
     use Method as M;
-    use Permission::{ManageDatasets, ManageUsers, ReadAudit};
+    use Permission::{Apply, ManageDatasets, ManageReview, ManageUsers, ReadAudit, Review};
     let need = Access::Permission;
     vec![
         // Public pages and assets.
@@ -219,6 +219,155 @@ fn table() -> Vec<RouteDef> {
             "/datasets/{id}/versions/{version}/rejects",
             need(ManageDatasets),
             get(pages::datasets::rejects),
+        ),
+        // Applications: researchers.
+        r(M::GET, "/api/v1/applications", need(Apply), get(acc::mine)),
+        r(
+            M::POST,
+            "/api/v1/applications",
+            need(Apply),
+            post(acc::create),
+        ),
+        r(
+            M::GET,
+            "/api/v1/applications/{id}",
+            need(Apply),
+            get(acc::view),
+        ),
+        r(
+            M::POST,
+            "/api/v1/applications/{id}/content",
+            need(Apply),
+            post(acc::save),
+        ),
+        r(
+            M::POST,
+            "/api/v1/applications/{id}/submit",
+            need(Apply),
+            post(acc::submit),
+        ),
+        r(
+            M::POST,
+            "/api/v1/applications/{id}/withdraw",
+            need(Apply),
+            post(acc::withdraw),
+        ),
+        r(
+            M::GET,
+            "/api/v1/accreditation",
+            SignedIn,
+            get(acc::my_standing),
+        ),
+        // The secretariat.
+        r(
+            M::GET,
+            "/api/v1/review/applications",
+            need(ManageReview),
+            get(acc::review_all),
+        ),
+        r(
+            M::GET,
+            "/api/v1/review/applications/{id}",
+            need(ManageReview),
+            get(acc::review_view),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/applications/{id}/return",
+            need(ManageReview),
+            post(acc::review_return),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/applications/{id}/meeting",
+            need(ManageReview),
+            post(acc::review_meeting),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/applications/{id}/decision",
+            need(ManageReview),
+            post(acc::review_decision),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/applications/{id}/close",
+            need(ManageReview),
+            post(acc::review_close),
+        ),
+        r(
+            M::GET,
+            "/api/v1/review/committee",
+            need(ManageReview),
+            get(acc::roster),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/committee",
+            need(ManageReview),
+            post(acc::appoint),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/committee/{id}/dismiss",
+            need(ManageReview),
+            post(acc::dismiss),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/accreditations",
+            need(ManageReview),
+            post(acc::accredit),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/accreditations/{id}/revoke",
+            need(ManageReview),
+            post(acc::revoke),
+        ),
+        // Committee members.
+        r(
+            M::GET,
+            "/api/v1/committee/applications",
+            need(Review),
+            get(acc::agenda),
+        ),
+        r(
+            M::GET,
+            "/api/v1/committee/applications/{id}",
+            need(Review),
+            get(acc::member_view),
+        ),
+        r(
+            M::POST,
+            "/api/v1/committee/applications/{id}/conflict",
+            need(Review),
+            post(acc::conflict),
+        ),
+        // Custodians' confirmations.
+        r(
+            M::GET,
+            "/api/v1/custody/applications",
+            need(ManageDatasets),
+            get(acc::custody_pending),
+        ),
+        r(
+            M::GET,
+            "/api/v1/custody/applications/{id}",
+            need(ManageDatasets),
+            get(acc::custody_view),
+        ),
+        r(
+            M::POST,
+            "/api/v1/custody/applications/{id}/confirm",
+            need(ManageDatasets),
+            post(acc::confirm),
+        ),
+        r(
+            M::POST,
+            "/api/v1/custody/applications/{id}/refuse",
+            need(ManageDatasets),
+            post(acc::refuse),
         ),
         // Auditor.
         r(M::GET, "/audit", need(ReadAudit), get(pages::audit::log)),

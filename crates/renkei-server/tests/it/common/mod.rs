@@ -99,6 +99,24 @@ impl Fx {
             .unwrap()
     }
 
+    /// An API token (all scopes) for a user made by [`Fx::user`].
+    pub async fn api_token(&self, username: &str) -> String {
+        let session = self.full_token(username).await;
+        let sess = self.app.accounts.resolve_session(&session).await.unwrap();
+        self.app
+            .accounts
+            .create_api_token(
+                &sess.caller("test"),
+                "test",
+                30,
+                renkei_core::TokenScope::All,
+                PW,
+            )
+            .await
+            .unwrap()
+            .1
+    }
+
     /// A password-only session token.
     pub async fn password_token(&self, username: &str) -> String {
         self.app
@@ -235,6 +253,46 @@ impl Client {
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
+    }
+
+    /// A JSON API call with a bearer token; the answer's body parsed as JSON (null
+    /// when empty).
+    pub async fn api(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"));
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let v = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        };
+        (status, v)
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {

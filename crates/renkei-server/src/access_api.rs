@@ -1,0 +1,596 @@
+//! The JSON API of applications and their review: the researcher's applications, the
+//! secretariat's desk, committee members' declarations and custodians' confirmations.
+//! Every rule (whose application, which step, the committee's quorum, which dataset is
+//! whose) is decided by `renkei-access`; these handlers only carry requests to it.
+
+use crate::api::ErrorBody;
+use crate::context::RequestContext;
+use crate::{AppError, AppState};
+use axum::Json;
+use axum::extract::{Path, State};
+use renkei_access::ApplicationView;
+use renkei_access::accreditation::{Accreditation, Standing};
+use renkei_access::application::Application;
+use renkei_access::committee::{Expertise, Member, Sex};
+use renkei_access::flow::{Decision, State as ReviewState};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An application with its state, content and history (see the schema of
+/// `renkei_access::ApplicationView`: `state` is tagged by `state`, content fields as
+/// in the application form).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct ApplicationOut(ApplicationView);
+
+/// The application's content (title, institution, handlers, purpose, purpose_text,
+/// summary_ja, summary_en, public_interest, commercial, why_pseudonymized, methods,
+/// data: [{dataset, tables: [{table, variables}], from, to, ages, conditions}],
+/// linkage_reason, use_from, use_to, place_of_use, publication_plan, safety_measures,
+/// software: [{name, version, sha256}], conflicts_of_interest). Dates are YYYY-MM-DD.
+#[derive(Deserialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct ApplicationIn(Application);
+
+/// A new application's id.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedOut {
+    id: String,
+}
+
+/// Where an application stands after a step (`state` names it; the rest depends on
+/// the state).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct StateOut(ReviewState);
+
+/// A saved version.
+#[derive(Serialize, ToSchema)]
+pub struct SavedOut {
+    version: i64,
+}
+
+/// A reason, where a step takes one.
+#[derive(Deserialize, ToSchema)]
+pub struct ReasonIn {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Putting an application on a meeting's agenda.
+#[derive(Deserialize, ToSchema)]
+pub struct MeetingIn {
+    meeting: String,
+    /// Expedited review by designated members (amendments only).
+    #[serde(default)]
+    expedited: bool,
+}
+
+/// The committee's decision and who took it.
+#[derive(Deserialize, ToSchema)]
+pub struct DecisionIn {
+    /// `approve`, `approve_with_conditions`, `continue_review` or `reject`.
+    decision: String,
+    /// Conditions of an approval with conditions.
+    #[serde(default)]
+    conditions: Vec<String>,
+    /// User ids of the members present.
+    present: Vec<String>,
+    #[serde(default)]
+    reasons: String,
+}
+
+/// A committee member as appointed.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct MemberIo {
+    /// User id.
+    user: String,
+    /// `natural_science`, `humanities_social` or `general_public`.
+    expertise: String,
+    /// From outside the establishing institution.
+    external: bool,
+    /// `female` or `male`.
+    sex: String,
+}
+
+/// The committee's roster and the guideline's requirements it fails.
+#[derive(Serialize, ToSchema)]
+pub struct RosterOut {
+    members: Vec<MemberIo>,
+    /// Codes of unmet requirements (empty: the committee meets the guideline).
+    unmet: Vec<String>,
+}
+
+/// An accreditation (dates YYYY-MM-DD).
+#[derive(Deserialize, ToSchema)]
+pub struct AccreditationIn {
+    user: String,
+    course: String,
+    trained_on: Option<String>,
+    pledge_signed_on: Option<String>,
+    institution: String,
+    safety_measures: String,
+    expires_on: String,
+}
+
+/// Where a person stands as an accredited user (`standing`: none, incomplete,
+/// current, expired, revoked).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct StandingOut(Standing);
+
+/// A conflict-of-interest declaration.
+#[derive(Deserialize, ToSchema)]
+pub struct ConflictIn {
+    conflicted: bool,
+    #[serde(default)]
+    detail: String,
+}
+
+/// A custodian's answer for one dataset.
+#[derive(Deserialize, ToSchema)]
+pub struct AnswerIn {
+    dataset: String,
+    #[serde(default)]
+    reason: String,
+}
+
+fn date(field: &str, s: &str) -> Result<time::Date, AppError> {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
+        renkei_access::AccessError::BadInput(format!("{field}: not a date (YYYY-MM-DD)")).into()
+    })
+}
+
+// ----- researchers -------------------------------------------------------------------
+
+/// GET /api/v1/applications
+#[utoipa::path(get, path = "/api/v1/applications", tag = "applications",
+    responses((status = 200, body = [ApplicationOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn mine(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<ApplicationOut>>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(
+        desk.mine().await?.into_iter().map(ApplicationOut).collect(),
+    ))
+}
+
+/// POST /api/v1/applications — starts a draft.
+#[utoipa::path(post, path = "/api/v1/applications", tag = "applications", request_body = ApplicationIn,
+    responses((status = 200, body = CreatedOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Json(a): Json<ApplicationIn>,
+) -> Result<Json<CreatedOut>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(CreatedOut {
+        id: desk.create(&a.0).await?,
+    }))
+}
+
+/// GET /api/v1/applications/{id}
+#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = ApplicationOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn view(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<ApplicationOut>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(ApplicationOut(desk.view(&id).await?)))
+}
+
+/// POST /api/v1/applications/{id}/content — saves a draft (or, after a return, a new
+/// version).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/content", tag = "applications", request_body = ApplicationIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = SavedOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn save(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(a): Json<ApplicationIn>,
+) -> Result<Json<SavedOut>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(SavedOut {
+        version: desk.save(&id, &a.0).await?,
+    }))
+}
+
+/// POST /api/v1/applications/{id}/submit — every missing or invalid field is named
+/// in the error's detail.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/submit", tag = "applications",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn submit(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(StateOut(desk.submit(&id).await?)))
+}
+
+/// POST /api/v1/applications/{id}/withdraw
+#[utoipa::path(post, path = "/api/v1/applications/{id}/withdraw", tag = "applications",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn withdraw(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(StateOut(desk.withdraw(&id).await?)))
+}
+
+/// GET /api/v1/accreditation — the caller's own standing as an accredited user.
+#[utoipa::path(get, path = "/api/v1/accreditation", tag = "applications",
+    responses((status = 200, body = StandingOut), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn my_standing(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<StandingOut>, AppError> {
+    Ok(Json(StandingOut(
+        st.app.applications.my_standing(&ctx.caller).await?,
+    )))
+}
+
+// ----- the secretariat ---------------------------------------------------------------
+
+/// GET /api/v1/review/applications
+#[utoipa::path(get, path = "/api/v1/review/applications", tag = "review",
+    responses((status = 200, body = [ApplicationOut]), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_all(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<ApplicationOut>>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    Ok(Json(
+        desk.all().await?.into_iter().map(ApplicationOut).collect(),
+    ))
+}
+
+/// GET /api/v1/review/applications/{id}
+#[utoipa::path(get, path = "/api/v1/review/applications/{id}", tag = "review",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = ApplicationOut), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_view(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<ApplicationOut>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    Ok(Json(ApplicationOut(desk.view(&id).await?)))
+}
+
+/// POST /api/v1/review/applications/{id}/return — back to the applicant for changes.
+#[utoipa::path(post, path = "/api/v1/review/applications/{id}/return", tag = "review", request_body = ReasonIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_return(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(r): Json<ReasonIn>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    Ok(Json(StateOut(
+        desk.return_for_changes(&id, &r.reason).await?,
+    )))
+}
+
+/// POST /api/v1/review/applications/{id}/meeting
+#[utoipa::path(post, path = "/api/v1/review/applications/{id}/meeting", tag = "review", request_body = MeetingIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_meeting(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(m): Json<MeetingIn>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    Ok(Json(StateOut(
+        desk.send_to_meeting(&id, &m.meeting, m.expedited).await?,
+    )))
+}
+
+/// POST /api/v1/review/applications/{id}/decision — refused, naming every unmet
+/// requirement, when the members present (after recusals) fail the guideline.
+#[utoipa::path(post, path = "/api/v1/review/applications/{id}/decision", tag = "review", request_body = DecisionIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_decision(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(d): Json<DecisionIn>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let decision = match d.decision.as_str() {
+        "approve" => Decision::Approve,
+        "approve_with_conditions" => Decision::ApproveWithConditions {
+            conditions: d.conditions,
+        },
+        "continue_review" => Decision::ContinueReview,
+        "reject" => Decision::Reject,
+        other => {
+            return Err(renkei_access::AccessError::BadInput(format!(
+                "decision: {other:?} is not approve, approve_with_conditions, continue_review or reject"
+            ))
+            .into());
+        }
+    };
+    Ok(Json(StateOut(
+        desk.decide(&id, decision, &d.present, &d.reasons).await?,
+    )))
+}
+
+/// POST /api/v1/review/applications/{id}/close
+#[utoipa::path(post, path = "/api/v1/review/applications/{id}/close", tag = "review", request_body = ReasonIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review_close(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(r): Json<ReasonIn>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    Ok(Json(StateOut(desk.close(&id, &r.reason).await?)))
+}
+
+/// GET /api/v1/review/committee
+#[utoipa::path(get, path = "/api/v1/review/committee", tag = "review",
+    responses((status = 200, body = RosterOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn roster(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<RosterOut>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let (members, unmet) = desk.roster().await?;
+    Ok(Json(RosterOut {
+        members: members
+            .into_iter()
+            .map(|m| MemberIo {
+                user: m.id,
+                expertise: m.expertise.code().into(),
+                external: m.external,
+                sex: match m.sex {
+                    Sex::Female => "female".into(),
+                    Sex::Male => "male".into(),
+                },
+            })
+            .collect(),
+        unmet: unmet.iter().map(|r| r.code().to_owned()).collect(),
+    }))
+}
+
+/// POST /api/v1/review/committee — appoints a member (or updates their attributes).
+#[utoipa::path(post, path = "/api/v1/review/committee", tag = "review", request_body = MemberIo,
+    responses((status = 204), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn appoint(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Json(m): Json<MemberIo>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let bad = |f: &str| -> AppError { renkei_access::AccessError::BadInput(f.to_owned()).into() };
+    let member = Member {
+        id: m.user,
+        expertise: Expertise::parse(&m.expertise).ok_or_else(|| {
+            bad("expertise: natural_science, humanities_social or general_public")
+        })?,
+        external: m.external,
+        sex: match m.sex.as_str() {
+            "female" => Sex::Female,
+            "male" => Sex::Male,
+            _ => return Err(bad("sex: female or male")),
+        },
+    };
+    desk.appoint(&member).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// POST /api/v1/review/committee/{id}/dismiss
+#[utoipa::path(post, path = "/api/v1/review/committee/{id}/dismiss", tag = "review",
+    params(("id" = String, Path, description = "The member's user id")),
+    responses((status = 204), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn dismiss(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    desk.dismiss(&id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// POST /api/v1/review/accreditations — records or renews an accreditation.
+#[utoipa::path(post, path = "/api/v1/review/accreditations", tag = "review", request_body = AccreditationIn,
+    responses((status = 204), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn accredit(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Json(a): Json<AccreditationIn>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let acc = Accreditation {
+        trained_on: a
+            .trained_on
+            .as_deref()
+            .map(|d| date("trained_on", d))
+            .transpose()?,
+        pledge_signed_on: a
+            .pledge_signed_on
+            .as_deref()
+            .map(|d| date("pledge_signed_on", d))
+            .transpose()?,
+        expires_on: date("expires_on", &a.expires_on)?,
+        user: a.user,
+        course: a.course,
+        institution: a.institution,
+        safety_measures: a.safety_measures,
+        revoked: None,
+    };
+    desk.accredit(&acc).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// POST /api/v1/review/accreditations/{id}/revoke — access stops at once.
+#[utoipa::path(post, path = "/api/v1/review/accreditations/{id}/revoke", tag = "review", request_body = ReasonIn,
+    params(("id" = String, Path, description = "The accredited user's id")),
+    responses((status = 204), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(r): Json<ReasonIn>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    desk.revoke(&id, &r.reason).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+// ----- committee members -------------------------------------------------------------
+
+/// GET /api/v1/committee/applications — the agenda.
+#[utoipa::path(get, path = "/api/v1/committee/applications", tag = "review",
+    responses((status = 200, body = [ApplicationOut]), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn agenda(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<ApplicationOut>>, AppError> {
+    let desk = st.app.applications.member(&ctx.caller).await?;
+    Ok(Json(
+        desk.agenda()
+            .await?
+            .into_iter()
+            .map(ApplicationOut)
+            .collect(),
+    ))
+}
+
+/// GET /api/v1/committee/applications/{id}
+#[utoipa::path(get, path = "/api/v1/committee/applications/{id}", tag = "review",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = ApplicationOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn member_view(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<ApplicationOut>, AppError> {
+    let desk = st.app.applications.member(&ctx.caller).await?;
+    Ok(Json(ApplicationOut(desk.view(&id).await?)))
+}
+
+/// POST /api/v1/committee/applications/{id}/conflict — a conflicted member is
+/// recused from the decision automatically.
+#[utoipa::path(post, path = "/api/v1/committee/applications/{id}/conflict", tag = "review", request_body = ConflictIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 204), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn conflict(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(c): Json<ConflictIn>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let desk = st.app.applications.member(&ctx.caller).await?;
+    desk.declare(&id, c.conflicted, &c.detail).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+// ----- custodians --------------------------------------------------------------------
+
+/// GET /api/v1/custody/applications — approved applications waiting for the caller's
+/// answer on their datasets.
+#[utoipa::path(get, path = "/api/v1/custody/applications", tag = "review",
+    responses((status = 200, body = [ApplicationOut]), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn custody_pending(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<ApplicationOut>>, AppError> {
+    let desk = st.app.applications.custodian(&ctx.caller).await?;
+    Ok(Json(
+        desk.pending()
+            .await?
+            .into_iter()
+            .map(ApplicationOut)
+            .collect(),
+    ))
+}
+
+/// GET /api/v1/custody/applications/{id}
+#[utoipa::path(get, path = "/api/v1/custody/applications/{id}", tag = "review",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = ApplicationOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn custody_view(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<ApplicationOut>, AppError> {
+    let desk = st.app.applications.custodian(&ctx.caller).await?;
+    Ok(Json(ApplicationOut(desk.view(&id).await?)))
+}
+
+/// POST /api/v1/custody/applications/{id}/confirm — for the caller's own dataset.
+#[utoipa::path(post, path = "/api/v1/custody/applications/{id}/confirm", tag = "review", request_body = AnswerIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn confirm(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(a): Json<AnswerIn>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.custodian(&ctx.caller).await?;
+    Ok(Json(StateOut(
+        desk.confirm(&id, &a.dataset, &a.reason).await?,
+    )))
+}
+
+/// POST /api/v1/custody/applications/{id}/refuse — with reasons; the application is
+/// rejected.
+#[utoipa::path(post, path = "/api/v1/custody/applications/{id}/refuse", tag = "review", request_body = AnswerIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = StateOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn refuse(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(a): Json<AnswerIn>,
+) -> Result<Json<StateOut>, AppError> {
+    let desk = st.app.applications.custodian(&ctx.caller).await?;
+    Ok(Json(StateOut(
+        desk.refuse(&id, &a.dataset, &a.reason).await?,
+    )))
+}

@@ -1,0 +1,349 @@
+//! Applications over the JSON API, every role with its own token: draft → submit
+//! (every missing field named) → return → resubmit → a meeting short of the guideline
+//! (refused, the unmet requirement named) → a conflict declared → approval with
+//! conditions → each custodian confirms their own dataset → permit → closure.
+
+use crate::common::fixture;
+use axum::http::{Method, StatusCode};
+use renkei_core::Role;
+use renkei_store::{Store, store_test};
+use serde_json::{Value, json};
+
+fn content(handlers: &[&str]) -> Value {
+    json!({
+        "title": "糖尿病の受療と死亡",
+        "institution": "合成大学",
+        "handlers": handlers,
+        "purpose": "research",
+        "purpose_text": "受療と死亡の関連",
+        "summary_ja": "糖尿病の人の受診と死因の関係を調べます。",
+        "public_interest": "重症化予防",
+        "commercial": false,
+        "why_pseudonymized": "個人単位の連結のため",
+        "methods": "コホート研究",
+        "data": [
+            {"dataset": "ndb_claims", "tables": [{"table": "receipts", "variables": ["sex", "age_band"]}]},
+            {"dataset": "deaths", "tables": [{"table": "deaths", "variables": ["sex"]}]}
+        ],
+        "linkage_reason": "転帰を得るため",
+        "use_from": "2027-01-01",
+        "use_to": "2027-12-31",
+        "place_of_use": "Visiting",
+        "publication_plan": "論文",
+        "safety_measures": "施錠",
+        "conflicts_of_interest": "なし"
+    })
+}
+
+/// The two datasets asked for, declared in the catalogue (no data needed to apply).
+async fn datasets(store: &Store) {
+    let mut tx = store.begin().await.unwrap();
+    for id in ["ndb_claims", "deaths"] {
+        renkei_catalog::ensure_dataset(
+            &mut tx,
+            &renkei_catalog::builtin(id).unwrap(),
+            "k",
+            renkei_core::Timestamp(0),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn applications_over_the_api(store: Store) {
+    let fx = fixture(&store).await;
+    datasets(&store).await;
+    let mut users = Vec::new();
+    for (name, role) in [
+        ("researcher1", Role::Researcher),
+        ("researcher2", Role::Researcher),
+        ("secretariat", Role::Secretariat),
+        ("custodian-deaths", Role::Custodian),
+        ("custodian-ndb", Role::Custodian),
+    ] {
+        users.push((name, fx.user(name, &[role]).await));
+    }
+    for i in 1..=6 {
+        let name = format!("member{i}");
+        let u = fx.user(&name, &[Role::CommitteeMember]).await;
+        users.push((Box::leak(name.into_boxed_str()), u));
+    }
+    let id_of = |n: &str| {
+        users
+            .iter()
+            .find(|(u, _)| *u == n)
+            .unwrap()
+            .1
+            .id
+            .to_string()
+    };
+    let op = renkei_core::Caller::operator("test", renkei_core::Duty::Accounts);
+    for (d, u) in [
+        ("deaths", "custodian-deaths"),
+        ("ndb_claims", "custodian-ndb"),
+    ] {
+        fx.app
+            .catalog
+            .assign_custodian(&op, d, &renkei_core::UserId::from_stored(id_of(u)), true)
+            .await
+            .unwrap();
+    }
+    let mut c = fx.client();
+    let r1 = fx.api_token("researcher1").await;
+    let sec = fx.api_token("secretariat").await;
+    let (r1_id, r2_id) = (id_of("researcher1"), id_of("researcher2"));
+
+    // A draft, then a submission that names what is missing.
+    let mut draft = content(&[&r1_id, &r2_id]);
+    draft["title"] = json!("");
+    let (s, v) = c
+        .api(Method::POST, "/api/v1/applications", &r1, Some(draft))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let app = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/applications/{app}/submit"),
+            &r1,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "application_incomplete");
+    let detail = v["error"]["detail"].as_str().unwrap();
+    assert!(detail.contains("title: missing"), "{detail}");
+    assert!(detail.contains("handlers[1]: not_accredited"), "{detail}");
+
+    // The secretariat accredits both; the researcher fixes the title.
+    for u in [&r1_id, &r2_id] {
+        let (s, v) = c
+            .api(
+                Method::POST,
+                "/api/v1/review/accreditations",
+                &sec,
+                Some(json!({
+                    "user": u, "course": "利用者研修", "trained_on": "2026-01-05",
+                    "pledge_signed_on": "2026-01-05", "institution": "合成大学",
+                    "safety_measures": "施錠した分析室", "expires_on": "2099-03-31"
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let (s, v) = c.api(Method::GET, "/api/v1/accreditation", &r1, None).await;
+    assert_eq!(
+        (s, v["standing"].as_str()),
+        (StatusCode::OK, Some("current"))
+    );
+    let (s, v) = c
+        .api(
+            Method::POST,
+            &format!("/api/v1/applications/{app}/content"),
+            &r1,
+            Some(content(&[&r1_id, &r2_id])),
+        )
+        .await;
+    assert_eq!((s, v["version"].as_i64()), (StatusCode::OK, Some(1)));
+    let step = |path: String, token: String, body: Option<Value>| {
+        let mut c = fx.client();
+        async move { c.api(Method::POST, &path, &token, body).await }
+    };
+    let (s, v) = step(
+        format!("/api/v1/applications/{app}/submit"),
+        r1.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("submitted")),
+        "{v}"
+    );
+    // Someone else's application is not theirs to read.
+    let r2 = fx.api_token("researcher2").await;
+    let (s, v) = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/applications/{app}"),
+            &r2,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_own_application"))
+    );
+
+    // Returned, changed (a new version), resubmitted, sent to a meeting.
+    let (s, _) = step(
+        format!("/api/v1/review/applications/{app}/return"),
+        sec.clone(),
+        Some(json!({"reason": "公表計画を具体的に"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut changed = content(&[&r1_id, &r2_id]);
+    changed["publication_plan"] = json!("2028年に論文");
+    let (_, v) = step(
+        format!("/api/v1/applications/{app}/content"),
+        r1.clone(),
+        Some(changed),
+    )
+    .await;
+    assert_eq!(v["version"], 2);
+    step(
+        format!("/api/v1/applications/{app}/submit"),
+        r1.clone(),
+        None,
+    )
+    .await;
+    let (s, v) = step(
+        format!("/api/v1/review/applications/{app}/meeting"),
+        sec.clone(),
+        Some(json!({"meeting": "第12回"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("in_review")),
+        "{v}"
+    );
+
+    // The committee: five who meet the guideline, and a sixth who declares a conflict.
+    let attrs = [
+        ("member1", "natural_science", false, "male"),
+        ("member2", "humanities_social", true, "female"),
+        ("member3", "general_public", true, "male"),
+        ("member4", "natural_science", false, "female"),
+        ("member5", "natural_science", false, "male"),
+        ("member6", "humanities_social", false, "male"),
+    ];
+    for (m, e, x, sex) in attrs {
+        let (s, v) = step(
+            "/api/v1/review/committee".into(),
+            sec.clone(),
+            Some(json!({"user": id_of(m), "expertise": e, "external": x, "sex": sex})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let (_, roster) = c
+        .api(Method::GET, "/api/v1/review/committee", &sec, None)
+        .await;
+    assert_eq!(roster["unmet"], json!([]));
+    let m5 = fx.api_token("member5").await;
+    let (_, agenda) = c
+        .api(Method::GET, "/api/v1/committee/applications", &m5, None)
+        .await;
+    assert_eq!(agenda.as_array().unwrap().len(), 1);
+    let (s, _) = step(
+        format!("/api/v1/committee/applications/{app}/conflict"),
+        m5,
+        Some(json!({"conflicted": true, "detail": "共同研究者"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // Five present, one of them conflicted: refused, the requirement named.
+    let five: Vec<String> = ["member1", "member2", "member3", "member4", "member5"]
+        .iter()
+        .map(|m| id_of(m))
+        .collect();
+    let (s, v) = step(
+        format!("/api/v1/review/applications/{app}/decision"),
+        sec.clone(),
+        Some(json!({"decision": "approve", "present": five})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "quorum_not_met");
+    assert_eq!(v["error"]["detail"], "five_members");
+    let mut six = five.clone();
+    six.push(id_of("member6"));
+    let (s, v) = step(
+        format!("/api/v1/review/applications/{app}/decision"),
+        sec.clone(),
+        Some(json!({"decision": "approve_with_conditions", "conditions": ["公表前に報告"], "present": six, "reasons": "公益性"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{v}"
+    );
+
+    // Custodians: each their own dataset.
+    let cd = fx.api_token("custodian-deaths").await;
+    let cn = fx.api_token("custodian-ndb").await;
+    let (_, pending) = c
+        .api(Method::GET, "/api/v1/custody/applications", &cd, None)
+        .await;
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    let (s, v) = step(
+        format!("/api/v1/custody/applications/{app}/confirm"),
+        cd.clone(),
+        Some(json!({"dataset": "ndb_claims"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_custodian"))
+    );
+    step(
+        format!("/api/v1/custody/applications/{app}/confirm"),
+        cd,
+        Some(json!({"dataset": "deaths"})),
+    )
+    .await;
+    let (s, v) = step(
+        format!("/api/v1/custody/applications/{app}/confirm"),
+        cn,
+        Some(json!({"dataset": "ndb_claims"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("permitted")),
+        "{v}"
+    );
+    assert_eq!(v["conditions"], json!(["公表前に報告"]));
+    let (s, v) = step(
+        format!("/api/v1/review/applications/{app}/close"),
+        sec.clone(),
+        Some(json!({"reason": "期間満了"})),
+    )
+    .await;
+    assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("closed")));
+
+    // The applicant sees the whole history.
+    let (_, v) = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/applications/{app}"),
+            &r1,
+            None,
+        )
+        .await;
+    let steps: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "submit",
+            "return",
+            "submit",
+            "send_to_meeting",
+            "decide",
+            "confirm",
+            "confirm",
+            "close"
+        ]
+    );
+}
+
+store_test!(applications_over_the_api);

@@ -83,7 +83,9 @@ impl Applications {
         }
     }
 
-    fn today(&self) -> Date {
+    /// Today in Japan, by the service's clock (accreditations and periods of use are
+    /// dated in Japan time).
+    pub fn today(&self) -> Date {
         let secs = self.clock.now().secs();
         time::OffsetDateTime::from_unix_timestamp(secs)
             .map(|t| t.to_offset(time::macros::offset!(+9)).date())

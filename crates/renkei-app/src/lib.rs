@@ -9,6 +9,7 @@
 
 mod config;
 pub mod demo;
+pub mod demo_review;
 pub mod world;
 
 pub use config::{Config, ConfigError, CookieSecure, ENV_VARS, TlsConfig};
@@ -46,6 +47,9 @@ pub enum AppError {
     /// The catalogue failed.
     #[error(transparent)]
     Catalog(#[from] renkei_catalog::CatalogError),
+    /// An application or its review failed.
+    #[error(transparent)]
+    Access(#[from] renkei_access::AccessError),
     /// The synthetic world could not be generated.
     #[error(transparent)]
     Synth(#[from] renkei_synth::SynthError),

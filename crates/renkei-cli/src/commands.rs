@@ -1106,6 +1106,7 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
     let accounts = renkei_app::demo::ensure_accounts(&app).await?;
     renkei_app::demo::ensure_world(&app, a.persons, &|line| println!("{line}")).await?;
     renkei_app::demo::assign_custodians(&app).await?;
+    renkei_app::demo_review::seed_review(&app).await?;
     // The world is ingested: from here on this process serves, and the web server never
     // holds the linkage key. Reopen with the master key alone.
     let cfg = (*app.config).clone();

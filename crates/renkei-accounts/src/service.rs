@@ -1346,3 +1346,70 @@ async fn rotate_to_full(
     .await?;
     Ok(token)
 }
+
+impl Accounts {
+    /// Colleagues a researcher names on an application, by username: each one's id
+    /// and display name if an active account has that name, for a caller who may
+    /// apply. The lookup is audited (it tells which names exist).
+    pub async fn colleagues(
+        &self,
+        caller: &Caller,
+        usernames: &[String],
+    ) -> Result<Vec<Option<(UserId, String)>>, AccountError> {
+        if let Err(d) = caller.require(renkei_core::Permission::Apply) {
+            return self
+                .deny(caller, Action::UserRead, "colleagues", d.into())
+                .await;
+        }
+        let mut out = Vec::with_capacity(usernames.len());
+        for name in usernames.iter().take(100) {
+            let row = sqlx::query(
+                "SELECT id, display_name FROM users WHERE username = $1 AND status = 'active'",
+            )
+            .bind(name.trim())
+            .fetch_optional(self.inner.store.pool())
+            .await?;
+            out.push(match row {
+                Some(r) => Some((UserId::from_stored(r.try_get(0)?), r.try_get(1)?)),
+                None => None,
+            });
+        }
+        self.inner
+            .audit
+            .record(
+                caller
+                    .event(
+                        Action::UserRead,
+                        "colleagues",
+                        renkei_core::Outcome::Allowed,
+                    )
+                    .detail(serde_json::json!({ "names": usernames.len() })),
+            )
+            .await?;
+        Ok(out)
+    }
+
+    /// The usernames of `ids` (colleagues already named on an application), for a
+    /// caller who may apply; unknown ids come back as they are.
+    pub async fn colleague_names(
+        &self,
+        caller: &Caller,
+        ids: &[String],
+    ) -> Result<Vec<String>, AccountError> {
+        if let Err(d) = caller.require(renkei_core::Permission::Apply) {
+            return self
+                .deny(caller, Action::UserRead, "colleagues", d.into())
+                .await;
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids.iter().take(100) {
+            let name: Option<String> =
+                sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(self.inner.store.pool())
+                    .await?;
+            out.push(name.unwrap_or_else(|| id.clone()));
+        }
+        Ok(out)
+    }
+}

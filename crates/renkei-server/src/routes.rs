@@ -220,6 +220,49 @@ fn table() -> Vec<RouteDef> {
             need(ManageDatasets),
             get(pages::datasets::rejects),
         ),
+        // Applications: researchers' pages.
+        r(
+            M::GET,
+            "/applications",
+            need(Apply),
+            get(pages::applications::list),
+        ),
+        r(
+            M::POST,
+            "/applications",
+            need(Apply),
+            post(pages::applications::create),
+        ),
+        r(
+            M::GET,
+            "/applications/new",
+            need(Apply),
+            get(pages::applications::new_form),
+        ),
+        r(
+            M::GET,
+            "/applications/{id}",
+            need(Apply),
+            get(pages::applications::show),
+        ),
+        r(
+            M::POST,
+            "/applications/{id}",
+            need(Apply),
+            post(pages::applications::save),
+        ),
+        r(
+            M::POST,
+            "/applications/{id}/submit",
+            need(Apply),
+            post(pages::applications::submit),
+        ),
+        r(
+            M::POST,
+            "/applications/{id}/withdraw",
+            need(Apply),
+            post(pages::applications::withdraw),
+        ),
         // Applications: researchers.
         r(M::GET, "/api/v1/applications", need(Apply), get(acc::mine)),
         r(

@@ -319,6 +319,56 @@ async fn core_flows_work_without_javascript() {
         .await
         .unwrap();
     assert!(notice.contains("signed out"), "{notice}");
+    // The researcher applies: a draft from the form (a title, a variable ticked), then
+    // a submission that names on the page everything still missing.
+    let researcher = accs.iter().find(|w| w[0] == "researcher").unwrap();
+    sign_in(&c, base, researcher).await;
+    c.goto(&format!("{base}/applications")).await.unwrap();
+    let list = c.source().await.unwrap();
+    assert!(
+        list.matches("href=\"/applications/app-").count() >= 4,
+        "the demo's applications are listed"
+    );
+    c.goto(&format!("{base}/applications/new")).await.unwrap();
+    fill(&c, "#title", "ブラウザからの申出").await;
+    // A dataset's variables sit in a disclosure: open it, then tick.
+    c.find(Locator::Css(
+        "details:has(input[value='ndb_claims/receipts/sex']) > summary",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.find(Locator::Css("input[value='ndb_claims/receipts/sex']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&c).await;
+    for _ in 0..200 {
+        if path(&c).await.starts_with("/applications/app-") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let at = path(&c).await;
+    assert!(at.starts_with("/applications/app-"), "{at}");
+    assert_eq!(h1(&c).await, "ブラウザからの申出");
+    submit(&c).await; // the first button on the page: submit the application
+    let mut shown = String::new();
+    for _ in 0..200 {
+        shown = c.source().await.unwrap_or_default();
+        if shown.contains("role=\"alert\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        shown.contains("institution"),
+        "each missing field is named: {shown}"
+    );
     c.close().await.unwrap();
     demo.stop();
 }
@@ -365,6 +415,22 @@ async fn every_page_is_accessible() {
     for page in ["/audit", "/audit/verify"] {
         accessible(&c, &format!("{base}{page}")).await;
     }
+    c.delete_all_cookies().await.unwrap();
+    let researcher = accs.iter().find(|w| w[0] == "researcher").unwrap();
+    sign_in(&c, &base, researcher).await;
+    for page in ["/applications", "/applications/new"] {
+        accessible(&c, &format!("{base}{page}")).await;
+    }
+    c.goto(&format!("{base}/applications")).await.unwrap();
+    let link = c
+        .find(Locator::Css("main table a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    accessible(&c, &format!("{base}{link}")).await;
     c.delete_all_cookies().await.unwrap();
     let custodian = accs.iter().find(|w| w[0] == "custodian").unwrap();
     sign_in(&c, &base, custodian).await;

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
@@ -53,6 +54,7 @@ pub(crate) fn layout(ctx: &RequestContext, title: &str, body: Markup) -> Markup 
                             @if ctx.signed_in() {
                                 li { a href="/home" { (ctx.t("nav.home")) } }
                                 li { a href="/catalog" { (ctx.t("nav.catalog")) } }
+                                @if has(Permission::Apply) { li { a href="/applications" { (ctx.t("nav.applications")) } } }
                                 @if has(Permission::ManageDatasets) { li { a href="/datasets" { (ctx.t("nav.datasets")) } } }
                                 @if has(Permission::ManageUsers) { li { a href="/admin/users" { (ctx.t("nav.users")) } } }
                                 @if has(Permission::ReadAudit) { li { a href="/audit" { (ctx.t("nav.audit")) } } }

@@ -347,3 +347,128 @@ async fn applications_over_the_api(store: Store) {
 }
 
 store_test!(applications_over_the_api);
+
+/// The researcher's part in the browser, without JavaScript: a draft from the form
+/// (variables ticked, a row filter, a colleague named by username), a submission that
+/// lists each problem on the page, and, once both are accredited, a submission that
+/// goes in.
+async fn the_researchers_pages_work_without_javascript(store: Store) {
+    let fx = fixture(&store).await;
+    datasets(&store).await;
+    let r1 = fx.user("researcher1", &[Role::Researcher]).await;
+    let r2 = fx.user("researcher2", &[Role::Researcher]).await;
+    let mut c = fx.client();
+    c.sign_in(&fx, "researcher1").await;
+    let home = c.get("/home").await;
+    assert!(
+        home.body.contains("href=\"/applications\""),
+        "the menu leads there"
+    );
+    let list = c.get("/applications").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body.contains("利用者認定がありません"),
+        "{}",
+        list.body
+    );
+    let form = c.get("/applications/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    // Every variable is a labelled checkbox; the researcher is named already.
+    assert!(form.body.contains("value=\"ndb_claims/receipts/sex\""));
+    assert!(
+        form.body.contains("researcher1</textarea>"),
+        "{}",
+        form.body
+    );
+    let csrf = form.csrf();
+    let fields: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("title", "糖尿病の受療と死亡"),
+        ("institution", "合成大学"),
+        ("handlers", "researcher1\nresearcher2"),
+        ("purpose", "research"),
+        ("purpose_text", "受療と死亡の関連"),
+        ("summary_ja", "糖尿病の人の受診と死因の関係を調べます。"),
+        ("public_interest", "重症化予防"),
+        ("commercial", "no"),
+        ("why_pseudonymized", "個人単位の連結のため"),
+        ("methods", "コホート研究"),
+        ("var", "ndb_claims/receipts/sex"),
+        ("var", "ndb_claims/receipts/age_band"),
+        ("var", "deaths/deaths/cause_icd10"),
+        ("ages.ndb_claims", "40-74"),
+        ("conditions.ndb_claims", "E11"),
+        ("linkage_reason", "転帰を得るため"),
+        ("use_from", "2027-01-01"),
+        ("use_to", "2027-12-31"),
+        ("place_of_use", "Visiting"),
+        ("publication_plan", "論文"),
+        ("safety_measures", "施錠"),
+        ("conflicts_of_interest", "なし"),
+    ];
+    let r = c.post("/applications", &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page_url = r.location().split('?').next().unwrap().to_owned();
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("保存しました"), "{}", page.body);
+    assert!(page.body.contains("下書き"));
+    // What was ticked is ticked again, and the colleague is shown by name.
+    assert!(
+        page.body
+            .contains("value=\"deaths/deaths/cause_icd10\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("researcher1\nresearcher2</textarea>"));
+    assert!(page.body.contains("value=\"40-74\""));
+    // Submitting names each problem on the page.
+    let r = c
+        .post(&format!("{page_url}/submit"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("role=\"alert\""));
+    assert!(r.body.contains("handlers[0]"));
+    assert!(r.body.contains("有効な利用者認定がありません"));
+    // Accredited, it goes in.
+    let sec = fx.user("secretariat", &[Role::Secretariat]).await;
+    let desk = fx
+        .app
+        .applications
+        .secretariat(&renkei_core::Caller::user(
+            sec.id.clone(),
+            sec.username.clone(),
+            vec![Role::Secretariat],
+            renkei_core::AuthMethod::SessionMfa,
+            "t",
+        ))
+        .await
+        .unwrap();
+    for u in [&r1, &r2] {
+        desk.accredit(&renkei_access::accreditation::Accreditation {
+            user: u.id.to_string(),
+            course: "研修".into(),
+            trained_on: Some(time::macros::date!(2026 - 01 - 05)),
+            pledge_signed_on: Some(time::macros::date!(2026 - 01 - 05)),
+            institution: "合成大学".into(),
+            safety_measures: "施錠".into(),
+            expires_on: time::macros::date!(2099 - 03 - 31),
+            revoked: None,
+        })
+        .await
+        .unwrap();
+    }
+    let page = c.get(&page_url).await;
+    let r = c
+        .post(&format!("{page_url}/submit"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("事務局確認中"), "{}", page.body);
+    assert!(!page.body.contains("name=\"title\""), "no longer editable");
+    // Another researcher cannot open it.
+    let mut other = fx.client();
+    other.sign_in(&fx, "researcher2").await;
+    assert_eq!(other.get(&page_url).await.status, StatusCode::FORBIDDEN);
+}
+
+store_test!(the_researchers_pages_work_without_javascript);

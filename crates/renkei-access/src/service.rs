@@ -258,8 +258,6 @@ impl Applications {
         .fetch_optional(self.store.pool())
         .await?
         .ok_or(AccessError::NoSuchApplication)?;
-        let state: String = row.try_get(2)?;
-        let content: String = row.try_get(4)?;
         let history = sqlx::query(
             "SELECT at, actor, step, state, detail FROM application_events \
              WHERE application_id = $1 ORDER BY seq",
@@ -279,41 +277,31 @@ impl Applications {
             })
         })
         .collect::<Result<_, _>>()?;
-        Ok(ApplicationView {
-            id: row.try_get(0)?,
-            applicant: row.try_get(1)?,
-            state: serde_json::from_str(&state)
-                .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?,
-            version: row.try_get(3)?,
-            content: serde_json::from_str(&content)
-                .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?,
-            saved_at: row.try_get(5)?,
-            stored: content.clone(),
-            history,
-        })
+        view_from_row(&row, history)
     }
 
+    /// Applications (one applicant's, or all) with their current content, in one
+    /// query; lists show no history (an application's own page does).
     async fn list(&self, applicant: Option<&str>) -> Result<Vec<ApplicationView>, AccessError> {
-        let ids: Vec<String> = match applicant {
+        const SELECT: &str = "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at \
+             FROM applications a JOIN application_versions v \
+             ON v.application_id = a.id AND v.version = a.version";
+        let rows = match applicant {
             Some(a) => {
-                sqlx::query_scalar(
-                    "SELECT id FROM applications WHERE applicant = $1 ORDER BY created_at, id",
-                )
+                sqlx::query(&format!(
+                    "{SELECT} WHERE a.applicant = $1 ORDER BY a.created_at, a.id"
+                ))
                 .bind(a)
                 .fetch_all(self.store.pool())
                 .await?
             }
             None => {
-                sqlx::query_scalar("SELECT id FROM applications ORDER BY created_at, id")
+                sqlx::query(&format!("{SELECT} ORDER BY a.created_at, a.id"))
                     .fetch_all(self.store.pool())
                     .await?
             }
         };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.load(&id).await?);
-        }
-        Ok(out)
+        rows.iter().map(|r| view_from_row(r, Vec::new())).collect()
     }
 
     async fn read_audited(
@@ -452,6 +440,26 @@ impl Applications {
             .is_some(),
         }
     }
+}
+
+fn view_from_row(
+    row: &sqlx::any::AnyRow,
+    history: Vec<HistoryEntry>,
+) -> Result<ApplicationView, AccessError> {
+    let state: String = row.try_get(2)?;
+    let content: String = row.try_get(4)?;
+    Ok(ApplicationView {
+        id: row.try_get(0)?,
+        applicant: row.try_get(1)?,
+        state: serde_json::from_str(&state)
+            .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?,
+        version: row.try_get(3)?,
+        content: serde_json::from_str(&content)
+            .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?,
+        saved_at: row.try_get(5)?,
+        stored: content,
+        history,
+    })
 }
 
 fn with_states(mut detail: serde_json::Value, from: &State, to: &State) -> serde_json::Value {

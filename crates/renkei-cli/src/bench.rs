@@ -436,6 +436,32 @@ async fn page_figures() -> anyhow::Result<()> {
             Ok::<_, anyhow::Error>(n.load(std::sync::atomic::Ordering::Relaxed) as f64 / 2.0)
         }
     };
+    // 1,000 applications in the store, all the researcher's: their list and one
+    // application's page.
+    let researcher = Caller::user(
+        u.id.clone(),
+        u.username.clone(),
+        vec![Role::Researcher],
+        renkei_core::AuthMethod::SessionMfa,
+        "bench",
+    );
+    let desk = app.applications.applicant(&researcher).await?;
+    let mut first = String::new();
+    for i in 0..1000 {
+        let a = renkei_access::application::Application {
+            title: format!("ベンチ申出 {i}"),
+            institution: "合成大学".into(),
+            handlers: vec![u.id.to_string()],
+            ..Default::default()
+        };
+        let id = desk.create(&a).await?;
+        if first.is_empty() {
+            first = id;
+        }
+    }
+    let one: &'static str = Box::leak(format!("/applications/{first}").into_boxed_str());
+    let (apps50, apps95) = measure("/applications", Some(cookie.clone())).await?;
+    let (app50, _) = measure(one, Some(cookie.clone())).await?;
     let cat_rps = throughput("/catalog", None).await?;
     let home_rps = throughput("/home", Some(cookie)).await?;
     line(
@@ -459,6 +485,18 @@ async fn page_figures() -> anyhow::Result<()> {
         format!("{:.2} ms (p95 {:.2})", ms(home50), ms(home95)),
         format!("{:.2} ms /healthz, no session", ms(health50)),
         "< 5 ms",
+    );
+    line(
+        "/applications, 1,000 in the store (p50)",
+        format!("{:.2} ms (p95 {:.2})", ms(apps50), ms(apps95)),
+        format!("{:.2} ms /home", ms(home50)),
+        "< 10 ms",
+    );
+    line(
+        "one application's page (p50)",
+        format!("{:.2} ms", ms(app50)),
+        format!("{:.2} ms /home", ms(home50)),
+        "< 10 ms",
     );
     line(
         "signed-in page /audit, 200 rows (p50)",

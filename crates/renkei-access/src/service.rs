@@ -203,6 +203,67 @@ impl Applications {
         ))
     }
 
+    /// Refuses (and audits) a caller who is the applicant or named on the application:
+    /// nobody reviews, confirms or records a decision on their own study.
+    async fn not_involved(
+        &self,
+        caller: &Caller,
+        v: &ApplicationView,
+        object: &str,
+    ) -> Result<(), AccessError> {
+        let me = caller.user_id().map(|u| u.as_str().to_owned());
+        let involved = me
+            .as_deref()
+            .is_some_and(|me| v.applicant == me || v.content.handlers.iter().any(|h| h == me));
+        if involved {
+            return self
+                .refuse(
+                    caller,
+                    Action::ApplicationStep,
+                    object,
+                    AccessDenied::Object("involved_in_application").into(),
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Refuses (and audits) `action` on `user` when no such account exists, or when
+    /// the caller would act on themselves.
+    async fn other_user(
+        &self,
+        caller: &Caller,
+        action: Action,
+        user: &str,
+    ) -> Result<(), AccessError> {
+        let object = format!("user:{user}");
+        if caller.user_id().is_some_and(|me| me.as_str() == user) {
+            return self
+                .refuse(
+                    caller,
+                    action,
+                    object,
+                    AccessDenied::Object("not_for_oneself").into(),
+                )
+                .await;
+        }
+        let known: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_optional(self.store.pool())
+            .await?;
+        if known.is_none() {
+            return self
+                .refuse(
+                    caller,
+                    action,
+                    object,
+                    AccessError::BadInput(format!("no user {user}")),
+                )
+                .await;
+        }
+        Ok(())
+    }
+
     // ----- reading -------------------------------------------------------------------
 
     async fn roster_member(&self, user: &str) -> Result<Option<Member>, AccessError> {
@@ -304,12 +365,42 @@ impl Applications {
         rows.iter().map(|r| view_from_row(r, Vec::new())).collect()
     }
 
+    /// The application as its reviewers see it: the latest version submitted (an
+    /// applicant's edits after a return stay theirs until submitted again).
+    async fn load_submitted(&self, id: &str) -> Result<ApplicationView, AccessError> {
+        let mut v = self.load(id).await?;
+        let row = sqlx::query(
+            "SELECT version, content, saved_at FROM application_versions \
+             WHERE application_id = $1 AND submitted_at IS NOT NULL \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if let Some(r) = row {
+            let content: String = r.try_get(1)?;
+            v.version = r.try_get(0)?;
+            v.content = serde_json::from_str(&content)
+                .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?;
+            v.saved_at = r.try_get(2)?;
+            v.stored = content;
+        }
+        Ok(v)
+    }
+
+    /// Reads an application for `caller` and audits the read: the applicant sees
+    /// their current version, reviewers (`submitted`) the latest one submitted.
     async fn read_audited(
         &self,
         caller: &Caller,
         id: &str,
+        submitted: bool,
     ) -> Result<ApplicationView, AccessError> {
-        let v = self.load(id).await?;
+        let v = if submitted {
+            self.load_submitted(id).await?
+        } else {
+            self.load(id).await?
+        };
         self.audit
             .record(caller.event(
                 Action::ApplicationRead,
@@ -336,6 +427,7 @@ impl Applications {
         facts: &Facts,
         detail: serde_json::Value,
         extra: Option<(i64, &str)>,
+        inputs: Option<&str>,
     ) -> Result<State, AccessError> {
         let object = format!("application:{id}");
         let code = step.code();
@@ -357,13 +449,36 @@ impl Applications {
                 )
                 .await;
         }
-        let stored: String =
-            sqlx::query_scalar("SELECT state_json FROM applications WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let row = sqlx::query("SELECT state_json, version FROM applications WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let stored: String = row.try_get(0)?;
+        let current_version: i64 = row.try_get(1)?;
         let state: State = serde_json::from_str(&stored)
             .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?;
+        // What was checked before the lock must still hold under it: the version
+        // validated is the current one, and the committee's roster and the conflicts
+        // declared are those the sitting was built from.
+        let changed = match (extra, inputs) {
+            (Some((version, _)), _) if version != current_version => true,
+            (_, Some(before)) => decision_inputs(&mut tx, id).await? != before,
+            _ => false,
+        };
+        if changed {
+            drop(tx);
+            return self
+                .refuse(
+                    caller,
+                    Action::ApplicationStep,
+                    object,
+                    AccessError::BadInput(
+                        "the application or the committee changed meanwhile; look again and retry"
+                            .into(),
+                    ),
+                )
+                .await;
+        }
         let after = match next(&state, &actor, step, facts) {
             Ok(s) => s,
             Err(e) => {
@@ -440,6 +555,25 @@ impl Applications {
             .is_some(),
         }
     }
+}
+
+/// What a decision's sitting is built from, as one string: the roster and the
+/// conflicts declared on the application. Read before the decision and again under
+/// its lock; a difference refuses the decision.
+async fn decision_inputs(conn: &mut sqlx::AnyConnection, id: &str) -> Result<String, AccessError> {
+    let roster: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT user_id, expertise, external, sex FROM committee_members ORDER BY user_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let conflicts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT member_id, conflicted FROM application_conflicts \
+         WHERE application_id = $1 ORDER BY member_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(format!("{roster:?}|{conflicts:?}"))
 }
 
 fn view_from_row(
@@ -774,6 +908,7 @@ impl ApplicantDesk {
                 &facts,
                 serde_json::json!({ "version": v.version }),
                 Some((v.version, v.stored.as_str())),
+                None,
             )
             .await
     }
@@ -791,6 +926,7 @@ impl ApplicantDesk {
                 &facts,
                 serde_json::json!({}),
                 None,
+                None,
             )
             .await
     }
@@ -798,7 +934,7 @@ impl ApplicantDesk {
     /// One of the caller's applications, with its history. The read is audited.
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
         self.own(id, Action::ApplicationRead).await?;
-        self.s.read_audited(&self.caller, id).await
+        self.s.read_audited(&self.caller, id, false).await
     }
 
     /// The caller's applications.
@@ -818,15 +954,17 @@ pub struct SecretariatDesk {
 impl SecretariatDesk {
     /// Appoints `user` to the committee (or changes their recorded attributes).
     pub async fn appoint(&self, member: &Member) -> Result<(), AccessError> {
+        self.s
+            .other_user(&self.caller, Action::CommitteeMember, &member.id)
+            .await?;
         let now = self.s.clock.now().micros();
         let mut tx = self.s.store.begin().await?;
-        sqlx::query("DELETE FROM committee_members WHERE user_id = $1")
-            .bind(&member.id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO committee_members (user_id, expertise, external, sex, appointed_at, appointed_by) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (user_id) DO UPDATE SET expertise = excluded.expertise, \
+             external = excluded.external, sex = excluded.sex, \
+             appointed_at = excluded.appointed_at, appointed_by = excluded.appointed_by",
         )
         .bind(&member.id)
         .bind(member.expertise.code())
@@ -900,16 +1038,21 @@ impl SecretariatDesk {
 
     /// Records (or renews) an accreditation.
     pub async fn accredit(&self, a: &Accreditation) -> Result<(), AccessError> {
+        self.s
+            .other_user(&self.caller, Action::AccreditationRecord, &a.user)
+            .await?;
         let now = self.s.clock.now().micros();
         let mut tx = self.s.store.begin().await?;
-        sqlx::query("DELETE FROM accreditations WHERE user_id = $1")
-            .bind(&a.user)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO accreditations (user_id, course, trained_on, pledge_signed_on, institution, \
              safety_measures, expires_on, revoked_on, revoked_reason, recorded_at, recorded_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (user_id) DO UPDATE SET course = excluded.course, \
+             trained_on = excluded.trained_on, pledge_signed_on = excluded.pledge_signed_on, \
+             institution = excluded.institution, safety_measures = excluded.safety_measures, \
+             expires_on = excluded.expires_on, revoked_on = excluded.revoked_on, \
+             revoked_reason = excluded.revoked_reason, recorded_at = excluded.recorded_at, \
+             recorded_by = excluded.recorded_by",
         )
         .bind(&a.user)
         .bind(&a.course)
@@ -944,6 +1087,9 @@ impl SecretariatDesk {
 
     /// Revokes `user`'s accreditation from today: access stops at once.
     pub async fn revoke(&self, user: &str, reason: &str) -> Result<(), AccessError> {
+        self.s
+            .other_user(&self.caller, Action::AccreditationRevoke, user)
+            .await?;
         let object = format!("user:{user}");
         if reason.trim().is_empty() {
             return self
@@ -1007,7 +1153,7 @@ impl SecretariatDesk {
 
     /// One application, with its history. The read is audited.
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
-        match self.s.read_audited(&self.caller, id).await {
+        match self.s.read_audited(&self.caller, id, true).await {
             Ok(v) => Ok(v),
             Err(e) => {
                 self.s
@@ -1042,6 +1188,9 @@ impl SecretariatDesk {
                     .await;
             }
         };
+        self.s
+            .not_involved(&self.caller, &v, &format!("application:{id}"))
+            .await?;
         let facts = self.s.facts(&v).await;
         self.s
             .step(
@@ -1051,6 +1200,7 @@ impl SecretariatDesk {
                 step,
                 &facts,
                 detail,
+                None,
                 None,
             )
             .await
@@ -1123,6 +1273,11 @@ impl SecretariatDesk {
                 .refuse(&self.caller, Action::ApplicationStep, object, e.into())
                 .await;
         }
+        self.s.not_involved(&self.caller, &v, &object).await?;
+        let inputs = {
+            let mut c = self.s.store.pool().acquire().await?;
+            decision_inputs(&mut c, id).await?
+        };
         let roster = self.s.roster().await?;
         let mut sitting_members = Vec::new();
         for p in present {
@@ -1185,6 +1340,7 @@ impl SecretariatDesk {
                 &facts,
                 detail,
                 None,
+                Some(&inputs),
             )
             .await
     }
@@ -1215,24 +1371,43 @@ impl MemberDesk {
         detail: &str,
     ) -> Result<(), AccessError> {
         let object = format!("application:{id}");
-        if let Err(e) = self.s.load(id).await {
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        // Under the application's lock: a declaration lands before a decision (which
+        // then sees it) or after (and is refused, the review being over).
+        sqlx::query("UPDATE applications SET updated_at = updated_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state_json FROM applications WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let refusal = match state.map(|s| serde_json::from_str::<State>(&s)) {
+            None => Some(AccessError::NoSuchApplication),
+            Some(Ok(State::Submitted | State::InReview { .. })) => None,
+            Some(Ok(st)) => Some(
+                crate::flow::FlowError::Illegal {
+                    state: st.code(),
+                    step: "declare",
+                }
+                .into(),
+            ),
+            Some(Err(e)) => Some(AccessError::BadInput(format!("stored state: {e}"))),
+        };
+        if let Some(e) = refusal {
+            drop(tx);
             return self
                 .s
                 .refuse(&self.caller, Action::ApplicationConflict, object, e)
                 .await;
         }
-        let now = self.s.clock.now().micros();
-        let mut tx = self.s.store.begin().await?;
-        sqlx::query(
-            "DELETE FROM application_conflicts WHERE application_id = $1 AND member_id = $2",
-        )
-        .bind(id)
-        .bind(self.user.as_str())
-        .execute(&mut *tx)
-        .await?;
         sqlx::query(
             "INSERT INTO application_conflicts (application_id, member_id, conflicted, detail, declared_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (application_id, member_id) DO UPDATE SET conflicted = excluded.conflicted, \
+             detail = excluded.detail, declared_at = excluded.declared_at",
         )
         .bind(id)
         .bind(self.user.as_str())
@@ -1272,7 +1447,8 @@ impl MemberDesk {
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
         let object = format!("application:{id}");
         match self.s.load(id).await {
-            Ok(v) if !matches!(v.state, State::Draft | State::Submitted) => {}
+            // Only what the secretariat put before the committee, ever.
+            Ok(v) if v.history.iter().any(|h| h.step == "send_to_meeting") => {}
             Ok(_) => {
                 return self
                     .s
@@ -1291,7 +1467,7 @@ impl MemberDesk {
                     .await;
             }
         }
-        self.s.read_audited(&self.caller, id).await
+        self.s.read_audited(&self.caller, id, true).await
     }
 }
 
@@ -1326,6 +1502,9 @@ impl CustodianDesk {
                     .await;
             }
         };
+        self.s
+            .not_involved(&self.caller, &v, &format!("application:{id}"))
+            .await?;
         let facts = self.s.facts(&v).await;
         let step = if confirm {
             Step::Confirm {
@@ -1344,6 +1523,7 @@ impl CustodianDesk {
                 step,
                 &facts,
                 serde_json::json!({ "dataset": dataset, "reason": reason }),
+                None,
                 None,
             )
             .await
@@ -1394,18 +1574,11 @@ impl CustodianDesk {
             {
                 AccessDenied::Object("not_custodian").into()
             }
-            Ok(v)
-                if matches!(
-                    v.state,
-                    State::Draft
-                        | State::Submitted
-                        | State::Returned { .. }
-                        | State::InReview { .. }
-                ) =>
-            {
+            // Only what the committee approved, ever.
+            Ok(v) if !v.history.iter().any(|h| h.state == "approved") => {
                 AccessDenied::Object("not_approved_yet").into()
             }
-            Ok(_) => return self.s.read_audited(&self.caller, id).await,
+            Ok(_) => return self.s.read_audited(&self.caller, id, true).await,
             Err(e) => e,
         };
         self.s

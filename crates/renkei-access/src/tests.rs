@@ -459,7 +459,102 @@ async fn accreditation_and_limits(store: Store) {
     assert!(me.mine().await.unwrap().is_empty());
 }
 
+/// Nobody reviews their own study or acts on themselves; reviewers see only what
+/// reached them, as it was submitted; declarations close with the review.
+async fn duties_stay_separate(store: Store) {
+    let w = world(&store).await;
+    // r2 is a researcher who also works in the secretariat and as a custodian.
+    let both = caller(
+        "r2",
+        &[Role::Researcher, Role::Secretariat, Role::Custodian],
+    );
+    let sec = w
+        .apps
+        .secretariat(&caller("sec", &[Role::Secretariat]))
+        .await
+        .unwrap();
+    sec.accredit(&accreditation("r1")).await.unwrap();
+    sec.accredit(&accreditation("r2")).await.unwrap();
+    let me = w
+        .apps
+        .applicant(&caller("r1", &[Role::Researcher]))
+        .await
+        .unwrap();
+    let id = me.create(&content()).await.unwrap();
+    me.submit(&id).await.unwrap();
+    let r2_desk = w.apps.secretariat(&both).await.unwrap();
+    assert_eq!(
+        r2_desk
+            .return_for_changes(&id, "x")
+            .await
+            .unwrap_err()
+            .code(),
+        "involved_in_application",
+        "r2 is named on the application"
+    );
+    assert_eq!(
+        r2_desk
+            .accredit(&accreditation("r2"))
+            .await
+            .unwrap_err()
+            .code(),
+        "not_for_oneself"
+    );
+    assert_eq!(
+        sec.accredit(&accreditation("nobody"))
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
+    assert_eq!(
+        sec.appoint(&member(
+            "nobody",
+            Expertise::NaturalScience,
+            false,
+            Sex::Male
+        ))
+        .await
+        .unwrap_err()
+        .code(),
+        "invalid_input"
+    );
+    // Returned at screening: never before the committee, so no member reads it.
+    sec.return_for_changes(&id, "具体的に").await.unwrap();
+    sec.appoint(&member("m1", Expertise::NaturalScience, false, Sex::Male))
+        .await
+        .unwrap();
+    let m1 = w
+        .apps
+        .member(&caller("m1", &[Role::CommitteeMember]))
+        .await
+        .unwrap();
+    assert_eq!(
+        m1.view(&id).await.unwrap_err().code(),
+        "not_before_committee"
+    );
+    assert_eq!(
+        m1.declare(&id, true, "x").await.unwrap_err().code(),
+        "illegal_step",
+        "nothing to declare on an application the committee does not have"
+    );
+    // The applicant's edits after a return stay theirs until submitted again.
+    let mut edited = content();
+    edited.title = "未提出の修正".into();
+    me.save(&id, &edited).await.unwrap();
+    let seen = sec.view(&id).await.unwrap();
+    assert_eq!(seen.content.title, content().title);
+    assert_eq!(seen.version, 1);
+    let c1 = w
+        .apps
+        .custodian(&caller("c1", &[Role::Custodian]))
+        .await
+        .unwrap();
+    assert_eq!(c1.view(&id).await.unwrap_err().code(), "not_approved_yet");
+}
+
 store_test!(
+    duties_stay_separate,
     from_draft_to_permit_and_closure,
     objects_belong_to_their_people,
     accreditation_and_limits

@@ -21,6 +21,9 @@ use renkei_catalog::Declaration;
 /// a file block by block with the same result as whole; memory follows the block.
 pub const BLOCK: usize = 8 << 20;
 
+/// The longest record a file read in blocks may hold.
+pub const MAX_RECORD: usize = 64 << 20;
+
 /// The most a file that must be read whole ([`Cut::Whole`]) may hold, whatever the
 /// file size limit: its bytes and its decoded text are in memory at once, per thread.
 pub const MAX_WHOLE_FILE: u64 = 2 << 30;
@@ -211,6 +214,13 @@ impl Reader {
             } else {
                 match cut_point(cut, buf) {
                     Some(p) => p,
+                    None if buf.len() >= MAX_RECORD => {
+                        // No record ends within this much: not a file of this format
+                        // (an unbalanced quote, no line breaks), and not worth holding.
+                        return Err(StreamError::Io(std::io::Error::other(format!(
+                            "no record boundary in {MAX_RECORD} bytes"
+                        ))));
+                    }
                     None => {
                         // One record longer than a block: read on until it ends.
                         target = buf.len() + block;

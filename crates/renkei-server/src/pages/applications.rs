@@ -344,6 +344,11 @@ async fn with_handlers(
     ctx: &RequestContext,
     (mut app, names): (Application, Vec<String>),
 ) -> Result<Application, AppError> {
+    if names.len() > 100 {
+        return Err(AppError::BadRequest(
+            "at most 100 people may be named on one application".into(),
+        ));
+    }
     let ids = st.app.accounts.colleagues(&ctx.caller, &names).await?;
     app.handlers = names
         .into_iter()

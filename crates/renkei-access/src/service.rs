@@ -1146,14 +1146,27 @@ impl SecretariatDesk {
         ))
     }
 
-    /// Every application.
+    /// Every application that has been submitted.
     pub async fn all(&self) -> Result<Vec<ApplicationView>, AccessError> {
-        self.s.list(None).await
+        // A draft never submitted is the applicant's alone.
+        Ok(self
+            .s
+            .list(None)
+            .await?
+            .into_iter()
+            .filter(|v| !matches!(v.state, State::Draft))
+            .collect())
     }
 
-    /// One application, with its history. The read is audited.
+    /// One application that has been submitted, as last submitted, with its
+    /// history. The read is audited.
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
-        match self.s.read_audited(&self.caller, id, true).await {
+        let seen = match self.s.load(id).await {
+            Ok(v) if v.history.is_empty() => Err(AccessDenied::Object("not_submitted_yet").into()),
+            Ok(_) => self.s.read_audited(&self.caller, id, true).await,
+            Err(e) => Err(e),
+        };
+        match seen {
             Ok(v) => Ok(v),
             Err(e) => {
                 self.s

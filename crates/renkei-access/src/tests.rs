@@ -551,6 +551,13 @@ async fn duties_stay_separate(store: Store) {
         .await
         .unwrap();
     assert_eq!(c1.view(&id).await.unwrap_err().code(), "not_approved_yet");
+    // A draft never submitted is the applicant's alone.
+    let draft = me.create(&content()).await.unwrap();
+    assert_eq!(
+        sec.view(&draft).await.unwrap_err().code(),
+        "not_submitted_yet"
+    );
+    assert!(sec.all().await.unwrap().iter().all(|v| v.id != draft));
 }
 
 store_test!(

@@ -1348,15 +1348,24 @@ async fn rotate_to_full(
 }
 
 impl Accounts {
-    /// Colleagues a researcher names on an application, by username: each one's id
-    /// and display name if an active account has that name, for a caller who may
-    /// apply. The lookup is audited (it tells which names exist).
+    /// Colleagues a researcher names on an application (or the secretariat names on
+    /// its roster), by username: each one's id and display name if an active account
+    /// has that name, for a caller who may apply or run the review. The lookup is
+    /// audited (it tells which names exist).
     pub async fn colleagues(
         &self,
         caller: &Caller,
         usernames: &[String],
     ) -> Result<Vec<Option<(UserId, String)>>, AccountError> {
-        if let Err(d) = caller.require(renkei_core::Permission::Apply) {
+        if !caller.has(renkei_core::Permission::Apply)
+            && !caller.has(renkei_core::Permission::ManageReview)
+        {
+            let d = caller
+                .require(renkei_core::Permission::Apply)
+                .err()
+                .unwrap_or(renkei_core::role::AccessDenied::Missing(
+                    renkei_core::Permission::Apply,
+                ));
             return self
                 .deny(caller, Action::UserRead, "colleagues", d.into())
                 .await;
@@ -1389,14 +1398,22 @@ impl Accounts {
         Ok(out)
     }
 
-    /// The usernames of `ids` (colleagues already named on an application), for a
-    /// caller who may apply; unknown ids come back as they are.
+    /// The usernames of `ids` (people named on an application or a roster), for a
+    /// caller who may apply or run the review; unknown ids come back as they are.
     pub async fn colleague_names(
         &self,
         caller: &Caller,
         ids: &[String],
     ) -> Result<Vec<String>, AccountError> {
-        if let Err(d) = caller.require(renkei_core::Permission::Apply) {
+        if !caller.has(renkei_core::Permission::Apply)
+            && !caller.has(renkei_core::Permission::ManageReview)
+        {
+            let d = caller
+                .require(renkei_core::Permission::Apply)
+                .err()
+                .unwrap_or(renkei_core::role::AccessDenied::Missing(
+                    renkei_core::Permission::Apply,
+                ));
             return self
                 .deny(caller, Action::UserRead, "colleagues", d.into())
                 .await;

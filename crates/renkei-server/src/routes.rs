@@ -301,6 +301,55 @@ fn table() -> Vec<RouteDef> {
             SignedIn,
             get(acc::my_standing),
         ),
+        // The secretariat's pages.
+        r(
+            M::GET,
+            "/review",
+            need(ManageReview),
+            get(pages::review::list),
+        ),
+        r(
+            M::GET,
+            "/review/committee",
+            need(ManageReview),
+            get(pages::review::committee),
+        ),
+        r(
+            M::POST,
+            "/review/committee",
+            need(ManageReview),
+            post(pages::review::appoint),
+        ),
+        r(
+            M::GET,
+            "/review/{id}",
+            need(ManageReview),
+            get(pages::review::show),
+        ),
+        r(
+            M::POST,
+            "/review/{id}/return",
+            need(ManageReview),
+            post(pages::review::return_for_changes),
+        ),
+        r(
+            M::POST,
+            "/review/{id}/meeting",
+            need(ManageReview),
+            post(pages::review::meeting),
+        ),
+        r(
+            M::POST,
+            "/review/{id}/decision",
+            need(ManageReview),
+            post(pages::review::decision),
+        ),
+        r(
+            M::POST,
+            "/review/{id}/close",
+            need(ManageReview),
+            post(pages::review::close),
+        ),
         // The secretariat.
         r(
             M::GET,

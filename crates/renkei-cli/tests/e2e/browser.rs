@@ -432,6 +432,22 @@ async fn every_page_is_accessible() {
         .unwrap();
     accessible(&c, &format!("{base}{link}")).await;
     c.delete_all_cookies().await.unwrap();
+    let secretariat = accs.iter().find(|w| w[0] == "secretariat").unwrap();
+    sign_in(&c, &base, secretariat).await;
+    for page in ["/review", "/review/committee"] {
+        accessible(&c, &format!("{base}{page}")).await;
+    }
+    // Every application page: each state shows its own forms.
+    c.goto(&format!("{base}/review")).await.unwrap();
+    let mut links = Vec::new();
+    for a in c.find_all(Locator::Css("main table a")).await.unwrap() {
+        links.push(a.attr("href").await.unwrap().unwrap());
+    }
+    assert!(links.len() >= 3, "{links:?}");
+    for link in links {
+        accessible(&c, &format!("{base}{link}")).await;
+    }
+    c.delete_all_cookies().await.unwrap();
     let custodian = accs.iter().find(|w| w[0] == "custodian").unwrap();
     sign_in(&c, &base, custodian).await;
     for page in ["/datasets", "/datasets/ndb_claims"] {

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod catalog;
 pub mod datasets;
 pub mod home;
+pub mod review;
 
 use crate::context::RequestContext;
 use axum::http::{StatusCode, header};
@@ -55,6 +56,7 @@ pub(crate) fn layout(ctx: &RequestContext, title: &str, body: Markup) -> Markup 
                                 li { a href="/home" { (ctx.t("nav.home")) } }
                                 li { a href="/catalog" { (ctx.t("nav.catalog")) } }
                                 @if has(Permission::Apply) { li { a href="/applications" { (ctx.t("nav.applications")) } } }
+                                @if has(Permission::ManageReview) { li { a href="/review" { (ctx.t("nav.review")) } } }
                                 @if has(Permission::ManageDatasets) { li { a href="/datasets" { (ctx.t("nav.datasets")) } } }
                                 @if has(Permission::ManageUsers) { li { a href="/admin/users" { (ctx.t("nav.users")) } } }
                                 @if has(Permission::ReadAudit) { li { a href="/audit" { (ctx.t("nav.audit")) } } }

@@ -472,3 +472,141 @@ async fn the_researchers_pages_work_without_javascript(store: Store) {
 }
 
 store_test!(the_researchers_pages_work_without_javascript);
+
+/// The secretariat's part in pages: screening, a meeting, the roster with what it
+/// lacks, appointing by username, and a decision recorded only with a quorum.
+async fn the_secretariats_pages(store: Store) {
+    let fx = fixture(&store).await;
+    datasets(&store).await;
+    let r1 = fx.user("researcher1", &[Role::Researcher]).await;
+    fx.user("secretariat", &[Role::Secretariat]).await;
+    let mut members = Vec::new();
+    for i in 1..=5 {
+        members.push(
+            fx.user(&format!("member{i}"), &[Role::CommitteeMember])
+                .await,
+        );
+    }
+    let sec_caller = |u: &renkei_accounts::User| {
+        renkei_core::Caller::user(
+            u.id.clone(),
+            u.username.clone(),
+            u.roles.clone(),
+            renkei_core::AuthMethod::SessionMfa,
+            "t",
+        )
+    };
+    let sec_user = fx
+        .app
+        .accounts
+        .admin(&renkei_core::Caller::operator(
+            "t",
+            renkei_core::Duty::Accounts,
+        ))
+        .await
+        .unwrap()
+        .find_user("secretariat")
+        .await
+        .unwrap();
+    let desk = fx
+        .app
+        .applications
+        .secretariat(&sec_caller(&sec_user))
+        .await
+        .unwrap();
+    desk.accredit(&renkei_access::accreditation::Accreditation {
+        user: r1.id.to_string(),
+        course: "研修".into(),
+        trained_on: Some(time::macros::date!(2026 - 01 - 05)),
+        pledge_signed_on: Some(time::macros::date!(2026 - 01 - 05)),
+        institution: "合成大学".into(),
+        safety_measures: "施錠".into(),
+        expires_on: time::macros::date!(2099 - 03 - 31),
+        revoked: None,
+    })
+    .await
+    .unwrap();
+    let applicant = fx
+        .app
+        .applications
+        .applicant(&sec_caller(&r1))
+        .await
+        .unwrap();
+    let mut one = content(&[]);
+    one["handlers"] = json!([r1.id.to_string()]);
+    let a: renkei_access::application::Application = serde_json::from_value(one).unwrap();
+    let id = applicant.create(&a).await.unwrap();
+    applicant.submit(&id).await.unwrap();
+
+    let mut c = fx.client();
+    c.sign_in(&fx, "secretariat").await;
+    let list = c.get("/review").await;
+    assert!(
+        list.body.contains(&format!("/review/{id}")),
+        "{}",
+        list.body
+    );
+    let page = c.get(&format!("/review/{id}")).await;
+    assert!(page.body.contains("事務局確認中"));
+    let r = c
+        .post(
+            &format!("/review/{id}/meeting"),
+            &[("csrf", &page.csrf()), ("meeting", "第3回")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The roster: empty, so every requirement is named; members appointed by name.
+    let roster = c.get("/review/committee").await;
+    assert!(roster.body.contains("5名以上であること"), "{}", roster.body);
+    let attrs = [
+        ("member1", "natural_science", false, "male"),
+        ("member2", "humanities_social", true, "female"),
+        ("member3", "general_public", true, "male"),
+        ("member4", "natural_science", false, "female"),
+        ("member5", "natural_science", false, "male"),
+    ];
+    for (name, e, x, sex) in attrs {
+        let mut form = vec![
+            ("csrf", roster.csrf()),
+            ("username", name.to_owned()),
+            ("expertise", e.to_owned()),
+            ("sex", sex.to_owned()),
+        ];
+        if x {
+            form.push(("external", "1".to_owned()));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = c.post("/review/committee", &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let roster = c.get("/review/committee").await;
+    assert!(roster.body.contains("構成要件をすべて満たしています"));
+    // Four present: refused, the missing requirement named on the page.
+    let page = c.get(&format!("/review/{id}")).await;
+    let csrf = page.csrf();
+    let mut form: Vec<(&str, String)> =
+        vec![("csrf", csrf.clone()), ("decision", "approve".into())];
+    for m in &members[..4] {
+        form.push(("present", m.id.to_string()));
+    }
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = c.post(&format!("/review/{id}/decision"), &refs).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body.contains("quorum_not_met") && r.body.contains("five_members"),
+        "{}",
+        r.body
+    );
+    form.push(("present", members[4].id.to_string()));
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = c.post(&format!("/review/{id}/decision"), &refs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(r.location()).await;
+    assert!(
+        page.body.contains("承認（保有者確認待ち）"),
+        "{}",
+        page.body
+    );
+}
+
+store_test!(the_secretariats_pages);

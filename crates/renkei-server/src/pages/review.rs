@@ -1,0 +1,352 @@
+//! The secretariat's pages, without JavaScript: every application with its state; one
+//! application with the steps its state allows (return for changes, send to a meeting,
+//! record the committee's decision with the members present, close); and the
+//! committee's roster with the guideline's requirements it fails. Every rule is
+//! `renkei-access`'s; a refused step comes back as the error page naming its reason.
+
+use super::{csrf_field, jst, layout, notice};
+use crate::context::RequestContext;
+use crate::form::FormData;
+use crate::{AppError, AppState};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use renkei_access::committee::{Expertise, Member, Sex};
+use renkei_access::flow::{Decision, State as ReviewState};
+use serde::Deserialize;
+
+/// `?done=` after a step.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn state_label(ctx: &RequestContext, s: &ReviewState) -> &'static str {
+    ctx.t(&format!("app.state.{}", s.code()))
+}
+
+/// GET /review
+pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let all = desk.all().await?;
+    Ok(layout(
+        &ctx,
+        ctx.t("review.title"),
+        html! {
+            p { a href="/review/committee" { (ctx.t("review.committee")) } }
+            @if all.is_empty() {
+                p.empty { (ctx.t("app.none")) }
+            } @else {
+                div.scroll { table {
+                    caption.visually-hidden { (ctx.t("review.title")) }
+                    thead { tr {
+                        th scope="col" { (ctx.t("app.title")) }
+                        th scope="col" { (ctx.t("app.state")) }
+                        th scope="col" { (ctx.t("app.version")) }
+                    } }
+                    tbody { @for a in &all {
+                        tr {
+                            td { a href=(format!("/review/{}", a.id)) {
+                                @if a.content.title.is_empty() { (ctx.t("app.untitled")) } @else { (a.content.title) }
+                            } }
+                            td { (state_label(&ctx, &a.state)) }
+                            td { (a.version) }
+                        }
+                    } }
+                } }
+            }
+        },
+    ))
+}
+
+/// GET /review/{id}
+pub async fn show(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Markup, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let v = desk.view(&id).await?;
+    let (roster, _) = desk.roster().await?;
+    let ids: Vec<String> = roster.iter().map(|m| m.id.clone()).collect();
+    let names = st.app.accounts.colleague_names(&ctx.caller, &ids).await?;
+    let handlers = st
+        .app
+        .accounts
+        .colleague_names(&ctx.caller, &v.content.handlers)
+        .await?;
+    let title = if v.content.title.is_empty() {
+        ctx.t("app.untitled").to_owned()
+    } else {
+        v.content.title.clone()
+    };
+    let action = |step: &str| format!("/review/{}/{step}", v.id);
+    Ok(layout(
+        &ctx,
+        &title,
+        html! {
+            @if done.done.is_some() { (notice("ok", ctx.t("review.done"))) }
+            dl.meta {
+                dt { (ctx.t("app.state")) } dd { strong { (state_label(&ctx, &v.state)) } }
+                dt { (ctx.t("app.version")) } dd { (v.version) }
+                dt { (ctx.t("app.institution")) } dd { (v.content.institution) }
+                dt { (ctx.t("app.handlers")) } dd { (handlers.join("、")) }
+                dt { (ctx.t("app.summary_ja")) } dd { (v.content.summary_ja) }
+                dt { (ctx.t("app.public_interest")) } dd { (v.content.public_interest) }
+                dt { (ctx.t("app.section.data")) } dd { ul {
+                    @for d in &v.content.data { @for t in &d.tables {
+                        li { code { (d.dataset) "." (t.table) } ": " (t.variables.join(", ")) }
+                    } }
+                } }
+            }
+            @match &v.state {
+                ReviewState::Submitted => {
+                    section aria-labelledby="screen" {
+                        h2 #screen { (ctx.t("review.screening")) }
+                        form.card method="post" action=(action("meeting")) {
+                            (csrf_field(&ctx))
+                            div.field {
+                                label for="meeting" { (ctx.t("review.meeting")) }
+                                input #meeting name="meeting" type="text" required;
+                            }
+                            label.check { input type="checkbox" name="expedited" value="1"; " " (ctx.t("review.expedited")) }
+                            button type="submit" { (ctx.t("review.send")) }
+                        }
+                        form.card method="post" action=(action("return")) {
+                            (csrf_field(&ctx))
+                            div.field {
+                                label for="reason" { (ctx.t("review.reason")) }
+                                textarea #reason name="reason" rows="3" required {}
+                            }
+                            button type="submit" { (ctx.t("review.return")) }
+                        }
+                    }
+                }
+                ReviewState::InReview { meeting, .. } => {
+                    section aria-labelledby="decide" {
+                        h2 #decide { (ctx.t("review.decision")) " — " (meeting) }
+                        form.card method="post" action=(action("decision")) {
+                            (csrf_field(&ctx))
+                            fieldset {
+                                legend { (ctx.t("review.decision")) }
+                                @for (code, key) in [("approve", "review.approve"), ("approve_with_conditions", "review.approve_with_conditions"), ("continue_review", "review.continue_review"), ("reject", "review.reject")] {
+                                    label.check { input type="radio" name="decision" value=(code) required; " " (ctx.t(key)) }
+                                }
+                            }
+                            div.field {
+                                label for="conditions" { (ctx.t("review.conditions")) }
+                                textarea #conditions name="conditions" rows="2" {}
+                            }
+                            fieldset {
+                                legend { (ctx.t("review.present")) }
+                                @for (m, name) in roster.iter().zip(&names) {
+                                    label.check { input type="checkbox" name="present" value=(m.id); " " (name) }
+                                }
+                            }
+                            div.field {
+                                label for="reasons" { (ctx.t("review.reasons")) }
+                                textarea #reasons name="reasons" rows="3" {}
+                            }
+                            button type="submit" { (ctx.t("review.record")) }
+                        }
+                    }
+                }
+                ReviewState::Permitted { .. } => {
+                    form.card method="post" action=(action("close")) {
+                        (csrf_field(&ctx))
+                        div.field {
+                            label for="reason" { (ctx.t("review.reason")) }
+                            input #reason name="reason" type="text";
+                        }
+                        button type="submit" { (ctx.t("review.close")) }
+                    }
+                }
+                _ => {}
+            }
+            section aria-labelledby="history" {
+                h2 #history { (ctx.t("app.history")) }
+                ol { @for h in &v.history {
+                    li { (jst(renkei_core::Timestamp(h.at))) " — " (ctx.t(&format!("app.step.{}", h.step))) }
+                } }
+            }
+            p { a href="/review" { (ctx.t("review.back")) } }
+        },
+    ))
+}
+
+fn back(id: &str) -> Response {
+    Redirect::to(&format!("/review/{id}?done=1")).into_response()
+}
+
+/// POST /review/{id}/return
+pub async fn return_for_changes(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    desk.return_for_changes(&id, f.get("reason").unwrap_or(""))
+        .await?;
+    Ok(back(&id))
+}
+
+/// POST /review/{id}/meeting
+pub async fn meeting(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    desk.send_to_meeting(
+        &id,
+        f.get("meeting").unwrap_or("").trim(),
+        f.get("expedited") == Some("1"),
+    )
+    .await?;
+    Ok(back(&id))
+}
+
+/// POST /review/{id}/decision
+pub async fn decision(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let decision = match f.get("decision") {
+        Some("approve") => Decision::Approve,
+        Some("approve_with_conditions") => Decision::ApproveWithConditions {
+            conditions: f
+                .get("conditions")
+                .unwrap_or("")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        },
+        Some("continue_review") => Decision::ContinueReview,
+        Some("reject") => Decision::Reject,
+        _ => return Err(AppError::BadRequest("choose a decision".into())),
+    };
+    let present: Vec<String> = f.all("present").map(str::to_owned).collect();
+    desk.decide(&id, decision, &present, f.get("reasons").unwrap_or(""))
+        .await?;
+    Ok(back(&id))
+}
+
+/// POST /review/{id}/close
+pub async fn close(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    desk.close(&id, f.get("reason").unwrap_or("")).await?;
+    Ok(back(&id))
+}
+
+/// GET /review/committee
+pub async fn committee(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(done): Query<Done>,
+) -> Result<Markup, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let (roster, unmet) = desk.roster().await?;
+    let ids: Vec<String> = roster.iter().map(|m| m.id.clone()).collect();
+    let names = st.app.accounts.colleague_names(&ctx.caller, &ids).await?;
+    let ja = ctx.lang == crate::i18n::Lang::Ja;
+    Ok(layout(
+        &ctx,
+        ctx.t("review.committee"),
+        html! {
+            @if done.done.is_some() { (notice("ok", ctx.t("review.done"))) }
+            @if unmet.is_empty() {
+                (notice("ok", ctx.t("review.composition_ok")))
+            } @else {
+                div.alert role="alert" {
+                    p { strong { (ctx.t("review.composition_unmet")) } }
+                    ul { @for r in &unmet { li { (if ja { r.ja() } else { r.en() }) } } }
+                }
+            }
+            div.scroll { table {
+                caption.visually-hidden { (ctx.t("review.committee")) }
+                thead { tr {
+                    th scope="col" { (ctx.t("review.member")) }
+                    th scope="col" { (ctx.t("review.expertise")) }
+                    th scope="col" { (ctx.t("review.external")) }
+                    th scope="col" { (ctx.t("review.sex")) }
+                } }
+                tbody { @for (m, name) in roster.iter().zip(&names) {
+                    tr {
+                        td { (name) }
+                        td { (ctx.t(&format!("review.expertise.{}", m.expertise.code()))) }
+                        td { (ctx.t(if m.external { "app.yes" } else { "app.no" })) }
+                        td { (ctx.t(match m.sex { Sex::Female => "review.sex.female", Sex::Male => "review.sex.male" })) }
+                    }
+                } }
+            } }
+            h2 { (ctx.t("review.appoint")) }
+            form.card method="post" action="/review/committee" {
+                (csrf_field(&ctx))
+                div.field {
+                    label for="username" { (ctx.t("review.username")) }
+                    input #username name="username" type="text" required;
+                }
+                div.field {
+                    label for="expertise" { (ctx.t("review.expertise")) }
+                    select #expertise name="expertise" {
+                        @for e in Expertise::ALL {
+                            option value=(e.code()) { (ctx.t(&format!("review.expertise.{}", e.code()))) }
+                        }
+                    }
+                }
+                label.check { input type="checkbox" name="external" value="1"; " " (ctx.t("review.external")) }
+                fieldset {
+                    legend { (ctx.t("review.sex")) }
+                    label.check { input type="radio" name="sex" value="female" required; " " (ctx.t("review.sex.female")) }
+                    label.check { input type="radio" name="sex" value="male"; " " (ctx.t("review.sex.male")) }
+                }
+                button type="submit" { (ctx.t("review.appoint")) }
+            }
+            p { a href="/review" { (ctx.t("review.back")) } }
+        },
+    ))
+}
+
+/// POST /review/committee
+pub async fn appoint(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let name = f.get("username").unwrap_or("").trim().to_owned();
+    let found = st
+        .app
+        .accounts
+        .colleagues(&ctx.caller, std::slice::from_ref(&name))
+        .await?;
+    let Some(Some((id, _))) = found.into_iter().next() else {
+        return Err(AppError::BadRequest(format!("no active user {name:?}")));
+    };
+    let member = Member {
+        id: id.to_string(),
+        expertise: Expertise::parse(f.get("expertise").unwrap_or(""))
+            .ok_or_else(|| AppError::BadRequest("choose an expertise".into()))?,
+        external: f.get("external") == Some("1"),
+        sex: match f.get("sex") {
+            Some("female") => Sex::Female,
+            Some("male") => Sex::Male,
+            _ => return Err(AppError::BadRequest("choose female or male".into())),
+        },
+    };
+    desk.appoint(&member).await?;
+    Ok(Redirect::to("/review/committee?done=1").into_response())
+}

@@ -350,6 +350,43 @@ fn table() -> Vec<RouteDef> {
             need(ManageReview),
             post(pages::review::close),
         ),
+        // Committee members' and custodians' pages.
+        r(
+            M::GET,
+            "/committee",
+            need(Review),
+            get(pages::committee::agenda),
+        ),
+        r(
+            M::GET,
+            "/committee/{id}",
+            need(Review),
+            get(pages::committee::show),
+        ),
+        r(
+            M::POST,
+            "/committee/{id}/conflict",
+            need(Review),
+            post(pages::committee::conflict),
+        ),
+        r(
+            M::GET,
+            "/custody",
+            need(ManageDatasets),
+            get(pages::committee::pending),
+        ),
+        r(
+            M::GET,
+            "/custody/{id}",
+            need(ManageDatasets),
+            get(pages::committee::custody_show),
+        ),
+        r(
+            M::POST,
+            "/custody/{id}/answer",
+            need(ManageDatasets),
+            post(pages::committee::answer),
+        ),
         // The secretariat.
         r(
             M::GET,

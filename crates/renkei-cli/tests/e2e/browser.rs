@@ -448,11 +448,35 @@ async fn every_page_is_accessible() {
         accessible(&c, &format!("{base}{link}")).await;
     }
     c.delete_all_cookies().await.unwrap();
+    let member = accs.iter().find(|w| w[0] == "committee_member").unwrap();
+    sign_in(&c, &base, member).await;
+    accessible(&c, &format!("{base}/committee")).await;
+    c.goto(&format!("{base}/committee")).await.unwrap();
+    let link = c
+        .find(Locator::Css("main table a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    accessible(&c, &format!("{base}{link}")).await;
+    c.delete_all_cookies().await.unwrap();
     let custodian = accs.iter().find(|w| w[0] == "custodian").unwrap();
     sign_in(&c, &base, custodian).await;
-    for page in ["/datasets", "/datasets/ndb_claims"] {
+    for page in ["/datasets", "/datasets/ndb_claims", "/custody"] {
         accessible(&c, &format!("{base}{page}")).await;
     }
+    c.goto(&format!("{base}/custody")).await.unwrap();
+    let link = c
+        .find(Locator::Css("main table a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    accessible(&c, &format!("{base}{link}")).await;
     c.close().await.unwrap();
     demo.stop();
 }

@@ -8,6 +8,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod committee;
 pub mod datasets;
 pub mod home;
 pub mod review;
@@ -57,6 +58,8 @@ pub(crate) fn layout(ctx: &RequestContext, title: &str, body: Markup) -> Markup 
                                 li { a href="/catalog" { (ctx.t("nav.catalog")) } }
                                 @if has(Permission::Apply) { li { a href="/applications" { (ctx.t("nav.applications")) } } }
                                 @if has(Permission::ManageReview) { li { a href="/review" { (ctx.t("nav.review")) } } }
+                                @if has(Permission::Review) { li { a href="/committee" { (ctx.t("nav.committee")) } } }
+                                @if has(Permission::ManageDatasets) { li { a href="/custody" { (ctx.t("nav.custody")) } } }
                                 @if has(Permission::ManageDatasets) { li { a href="/datasets" { (ctx.t("nav.datasets")) } } }
                                 @if has(Permission::ManageUsers) { li { a href="/admin/users" { (ctx.t("nav.users")) } } }
                                 @if has(Permission::ReadAudit) { li { a href="/audit" { (ctx.t("nav.audit")) } } }

@@ -610,3 +610,157 @@ async fn the_secretariats_pages(store: Store) {
 }
 
 store_test!(the_secretariats_pages);
+
+/// Committee members declare conflicts, and custodians answer for their own datasets,
+/// in pages.
+async fn members_and_custodians_in_pages(store: Store) {
+    let fx = fixture(&store).await;
+    datasets(&store).await;
+    let r1 = fx.user("researcher1", &[Role::Researcher]).await;
+    let sec = fx.user("secretariat", &[Role::Secretariat]).await;
+    let cust = fx.user("custodian-deaths", &[Role::Custodian]).await;
+    let mut members = Vec::new();
+    for i in 1..=5 {
+        members.push(
+            fx.user(&format!("member{i}"), &[Role::CommitteeMember])
+                .await,
+        );
+    }
+    let as_caller = |u: &renkei_accounts::User| {
+        renkei_core::Caller::user(
+            u.id.clone(),
+            u.username.clone(),
+            u.roles.clone(),
+            renkei_core::AuthMethod::SessionMfa,
+            "t",
+        )
+    };
+    let op = renkei_core::Caller::operator("t", renkei_core::Duty::Accounts);
+    fx.app
+        .catalog
+        .assign_custodian(&op, "deaths", &cust.id, true)
+        .await
+        .unwrap();
+    let desk = fx
+        .app
+        .applications
+        .secretariat(&as_caller(&sec))
+        .await
+        .unwrap();
+    desk.accredit(&renkei_access::accreditation::Accreditation {
+        user: r1.id.to_string(),
+        course: "研修".into(),
+        trained_on: Some(time::macros::date!(2026 - 01 - 05)),
+        pledge_signed_on: Some(time::macros::date!(2026 - 01 - 05)),
+        institution: "合成大学".into(),
+        safety_measures: "施錠".into(),
+        expires_on: time::macros::date!(2099 - 03 - 31),
+        revoked: None,
+    })
+    .await
+    .unwrap();
+    let attrs = [
+        (
+            renkei_access::committee::Expertise::NaturalScience,
+            false,
+            renkei_access::committee::Sex::Male,
+        ),
+        (
+            renkei_access::committee::Expertise::HumanitiesSocial,
+            true,
+            renkei_access::committee::Sex::Female,
+        ),
+        (
+            renkei_access::committee::Expertise::GeneralPublic,
+            true,
+            renkei_access::committee::Sex::Male,
+        ),
+        (
+            renkei_access::committee::Expertise::NaturalScience,
+            false,
+            renkei_access::committee::Sex::Female,
+        ),
+        (
+            renkei_access::committee::Expertise::NaturalScience,
+            false,
+            renkei_access::committee::Sex::Male,
+        ),
+    ];
+    for (m, (expertise, external, sex)) in members.iter().zip(attrs) {
+        desk.appoint(&renkei_access::committee::Member {
+            id: m.id.to_string(),
+            expertise,
+            external,
+            sex,
+        })
+        .await
+        .unwrap();
+    }
+    let applicant = fx
+        .app
+        .applications
+        .applicant(&as_caller(&r1))
+        .await
+        .unwrap();
+    let mut one = content(&[]);
+    one["handlers"] = json!([r1.id.to_string()]);
+    one["data"] =
+        json!([{"dataset": "deaths", "tables": [{"table": "deaths", "variables": ["sex"]}]}]);
+    let a: renkei_access::application::Application = serde_json::from_value(one).unwrap();
+    let id = applicant.create(&a).await.unwrap();
+    applicant.submit(&id).await.unwrap();
+    desk.send_to_meeting(&id, "第4回", false).await.unwrap();
+
+    // A member sees the agenda and declares in the page.
+    let mut m = fx.client();
+    m.sign_in(&fx, "member1").await;
+    let agenda = m.get("/committee").await;
+    assert!(
+        agenda.body.contains(&format!("/committee/{id}")),
+        "{}",
+        agenda.body
+    );
+    let page = m.get(&format!("/committee/{id}")).await;
+    let r = m
+        .post(
+            &format!("/committee/{id}/conflict"),
+            &[("csrf", &page.csrf()), ("conflicted", "no"), ("detail", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let present: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
+    desk.decide(&id, renkei_access::flow::Decision::Approve, &present, "")
+        .await
+        .unwrap();
+    // After the decision, declarations are closed.
+    let page = m.get(&format!("/committee/{id}")).await;
+    assert!(!page.body.contains("name=\"conflicted\""));
+
+    // The custodian answers for their dataset; the permit follows.
+    let mut c = fx.client();
+    c.sign_in(&fx, "custodian-deaths").await;
+    let list = c.get("/custody").await;
+    assert!(
+        list.body.contains(&format!("/custody/{id}")),
+        "{}",
+        list.body
+    );
+    let page = c.get(&format!("/custody/{id}")).await;
+    assert!(page.body.contains("value=\"deaths\""));
+    let r = c
+        .post(
+            &format!("/custody/{id}/answer"),
+            &[
+                ("csrf", &page.csrf()),
+                ("dataset", "deaths"),
+                ("answer", "confirm"),
+                ("reason", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("利用許可"), "{}", page.body);
+}
+
+store_test!(members_and_custodians_in_pages);

@@ -322,6 +322,24 @@ fn table() -> Vec<RouteDef> {
         ),
         r(
             M::GET,
+            "/review/accreditations",
+            need(ManageReview),
+            get(pages::review::accreditations),
+        ),
+        r(
+            M::POST,
+            "/review/accreditations",
+            need(ManageReview),
+            post(pages::review::accredit),
+        ),
+        r(
+            M::POST,
+            "/review/accreditations/revoke",
+            need(ManageReview),
+            post(pages::review::revoke),
+        ),
+        r(
+            M::GET,
             "/review/{id}",
             need(ManageReview),
             get(pages::review::show),

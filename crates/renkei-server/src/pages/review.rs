@@ -33,7 +33,11 @@ pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Mar
         &ctx,
         ctx.t("review.title"),
         html! {
-            p { a href="/review/committee" { (ctx.t("review.committee")) } }
+            p {
+                a href="/review/committee" { (ctx.t("review.committee")) }
+                " ・ "
+                a href="/review/accreditations" { (ctx.t("accr.title")) }
+            }
             @if all.is_empty() {
                 p.empty { (ctx.t("app.none")) }
             } @else {
@@ -349,4 +353,110 @@ pub async fn appoint(
     };
     desk.appoint(&member).await?;
     Ok(Redirect::to("/review/committee?done=1").into_response())
+}
+
+/// GET /review/accreditations
+pub async fn accreditations(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(done): Query<Done>,
+) -> Result<Markup, AppError> {
+    st.app.applications.secretariat(&ctx.caller).await?;
+    Ok(layout(
+        &ctx,
+        ctx.t("accr.title"),
+        html! {
+            @if done.done.is_some() { (notice("ok", ctx.t("review.done"))) }
+            h2 { (ctx.t("accr.record")) }
+            form.card method="post" action="/review/accreditations" {
+                (csrf_field(&ctx))
+                @for (id, key, kind) in [
+                    ("username", "review.username", "text"),
+                    ("course", "accr.course", "text"),
+                    ("trained_on", "accr.trained_on", "date"),
+                    ("pledge_signed_on", "accr.pledge_signed_on", "date"),
+                    ("institution", "app.institution", "text"),
+                    ("expires_on", "accr.expires_on", "date"),
+                ] {
+                    div.field {
+                        label for=(id) { (ctx.t(key)) }
+                        input id=(id) name=(id) type=(kind) required;
+                    }
+                }
+                div.field {
+                    label for="safety_measures" { (ctx.t("app.safety_measures")) }
+                    textarea #safety_measures name="safety_measures" rows="3" required {}
+                }
+                button type="submit" { (ctx.t("accr.record")) }
+            }
+            h2 { (ctx.t("accr.revoke")) }
+            form.card method="post" action="/review/accreditations/revoke" {
+                (csrf_field(&ctx))
+                div.field {
+                    label for="revoke-username" { (ctx.t("review.username")) }
+                    input #revoke-username name="username" type="text" required;
+                }
+                div.field {
+                    label for="revoke-reason" { (ctx.t("review.reason")) }
+                    textarea #revoke-reason name="reason" rows="2" required {}
+                }
+                button type="submit" { (ctx.t("accr.revoke")) }
+            }
+            p { a href="/review" { (ctx.t("review.back")) } }
+        },
+    ))
+}
+
+async fn user_named(st: &AppState, ctx: &RequestContext, f: &FormData) -> Result<String, AppError> {
+    let name = f.get("username").unwrap_or("").trim().to_owned();
+    let found = st
+        .app
+        .accounts
+        .colleagues(&ctx.caller, std::slice::from_ref(&name))
+        .await?;
+    match found.into_iter().next() {
+        Some(Some((id, _))) => Ok(id.to_string()),
+        _ => Err(AppError::BadRequest(format!("no active user {name:?}"))),
+    }
+}
+
+/// POST /review/accreditations
+pub async fn accredit(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let user = user_named(&st, &ctx, &f).await?;
+    let date = |k: &str| {
+        time::Date::parse(
+            f.get(k).unwrap_or("").trim(),
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| AppError::BadRequest(format!("{k}: not a date (YYYY-MM-DD)")))
+    };
+    desk.accredit(&renkei_access::accreditation::Accreditation {
+        user,
+        course: f.get("course").unwrap_or("").trim().to_owned(),
+        trained_on: Some(date("trained_on")?),
+        pledge_signed_on: Some(date("pledge_signed_on")?),
+        institution: f.get("institution").unwrap_or("").trim().to_owned(),
+        safety_measures: f.get("safety_measures").unwrap_or("").trim().to_owned(),
+        expires_on: date("expires_on")?,
+        revoked: None,
+    })
+    .await?;
+    Ok(Redirect::to("/review/accreditations?done=1").into_response())
+}
+
+/// POST /review/accreditations/revoke
+pub async fn revoke(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let user = user_named(&st, &ctx, &f).await?;
+    desk.revoke(&user, f.get("reason").unwrap_or("")).await?;
+    Ok(Redirect::to("/review/accreditations?done=1").into_response())
 }

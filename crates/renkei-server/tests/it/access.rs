@@ -355,8 +355,8 @@ store_test!(applications_over_the_api);
 async fn the_researchers_pages_work_without_javascript(store: Store) {
     let fx = fixture(&store).await;
     datasets(&store).await;
-    let r1 = fx.user("researcher1", &[Role::Researcher]).await;
-    let r2 = fx.user("researcher2", &[Role::Researcher]).await;
+    fx.user("researcher1", &[Role::Researcher]).await;
+    fx.user("researcher2", &[Role::Researcher]).await;
     let mut c = fx.client();
     c.sign_in(&fx, "researcher1").await;
     let home = c.get("/home").await;
@@ -429,33 +429,28 @@ async fn the_researchers_pages_work_without_javascript(store: Store) {
     assert!(r.body.contains("role=\"alert\""));
     assert!(r.body.contains("handlers[0]"));
     assert!(r.body.contains("有効な利用者認定がありません"));
-    // Accredited, it goes in.
-    let sec = fx.user("secretariat", &[Role::Secretariat]).await;
-    let desk = fx
-        .app
-        .applications
-        .secretariat(&renkei_core::Caller::user(
-            sec.id.clone(),
-            sec.username.clone(),
-            vec![Role::Secretariat],
-            renkei_core::AuthMethod::SessionMfa,
-            "t",
-        ))
-        .await
-        .unwrap();
-    for u in [&r1, &r2] {
-        desk.accredit(&renkei_access::accreditation::Accreditation {
-            user: u.id.to_string(),
-            course: "研修".into(),
-            trained_on: Some(time::macros::date!(2026 - 01 - 05)),
-            pledge_signed_on: Some(time::macros::date!(2026 - 01 - 05)),
-            institution: "合成大学".into(),
-            safety_measures: "施錠".into(),
-            expires_on: time::macros::date!(2099 - 03 - 31),
-            revoked: None,
-        })
-        .await
-        .unwrap();
+    // The secretariat accredits both in its page; then it goes in.
+    fx.user("secretariat", &[Role::Secretariat]).await;
+    let mut sec = fx.client();
+    sec.sign_in(&fx, "secretariat").await;
+    for name in ["researcher1", "researcher2"] {
+        let form = sec.get("/review/accreditations").await;
+        let r = sec
+            .post(
+                "/review/accreditations",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("username", name),
+                    ("course", "利用者研修"),
+                    ("trained_on", "2026-01-05"),
+                    ("pledge_signed_on", "2026-01-05"),
+                    ("institution", "合成大学"),
+                    ("safety_measures", "施錠した分析室"),
+                    ("expires_on", "2099-03-31"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     }
     let page = c.get(&page_url).await;
     let r = c
@@ -469,6 +464,26 @@ async fn the_researchers_pages_work_without_javascript(store: Store) {
     let mut other = fx.client();
     other.sign_in(&fx, "researcher2").await;
     assert_eq!(other.get(&page_url).await.status, StatusCode::FORBIDDEN);
+    // Revoked in the page: the researcher sees it at once.
+    let form = sec.get("/review/accreditations").await;
+    let r = sec
+        .post(
+            "/review/accreditations/revoke",
+            &[
+                ("csrf", &form.csrf()),
+                ("username", "researcher2"),
+                ("reason", "目的外利用"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        other
+            .get("/applications")
+            .await
+            .body
+            .contains("利用者認定がありません")
+    );
 }
 
 store_test!(the_researchers_pages_work_without_javascript);

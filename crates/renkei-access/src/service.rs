@@ -203,6 +203,22 @@ impl Applications {
         ))
     }
 
+    /// Application `id` for `caller`'s `action`, a missing one refused and audited.
+    async fn load_for(
+        &self,
+        caller: &Caller,
+        action: Action,
+        id: &str,
+    ) -> Result<ApplicationView, AccessError> {
+        match self.load(id).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.refuse(caller, action, format!("application:{id}"), e)
+                    .await
+            }
+        }
+    }
+
     /// Refuses (and audits) a caller who is the applicant or named on the application:
     /// nobody reviews, confirms or records a decision on their own study.
     async fn not_involved(
@@ -365,16 +381,15 @@ impl Applications {
         rows.iter().map(|r| view_from_row(r, Vec::new())).collect()
     }
 
-    /// The application as its reviewers see it: the latest version submitted (an
-    /// applicant's edits after a return stay theirs until submitted again).
-    async fn load_submitted(&self, id: &str) -> Result<ApplicationView, AccessError> {
-        let mut v = self.load(id).await?;
+    /// `v` as its reviewers see it: the latest version submitted (an applicant's
+    /// edits after a return stay theirs until submitted again).
+    async fn as_submitted(&self, mut v: ApplicationView) -> Result<ApplicationView, AccessError> {
         let row = sqlx::query(
             "SELECT version, content, saved_at FROM application_versions \
              WHERE application_id = $1 AND submitted_at IS NOT NULL \
              ORDER BY version DESC LIMIT 1",
         )
-        .bind(id)
+        .bind(&v.id)
         .fetch_optional(self.store.pool())
         .await?;
         if let Some(r) = row {
@@ -388,23 +403,23 @@ impl Applications {
         Ok(v)
     }
 
-    /// Reads an application for `caller` and audits the read: the applicant sees
+    /// Hands `v` (already checked) to `caller` and audits the read: the applicant sees
     /// their current version, reviewers (`submitted`) the latest one submitted.
     async fn read_audited(
         &self,
         caller: &Caller,
-        id: &str,
+        v: ApplicationView,
         submitted: bool,
     ) -> Result<ApplicationView, AccessError> {
         let v = if submitted {
-            self.load_submitted(id).await?
+            self.as_submitted(v).await?
         } else {
-            self.load(id).await?
+            v
         };
         self.audit
             .record(caller.event(
                 Action::ApplicationRead,
-                format!("application:{id}"),
+                format!("application:{}", v.id),
                 Outcome::Allowed,
             ))
             .await?;
@@ -734,10 +749,7 @@ impl ApplicantDesk {
     /// The caller's application `id`, refusing (and auditing) anyone else's.
     async fn own(&self, id: &str, action: Action) -> Result<ApplicationView, AccessError> {
         let object = format!("application:{id}");
-        let v = match self.s.load(id).await {
-            Ok(v) => v,
-            Err(e) => return self.s.refuse(&self.caller, action, object, e).await,
-        };
+        let v = self.s.load_for(&self.caller, action, id).await?;
         if v.applicant != self.user.as_str() {
             return self
                 .s
@@ -933,8 +945,8 @@ impl ApplicantDesk {
 
     /// One of the caller's applications, with its history. The read is audited.
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
-        self.own(id, Action::ApplicationRead).await?;
-        self.s.read_audited(&self.caller, id, false).await
+        let v = self.own(id, Action::ApplicationRead).await?;
+        self.s.read_audited(&self.caller, v, false).await
     }
 
     /// The caller's applications.
@@ -1163,7 +1175,7 @@ impl SecretariatDesk {
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
         let seen = match self.s.load(id).await {
             Ok(v) if v.history.is_empty() => Err(AccessDenied::Object("not_submitted_yet").into()),
-            Ok(_) => self.s.read_audited(&self.caller, id, true).await,
+            Ok(v) => self.s.read_audited(&self.caller, v, true).await,
             Err(e) => Err(e),
         };
         match seen {
@@ -1187,20 +1199,10 @@ impl SecretariatDesk {
         step: Step,
         detail: serde_json::Value,
     ) -> Result<State, AccessError> {
-        let v = match self.s.load(id).await {
-            Ok(v) => v,
-            Err(e) => {
-                return self
-                    .s
-                    .refuse(
-                        &self.caller,
-                        Action::ApplicationStep,
-                        format!("application:{id}"),
-                        e,
-                    )
-                    .await;
-            }
-        };
+        let v = self
+            .s
+            .load_for(&self.caller, Action::ApplicationStep, id)
+            .await?;
         self.s
             .not_involved(&self.caller, &v, &format!("application:{id}"))
             .await?;
@@ -1267,15 +1269,10 @@ impl SecretariatDesk {
         reasons: &str,
     ) -> Result<State, AccessError> {
         let object = format!("application:{id}");
-        let v = match self.s.load(id).await {
-            Ok(v) => v,
-            Err(e) => {
-                return self
-                    .s
-                    .refuse(&self.caller, Action::ApplicationStep, object, e)
-                    .await;
-            }
-        };
+        let v = self
+            .s
+            .load_for(&self.caller, Action::ApplicationStep, id)
+            .await?;
         if !matches!(v.state, State::InReview { .. }) {
             let e = crate::flow::FlowError::Illegal {
                 state: v.state.code(),
@@ -1458,29 +1455,23 @@ impl MemberDesk {
     /// with its history; drafts and applications still being screened are not
     /// theirs to read. The read is audited.
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
-        let object = format!("application:{id}");
-        match self.s.load(id).await {
-            // Only what the secretariat put before the committee, ever.
-            Ok(v) if v.history.iter().any(|h| h.step == "send_to_meeting") => {}
-            Ok(_) => {
-                return self
-                    .s
-                    .refuse(
-                        &self.caller,
-                        Action::ApplicationRead,
-                        object,
-                        AccessDenied::Object("not_before_committee").into(),
-                    )
-                    .await;
-            }
-            Err(e) => {
-                return self
-                    .s
-                    .refuse(&self.caller, Action::ApplicationRead, object, e)
-                    .await;
-            }
+        let v = self
+            .s
+            .load_for(&self.caller, Action::ApplicationRead, id)
+            .await?;
+        // Only what the secretariat put before the committee, ever.
+        if !v.history.iter().any(|h| h.step == "send_to_meeting") {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationRead,
+                    format!("application:{id}"),
+                    AccessDenied::Object("not_before_committee").into(),
+                )
+                .await;
         }
-        self.s.read_audited(&self.caller, id, true).await
+        self.s.read_audited(&self.caller, v, true).await
     }
 }
 
@@ -1501,20 +1492,10 @@ impl CustodianDesk {
         confirm: bool,
         reason: &str,
     ) -> Result<State, AccessError> {
-        let v = match self.s.load(id).await {
-            Ok(v) => v,
-            Err(e) => {
-                return self
-                    .s
-                    .refuse(
-                        &self.caller,
-                        Action::ApplicationStep,
-                        format!("application:{id}"),
-                        e,
-                    )
-                    .await;
-            }
-        };
+        let v = self
+            .s
+            .load_for(&self.caller, Action::ApplicationStep, id)
+            .await?;
         self.s
             .not_involved(&self.caller, &v, &format!("application:{id}"))
             .await?;
@@ -1591,7 +1572,7 @@ impl CustodianDesk {
             Ok(v) if !v.history.iter().any(|h| h.state == "approved") => {
                 AccessDenied::Object("not_approved_yet").into()
             }
-            Ok(_) => return self.s.read_audited(&self.caller, id, true).await,
+            Ok(v) => return self.s.read_audited(&self.caller, v, true).await,
             Err(e) => e,
         };
         self.s

@@ -1,6 +1,6 @@
 //! The caller's own account: profile, password, API tokens.
 
-use super::{csrf_field, jst, layout, notice};
+use super::{Done, csrf_field, jst, layout, notice};
 use crate::context::RequestContext;
 use crate::form::FormData;
 use crate::{AppError, AppState};
@@ -9,13 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_accounts::{AccountError, Session};
-use serde::Deserialize;
-
-/// `?done=` after a successful change.
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
 
 fn session(ctx: &RequestContext) -> Result<&Session, AppError> {
     ctx.session.as_ref().ok_or(AppError::internal("no session"))

@@ -1,6 +1,6 @@
 //! User and role administration.
 
-use super::{csrf_field, jst, layout, notice};
+use super::{Done, csrf_field, jst, layout, notice};
 use crate::context::RequestContext;
 use crate::form::FormData;
 use crate::i18n::{role_name, t};
@@ -10,13 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_accounts::{AccountError, User, UserStatus};
 use renkei_core::{Role, UserId};
-use serde::Deserialize;
-
-/// `?done=` after a change.
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
 
 async fn roles_from(
     st: &AppState,

@@ -4,7 +4,7 @@
 //! steps open to the applicant. Every rule is `renkei-access`'s; this only renders
 //! and parses.
 
-use super::{csrf_field, jst, layout, notice};
+use super::{Done, csrf_field, jst, layout, notice};
 use crate::context::RequestContext;
 use crate::form::FormData;
 use crate::i18n::Lang;
@@ -13,23 +13,35 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use renkei_access::AccessError;
 use renkei_access::accreditation::Standing;
 use renkei_access::application::{
     Application, DataRequest, Problem, Purpose, Software, TableRequest,
 };
 use renkei_access::flow::State as ReviewState;
+use renkei_access::{AccessError, ApplicationView};
 use renkei_catalog::PublicCatalog;
-use serde::Deserialize;
 
-/// `?done=` after a step.
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
+/// The state's name in the caller's language.
+pub(crate) fn state_label(ctx: &RequestContext, s: &ReviewState) -> &'static str {
+    ctx.t(&format!("app.state.{}", s.code()))
 }
 
-fn state_label(ctx: &RequestContext, s: &ReviewState) -> &'static str {
-    ctx.t(&format!("app.state.{}", s.code()))
+/// The application's title, or "(untitled)".
+pub(crate) fn title_of<'a>(ctx: &RequestContext, v: &'a ApplicationView) -> &'a str {
+    if v.content.title.is_empty() {
+        ctx.t("app.untitled")
+    } else {
+        &v.content.title
+    }
+}
+
+/// The data requested, one line per table: `dataset.table: variables`.
+pub(crate) fn requested(a: &Application) -> Markup {
+    html! {
+        ul { @for d in &a.data { @for t in &d.tables {
+            li { code { (d.dataset) "." (t.table) } ": " (t.variables.join(", ")) }
+        } } }
+    }
 }
 
 fn standing_line(ctx: &RequestContext, s: &Standing) -> Markup {
@@ -69,9 +81,7 @@ pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Mar
                     } }
                     tbody { @for a in &mine {
                         tr {
-                            td { a href=(format!("/applications/{}", a.id)) {
-                                @if a.content.title.is_empty() { (ctx.t("app.untitled")) } @else { (a.content.title) }
-                            } }
+                            td { a href=(format!("/applications/{}", a.id)) { (title_of(&ctx, a)) } }
                             td { (state_label(&ctx, &a.state)) }
                             td { (a.version) }
                         }
@@ -386,11 +396,7 @@ async fn show_page(
         .colleague_names(&ctx.caller, &v.content.handlers)
         .await?;
     let editable = matches!(v.state, ReviewState::Draft | ReviewState::Returned { .. });
-    let title = if v.content.title.is_empty() {
-        ctx.t("app.untitled").to_owned()
-    } else {
-        v.content.title.clone()
-    };
+    let title = title_of(ctx, &v).to_owned();
     Ok(layout(
         ctx,
         &title,
@@ -456,11 +462,7 @@ async fn show_page(
                         dt { (ctx.t("app.institution")) } dd { (v.content.institution) }
                         dt { (ctx.t("app.handlers")) } dd { (names.join("、")) }
                         dt { (ctx.t("app.summary_ja")) } dd { (v.content.summary_ja) }
-                        dt { (ctx.t("app.section.data")) } dd { ul {
-                            @for d in &v.content.data { @for t in &d.tables {
-                                li { code { (d.dataset) "." (t.table) } ": " (t.variables.join(", ")) }
-                            } }
-                        } }
+                        dt { (ctx.t("app.section.data")) } dd { (requested(&v.content)) }
                     }
                 }
             }

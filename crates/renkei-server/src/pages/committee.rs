@@ -3,7 +3,8 @@
 //! waiting for a custodian's answer and, per application, a confirmation or refusal for
 //! each of their datasets. Every rule is `renkei-access`'s.
 
-use super::{csrf_field, layout, notice};
+use super::applications::{requested, state_label, title_of};
+use super::{Done, csrf_field, layout, notice};
 use crate::context::RequestContext;
 use crate::form::FormData;
 use crate::{AppError, AppState};
@@ -12,21 +13,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_access::ApplicationView;
 use renkei_access::flow::State as ReviewState;
-use serde::Deserialize;
-
-/// `?done=` after a step.
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
-fn title_of<'a>(ctx: &RequestContext, v: &'a ApplicationView) -> &'a str {
-    if v.content.title.is_empty() {
-        ctx.t("app.untitled")
-    } else {
-        &v.content.title
-    }
-}
 
 fn table(ctx: &RequestContext, caption: &str, base: &str, apps: &[ApplicationView]) -> Markup {
     html! {
@@ -42,7 +28,7 @@ fn table(ctx: &RequestContext, caption: &str, base: &str, apps: &[ApplicationVie
                 tbody { @for a in apps {
                     tr {
                         td { a href=(format!("{base}/{}", a.id)) { (title_of(ctx, a)) } }
-                        td { (ctx.t(&format!("app.state.{}", a.state.code()))) }
+                        td { (state_label(ctx, &a.state)) }
                     }
                 } }
             } }
@@ -53,7 +39,7 @@ fn table(ctx: &RequestContext, caption: &str, base: &str, apps: &[ApplicationVie
 fn summary(ctx: &RequestContext, v: &ApplicationView) -> Markup {
     html! {
         dl.meta {
-            dt { (ctx.t("app.state")) } dd { strong { (ctx.t(&format!("app.state.{}", v.state.code()))) } }
+            dt { (ctx.t("app.state")) } dd { strong { (state_label(ctx, &v.state)) } }
             dt { (ctx.t("app.version")) } dd { (v.version) }
             dt { (ctx.t("app.institution")) } dd { (v.content.institution) }
             dt { (ctx.t("app.purpose_text")) } dd { (v.content.purpose_text) }
@@ -61,11 +47,7 @@ fn summary(ctx: &RequestContext, v: &ApplicationView) -> Markup {
             dt { (ctx.t("app.public_interest")) } dd { (v.content.public_interest) }
             dt { (ctx.t("app.why_pseudonymized")) } dd { (v.content.why_pseudonymized) }
             dt { (ctx.t("app.methods")) } dd { (v.content.methods) }
-            dt { (ctx.t("app.section.data")) } dd { ul {
-                @for d in &v.content.data { @for t in &d.tables {
-                    li { code { (d.dataset) "." (t.table) } ": " (t.variables.join(", ")) }
-                } }
-            } }
+            dt { (ctx.t("app.section.data")) } dd { (requested(&v.content)) }
             dt { (ctx.t("app.conflicts_of_interest")) } dd { (v.content.conflicts_of_interest) }
         }
     }

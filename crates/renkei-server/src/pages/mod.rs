@@ -150,6 +150,12 @@ pub(crate) fn jst(t: Timestamp) -> String {
         .unwrap_or_default()
 }
 
+/// `?done=` after a successful change: which notice to show.
+#[derive(serde::Deserialize, Default)]
+pub struct Done {
+    pub(crate) done: Option<String>,
+}
+
 /// A hidden CSRF field for a form.
 pub(crate) fn csrf_field(ctx: &RequestContext) -> Markup {
     html! { input type="hidden" name="csrf" value=(ctx.csrf); }

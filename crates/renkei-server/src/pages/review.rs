@@ -4,7 +4,8 @@
 //! committee's roster with the guideline's requirements it fails. Every rule is
 //! `renkei-access`'s; a refused step comes back as the error page naming its reason.
 
-use super::{csrf_field, jst, layout, notice};
+use super::applications::{requested, state_label, title_of};
+use super::{Done, csrf_field, jst, layout, notice};
 use crate::context::RequestContext;
 use crate::form::FormData;
 use crate::{AppError, AppState};
@@ -13,17 +14,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_access::committee::{Expertise, Member, Sex};
 use renkei_access::flow::{Decision, State as ReviewState};
-use serde::Deserialize;
-
-/// `?done=` after a step.
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
-
-fn state_label(ctx: &RequestContext, s: &ReviewState) -> &'static str {
-    ctx.t(&format!("app.state.{}", s.code()))
-}
 
 /// GET /review
 pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
@@ -50,9 +40,7 @@ pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Mar
                     } }
                     tbody { @for a in &all {
                         tr {
-                            td { a href=(format!("/review/{}", a.id)) {
-                                @if a.content.title.is_empty() { (ctx.t("app.untitled")) } @else { (a.content.title) }
-                            } }
+                            td { a href=(format!("/review/{}", a.id)) { (title_of(&ctx, a)) } }
                             td { (state_label(&ctx, &a.state)) }
                             td { (a.version) }
                         }
@@ -80,11 +68,7 @@ pub async fn show(
         .accounts
         .colleague_names(&ctx.caller, &v.content.handlers)
         .await?;
-    let title = if v.content.title.is_empty() {
-        ctx.t("app.untitled").to_owned()
-    } else {
-        v.content.title.clone()
-    };
+    let title = title_of(&ctx, &v).to_owned();
     let action = |step: &str| format!("/review/{}/{step}", v.id);
     Ok(layout(
         &ctx,
@@ -98,11 +82,7 @@ pub async fn show(
                 dt { (ctx.t("app.handlers")) } dd { (handlers.join("、")) }
                 dt { (ctx.t("app.summary_ja")) } dd { (v.content.summary_ja) }
                 dt { (ctx.t("app.public_interest")) } dd { (v.content.public_interest) }
-                dt { (ctx.t("app.section.data")) } dd { ul {
-                    @for d in &v.content.data { @for t in &d.tables {
-                        li { code { (d.dataset) "." (t.table) } ": " (t.variables.join(", ")) }
-                    } }
-                } }
+                dt { (ctx.t("app.section.data")) } dd { (requested(&v.content)) }
             }
             @match &v.state {
                 ReviewState::Submitted => {
@@ -331,17 +311,8 @@ pub async fn appoint(
     f: FormData,
 ) -> Result<Response, AppError> {
     let desk = st.app.applications.secretariat(&ctx.caller).await?;
-    let name = f.get("username").unwrap_or("").trim().to_owned();
-    let found = st
-        .app
-        .accounts
-        .colleagues(&ctx.caller, std::slice::from_ref(&name))
-        .await?;
-    let Some(Some((id, _))) = found.into_iter().next() else {
-        return Err(AppError::BadRequest(format!("no active user {name:?}")));
-    };
     let member = Member {
-        id: id.to_string(),
+        id: user_named(&st, &ctx, &f).await?,
         expertise: Expertise::parse(f.get("expertise").unwrap_or(""))
             .ok_or_else(|| AppError::BadRequest("choose an expertise".into()))?,
         external: f.get("external") == Some("1"),
@@ -407,6 +378,7 @@ pub async fn accreditations(
     ))
 }
 
+/// The id of the active account the form's `username` names.
 async fn user_named(st: &AppState, ctx: &RequestContext, f: &FormData) -> Result<String, AppError> {
     let name = f.get("username").unwrap_or("").trim().to_owned();
     let found = st

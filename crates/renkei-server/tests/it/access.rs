@@ -51,6 +51,31 @@ async fn datasets(store: &Store) {
     tx.commit().await.unwrap();
 }
 
+/// A user made by `Fx::user`, as a signed-in caller of the services.
+fn as_caller(u: &renkei_accounts::User) -> renkei_core::Caller {
+    renkei_core::Caller::user(
+        u.id.clone(),
+        u.username.clone(),
+        u.roles.clone(),
+        renkei_core::AuthMethod::SessionMfa,
+        "t",
+    )
+}
+
+/// An accreditation of `user`, current until 2099.
+fn accreditation(user: &renkei_accounts::User) -> renkei_access::accreditation::Accreditation {
+    renkei_access::accreditation::Accreditation {
+        user: user.id.to_string(),
+        course: "研修".into(),
+        trained_on: Some(time::macros::date!(2026 - 01 - 05)),
+        pledge_signed_on: Some(time::macros::date!(2026 - 01 - 05)),
+        institution: "合成大学".into(),
+        safety_measures: "施錠".into(),
+        expires_on: time::macros::date!(2099 - 03 - 31),
+        revoked: None,
+    }
+}
+
 async fn applications_over_the_api(store: Store) {
     let fx = fixture(&store).await;
     datasets(&store).await;
@@ -494,7 +519,7 @@ async fn the_secretariats_pages(store: Store) {
     let fx = fixture(&store).await;
     datasets(&store).await;
     let r1 = fx.user("researcher1", &[Role::Researcher]).await;
-    fx.user("secretariat", &[Role::Secretariat]).await;
+    let sec_user = fx.user("secretariat", &[Role::Secretariat]).await;
     let mut members = Vec::new();
     for i in 1..=5 {
         members.push(
@@ -502,49 +527,17 @@ async fn the_secretariats_pages(store: Store) {
                 .await,
         );
     }
-    let sec_caller = |u: &renkei_accounts::User| {
-        renkei_core::Caller::user(
-            u.id.clone(),
-            u.username.clone(),
-            u.roles.clone(),
-            renkei_core::AuthMethod::SessionMfa,
-            "t",
-        )
-    };
-    let sec_user = fx
-        .app
-        .accounts
-        .admin(&renkei_core::Caller::operator(
-            "t",
-            renkei_core::Duty::Accounts,
-        ))
-        .await
-        .unwrap()
-        .find_user("secretariat")
-        .await
-        .unwrap();
     let desk = fx
         .app
         .applications
-        .secretariat(&sec_caller(&sec_user))
+        .secretariat(&as_caller(&sec_user))
         .await
         .unwrap();
-    desk.accredit(&renkei_access::accreditation::Accreditation {
-        user: r1.id.to_string(),
-        course: "研修".into(),
-        trained_on: Some(time::macros::date!(2026 - 01 - 05)),
-        pledge_signed_on: Some(time::macros::date!(2026 - 01 - 05)),
-        institution: "合成大学".into(),
-        safety_measures: "施錠".into(),
-        expires_on: time::macros::date!(2099 - 03 - 31),
-        revoked: None,
-    })
-    .await
-    .unwrap();
+    desk.accredit(&accreditation(&r1)).await.unwrap();
     let applicant = fx
         .app
         .applications
-        .applicant(&sec_caller(&r1))
+        .applicant(&as_caller(&r1))
         .await
         .unwrap();
     let mut one = content(&[]);
@@ -641,15 +634,6 @@ async fn members_and_custodians_in_pages(store: Store) {
                 .await,
         );
     }
-    let as_caller = |u: &renkei_accounts::User| {
-        renkei_core::Caller::user(
-            u.id.clone(),
-            u.username.clone(),
-            u.roles.clone(),
-            renkei_core::AuthMethod::SessionMfa,
-            "t",
-        )
-    };
     let op = renkei_core::Caller::operator("t", renkei_core::Duty::Accounts);
     fx.app
         .catalog
@@ -662,18 +646,7 @@ async fn members_and_custodians_in_pages(store: Store) {
         .secretariat(&as_caller(&sec))
         .await
         .unwrap();
-    desk.accredit(&renkei_access::accreditation::Accreditation {
-        user: r1.id.to_string(),
-        course: "研修".into(),
-        trained_on: Some(time::macros::date!(2026 - 01 - 05)),
-        pledge_signed_on: Some(time::macros::date!(2026 - 01 - 05)),
-        institution: "合成大学".into(),
-        safety_measures: "施錠".into(),
-        expires_on: time::macros::date!(2099 - 03 - 31),
-        revoked: None,
-    })
-    .await
-    .unwrap();
+    desk.accredit(&accreditation(&r1)).await.unwrap();
     let attrs = [
         (
             renkei_access::committee::Expertise::NaturalScience,

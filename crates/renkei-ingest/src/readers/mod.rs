@@ -51,7 +51,9 @@ pub(crate) fn cut_point(cut: Cut, buf: &[u8]) -> Option<usize> {
         Cut::Line => memchr::memrchr(b'\n', buf).map(|i| i + 1),
         Cut::CsvRecord => {
             // A quote toggles quoting (an escaped `""` toggles twice); a block always
-            // starts outside quotes.
+            // starts outside quotes. A stray quote inside an unquoted field (not RFC
+            // 4180) can move the cut to another line of a malformed file; the records
+            // either side are rejected as malformed either way.
             let mut quoted = false;
             let mut last = None;
             for i in memchr::memchr2_iter(b'"', b'\n', buf) {
@@ -229,6 +231,8 @@ impl Reader {
                 }
             };
             let part = &buf[..end];
+            // A block that cannot be read (not the file's encoding) refuses the rest
+            // of the file; rows of earlier blocks stay, as each was read whole.
             if ctx.file_refused {
                 ctx.refuse_block(part);
             } else {

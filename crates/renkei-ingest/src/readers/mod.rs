@@ -52,8 +52,9 @@ pub(crate) fn cut_point(cut: Cut, buf: &[u8]) -> Option<usize> {
         Cut::CsvRecord => {
             // A quote toggles quoting (an escaped `""` toggles twice); a block always
             // starts outside quotes. A stray quote inside an unquoted field (not RFC
-            // 4180) can move the cut to another line of a malformed file; the records
-            // either side are rejected as malformed either way.
+            // 4180, which the csv crate reads literally) shifts the count, so a later
+            // cut may fall inside a quoted field of that malformed file, whose record
+            // is then rejected in two halves.
             let mut quoted = false;
             let mut last = None;
             for i in memchr::memchr2_iter(b'"', b'\n', buf) {

@@ -151,6 +151,8 @@ pub enum Actor {
     Secretariat,
     /// A custodian, of these datasets.
     Custodian(BTreeSet<String>),
+    /// The platform itself (closure at the end of the period of use).
+    Platform,
 }
 
 /// A step in the review.
@@ -186,7 +188,8 @@ pub enum Step {
         /// The dataset.
         dataset: String,
     },
-    /// The project closes (at expiry or on request).
+    /// The project closes: at the end of its period (the platform), or on request
+    /// (the applicant or the secretariat). Its data is destroyed first.
     Close,
 }
 
@@ -354,7 +357,10 @@ pub fn next(state: &State, actor: &Actor, step: Step, facts: &Facts) -> Result<S
             })
         }
         (Step::Close, State::Permitted { .. }) => {
-            who(*actor == Actor::Secretariat)?;
+            who(matches!(
+                actor,
+                Actor::Secretariat | Actor::Applicant | Actor::Platform
+            ))?;
             Ok(State::Closed)
         }
         _ => Err(illegal()),

@@ -13,6 +13,8 @@
 //!   error that names the state and the step;
 //! - [`accreditation`]: whether a person may be named on a permit today, and the
 //!   warnings before it lapses;
+//! - [`permit`]: the permit drawn from the approved application, its EHDS mapping, and
+//!   the check every access applies;
 //! - [`Applications`]: the service that stores all of it and audits every step, reached
 //!   through one desk per role.
 
@@ -21,10 +23,16 @@ pub mod application;
 pub mod committee;
 mod error;
 pub mod flow;
+pub mod permit;
+mod projects;
 mod schema;
 mod service;
 
 pub use error::AccessError;
+pub use projects::{
+    Closed, Closure, PUBLICATION_KINDS, PermitInForce, ProjectView, Publication, RegisterEntry,
+    Swept, date_text,
+};
 pub use schema::CatalogSchema;
 pub use service::{
     ApplicantDesk, ApplicationView, Applications, CustodianDesk, HistoryEntry, MAX_CONTENT_BYTES,

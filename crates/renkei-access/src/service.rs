@@ -30,9 +30,9 @@ pub const MAX_CONTENT_BYTES: usize = 256 * 1024;
 /// The access service. Cheap to clone.
 #[derive(Clone)]
 pub struct Applications {
-    store: Store,
-    audit: Audit,
-    clock: SharedClock,
+    pub(crate) store: Store,
+    pub(crate) audit: Audit,
+    pub(crate) clock: SharedClock,
 }
 
 /// An application as its readers see it.
@@ -54,8 +54,17 @@ pub struct ApplicationView {
     /// validated.
     #[serde(skip)]
     stored: String,
+    /// The project it amends (`None`: it is a project's first application).
+    pub amendment_of: Option<String>,
     /// Its history, oldest first.
     pub history: Vec<HistoryEntry>,
+}
+
+impl ApplicationView {
+    /// The project it belongs to once permitted: the one it amends, or its own id.
+    pub fn project(&self) -> &str {
+        self.amendment_of.as_deref().unwrap_or(&self.id)
+    }
 }
 
 /// One step in an application's history.
@@ -93,7 +102,7 @@ impl Applications {
     }
 
     /// Audits a refusal and hands back the error.
-    async fn refuse<T>(
+    pub(crate) async fn refuse<T>(
         &self,
         caller: &Caller,
         action: Action,
@@ -204,7 +213,7 @@ impl Applications {
     }
 
     /// Application `id` for `caller`'s `action`, a missing one refused and audited.
-    async fn load_for(
+    pub(crate) async fn load_for(
         &self,
         caller: &Caller,
         action: Action,
@@ -221,7 +230,7 @@ impl Applications {
 
     /// Refuses (and audits) a caller who is the applicant or named on the application:
     /// nobody reviews, confirms or records a decision on their own study.
-    async fn not_involved(
+    pub(crate) async fn not_involved(
         &self,
         caller: &Caller,
         v: &ApplicationView,
@@ -301,7 +310,10 @@ impl Applications {
         rows.iter().map(member_from_row).collect()
     }
 
-    async fn accreditation(&self, user: &str) -> Result<Option<Accreditation>, AccessError> {
+    pub(crate) async fn accreditation(
+        &self,
+        user: &str,
+    ) -> Result<Option<Accreditation>, AccessError> {
         let row = sqlx::query(
             "SELECT user_id, course, trained_on, pledge_signed_on, institution, safety_measures, \
              expires_on, revoked_on, revoked_reason FROM accreditations WHERE user_id = $1",
@@ -325,9 +337,9 @@ impl Applications {
         }))
     }
 
-    async fn load(&self, id: &str) -> Result<ApplicationView, AccessError> {
+    pub(crate) async fn load(&self, id: &str) -> Result<ApplicationView, AccessError> {
         let row = sqlx::query(
-            "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at FROM applications a \
+            "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at, a.amendment_of FROM applications a \
              JOIN application_versions v ON v.application_id = a.id AND v.version = a.version \
              WHERE a.id = $1",
         )
@@ -360,7 +372,7 @@ impl Applications {
     /// Applications (one applicant's, or all) with their current content, in one
     /// query; lists show no history (an application's own page does).
     async fn list(&self, applicant: Option<&str>) -> Result<Vec<ApplicationView>, AccessError> {
-        const SELECT: &str = "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at \
+        const SELECT: &str = "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at, a.amendment_of \
              FROM applications a JOIN application_versions v \
              ON v.application_id = a.id AND v.version = a.version";
         let rows = match applicant {
@@ -405,7 +417,7 @@ impl Applications {
 
     /// Hands `v` (already checked) to `caller` and audits the read: the applicant sees
     /// their current version, reviewers (`submitted`) the latest one submitted.
-    async fn read_audited(
+    pub(crate) async fn read_audited(
         &self,
         caller: &Caller,
         v: ApplicationView,
@@ -542,6 +554,17 @@ impl Applications {
                     .await;
             }
         }
+        if let State::Permitted { conditions } = &after
+            && !matches!(state, State::Permitted { .. })
+            && let Err(e) = self
+                .issue_permit(&mut tx, caller, id, conditions, now)
+                .await
+        {
+            drop(tx);
+            return self
+                .refuse(caller, Action::ApplicationStep, object, e)
+                .await;
+        }
         let detail = with_states(detail, &state, &after);
         history(&mut tx, id, now, caller, code, &after, &detail).await?;
         self.audit
@@ -606,6 +629,7 @@ fn view_from_row(
         content: serde_json::from_str(&content)
             .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?,
         saved_at: row.try_get(5)?,
+        amendment_of: row.try_get(6)?,
         stored: content,
         history,
     })
@@ -620,7 +644,7 @@ fn with_states(mut detail: serde_json::Value, from: &State, to: &State) -> serde
     detail
 }
 
-async fn history(
+pub(crate) async fn history(
     tx: &mut Tx,
     id: &str,
     now: i64,
@@ -668,16 +692,16 @@ fn member_from_row(r: &sqlx::any::AnyRow) -> Result<Member, AccessError> {
     })
 }
 
-fn parse_date(s: &str) -> Option<Date> {
+pub(crate) fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
 }
 
-fn format_date(d: Date) -> String {
+pub(crate) fn format_date(d: Date) -> String {
     d.format(time::macros::format_description!("[year]-[month]-[day]"))
         .unwrap_or_default()
 }
 
-fn content_json(app: &Application) -> Result<String, AccessError> {
+pub(crate) fn content_json(app: &Application) -> Result<String, AccessError> {
     let json = serde_json::to_string(app).map_err(|e| AccessError::BadInput(e.to_string()))?;
     if json.len() > MAX_CONTENT_BYTES {
         return Err(AccessError::BadInput(format!(
@@ -1352,12 +1376,6 @@ impl SecretariatDesk {
                 None,
                 Some(&inputs),
             )
-            .await
-    }
-
-    /// Closes a project.
-    pub async fn close(&self, id: &str, reason: &str) -> Result<State, AccessError> {
-        self.simple(id, Step::Close, serde_json::json!({ "reason": reason }))
             .await
     }
 }

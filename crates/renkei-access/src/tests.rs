@@ -17,6 +17,7 @@ use time::macros::date;
 struct W {
     store: Store,
     apps: Applications,
+    clock: ManualClock,
 }
 
 fn caller(id: &str, roles: &[Role]) -> Caller {
@@ -70,7 +71,8 @@ async fn world(store: &Store) -> W {
     }
     W {
         store: store.clone(),
-        apps: Applications::new(store.clone(), audit, Arc::new(clock)),
+        apps: Applications::new(store.clone(), audit, Arc::new(clock.clone())),
+        clock,
     }
 }
 
@@ -269,7 +271,82 @@ async fn from_draft_to_permit_and_closure(store: Store) {
             conditions: vec!["公表前に事務局へ報告".into()]
         }
     );
-    assert_eq!(sec.close(&id, "期間満了").await.unwrap(), State::Closed);
+
+    // The permit is issued from the version approved, with the conditions; it names
+    // the people of the application.
+    let r2 = caller("r2", &[Role::Researcher]);
+    let stranger = caller("stranger", &[Role::Researcher]);
+    let p = w.apps.project(&researcher, &id).await.unwrap();
+    assert_eq!((p.permit.version, p.permit.application_version), (1, 2));
+    assert_eq!(p.permit.people, ["r1", "r2"]);
+    assert_eq!(p.permit.conditions, ["公表前に事務局へ報告"]);
+    assert_eq!(p.permit.linked_datasets, ["deaths", "ndb_claims"]);
+    assert_eq!(p.status(), "not_started");
+    assert_eq!(
+        w.apps.project(&stranger, &id).await.unwrap_err().code(),
+        "not_on_project"
+    );
+    // Before the period, nobody reaches the data; in it, the people named do.
+    assert_eq!(
+        w.apps.in_force(&researcher, &id).await.unwrap_err().code(),
+        "permit_not_started"
+    );
+    w.clock
+        .set(Timestamp::from_secs(1_798_761_600 + 86_400 * 30)); // 2027-01-31
+    let ok = w.apps.in_force(&researcher, &id).await.unwrap();
+    assert_eq!((ok.project(), ok.user().as_str()), (id.as_str(), "r1"));
+    assert_eq!(
+        w.apps.in_force(&stranger, &id).await.unwrap_err().code(),
+        "not_named_on_permit"
+    );
+    // A revocation stops access on the next request; a new accreditation restores it.
+    sec.revoke("r2", "規約違反の疑い").await.unwrap();
+    assert_eq!(
+        w.apps.in_force(&r2, &id).await.unwrap_err().code(),
+        "accreditation_revoked"
+    );
+    let mut renewed = accreditation("r2");
+    renewed.expires_on = date!(2028 - 03 - 31);
+    sec.accredit(&renewed).await.unwrap();
+    w.apps.in_force(&r2, &id).await.unwrap();
+    // Only the applicant or the secretariat closes; the closure is recorded with the
+    // certificate the data store gives back, and access stops for good.
+    assert_eq!(
+        w.apps
+            .begin_closure(&r2, &id, "終了")
+            .await
+            .unwrap_err()
+            .code(),
+        "not_yours_to_close"
+    );
+    let closure = w
+        .apps
+        .begin_closure(&researcher, &id, "研究終了")
+        .await
+        .unwrap();
+    let cert = serde_json::json!({ "id": "dc-1", "key_ids": ["k1"], "digest": "d" });
+    let closed = w.apps.finish_closure(closure, cert.clone()).await.unwrap();
+    assert_eq!(closed.status(), "closed");
+    assert_eq!(closed.closed.as_ref().unwrap().certificate, cert);
+    assert_eq!(
+        w.apps.in_force(&researcher, &id).await.unwrap_err().code(),
+        "project_closed"
+    );
+    assert_eq!(
+        w.apps
+            .begin_closure(&researcher, &id, "again")
+            .await
+            .unwrap_err()
+            .code(),
+        "project_closed"
+    );
+    let register = w.apps.register().await.unwrap();
+    assert_eq!(register.len(), 1);
+    assert_eq!(
+        (register[0].status.as_str(), &register[0].certificate),
+        ("closed", &Some(cert))
+    );
+    assert_eq!(register[0].summary_ja, content().summary_ja);
 
     // The history, as the applicant sees it.
     let v = me.view(&id).await.unwrap();
@@ -309,14 +386,34 @@ async fn from_draft_to_permit_and_closure(store: Store) {
         .collect();
     assert_eq!(
         denied,
-        ["application_incomplete", "quorum_not_met", "not_custodian"]
+        [
+            "application_incomplete",
+            "quorum_not_met",
+            "not_custodian",
+            "not_on_project",
+            "permit_not_started",
+            "not_named_on_permit",
+            "accreditation_revoked",
+            "not_yours_to_close",
+            "project_closed",
+            "project_closed"
+        ]
     );
     assert_eq!(
         rows.iter()
             .filter(|r| r.0 == "application.step" && r.2 == "allowed")
             .count(),
-        8
+        7
     );
+    for action in ["permit.issue", "project.close"] {
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.0 == action && r.2 == "allowed")
+                .count(),
+            1,
+            "{action}"
+        );
+    }
 }
 
 /// Nobody reaches another's application or a step that is not theirs, and each
@@ -560,9 +657,136 @@ async fn duties_stay_separate(store: Store) {
     assert!(sec.all().await.unwrap().iter().all(|v| v.id != draft));
 }
 
+/// A project with its permit, the quickest way: accredited people, a committee that
+/// meets the guideline, approval and both custodians' confirmations.
+async fn permitted(w: &W, app: &Application) -> String {
+    let sec = w
+        .apps
+        .secretariat(&caller("sec", &[Role::Secretariat]))
+        .await
+        .unwrap();
+    for u in &app.handlers {
+        sec.accredit(&accreditation(u)).await.unwrap();
+    }
+    for m in [
+        member("m1", Expertise::NaturalScience, false, Sex::Male),
+        member("m2", Expertise::HumanitiesSocial, true, Sex::Female),
+        member("m3", Expertise::GeneralPublic, true, Sex::Male),
+        member("m4", Expertise::NaturalScience, false, Sex::Female),
+        member("m5", Expertise::NaturalScience, false, Sex::Male),
+    ] {
+        sec.appoint(&m).await.unwrap();
+    }
+    let me = w
+        .apps
+        .applicant(&caller("r1", &[Role::Researcher]))
+        .await
+        .unwrap();
+    let id = me.create(app).await.unwrap();
+    me.submit(&id).await.unwrap();
+    sec.send_to_meeting(&id, "m", false).await.unwrap();
+    let present: Vec<String> = ["m1", "m2", "m3", "m4", "m5"].map(String::from).to_vec();
+    sec.decide(&id, Decision::Approve, &present, "")
+        .await
+        .unwrap();
+    for (c, d) in [("c1", "deaths"), ("c2", "ndb_claims")] {
+        let desk = w
+            .apps
+            .custodian(&caller(c, &[Role::Custodian]))
+            .await
+            .unwrap();
+        desk.confirm(&id, d, "").await.unwrap();
+    }
+    id
+}
+
+/// The platform's sweep: warnings 30 and 7 days before the end, each once; at the end
+/// a closure for the project; only the platform may run it.
+async fn the_sweep_warns_once_and_closes_at_the_end(store: Store) {
+    let w = world(&store).await;
+    let id = permitted(&w, &content()).await;
+    let system = Caller::system();
+    assert_eq!(
+        w.apps
+            .sweep(&caller("sec", &[Role::Secretariat]))
+            .await
+            .unwrap_err()
+            .code(),
+        "platform_only"
+    );
+    // 2027-12-05 JST: 27 days left of the permit (ends 2027-12-31).
+    w.clock.set(Timestamp::from_secs(1_827_932_400));
+    let (swept, closures) = w.apps.sweep(&system).await.unwrap();
+    assert!(closures.is_empty());
+    assert_eq!(swept.warnings, 2, "one per person named");
+    let (again, _) = w.apps.sweep(&system).await.unwrap();
+    assert_eq!(again.warnings, 0, "each warning once");
+    let inbox = w.apps.outbox("r1").await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].0, "permit_ending");
+    assert!(inbox[0].2.contains("2027-12-31"), "{:?}", inbox[0]);
+    // 2028-01-01: the period has ended; access stops, and the sweep closes it.
+    w.clock.set(Timestamp::from_secs(1_830_265_200));
+    assert_eq!(
+        w.apps
+            .in_force(&caller("r1", &[Role::Researcher]), &id)
+            .await
+            .unwrap_err()
+            .code(),
+        "permit_expired"
+    );
+    let (_, closures) = w.apps.sweep(&system).await.unwrap();
+    assert_eq!(closures.len(), 1);
+    assert_eq!(
+        (closures[0].project(), closures[0].reason()),
+        (id.as_str(), "expiry")
+    );
+    let c = closures.into_iter().next().unwrap();
+    let v = w
+        .apps
+        .finish_closure(c, serde_json::json!({ "id": "dc-2", "key_ids": [] }))
+        .await
+        .unwrap();
+    assert_eq!(v.status(), "closed");
+    let (_, closures) = w.apps.sweep(&system).await.unwrap();
+    assert!(closures.is_empty(), "closed once");
+    // Results are due 18 months after the end; none added means overdue then.
+    assert!(!v.overdue);
+    w.clock
+        .set(Timestamp::from_secs(1_830_265_200 + 86_400 * 600));
+    let reg = w.apps.register().await.unwrap();
+    assert!(reg[0].overdue);
+    w.apps
+        .add_publication(
+            &caller("r2", &[Role::Researcher]),
+            &id,
+            "article",
+            "合成 太郎. 糖尿病と死亡. 合成医学誌 2029.",
+            "https://example.org/a",
+        )
+        .await
+        .unwrap();
+    let e = w
+        .apps
+        .add_publication(
+            &caller("r1", &[Role::Researcher]),
+            &id,
+            "article",
+            "x",
+            "javascript:alert(1)",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let reg = w.apps.register().await.unwrap();
+    assert!(!reg[0].overdue);
+    assert_eq!(reg[0].publications.len(), 1);
+}
+
 store_test!(
     duties_stay_separate,
     from_draft_to_permit_and_closure,
     objects_belong_to_their_people,
-    accreditation_and_limits
+    accreditation_and_limits,
+    the_sweep_warns_once_and_closes_at_the_end
 );

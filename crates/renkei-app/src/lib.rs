@@ -8,8 +8,10 @@
 #![warn(missing_docs)]
 
 mod config;
+pub use projects::{ClosureError, SweepReport};
 pub mod demo;
 pub mod demo_review;
+mod projects;
 pub mod world;
 
 pub use config::{Config, ConfigError, CookieSecure, ENV_VARS, TlsConfig};

@@ -168,6 +168,17 @@ actions! {
     AccreditationRecord = "accreditation.record",
     /// An accreditation was revoked.
     AccreditationRevoke = "accreditation.revoke",
+    /// A permit was issued (a project's first, or a new version after an amendment).
+    PermitIssue = "permit.issue",
+    /// Access to a project's data under its permit was asked for (recorded when
+    /// refused, with the reason; allowed access is recorded by what reads the data).
+    PermitCheck = "permit.check",
+    /// A project was closed and its data destroyed.
+    ProjectClose = "project.close",
+    /// A project's results or publications were added to the public register.
+    ProjectPublication = "project.publication",
+    /// A person's opt-out was recorded (as tokens), or withdrawn.
+    OptOut = "opt_out",
     /// An API token was created.
     TokenCreate = "token.create",
     /// An API token was revoked.

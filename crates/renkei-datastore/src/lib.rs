@@ -38,6 +38,7 @@ pub use vault::{DeletionCertificate, KeyId};
 
 use arrow_array::RecordBatch;
 use layout::Tree;
+use renkei_access::Closure;
 use renkei_audit::Audit;
 use renkei_core::role::AccessDenied;
 use renkei_core::time::SharedClock;
@@ -232,8 +233,8 @@ impl DataStore {
 
     /// Who may write or destroy `holder`'s data. Datasets: those who manage datasets
     /// (ingest, withdrawal) and, for writing, the linkage authority (re-keying tokens).
-    /// Extracts are written and destroyed only under a permit in force, which no
-    /// caller can show yet: refused for everyone.
+    /// Extracts are written only under a permit in force, and destroyed only by a
+    /// project's closure ([`DataStore::destroy_extract`]): refused here for everyone.
     fn may_write(caller: &Caller, holder: &Holder, destroy: bool) -> Result<(), AccessDenied> {
         match holder {
             Holder::Dataset(_) if destroy => caller.require(Permission::ManageDatasets),
@@ -409,7 +410,36 @@ impl DataStore {
                 .await);
         }
         let lock = self.tree.lock(holder)?;
-        let cert = self.vault.destroy(caller, &holder.owner(), reason).await?;
+        let cert = self
+            .vault
+            .destroy(caller, &holder.owner(), reason, false)
+            .await?;
+        self.remove_files(holder);
+        drop(lock);
+        Ok(cert)
+    }
+
+    /// Deletes a closing project's extract by destroying its keys, under the authority
+    /// of its [`Closure`], and gives back the deletion certificate (recorded with its
+    /// audit entry) for the closure to be finished with. A project that never had data
+    /// materialized gets a certificate that names no key, so that its closure is
+    /// recorded the same way.
+    pub async fn destroy_extract(
+        &self,
+        closure: &Closure,
+    ) -> Result<DeletionCertificate, DataStoreError> {
+        let holder = Holder::extract(closure.project())?;
+        let lock = self.tree.lock(&holder)?;
+        let cert = self
+            .vault
+            .destroy(closure.caller(), &holder.owner(), closure.reason(), true)
+            .await?;
+        self.remove_files(&holder);
+        drop(lock);
+        Ok(cert)
+    }
+
+    fn remove_files(&self, holder: &Holder) {
         let dir = self.tree.holder_dir(holder);
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
@@ -420,8 +450,6 @@ impl DataStore {
                 }
             }
         }
-        drop(lock);
-        Ok(cert)
     }
 
     /// The deletion certificates of `holder`. A certificate holds no data (what was

@@ -175,6 +175,7 @@ impl Vault {
         caller: &Caller,
         subject: &str,
         reason: &str,
+        allow_none: bool,
     ) -> Result<DeletionCertificate, DataStoreError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
@@ -184,7 +185,7 @@ impl Vault {
         .bind(subject)
         .fetch_all(&mut *tx)
         .await?;
-        if ids.is_empty() {
+        if ids.is_empty() && !allow_none {
             return Err(DataStoreError::NothingToDestroy(subject.to_owned()));
         }
         let actor = caller.actor();

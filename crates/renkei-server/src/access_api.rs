@@ -342,21 +342,6 @@ pub async fn review_decision(
     )))
 }
 
-/// POST /api/v1/review/applications/{id}/close
-#[utoipa::path(post, path = "/api/v1/review/applications/{id}/close", tag = "review", request_body = ReasonIn,
-    params(("id" = String, Path, description = "Application id")),
-    responses((status = 200, body = StateOut), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn review_close(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-    Json(r): Json<ReasonIn>,
-) -> Result<Json<StateOut>, AppError> {
-    let desk = st.app.applications.secretariat(&ctx.caller).await?;
-    Ok(Json(StateOut(desk.close(&id, &r.reason).await?)))
-}
-
 /// GET /api/v1/review/committee
 #[utoipa::path(get, path = "/api/v1/review/committee", tag = "review",
     responses((status = 200, body = RosterOut), (status = 403, body = ErrorBody)),
@@ -593,4 +578,149 @@ pub async fn refuse(
     Ok(Json(StateOut(
         desk.refuse(&id, &a.dataset, &a.reason).await?,
     )))
+}
+
+// ----- projects and the register ------------------------------------------------------
+
+/// A project: its permit in force, where its period stands, its closure with the
+/// deletion certificate, results and publications (see `renkei_access::ProjectView`).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct ProjectOut(renkei_access::ProjectView);
+
+/// The permit with its EHDS mapping: `permit` (the fields) and `ehds_mapping`
+/// (`[{field, ehds}]`).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct PermitOut(serde_json::Value);
+
+/// Access granted today under the permit in force.
+#[derive(Serialize, ToSchema)]
+pub struct AccessOut {
+    project: String,
+    user: String,
+    permit_version: i64,
+    /// The last day of use (YYYY-MM-DD).
+    ends_on: String,
+}
+
+/// A result or publication to add.
+#[derive(Deserialize, ToSchema)]
+pub struct PublicationIn {
+    /// `article`, `report`, `dataset` or `other`.
+    kind: String,
+    citation: String,
+    /// `https://...` (may be empty).
+    #[serde(default)]
+    url: String,
+}
+
+/// The public register (see `renkei_access::RegisterEntry`).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct RegisterOut(Vec<renkei_access::RegisterEntry>);
+
+/// GET /api/v1/projects
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
+    responses((status = 200, body = [ProjectOut]), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn projects(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<ProjectOut>>, AppError> {
+    let all = st.app.applications.projects(&ctx.caller).await?;
+    Ok(Json(all.into_iter().map(ProjectOut).collect()))
+}
+
+/// GET /api/v1/projects/{id}
+#[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = ProjectOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn project(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<ProjectOut>, AppError> {
+    Ok(Json(ProjectOut(
+        st.app.applications.project(&ctx.caller, &id).await?,
+    )))
+}
+
+/// GET /api/v1/projects/{id}/permit
+#[utoipa::path(get, path = "/api/v1/projects/{id}/permit", tag = "projects",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = PermitOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn permit(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<PermitOut>, AppError> {
+    let v = st.app.applications.project(&ctx.caller, &id).await?;
+    Ok(Json(PermitOut(v.permit.document())))
+}
+
+/// GET /api/v1/projects/{id}/access: the check every access to the project's data
+/// makes (named, in the period, accredited today, project open); the reason when not.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/access", tag = "projects",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = AccessOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn access(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<AccessOut>, AppError> {
+    let ok = st.app.applications.in_force(&ctx.caller, &id).await?;
+    Ok(Json(AccessOut {
+        project: ok.project().to_owned(),
+        user: ok.user().as_str().to_owned(),
+        permit_version: ok.permit().version,
+        ends_on: renkei_access::date_text(ok.permit().ends_on),
+    }))
+}
+
+/// POST /api/v1/projects/{id}/close: destroys the project's data keys and records the
+/// closure with its deletion certificate (the applicant, or the secretariat).
+#[utoipa::path(post, path = "/api/v1/projects/{id}/close", tag = "projects", request_body = ReasonIn,
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = ProjectOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn close(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(r): Json<ReasonIn>,
+) -> Result<Json<ProjectOut>, AppError> {
+    Ok(Json(ProjectOut(
+        st.app.close_project(&ctx.caller, &id, &r.reason).await?,
+    )))
+}
+
+/// POST /api/v1/projects/{id}/publications
+#[utoipa::path(post, path = "/api/v1/projects/{id}/publications", tag = "projects", request_body = PublicationIn,
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = ProjectOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn publish(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(p): Json<PublicationIn>,
+) -> Result<Json<ProjectOut>, AppError> {
+    st.app
+        .applications
+        .add_publication(&ctx.caller, &id, &p.kind, &p.citation, p.url.trim())
+        .await?;
+    Ok(Json(ProjectOut(
+        st.app.applications.project(&ctx.caller, &id).await?,
+    )))
+}
+
+/// GET /api/v1/register: the public register of approved projects (no authentication).
+#[utoipa::path(get, path = "/api/v1/register", tag = "projects",
+    responses((status = 200, body = RegisterOut)))]
+pub async fn register(State(st): State<AppState>) -> Result<Json<RegisterOut>, AppError> {
+    Ok(Json(RegisterOut(st.app.applications.register().await?)))
 }

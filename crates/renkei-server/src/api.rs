@@ -514,18 +514,21 @@ impl Modify for Security {
     info(title = "Renkei API", description = "Renkei information linkage platform. Authenticate with an API token: `Authorization: Bearer rkt_...`."),
     paths(me, users, audit_entries, audit_verify, audit_checkpoint, audit_chain, audit_witness, catalog_datasets, catalog_dataset, catalog_linkage,
         acc::mine, acc::create, acc::view, acc::save, acc::submit, acc::withdraw, acc::my_standing,
-        acc::review_all, acc::review_view, acc::review_return, acc::review_meeting, acc::review_decision, acc::review_close,
+        acc::review_all, acc::review_view, acc::review_return, acc::review_meeting, acc::review_decision,
         acc::roster, acc::appoint, acc::dismiss, acc::accredit, acc::revoke,
         acc::agenda, acc::member_view, acc::conflict,
-        acc::custody_pending, acc::custody_view, acc::confirm, acc::refuse),
+        acc::custody_pending, acc::custody_view, acc::confirm, acc::refuse,
+        acc::projects, acc::project, acc::permit, acc::access, acc::close, acc::publish, acc::register),
     components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, CheckpointOut, ChainEntryOut, WitnessIn, ErrorBody, ErrorDetail, LinkOut,
         acc::ApplicationOut, acc::ApplicationIn, acc::CreatedOut, acc::StateOut, acc::SavedOut, acc::ReasonIn, acc::MeetingIn,
-        acc::DecisionIn, acc::MemberIo, acc::RosterOut, acc::AccreditationIn, acc::StandingOut, acc::ConflictIn, acc::AnswerIn)),
+        acc::DecisionIn, acc::MemberIo, acc::RosterOut, acc::AccreditationIn, acc::StandingOut, acc::ConflictIn, acc::AnswerIn,
+        acc::ProjectOut, acc::PermitOut, acc::AccessOut, acc::PublicationIn, acc::RegisterOut)),
     modifiers(&Security),
     tags((name = "accounts", description = "Who is calling; users and roles"), (name = "audit", description = "The audit log, for the supervisory body"),
         (name = "catalog", description = "The public dataset catalogue (no authentication); small counts are shown as `<10`"),
         (name = "applications", description = "A researcher's applications for access to data"),
-        (name = "review", description = "The review of applications: secretariat, committee members, custodians"))
+        (name = "review", description = "The review of applications: secretariat, committee members, custodians"),
+        (name = "projects", description = "Projects under a permit: the permit, the check every access makes, closure, results; the public register"))
 )]
 struct ApiDoc;
 

@@ -125,6 +125,9 @@ pub async fn serve(
     let checkpointer = app.audit.spawn_checkpointer(std::time::Duration::from_secs(
         app.config.audit.checkpoint_interval_secs.max(1),
     ));
+    // Closure at the end of a period, and the warnings before it, do not wait for
+    // anyone to ask.
+    let sweeper = app.spawn_sweeper(std::time::Duration::from_secs(3600));
     let make = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let header_timeout =
         std::time::Duration::from_secs(app.config.http.header_read_timeout_secs.max(1));
@@ -167,6 +170,7 @@ pub async fn serve(
         }
     };
     checkpointer.abort();
+    sweeper.abort();
     let _ = app
         .audit
         .record(caller.event(

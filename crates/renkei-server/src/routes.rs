@@ -362,12 +362,6 @@ fn table() -> Vec<RouteDef> {
             need(ManageReview),
             post(pages::review::decision),
         ),
-        r(
-            M::POST,
-            "/review/{id}/close",
-            need(ManageReview),
-            post(pages::review::close),
-        ),
         // Committee members' and custodians' pages.
         r(
             M::GET,
@@ -399,6 +393,67 @@ fn table() -> Vec<RouteDef> {
             need(ManageDatasets),
             get(pages::committee::custody_show),
         ),
+        // Projects: who may read, close or add to one is the access service's to say.
+        r(M::GET, "/projects", SignedIn, get(pages::projects::list)),
+        r(
+            M::GET,
+            "/projects/{id}",
+            SignedIn,
+            get(pages::projects::show),
+        ),
+        r(
+            M::GET,
+            "/projects/{id}/permit.json",
+            SignedIn,
+            get(pages::projects::permit_json),
+        ),
+        r(
+            M::POST,
+            "/projects/{id}/close",
+            SignedIn,
+            post(pages::projects::close),
+        ),
+        r(
+            M::POST,
+            "/projects/{id}/publications",
+            SignedIn,
+            post(pages::projects::publish),
+        ),
+        r(M::GET, "/api/v1/projects", SignedIn, get(acc::projects)),
+        r(M::GET, "/api/v1/projects/{id}", SignedIn, get(acc::project)),
+        r(
+            M::GET,
+            "/api/v1/projects/{id}/permit",
+            SignedIn,
+            get(acc::permit),
+        ),
+        r(
+            M::GET,
+            "/api/v1/projects/{id}/access",
+            need(Apply),
+            get(acc::access),
+        ),
+        r(
+            M::POST,
+            "/api/v1/projects/{id}/close",
+            SignedIn,
+            post(acc::close),
+        ),
+        r(
+            M::POST,
+            "/api/v1/projects/{id}/publications",
+            SignedIn,
+            post(acc::publish),
+        ),
+        // The public register.
+        r(M::GET, "/register", Public, get(pages::projects::register)),
+        r(
+            M::GET,
+            "/register.csv",
+            Public,
+            get(pages::projects::register_csv_file),
+        ),
+        r(M::GET, "/api/v1/register", Public, get(acc::register)),
         r(
             M::POST,
             "/custody/{id}/answer",
@@ -435,12 +490,6 @@ fn table() -> Vec<RouteDef> {
             "/api/v1/review/applications/{id}/decision",
             need(ManageReview),
             post(acc::review_decision),
-        ),
-        r(
-            M::POST,
-            "/api/v1/review/applications/{id}/close",
-            need(ManageReview),
-            post(acc::review_close),
         ),
         r(
             M::GET,

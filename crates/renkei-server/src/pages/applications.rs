@@ -37,10 +37,25 @@ pub(crate) fn title_of<'a>(ctx: &RequestContext, v: &'a ApplicationView) -> &'a 
 
 /// The data requested, one line per table: `dataset.table: variables`.
 pub(crate) fn requested(a: &Application) -> Markup {
+    requested_data(&a.data)
+}
+
+/// The same for any list of requests, with each dataset's row filters.
+pub(crate) fn requested_data(data: &[DataRequest]) -> Markup {
+    let date = |d: Option<time::Date>| d.map(renkei_access::date_text).unwrap_or_default();
     html! {
-        ul { @for d in &a.data { @for t in &d.tables {
-            li { code { (d.dataset) "." (t.table) } ": " (t.variables.join(", ")) }
-        } } }
+        ul { @for d in data {
+            @for t in &d.tables {
+                li { code { (d.dataset) "." (t.table) } ": " (t.variables.join(", ")) }
+            }
+            @if d.from.is_some() || d.to.is_some() || d.ages.is_some() || !d.conditions.is_empty() {
+                li { code { (d.dataset) } ": "
+                    @if d.from.is_some() || d.to.is_some() { (date(d.from)) " – " (date(d.to)) " " }
+                    @if let Some((lo, hi)) = d.ages { (lo) "–" (hi) " " }
+                    @if !d.conditions.is_empty() { (d.conditions.join(", ")) }
+                }
+            }
+        } }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod committee;
 pub mod datasets;
 pub mod home;
+pub mod projects;
 pub mod review;
 
 use crate::context::RequestContext;
@@ -57,6 +58,7 @@ pub(crate) fn layout(ctx: &RequestContext, title: &str, body: Markup) -> Markup 
                                 li { a href="/home" { (ctx.t("nav.home")) } }
                                 li { a href="/catalog" { (ctx.t("nav.catalog")) } }
                                 @if has(Permission::Apply) { li { a href="/applications" { (ctx.t("nav.applications")) } } }
+                                @if has(Permission::Apply) || has(Permission::ManageReview) || has(Permission::ReadAudit) { li { a href="/projects" { (ctx.t("nav.projects")) } } }
                                 @if has(Permission::ManageReview) { li { a href="/review" { (ctx.t("nav.review")) } } }
                                 @if has(Permission::Review) { li { a href="/committee" { (ctx.t("nav.committee")) } } }
                                 @if has(Permission::ManageDatasets) { li { a href="/custody" { (ctx.t("nav.custody")) } } }
@@ -66,6 +68,7 @@ pub(crate) fn layout(ctx: &RequestContext, title: &str, body: Markup) -> Markup 
                                 li { a href="/account" { (ctx.t("nav.account")) } }
                             } @else if ctx.session.is_none() {
                                 li { a href="/catalog" { (ctx.t("nav.catalog")) } }
+                                li { a href="/register" { (ctx.t("nav.register")) } }
                                 li { a href="/login" { (ctx.t("nav.sign_in")) } }
                             }
                         }

@@ -136,15 +136,8 @@ pub async fn show(
                         }
                     }
                 }
-                ReviewState::Permitted { .. } => {
-                    form.card method="post" action=(action("close")) {
-                        (csrf_field(&ctx))
-                        div.field {
-                            label for="reason" { (ctx.t("review.reason")) }
-                            input #reason name="reason" type="text";
-                        }
-                        button type="submit" { (ctx.t("review.close")) }
-                    }
+                ReviewState::Permitted { .. } | ReviewState::Closed => {
+                    p { a href=(format!("/projects/{}", v.project())) { (ctx.t("project.open_page")) } }
                 }
                 _ => {}
             }
@@ -220,18 +213,6 @@ pub async fn decision(
     let present: Vec<String> = f.all("present").map(str::to_owned).collect();
     desk.decide(&id, decision, &present, f.get("reasons").unwrap_or(""))
         .await?;
-    Ok(back(&id))
-}
-
-/// POST /review/{id}/close
-pub async fn close(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-    f: FormData,
-) -> Result<Response, AppError> {
-    let desk = st.app.applications.secretariat(&ctx.caller).await?;
-    desk.close(&id, f.get("reason").unwrap_or("")).await?;
     Ok(back(&id))
 }
 

@@ -26,8 +26,8 @@ fn content(handlers: &[&str]) -> Value {
             {"dataset": "deaths", "tables": [{"table": "deaths", "variables": ["sex"]}]}
         ],
         "linkage_reason": "転帰を得るため",
-        "use_from": "2027-01-01",
-        "use_to": "2027-12-31",
+        "use_from": "2026-01-01",
+        "use_to": "2030-12-31",
         "place_of_use": "Visiting",
         "publication_plan": "論文",
         "safety_measures": "施錠",
@@ -300,6 +300,7 @@ async fn applications_over_the_api(store: Store) {
 
     // Custodians: each their own dataset.
     let cd = fx.api_token("custodian-deaths").await;
+    let cd_token = cd.clone();
     let cn = fx.api_token("custodian-ndb").await;
     let (_, pending) = c
         .api(Method::GET, "/api/v1/custody/applications", &cd, None)
@@ -333,13 +334,122 @@ async fn applications_over_the_api(store: Store) {
         "{v}"
     );
     assert_eq!(v["conditions"], json!(["公表前に報告"]));
-    let (s, v) = step(
-        format!("/api/v1/review/applications/{app}/close"),
+
+    // The permit, with its EHDS mapping; the check every access makes.
+    let (s, v) = c
+        .api(
+            Method::GET,
+            &format!("/api/v1/projects/{app}/permit"),
+            &r1,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["permit"]["conditions"], json!(["公表前に報告"]));
+    assert_eq!(v["permit"]["people"].as_array().unwrap().len(), 2);
+    assert!(
+        v["ehds_mapping"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["field"] == "people")
+    );
+    let access = format!("/api/v1/projects/{app}/access");
+    let (s, v) = c.api(Method::GET, &access, &r2, None).await;
+    assert_eq!(
+        (s, v["user"].as_str()),
+        (StatusCode::OK, Some(r2_id.as_str())),
+        "{v}"
+    );
+    // Revocation stops the next request at once; a renewed accreditation restores it.
+    let (s, _) = step(
+        format!("/api/v1/review/accreditations/{r2_id}/revoke"),
         sec.clone(),
-        Some(json!({"reason": "期間満了"})),
+        Some(json!({"reason": "目的外利用の疑い"})),
     )
     .await;
-    assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("closed")));
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = c.api(Method::GET, &access, &r2, None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("accreditation_revoked"))
+    );
+    let secretariat = users.iter().find(|(u, _)| *u == "secretariat").unwrap();
+    let renewed = accreditation(&users.iter().find(|(u, _)| *u == "researcher2").unwrap().1);
+    fx.app
+        .applications
+        .secretariat(&as_caller(&secretariat.1))
+        .await
+        .unwrap()
+        .accredit(&renewed)
+        .await
+        .unwrap();
+    let (s, _) = c.api(Method::GET, &access, &r2, None).await;
+    assert_eq!(s, StatusCode::OK);
+    // Someone not named is refused, with the reason.
+    let (s, v) = c.api(Method::GET, &access, &cd_token, None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("permission_missing"))
+    );
+    let r3 = {
+        fx.user("researcher3", &[Role::Researcher]).await;
+        fx.api_token("researcher3").await
+    };
+    let (s, v) = c.api(Method::GET, &access, &r3, None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_named_on_permit"))
+    );
+
+    // Closure destroys the keys and records the certificate; access stops.
+    let (s, v) = step(
+        format!("/api/v1/projects/{app}/close"),
+        r2.clone(),
+        Some(json!({"reason": "終了"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_yours_to_close"))
+    );
+    let (s, v) = step(
+        format!("/api/v1/projects/{app}/close"),
+        sec.clone(),
+        Some(json!({"reason": "研究終了"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let cert = v["closed"]["certificate"].clone();
+    assert_eq!(cert["subject"], json!(format!("extract:{app}")));
+    assert_eq!(cert["digest"].as_str().unwrap().len(), 64);
+    let (s, v) = c.api(Method::GET, &access, &r1, None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("project_closed"))
+    );
+
+    // The public register shows it, with the certificate, as JSON and CSV, to anyone.
+    let reg = c.get("/api/v1/register").await;
+    assert_eq!(reg.status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&reg.body).unwrap();
+    assert_eq!(v[0]["status"], "closed");
+    assert_eq!(v[0]["certificate"]["id"], cert["id"]);
+    assert_eq!(
+        v[0]["summary_ja"],
+        "糖尿病の人の受診と死因の関係を調べます。"
+    );
+    let csv = c.get("/register.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body.starts_with("project,title,institution"),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains(cert["digest"].as_str().unwrap()));
+    let page = c.get("/register").await;
+    assert!(page.body.contains("糖尿病の受療と死亡"));
+    assert!(page.body.contains(cert["id"].as_str().unwrap()));
 
     // The applicant sees the whole history.
     let (_, v) = c

@@ -1,0 +1,68 @@
+-- Projects: what an approved application becomes. The id is the first application's;
+-- amendments are applications of their own that point at it.
+CREATE TABLE projects (
+    id             TEXT PRIMARY KEY,
+    applicant      TEXT NOT NULL REFERENCES users(id),
+    permit_version BIGINT NOT NULL,       -- the version in force
+    created_at     BIGINT NOT NULL,
+    closed_at      BIGINT,                -- set once: closure is final
+    closure_reason TEXT,
+    certificate    TEXT                   -- the deletion certificate (JSON)
+);
+
+-- Every version of every permit is kept; the project names the one in force.
+CREATE TABLE permits (
+    project        TEXT NOT NULL REFERENCES projects(id),
+    version        BIGINT NOT NULL,
+    application_id TEXT NOT NULL REFERENCES applications(id),
+    document       TEXT NOT NULL,         -- the permit (JSON)
+    starts_on      TEXT NOT NULL,         -- YYYY-MM-DD
+    ends_on        TEXT NOT NULL,
+    issued_at      BIGINT NOT NULL,
+    PRIMARY KEY (project, version)
+);
+
+-- The people named on the permit in force, for "my projects" and the check.
+CREATE TABLE permit_people (
+    project TEXT NOT NULL REFERENCES projects(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    PRIMARY KEY (project, user_id)
+);
+CREATE INDEX permit_people_user ON permit_people (user_id);
+
+-- Results and publications of a project, for the public register.
+CREATE TABLE project_publications (
+    project  TEXT NOT NULL REFERENCES projects(id),
+    seq      BIGINT NOT NULL,
+    kind     TEXT NOT NULL,               -- article | report | dataset | other
+    citation TEXT NOT NULL,
+    url      TEXT NOT NULL,
+    added_at BIGINT NOT NULL,
+    added_by TEXT NOT NULL,
+    PRIMARY KEY (project, seq)
+);
+
+-- Messages waiting to be sent (e-mail is sent by whatever reads this table). `dedupe`
+-- makes each warning once: a sweep that runs twice adds nothing.
+CREATE TABLE outbox (
+    id         TEXT PRIMARY KEY,
+    recipient  TEXT NOT NULL REFERENCES users(id),
+    kind       TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    dedupe     TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    sent_at    BIGINT
+);
+
+-- The opt-out register: a person's request, kept only as linkage tokens computed at the
+-- door like ingest's (no identifier is stored).
+CREATE TABLE opt_outs (
+    id          TEXT PRIMARY KEY,
+    token_kind  TEXT NOT NULL,            -- id1 | id2 | ...
+    token       TEXT NOT NULL,
+    recorded_at BIGINT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    withdrawn_at BIGINT
+);
+CREATE INDEX opt_outs_token ON opt_outs (token_kind, token);

@@ -324,8 +324,155 @@ pub fn summarize(app: &Application, schema: &dyn Schema) -> RequestSummary {
     s
 }
 
+/// One difference between two versions of an application, for reviewers: the field
+/// (a path such as `data[ndb_claims].tables[receipts].variables[age_band]`), and its
+/// value before and after (`None`: absent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Where.
+    pub field: String,
+    /// Before.
+    pub before: Option<String>,
+    /// After.
+    pub after: Option<String>,
+}
+
+/// What changed from `before` to `after`, in field order. Lists are compared by what
+/// they hold, not by position: datasets, tables and software by their name, and lists
+/// of plain values (variables, people, codes) as sets. So adding one variable is one
+/// change, wherever it was inserted.
+pub fn diff(before: &Application, after: &Application) -> Vec<Change> {
+    let flat = |a: &Application| {
+        let mut out = std::collections::BTreeMap::new();
+        flatten(
+            &serde_json::to_value(a).unwrap_or_default(),
+            String::new(),
+            &mut out,
+        );
+        out
+    };
+    let (b, a) = (flat(before), flat(after));
+    let fields: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    fields
+        .into_iter()
+        .filter(|f| b.get(*f) != a.get(*f))
+        .map(|f| Change {
+            field: f.clone(),
+            before: b.get(f).cloned(),
+            after: a.get(f).cloned(),
+        })
+        .collect()
+}
+
+fn flatten(
+    v: &serde_json::Value,
+    path: String,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    use serde_json::Value;
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        Value::Null => {}
+        Value::String(s) if s.is_empty() => {}
+        Value::Object(m) => {
+            for (k, x) in m {
+                flatten(x, join(k), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                let key = match x {
+                    Value::Object(o) => ["dataset", "table", "name"]
+                        .iter()
+                        .find_map(|k| o.get(*k).and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| i.to_string()),
+                    Value::Array(_) => i.to_string(),
+                    scalar => {
+                        let text = scalar_text(scalar);
+                        out.insert(format!("{path}[{text}]"), "✓".into());
+                        continue;
+                    }
+                };
+                flatten(x, format!("{path}[{key}]"), out);
+            }
+        }
+        scalar => {
+            out.insert(path, scalar_text(scalar));
+        }
+    }
+}
+
+fn scalar_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn diff_names_each_change_once_wherever_it_was_made() {
+        let before = Application {
+            title: "A".into(),
+            handlers: vec!["u1".into()],
+            data: vec![DataRequest {
+                dataset: "ndb".into(),
+                tables: vec![TableRequest {
+                    table: "receipts".into(),
+                    variables: vec!["sex".into(), "age".into()],
+                }],
+                ..Default::default()
+            }],
+            use_to: Some(date!(2027 - 03 - 31)),
+            ..Default::default()
+        };
+        assert!(diff(&before, &before).is_empty());
+        let mut after = before.clone();
+        after.data[0].tables[0].variables.insert(0, "region".into());
+        after.handlers.push("u2".into());
+        after.use_to = Some(date!(2028 - 03 - 31));
+        let changes = diff(&before, &after);
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "data[ndb].tables[receipts].variables[region]",
+                "handlers[u2]",
+                "use_to"
+            ]
+        );
+        assert_eq!(changes[2].before.as_deref(), Some("2027-03-31"));
+        assert_eq!(changes[2].after.as_deref(), Some("2028-03-31"));
+        assert_eq!(changes[0].before, None);
+    }
+
+    proptest::proptest! {
+        /// A diff is empty exactly when nothing that is shown differs, and swapping the
+        /// sides swaps before and after.
+        #[test]
+        fn diff_is_symmetric(a in "[a-c]{0,2}", b in "[a-c]{0,2}", v1 in proptest::collection::vec("[x-z]", 0..3), v2 in proptest::collection::vec("[x-z]", 0..3)) {
+            let x = Application { title: a.clone(), handlers: v1.clone(), ..Default::default() };
+            let y = Application { title: b.clone(), handlers: v2.clone(), ..Default::default() };
+            let d = diff(&x, &y);
+            let back = diff(&y, &x);
+            proptest::prop_assert_eq!(d.len(), back.len());
+            for (f, r) in d.iter().zip(&back) {
+                proptest::prop_assert_eq!(&f.before, &r.after);
+            }
+            let sx: BTreeSet<_> = v1.iter().collect();
+            let sy: BTreeSet<_> = v2.iter().collect();
+            proptest::prop_assert_eq!(d.is_empty(), a == b && sx == sy);
+        }
+    }
+
     use super::*;
     use time::macros::date;
 

@@ -56,6 +56,13 @@ pub struct ApplicationView {
     stored: String,
     /// The project it amends (`None`: it is a project's first application).
     pub amendment_of: Option<String>,
+    /// For reviewers: what this version changes, against the version submitted before
+    /// it or, for an amendment's first submission, the permit in force.
+    pub changes: Vec<crate::application::Change>,
+    /// What `changes` compares against (`version 1`, `permit 2`), if anything.
+    pub compared_with: Option<String>,
+    /// For reviewers: how much the request asks, and what it would link.
+    pub risk: Option<crate::application::RequestSummary>,
     /// Its history, oldest first.
     pub history: Vec<HistoryEntry>,
 }
@@ -412,7 +419,71 @@ impl Applications {
             v.saved_at = r.try_get(2)?;
             v.stored = content;
         }
+        let entries = renkei_catalog::datasets(&self.store)
+            .await
+            .map_err(Box::new)?;
+        v.risk = Some(crate::application::summarize(
+            &v.content,
+            &CatalogSchema::new(&entries),
+        ));
+        if let Some((label, before)) = self.baseline(&v).await? {
+            v.changes = crate::application::diff(&before, &v.content);
+            v.compared_with = Some(label);
+        }
         Ok(v)
+    }
+
+    /// What reviewers compare `v`'s submitted version with: the version submitted
+    /// before it, or (an amendment's first) the content behind the permit in force.
+    async fn baseline(
+        &self,
+        v: &ApplicationView,
+    ) -> Result<Option<(String, Application)>, AccessError> {
+        let earlier: Option<(i64, String)> = sqlx::query_as(
+            "SELECT version, content FROM application_versions \
+             WHERE application_id = $1 AND version < $2 AND submitted_at IS NOT NULL \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(&v.id)
+        .bind(v.version)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let (label, content) = match (earlier, &v.amendment_of) {
+            (Some((n, c)), _) => (format!("version {n}"), c),
+            (None, Some(project)) => {
+                let permit: Option<(i64, String, i64)> = sqlx::query_as(
+                    "SELECT m.version, m.application_id, CAST(m.document AS TEXT) FROM permits m \
+                     JOIN projects p ON p.id = m.project AND p.permit_version = m.version \
+                     WHERE m.project = $1",
+                )
+                .bind(project)
+                .fetch_optional(self.store.pool())
+                .await?
+                .map(|(n, app, doc): (i64, String, String)| {
+                    let version = serde_json::from_str::<serde_json::Value>(&doc)
+                        .ok()
+                        .and_then(|d| d["application_version"].as_i64())
+                        .unwrap_or(0);
+                    (n, app, version)
+                });
+                let Some((n, app, version)) = permit else {
+                    return Ok(None);
+                };
+                let c: Option<String> = sqlx::query_scalar(
+                    "SELECT content FROM application_versions WHERE application_id = $1 AND version = $2",
+                )
+                .bind(&app)
+                .bind(version)
+                .fetch_optional(self.store.pool())
+                .await?;
+                let Some(c) = c else { return Ok(None) };
+                (format!("permit {n}"), c)
+            }
+            (None, None) => return Ok(None),
+        };
+        let before = serde_json::from_str(&content)
+            .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?;
+        Ok(Some((label, before)))
     }
 
     /// Hands `v` (already checked) to `caller` and audits the read: the applicant sees
@@ -630,6 +701,9 @@ fn view_from_row(
             .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?,
         saved_at: row.try_get(5)?,
         amendment_of: row.try_get(6)?,
+        changes: Vec::new(),
+        compared_with: None,
+        risk: None,
         stored: content,
         history,
     })
@@ -764,6 +838,105 @@ impl ApplicantDesk {
                     format!("application:{id}"),
                     Outcome::Allowed,
                 )],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Starts an amendment of project `id` (more variables, a longer period, new
+    /// people): a new application, its draft the content behind the permit in force,
+    /// reviewed like any other (expedited review is open to it) and, once permitted,
+    /// the project's next permit version. One amendment at a time; only the applicant.
+    pub async fn amend(&self, project: &str) -> Result<String, AccessError> {
+        let object = format!("project:{project}");
+        let row: Option<(String, Option<i64>, String, String)> = sqlx::query_as(
+            "SELECT p.applicant, p.closed_at, m.application_id, CAST(m.document AS TEXT) FROM projects p \
+             JOIN permits m ON m.project = p.id AND m.version = p.permit_version WHERE p.id = $1",
+        )
+        .bind(project)
+        .fetch_optional(self.s.store.pool())
+        .await?;
+        let refusal = match &row {
+            None => Some(AccessError::from(AccessDenied::Object("no_such_project"))),
+            Some((applicant, _, _, _)) if applicant != self.user.as_str() => {
+                Some(AccessDenied::Object("not_yours_to_amend").into())
+            }
+            Some((_, Some(_), _, _)) => Some(AccessDenied::Object("project_closed").into()),
+            _ => None,
+        };
+        if let Some(e) = refusal {
+            return self
+                .s
+                .refuse(&self.caller, Action::ApplicationCreate, object, e)
+                .await;
+        }
+        let (_, _, approved_app, doc) = row.unwrap_or_default();
+        let open: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM applications WHERE amendment_of = $1 \
+             AND state NOT IN ('permitted', 'rejected', 'withdrawn', 'closed') LIMIT 1",
+        )
+        .bind(project)
+        .fetch_optional(self.s.store.pool())
+        .await?;
+        if let Some(open) = open {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationCreate,
+                    object,
+                    AccessError::BadInput(format!("an amendment is already open: {open}")),
+                )
+                .await;
+        }
+        let version = serde_json::from_str::<serde_json::Value>(&doc)
+            .ok()
+            .and_then(|d| d["application_version"].as_i64())
+            .unwrap_or(0);
+        let content: String = sqlx::query_scalar(
+            "SELECT content FROM application_versions WHERE application_id = $1 AND version = $2",
+        )
+        .bind(&approved_app)
+        .bind(version)
+        .fetch_one(self.s.store.pool())
+        .await?;
+        let id = format!("app-{}", uuid::Uuid::now_v7());
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        sqlx::query(
+            "INSERT INTO applications (id, applicant, state, state_json, version, amendment_of, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
+        )
+        .bind(&id)
+        .bind(self.user.as_str())
+        .bind(State::Draft.code())
+        .bind(serde_json::to_string(&State::Draft).unwrap_or_default())
+        .bind(project)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO application_versions (application_id, version, content, saved_at) \
+             VALUES ($1, 1, $2, $3)",
+        )
+        .bind(&id)
+        .bind(&content)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self
+                    .caller
+                    .event(
+                        Action::ApplicationCreate,
+                        format!("application:{id}"),
+                        Outcome::Allowed,
+                    )
+                    .detail(serde_json::json!({ "amendment_of": project }))],
             )
             .await?;
         tx.commit().await?;

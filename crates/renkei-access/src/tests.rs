@@ -783,10 +783,87 @@ async fn the_sweep_warns_once_and_closes_at_the_end(store: Store) {
     assert_eq!(reg[0].publications.len(), 1);
 }
 
+/// An amendment: a new application drawn from the permit in force, reviewed with its
+/// differences shown, open to expedited review, and on approval the project's next
+/// permit version; one at a time, by the applicant only.
+async fn amendments_make_the_next_permit_version(store: Store) {
+    let w = world(&store).await;
+    let id = permitted(&w, &content()).await;
+    let r1 = caller("r1", &[Role::Researcher]);
+    let me = w.apps.applicant(&r1).await.unwrap();
+    let sec = w
+        .apps
+        .secretariat(&caller("sec", &[Role::Secretariat]))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.apps
+            .applicant(&caller("r2", &[Role::Researcher]))
+            .await
+            .unwrap()
+            .amend(&id)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_yours_to_amend"
+    );
+    let a = me.amend(&id).await.unwrap();
+    assert_eq!(me.amend(&id).await.unwrap_err().code(), "invalid_input");
+    let draft = me.view(&a).await.unwrap();
+    assert_eq!(draft.amendment_of.as_deref(), Some(id.as_str()));
+    assert_eq!(draft.project(), id);
+    assert_eq!(draft.content, content(), "the draft starts from the permit");
+    let mut more = content();
+    more.data[0].tables[0].variables.push("prefecture".into());
+    more.use_to = Some(date!(2028 - 06 - 30));
+    me.save(&a, &more).await.unwrap();
+    me.submit(&a).await.unwrap();
+    let seen = sec.view(&a).await.unwrap();
+    assert_eq!(seen.compared_with.as_deref(), Some("permit 1"));
+    let fields: Vec<&str> = seen.changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "data[ndb_claims].tables[receipts].variables[prefecture]",
+            "use_to"
+        ]
+    );
+    // Expedited review is open to amendments (and only to them).
+    sec.send_to_meeting(&a, "迅速審査", true).await.unwrap();
+    let present: Vec<String> = ["m1", "m2", "m3", "m4", "m5"].map(String::from).to_vec();
+    sec.decide(&a, Decision::Approve, &present, "軽微な変更")
+        .await
+        .unwrap();
+    for (c, d) in [("c1", "deaths"), ("c2", "ndb_claims")] {
+        let desk = w
+            .apps
+            .custodian(&caller(c, &[Role::Custodian]))
+            .await
+            .unwrap();
+        desk.confirm(&a, d, "").await.unwrap();
+    }
+    let p = w.apps.project(&r1, &id).await.unwrap();
+    assert_eq!(p.permit.version, 2);
+    assert_eq!(p.permit.application, a);
+    assert_eq!(p.permit.ends_on, date!(2028 - 06 - 30));
+    assert_eq!(p.versions.len(), 2);
+    // A project's first application can never be expedited.
+    let other = me.create(&content()).await.unwrap();
+    me.submit(&other).await.unwrap();
+    assert_eq!(
+        sec.send_to_meeting(&other, "m", true)
+            .await
+            .unwrap_err()
+            .code(),
+        "expedited_needs_amendment"
+    );
+}
+
 store_test!(
     duties_stay_separate,
     from_draft_to_permit_and_closure,
     objects_belong_to_their_people,
     accreditation_and_limits,
-    the_sweep_warns_once_and_closes_at_the_end
+    the_sweep_warns_once_and_closes_at_the_end,
+    amendments_make_the_next_permit_version
 );

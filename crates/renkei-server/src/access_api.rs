@@ -718,6 +718,23 @@ pub async fn publish(
     )))
 }
 
+/// POST /api/v1/projects/{id}/amend: a new application drawn from the permit in force
+/// (the applicant only; one open amendment at a time).
+#[utoipa::path(post, path = "/api/v1/projects/{id}/amend", tag = "projects",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = CreatedOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn amend(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<CreatedOut>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(CreatedOut {
+        id: desk.amend(&id).await?,
+    }))
+}
+
 /// GET /api/v1/register: the public register of approved projects (no authentication).
 #[utoipa::path(get, path = "/api/v1/register", tag = "projects",
     responses((status = 200, body = RegisterOut)))]

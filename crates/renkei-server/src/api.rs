@@ -518,7 +518,7 @@ impl Modify for Security {
         acc::roster, acc::appoint, acc::dismiss, acc::accredit, acc::revoke,
         acc::agenda, acc::member_view, acc::conflict,
         acc::custody_pending, acc::custody_view, acc::confirm, acc::refuse,
-        acc::projects, acc::project, acc::permit, acc::access, acc::close, acc::publish, acc::register),
+        acc::projects, acc::project, acc::permit, acc::access, acc::close, acc::publish, acc::amend, acc::register),
     components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, CheckpointOut, ChainEntryOut, WitnessIn, ErrorBody, ErrorDetail, LinkOut,
         acc::ApplicationOut, acc::ApplicationIn, acc::CreatedOut, acc::StateOut, acc::SavedOut, acc::ReasonIn, acc::MeetingIn,
         acc::DecisionIn, acc::MemberIo, acc::RosterOut, acc::AccreditationIn, acc::StandingOut, acc::ConflictIn, acc::AnswerIn,

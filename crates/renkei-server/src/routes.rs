@@ -445,6 +445,18 @@ fn table() -> Vec<RouteDef> {
             SignedIn,
             post(acc::publish),
         ),
+        r(
+            M::POST,
+            "/api/v1/projects/{id}/amend",
+            need(Apply),
+            post(acc::amend),
+        ),
+        r(
+            M::POST,
+            "/projects/{id}/amend",
+            need(Apply),
+            post(pages::projects::amend),
+        ),
         // The public register.
         r(M::GET, "/register", Public, get(pages::projects::register)),
         r(

@@ -40,6 +40,49 @@ pub(crate) fn requested(a: &Application) -> Markup {
     requested_data(&a.data)
 }
 
+/// Beside an application, for reviewers: the risk summary of what it asks (variables,
+/// quasi-identifiers, datasets linked) and what changed since the version before it
+/// or the permit it amends.
+pub(crate) fn review_aside(ctx: &RequestContext, v: &ApplicationView) -> Markup {
+    html! {
+        @if let Some(r) = &v.risk {
+            section.card aria-labelledby="risk" {
+                h2 #risk { (ctx.t("review.risk")) }
+                dl {
+                    dt { (ctx.t("review.risk.variables")) } dd { (r.variables) }
+                    dt { (ctx.t("review.risk.quasi")) } dd { (r.quasi_identifiers) }
+                    dt { (ctx.t("review.risk.linked")) } dd {
+                        @if r.linked.is_empty() { (ctx.t("project.no_linkage")) } @else { (r.linked.join(" × ")) }
+                    }
+                }
+                p { small { (ctx.t("review.risk.explained")) } }
+            }
+        }
+        @if let Some(against) = &v.compared_with {
+            section aria-labelledby="changes" {
+                h2 #changes { (ctx.t("review.changes")) " (" (against) ")" }
+                @if v.changes.is_empty() {
+                    p.empty { (ctx.t("review.no_changes")) }
+                } @else {
+                    div.scroll { table {
+                        caption.visually-hidden { (ctx.t("review.changes")) }
+                        thead { tr {
+                            th scope="col" { (ctx.t("review.change.field")) }
+                            th scope="col" { (ctx.t("review.change.before")) }
+                            th scope="col" { (ctx.t("review.change.after")) }
+                        } }
+                        tbody { @for c in &v.changes { tr {
+                            td { code { (c.field) } }
+                            td { @if let Some(b) = &c.before { del { (b) } } }
+                            td { @if let Some(a) = &c.after { ins { (a) } } }
+                        } } }
+                    } }
+                }
+            }
+        }
+    }
+}
+
 /// The same for any list of requests, with each dataset's row filters.
 pub(crate) fn requested_data(data: &[DataRequest]) -> Markup {
     let date = |d: Option<time::Date>| d.map(renkei_access::date_text).unwrap_or_default();
@@ -434,6 +477,12 @@ async fn show_page(
                         dd { ul { @for c in conditions { li { (c) } } } }
                     }
                 }
+                @if let Some(p) = &v.amendment_of {
+                    dt { (ctx.t("app.amends")) } dd { a href=(format!("/projects/{p}")) { code { (p) } } }
+                }
+            }
+            @if matches!(v.state, ReviewState::Permitted { .. } | ReviewState::Closed) {
+                p { a.button href=(format!("/projects/{}", v.project())) { (ctx.t("project.open_page")) } }
             }
             @if editable {
                 div.actions {

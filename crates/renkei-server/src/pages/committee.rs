@@ -3,7 +3,7 @@
 //! waiting for a custodian's answer and, per application, a confirmation or refusal for
 //! each of their datasets. Every rule is `renkei-access`'s.
 
-use super::applications::{requested, state_label, title_of};
+use super::applications::{requested, review_aside, state_label, title_of};
 use super::{Done, csrf_field, layout, notice};
 use crate::context::RequestContext;
 use crate::form::FormData;
@@ -50,6 +50,7 @@ fn summary(ctx: &RequestContext, v: &ApplicationView) -> Markup {
             dt { (ctx.t("app.section.data")) } dd { (requested(&v.content)) }
             dt { (ctx.t("app.conflicts_of_interest")) } dd { (v.content.conflicts_of_interest) }
         }
+        (review_aside(ctx, v))
     }
 }
 

@@ -141,6 +141,12 @@ pub async fn show(
                     button type="submit" { (ctx.t("project.add")) }
                 }
             }
+            @if researcher && is_applicant && v.closed.is_none() {
+                form.card method="post" action=(format!("/projects/{}/amend", v.permit.project)) {
+                    (csrf_field(&ctx))
+                    button type="submit" { (ctx.t("project.amend")) }
+                }
+            }
             @if may_close {
                 form.card method="post" action=(format!("/projects/{}/close", v.permit.project)) {
                     h2 { (ctx.t("project.close")) }
@@ -245,6 +251,18 @@ pub async fn close(
         .close_project(&ctx.caller, &id, f.get("reason").unwrap_or(""))
         .await?;
     Ok(Redirect::to(&format!("/projects/{id}?done=closed")).into_response())
+}
+
+/// POST /projects/{id}/amend: the amendment's draft opens in the application form.
+pub async fn amend(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    _f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    let new = desk.amend(&id).await?;
+    Ok(Redirect::to(&format!("/applications/{new}")).into_response())
 }
 
 /// POST /projects/{id}/publications

@@ -4,7 +4,7 @@
 //! committee's roster with the guideline's requirements it fails. Every rule is
 //! `renkei-access`'s; a refused step comes back as the error page naming its reason.
 
-use super::applications::{requested, state_label, title_of};
+use super::applications::{requested, review_aside, state_label, title_of};
 use super::{Done, csrf_field, jst, layout, notice};
 use crate::context::RequestContext;
 use crate::form::FormData;
@@ -84,6 +84,7 @@ pub async fn show(
                 dt { (ctx.t("app.public_interest")) } dd { (v.content.public_interest) }
                 dt { (ctx.t("app.section.data")) } dd { (requested(&v.content)) }
             }
+            (review_aside(&ctx, &v))
             @match &v.state {
                 ReviewState::Submitted => {
                     section aria-labelledby="screen" {

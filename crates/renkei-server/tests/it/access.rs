@@ -862,3 +862,147 @@ async fn members_and_custodians_in_pages(store: Store) {
 }
 
 store_test!(members_and_custodians_in_pages);
+
+/// A project in the pages, without JavaScript: the researcher finds it, reads the
+/// permit (and its JSON), adds a publication, starts an amendment and closes it; the
+/// secretariat sees the risk summary beside the application; the public register
+/// shows the deletion certificate.
+async fn projects_in_pages(store: Store) {
+    let fx = fixture(&store).await;
+    datasets(&store).await;
+    let r1 = fx.user("researcher1", &[Role::Researcher]).await;
+    let sec_user = fx.user("secretariat", &[Role::Secretariat]).await;
+    let sec = as_caller(&sec_user);
+    let desk = fx.app.applications.secretariat(&sec).await.unwrap();
+    desk.accredit(&accreditation(&r1)).await.unwrap();
+    let attrs = [
+        ("member1", "natural_science", false, "male"),
+        ("member2", "humanities_social", true, "female"),
+        ("member3", "general_public", true, "male"),
+        ("member4", "natural_science", false, "female"),
+        ("member5", "natural_science", false, "male"),
+    ];
+    let mut present = Vec::new();
+    for (name, e, x, sex) in attrs {
+        let u = fx.user(name, &[Role::CommitteeMember]).await;
+        desk.appoint(&renkei_access::committee::Member {
+            id: u.id.to_string(),
+            expertise: renkei_access::committee::Expertise::parse(e).unwrap(),
+            external: x,
+            sex: if sex == "male" {
+                renkei_access::committee::Sex::Male
+            } else {
+                renkei_access::committee::Sex::Female
+            },
+        })
+        .await
+        .unwrap();
+        present.push(u.id.to_string());
+    }
+    let op = renkei_core::Caller::operator("test", renkei_core::Duty::Accounts);
+    let mut custodians = Vec::new();
+    for (d, name) in [
+        ("deaths", "custodian-deaths"),
+        ("ndb_claims", "custodian-ndb"),
+    ] {
+        let u = fx.user(name, &[Role::Custodian]).await;
+        fx.app
+            .catalog
+            .assign_custodian(&op, d, &u.id, true)
+            .await
+            .unwrap();
+        custodians.push((d, u));
+    }
+    let mut one = content(&[]);
+    one["handlers"] = json!([r1.id.to_string()]);
+    let a: renkei_access::application::Application = serde_json::from_value(one).unwrap();
+    let applicant = fx
+        .app
+        .applications
+        .applicant(&as_caller(&r1))
+        .await
+        .unwrap();
+    let id = applicant.create(&a).await.unwrap();
+    applicant.submit(&id).await.unwrap();
+    desk.send_to_meeting(&id, "第1回", false).await.unwrap();
+    desk.decide(&id, renkei_access::flow::Decision::Approve, &present, "")
+        .await
+        .unwrap();
+    for (d, u) in &custodians {
+        let c = fx.app.applications.custodian(&as_caller(u)).await.unwrap();
+        c.confirm(&id, d, "").await.unwrap();
+    }
+
+    // The secretariat sees the risk summary beside the application, and the project.
+    let mut s = fx.client();
+    s.sign_in(&fx, "secretariat").await;
+    let page = s.get(&format!("/review/{id}")).await;
+    assert!(
+        page.body.contains("要求データのリスク概要"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("deaths × ndb_claims"), "{}", page.body);
+    assert!(page.body.contains(&format!("/projects/{id}")));
+
+    let mut c = fx.client();
+    c.sign_in(&fx, "researcher1").await;
+    let list = c.get("/projects").await;
+    assert!(
+        list.body.contains(&format!("/projects/{id}")),
+        "{}",
+        list.body
+    );
+    let page = c.get(&format!("/projects/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("利用許可") && page.body.contains("仮名化"));
+    let permit = c.get(&format!("/projects/{id}/permit.json")).await;
+    let doc: Value = serde_json::from_str(&permit.body).unwrap();
+    assert_eq!(doc["permit"]["project"], json!(id));
+    // A publication, then an amendment that opens in the form.
+    let r = c
+        .post(
+            &format!("/projects/{id}/publications"),
+            &[
+                ("csrf", &page.csrf()),
+                ("kind", "article"),
+                ("citation", "合成 太郎. 受療と死亡. 2027."),
+                ("url", "https://example.org/paper"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("合成 太郎. 受療と死亡. 2027."));
+    let r = c
+        .post(&format!("/projects/{id}/amend"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location().starts_with("/applications/app-"));
+    let amendment = c.get(r.location()).await;
+    assert!(
+        amendment.body.contains("変更の対象となる研究"),
+        "{}",
+        amendment.body
+    );
+    // Closure: the certificate on the page and on the register.
+    let r = c
+        .post(
+            &format!("/projects/{id}/close"),
+            &[("csrf", &page.csrf()), ("reason", "研究終了")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(r.location()).await;
+    assert!(
+        page.body.contains("消去証明") && page.body.contains("dc-"),
+        "{}",
+        page.body
+    );
+    let mut public = fx.client();
+    let reg = public.get("/register").await;
+    assert!(reg.body.contains("糖尿病の受療と死亡") && reg.body.contains("dc-"));
+    assert!(reg.body.contains("オプトアウト"));
+}
+
+store_test!(projects_in_pages);

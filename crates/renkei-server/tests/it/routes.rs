@@ -91,6 +91,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/projects/{id}/access", "researcher"),
     ("POST", "/api/v1/projects/{id}/close", "signed_in"),
     ("POST", "/api/v1/projects/{id}/publications", "signed_in"),
+    ("POST", "/api/v1/projects/{id}/amend", "researcher"),
+    ("POST", "/projects/{id}/amend", "researcher"),
     ("GET", "/register", "everyone"),
     ("GET", "/register.csv", "everyone"),
     ("GET", "/api/v1/register", "everyone"),

@@ -207,6 +207,34 @@ pub async fn seed_review(app: &App) -> Result<(), AppError> {
         "公益性が高く、必要最小限の項目である",
     )
     .await?;
+    // Two projects with a permit: one in use, with its published results; one closed,
+    // its data destroyed and the certificate on the public register.
+    let custodian = as_user(&find("custodian").await?, Role::Custodian);
+    let custody = app.applications.custodian(&custodian).await?;
+    let mut permitted = Vec::new();
+    for title in [
+        "高齢者の大腿骨骨折後の受療",
+        "インフルエンザ流行期の受診動向",
+    ] {
+        let id = desk.create(&study(title, &me, &[claims], today)).await?;
+        desk.submit(&id).await?;
+        sec.send_to_meeting(&id, "第1回 審査委員会", false).await?;
+        sec.decide(&id, Decision::Approve, &present, "必要最小限の項目である")
+            .await?;
+        custody.confirm(&id, "ndb_claims", "").await?;
+        permitted.push(id);
+    }
+    app.applications
+        .add_publication(
+            &researcher_c,
+            &permitted[1],
+            "report",
+            "合成大学 公衆衛生学教室. インフルエンザ流行期の受診動向（公開報告書）. 2026.",
+            "",
+        )
+        .await?;
+    app.close_project(&secretariat, &permitted[1], "研究終了の届出")
+        .await?;
     Ok(())
 }
 
@@ -263,7 +291,21 @@ mod tests {
             .await
             .unwrap();
         let states: Vec<&str> = mine.iter().map(|a| a.state.code()).collect();
-        assert_eq!(states, ["draft", "submitted", "in_review", "approved"]);
+        assert_eq!(
+            states,
+            [
+                "draft",
+                "submitted",
+                "in_review",
+                "approved",
+                "permitted",
+                "closed"
+            ]
+        );
+        let register = app.applications.register().await.unwrap();
+        let statuses: Vec<&str> = register.iter().map(|e| e.status.as_str()).collect();
+        assert_eq!(statuses, ["closed", "open"]);
+        assert!(register[0].certificate.is_some());
         assert!(
             app.applications
                 .my_standing(&researcher)

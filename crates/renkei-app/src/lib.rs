@@ -52,6 +52,9 @@ pub enum AppError {
     /// An application or its review failed.
     #[error(transparent)]
     Access(#[from] renkei_access::AccessError),
+    /// A project could not be closed.
+    #[error(transparent)]
+    Closure(#[from] ClosureError),
     /// The synthetic world could not be generated.
     #[error(transparent)]
     Synth(#[from] renkei_synth::SynthError),

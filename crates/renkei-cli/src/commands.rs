@@ -363,6 +363,28 @@ async fn open(config: Option<&Path>, keys: Keys) -> anyhow::Result<App> {
     Ok(App::open(cfg, keys).await?)
 }
 
+/// `renkei sweep`.
+pub async fn sweep(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let app = open(config, Keys::MustExist).await?;
+    let report = app.sweep().await;
+    app.close().await?;
+    let report = report?;
+    println!("warnings added to the outbox: {}", report.warnings);
+    for p in &report.closed {
+        println!(
+            "closed {p}: its period ended; data keys destroyed, deletion certificate recorded"
+        );
+    }
+    for (p, code) in &report.failed {
+        eprintln!("could not close {p} ({code}); the next sweep tries again");
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 async fn user_id(admin: &UserAdmin, username: &str) -> anyhow::Result<UserId> {
     Ok(admin
         .find_user(username)

@@ -50,6 +50,11 @@ enum Command {
     LinkageKey(commands::LinkageKeyCmd),
     /// Generate a synthetic world: a population and its health databases in their real formats.
     Synth(commands::SynthArgs),
+    /// The platform's daily sweep: warn people 30 and 7 days before their permits and
+    /// accreditations end (the outbox), and close every project whose period has ended,
+    /// destroying its data keys with a deletion certificate. The server runs it hourly;
+    /// run it from cron where no server runs.
+    Sweep,
     /// Measure the platform's performance (audit log, sign-in, pages, linkage tokens,
     /// ingest, synthetic data), each figure beside a baseline from the same run.
     Bench(bench::BenchArgs),
@@ -102,6 +107,7 @@ fn main() -> std::process::ExitCode {
             Command::Synth(a) => commands::synth(a),
             Command::Ingest(a) => commands::ingest(cli.config.as_deref(), a).await,
             Command::LinkageKey(c) => commands::linkage_key(cli.config.as_deref(), c).await,
+            Command::Sweep => commands::sweep(cli.config.as_deref()).await,
             Command::Bench(a) => bench::run(a).await,
         }
     });

@@ -389,6 +389,7 @@ async fn every_page_is_accessible() {
         "/catalog?q=ICD-10",
         "/catalog/ndb_claims",
         "/catalog/linkage",
+        "/register",
     ] {
         accessible(&c, &format!("{base}{page}")).await;
     }
@@ -418,8 +419,18 @@ async fn every_page_is_accessible() {
     c.delete_all_cookies().await.unwrap();
     let researcher = accs.iter().find(|w| w[0] == "researcher").unwrap();
     sign_in(&c, &base, researcher).await;
-    for page in ["/applications", "/applications/new"] {
+    for page in ["/applications", "/applications/new", "/projects"] {
         accessible(&c, &format!("{base}{page}")).await;
+    }
+    // Each project's page: one in use (amend, publish, close), one closed (certificate).
+    c.goto(&format!("{base}/projects")).await.unwrap();
+    let mut projects = Vec::new();
+    for a in c.find_all(Locator::Css("main table a")).await.unwrap() {
+        projects.push(a.attr("href").await.unwrap().unwrap());
+    }
+    assert_eq!(projects.len(), 2, "{projects:?}");
+    for link in projects {
+        accessible(&c, &format!("{base}{link}")).await;
     }
     c.goto(&format!("{base}/applications")).await.unwrap();
     let link = c

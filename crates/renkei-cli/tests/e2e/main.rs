@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test helpers, not only #[test] fns.
 
+mod access;
 mod audit;
 mod browser;
 mod harness;

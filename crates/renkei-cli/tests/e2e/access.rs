@@ -1,0 +1,488 @@
+//! The whole way from an application to the public register, over HTTP against the
+//! real binary, on SQLite and on PostgreSQL, every role with its own account and API
+//! token: draft → submit (every problem named) → return for changes → resubmit → a
+//! meeting short of the guideline (refused, the reason named) → the roster completed →
+//! a conflict of interest recused → approval with conditions → each custodian's
+//! confirmation → permit → amendment (differences shown, expedited) → accreditation
+//! revoked (access stops at once) and restored → the period ends → the platform's sweep
+//! closes the project with a deletion certificate → the register shows it.
+
+use crate::harness::*;
+use renkei_store::{Store, store_test};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// One signed-in person: their API token and user id.
+struct Person {
+    token: String,
+    id: String,
+}
+
+async fn person(env: &Env, base: &str, username: &str, role: &str) -> Person {
+    env.ok(
+        &[
+            "user",
+            "add",
+            "--username",
+            username,
+            "--display-name",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        &format!("{PW}\n"),
+    );
+    let c = client();
+    sign_in_and_enrol(&c, base, username, PW).await;
+    let token = create_api_token(&c, base, "e2e").await;
+    let me = api(base, &token, Method::GET, "/api/v1/me", None).await.1;
+    Person {
+        token,
+        id: me["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn api(
+    base: &str,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut r = client()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+9))
+        .date()
+}
+
+fn ymd(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+}
+
+fn content(handlers: &[&str]) -> Value {
+    json!({
+        "title": "糖尿病の受療と死亡",
+        "institution": "合成大学",
+        "handlers": handlers,
+        "purpose": "research",
+        "purpose_text": "受療と死亡の関連",
+        "summary_ja": "糖尿病の人の受診と死因の関係を調べます。",
+        "public_interest": "重症化予防",
+        "commercial": false,
+        "why_pseudonymized": "個人単位の連結のため",
+        "methods": "コホート研究",
+        "data": [
+            {"dataset": "ndb_claims", "tables": [{"table": "receipts", "variables": ["sex", "age_band"]}]},
+            {"dataset": "deaths", "tables": [{"table": "deaths", "variables": ["sex"]}]}
+        ],
+        "linkage_reason": "転帰を得るため",
+        "use_from": ymd(today() - time::Duration::days(30)),
+        "use_to": ymd(today() + time::Duration::days(300)),
+        "place_of_use": "Visiting",
+        "publication_plan": "論文",
+        "safety_measures": "施錠",
+        "conflicts_of_interest": "なし"
+    })
+}
+
+async fn from_application_to_register_over_http(store: Store) {
+    let env = Env::new(store.url());
+    env.ok(&["init"], "");
+    std::fs::write(env.data_dir().join("keys/linkage.key"), "cd".repeat(32)).unwrap();
+    let world = env.data_dir().join("world");
+    let world_s = world.display().to_string();
+    env.ok(
+        &[
+            "synth",
+            "--persons",
+            "200",
+            "--seed",
+            "5",
+            "--out",
+            &world_s,
+        ],
+        "",
+    );
+    for (d, dir) in [("deaths", "deaths"), ("ndb_claims", "ndb")] {
+        let src = world.join(dir).display().to_string();
+        env.ok(&["ingest", "--dataset", d, "--source", &src], "");
+    }
+    // The server never holds the linkage key.
+    std::fs::remove_file(env.data_dir().join("keys/linkage.key")).unwrap();
+    let server = env.start(&["serve"], "Renkei listening on");
+    let base = server.url.clone();
+
+    let r1 = person(&env, &base, "researcher1", "researcher").await;
+    let r2 = person(&env, &base, "researcher2", "researcher").await;
+    let sec = person(&env, &base, "secretariat", "secretariat").await;
+    let cust = person(&env, &base, "custodian", "custodian").await;
+    for d in ["deaths", "ndb_claims"] {
+        env.ok(&["user", "custodian", "custodian", "--dataset", d], "");
+    }
+    let mut members = Vec::new();
+    for i in 1..=6 {
+        members.push(person(&env, &base, &format!("member{i}"), "committee_member").await);
+    }
+    let call = |p: &Person, m: Method, path: String, body: Option<Value>| {
+        let (token, base) = (p.token.clone(), base.clone());
+        async move { api(&base, &token, m, &path, body).await }
+    };
+    for p in [&r1, &r2] {
+        let (s, v) = call(
+            &sec,
+            Method::POST,
+            "/api/v1/review/accreditations".into(),
+            Some(json!({
+                "user": p.id, "course": "利用者研修", "trained_on": "2026-01-05",
+                "pledge_signed_on": "2026-01-05", "institution": "合成大学",
+                "safety_measures": "施錠した解析室", "expires_on": "2099-03-31"
+            })),
+        )
+        .await;
+        assert!(s.is_success(), "{v}");
+    }
+
+    // Draft → submit: every problem named at once.
+    let mut draft = content(&[&r1.id, &r2.id]);
+    draft["title"] = json!("");
+    draft["methods"] = json!("");
+    let (_, v) = call(
+        &r1,
+        Method::POST,
+        "/api/v1/applications".into(),
+        Some(draft),
+    )
+    .await;
+    let app = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = call(
+        &r1,
+        Method::POST,
+        format!("/api/v1/applications/{app}/submit"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let detail = v["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("title: missing") && detail.contains("methods: missing"),
+        "{v}"
+    );
+    let save = |a: &str, body: Value| {
+        call(
+            &r1,
+            Method::POST,
+            format!("/api/v1/applications/{a}/content"),
+            Some(body),
+        )
+    };
+    let submit = |a: &str| {
+        call(
+            &r1,
+            Method::POST,
+            format!("/api/v1/applications/{a}/submit"),
+            None,
+        )
+    };
+    save(&app, content(&[&r1.id, &r2.id])).await;
+    assert_eq!(submit(&app).await.1["state"], "submitted");
+    // Returned for changes, changed, resubmitted.
+    let (s, _) = call(
+        &sec,
+        Method::POST,
+        format!("/api/v1/review/applications/{app}/return"),
+        Some(json!({"reason": "公表計画を具体的に"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut changed = content(&[&r1.id, &r2.id]);
+    changed["publication_plan"] = json!("2028年に論文と公開報告書");
+    save(&app, changed).await;
+    assert_eq!(submit(&app).await.1["state"], "submitted");
+    let meeting = |a: &str, expedited: bool| {
+        call(
+            &sec,
+            Method::POST,
+            format!("/api/v1/review/applications/{a}/meeting"),
+            Some(json!({"meeting": "第1回 審査委員会", "expedited": expedited})),
+        )
+    };
+    assert_eq!(meeting(&app, false).await.1["state"], "in_review");
+
+    // A committee of four: the decision is refused, the requirement named.
+    let attrs = [
+        ("natural_science", false, "male"),
+        ("humanities_social", true, "female"),
+        ("general_public", true, "male"),
+        ("natural_science", false, "female"),
+        ("humanities_social", false, "male"),
+        ("natural_science", true, "female"),
+    ];
+    let appoint = |i: usize| {
+        let (e, x, sex) = attrs[i];
+        call(
+            &sec,
+            Method::POST,
+            "/api/v1/review/committee".into(),
+            Some(json!({"user": members[i].id, "expertise": e, "external": x, "sex": sex})),
+        )
+    };
+    for i in 0..4 {
+        assert!(appoint(i).await.0.is_success());
+    }
+    let decide = |a: &str, decision: Value| {
+        call(
+            &sec,
+            Method::POST,
+            format!("/api/v1/review/applications/{a}/decision"),
+            Some(decision),
+        )
+    };
+    let present: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let approve = json!({
+        "decision": "approve_with_conditions", "conditions": ["公表前に事務局へ報告"],
+        "present": present, "reasons": "公益性が高い"
+    });
+    let mut four = approve.clone();
+    four["present"] = json!(present[..4]);
+    let (s, v) = decide(&app, four).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("quorum_not_met")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("five_members"),
+        "{v}"
+    );
+    // The roster completed; member2 declares a conflict and is recused.
+    for i in 4..6 {
+        assert!(appoint(i).await.0.is_success());
+    }
+    let (s, _) = call(
+        &members[1],
+        Method::POST,
+        format!("/api/v1/committee/applications/{app}/conflict"),
+        Some(json!({"conflicted": true, "detail": "共同研究者"})),
+    )
+    .await;
+    assert!(s.is_success());
+    let (s, v) = decide(&app, approve.clone()).await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{v}"
+    );
+    let history = call(
+        &r1,
+        Method::GET,
+        format!("/api/v1/applications/{app}"),
+        None,
+    )
+    .await
+    .1;
+    let decided = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["step"] == "decide")
+        .unwrap();
+    assert_eq!(
+        decided["detail"]["recused"][0]["member"],
+        json!(members[1].id)
+    );
+
+    // Each custodian's confirmation, then the permit.
+    let confirm = |a: &str, d: &'static str| {
+        call(
+            &cust,
+            Method::POST,
+            format!("/api/v1/custody/applications/{a}/confirm"),
+            Some(json!({"dataset": d})),
+        )
+    };
+    confirm(&app, "deaths").await;
+    let (_, v) = confirm(&app, "ndb_claims").await;
+    assert_eq!(v["state"], "permitted", "{v}");
+    let (s, permit) = call(
+        &r2,
+        Method::GET,
+        format!("/api/v1/projects/{app}/permit"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{permit}");
+    assert_eq!(
+        permit["permit"]["conditions"],
+        json!(["公表前に事務局へ報告"])
+    );
+    assert_eq!(
+        permit["permit"]["linked_datasets"],
+        json!(["deaths", "ndb_claims"])
+    );
+    let access = format!("/api/v1/projects/{app}/access");
+    assert_eq!(
+        call(&r2, Method::GET, access.clone(), None).await.0,
+        StatusCode::OK
+    );
+
+    // An amendment: one more variable, reviewed with its differences, expedited.
+    let (_, v) = call(
+        &r1,
+        Method::POST,
+        format!("/api/v1/projects/{app}/amend"),
+        None,
+    )
+    .await;
+    let amendment = v["id"].as_str().unwrap().to_owned();
+    let mut more = content(&[&r1.id, &r2.id]);
+    more["publication_plan"] = json!("2028年に論文と公開報告書");
+    more["data"][0]["tables"][0]["variables"] = json!(["sex", "age_band", "prefecture"]);
+    save(&amendment, more.clone()).await;
+    assert_eq!(submit(&amendment).await.1["state"], "submitted");
+    let seen = call(
+        &sec,
+        Method::GET,
+        format!("/api/v1/review/applications/{amendment}"),
+        None,
+    )
+    .await
+    .1;
+    assert_eq!(seen["compared_with"], "permit 1");
+    assert_eq!(
+        seen["changes"][0]["field"], "data[ndb_claims].tables[receipts].variables[prefecture]",
+        "{seen}"
+    );
+    assert_eq!(meeting(&amendment, true).await.1["state"], "in_review");
+    decide(&amendment, approve.clone()).await;
+    confirm(&amendment, "deaths").await;
+    confirm(&amendment, "ndb_claims").await;
+    let (_, v) = call(&r1, Method::GET, access.clone(), None).await;
+    assert_eq!(v["permit_version"], 2, "{v}");
+
+    // Revocation stops the very next request; a new accreditation restores access.
+    let (s, _) = call(
+        &sec,
+        Method::POST,
+        format!("/api/v1/review/accreditations/{}/revoke", r2.id),
+        Some(json!({"reason": "目的外利用の疑い"})),
+    )
+    .await;
+    assert!(s.is_success());
+    let (s, v) = call(&r2, Method::GET, access.clone(), None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("accreditation_revoked"))
+    );
+    call(
+        &sec,
+        Method::POST,
+        "/api/v1/review/accreditations".into(),
+        Some(json!({
+            "user": r2.id, "course": "利用者研修（再受講）", "trained_on": ymd(today()),
+            "pledge_signed_on": ymd(today()), "institution": "合成大学",
+            "safety_measures": "施錠した解析室", "expires_on": "2099-03-31"
+        })),
+    )
+    .await;
+    assert_eq!(
+        call(&r2, Method::GET, access.clone(), None).await.0,
+        StatusCode::OK
+    );
+
+    // The study ends early (a second amendment: the period ended yesterday); access
+    // stops, and the platform's sweep closes the project.
+    let (_, v) = call(
+        &r1,
+        Method::POST,
+        format!("/api/v1/projects/{app}/amend"),
+        None,
+    )
+    .await;
+    let ending = v["id"].as_str().unwrap().to_owned();
+    let mut early = more;
+    early["use_to"] = json!(ymd(today() - time::Duration::days(1)));
+    save(&ending, early).await;
+    submit(&ending).await;
+    meeting(&ending, true).await;
+    decide(&ending, approve).await;
+    confirm(&ending, "deaths").await;
+    confirm(&ending, "ndb_claims").await;
+    let (s, v) = call(&r1, Method::GET, access.clone(), None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("permit_expired")),
+        "{v}"
+    );
+    let swept = env.ok(&["sweep"], "");
+    assert!(swept.contains(&format!("closed {app}")), "{swept}");
+    let (_, v) = call(&r1, Method::GET, format!("/api/v1/projects/{app}"), None).await;
+    let cert = &v["closed"]["certificate"];
+    assert_eq!(v["closed"]["reason"], "expiry");
+    assert_eq!(cert["subject"], json!(format!("extract:{app}")));
+    assert_eq!(cert["digest"].as_str().unwrap().len(), 64);
+    let (s, v) = call(&r1, Method::GET, access, None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("project_closed"))
+    );
+
+    // The public register, to anyone: the project, closed, with its certificate.
+    let reg: Value = client()
+        .get(format!("{base}/api/v1/register"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reg[0]["project"], json!(app));
+    assert_eq!(reg[0]["status"], "closed");
+    assert_eq!(reg[0]["certificate"]["digest"], cert["digest"]);
+    let csv = client()
+        .get(format!("{base}/register.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(cert["digest"].as_str().unwrap()), "{csv}");
+
+    assert_eq!(server.stop(), 0);
+    let (code, out, err) = env.run(&["audit", "verify"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let export = env.ok(&["audit", "export"], "");
+    for action in [
+        "permit.issue",
+        "permit.check",
+        "project.close",
+        "key.destroy",
+        "accreditation.revoke",
+    ] {
+        assert!(
+            export.contains(&format!("\"action\":\"{action}\"")),
+            "{action} missing"
+        );
+    }
+}
+
+store_test!(from_application_to_register_over_http);

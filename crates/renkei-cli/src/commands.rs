@@ -363,6 +363,56 @@ async fn open(config: Option<&Path>, keys: Keys) -> anyhow::Result<App> {
     Ok(App::open(cfg, keys).await?)
 }
 
+/// `renkei opt-out`: one request per line of standard input. A line that fails is
+/// named by its number (never echoed: it holds a person's identifiers) and the rest go on.
+pub async fn opt_out(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let app = open(config, Keys::Tokenizing).await?;
+    let caller = operator(Duty::Linkage);
+    let mut failed = 0usize;
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.context("reading standard input")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request: renkei_ingest::OptOutRequest = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                // serde's message may quote the value: only its kind and column.
+                eprintln!(
+                    "line {}: not a request ({:?} error at column {}; fields: kana, kanji, birth, sex, insurer, kigo, bango)",
+                    n + 1,
+                    e.classify(),
+                    e.column()
+                );
+                failed += 1;
+                continue;
+            }
+        };
+        match app.ingestor.record_opt_out(&caller, &request).await {
+            Ok(r) => println!(
+                "line {}: recorded {} ({})",
+                n + 1,
+                r.id,
+                r.families.join(", ")
+            ),
+            Err(e) => {
+                eprintln!("line {}: {e}", n + 1);
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "opt-out requests in force: {}",
+        app.ingestor.opt_outs_in_force().await?
+    );
+    app.close().await?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// `renkei sweep`.
 pub async fn sweep(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let app = open(config, Keys::MustExist).await?;

@@ -50,6 +50,11 @@ enum Command {
     LinkageKey(commands::LinkageKeyCmd),
     /// Generate a synthetic world: a population and its health databases in their real formats.
     Synth(commands::SynthArgs),
+    /// Record opt-out requests (the linkage authority, with the linkage key): one JSON
+    /// object per line on standard input, with any of `kana`, `kanji`, `insurer`/`kigo`/
+    /// `bango`, and `birth` and `sex`. Only the linkage tokens they make are stored; every
+    /// extract made afterwards leaves the person out.
+    OptOut,
     /// The platform's daily sweep: warn people 30 and 7 days before their permits and
     /// accreditations end (the outbox), and close every project whose period has ended,
     /// destroying its data keys with a deletion certificate. The server runs it hourly;
@@ -107,6 +112,7 @@ fn main() -> std::process::ExitCode {
             Command::Synth(a) => commands::synth(a),
             Command::Ingest(a) => commands::ingest(cli.config.as_deref(), a).await,
             Command::LinkageKey(c) => commands::linkage_key(cli.config.as_deref(), c).await,
+            Command::OptOut => commands::opt_out(cli.config.as_deref()).await,
             Command::Sweep => commands::sweep(cli.config.as_deref()).await,
             Command::Bench(a) => bench::run(a).await,
         }

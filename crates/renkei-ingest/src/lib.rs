@@ -18,10 +18,12 @@
 pub mod check;
 mod ctx;
 pub mod linkage;
+mod optout;
 pub mod readers;
 mod screen;
 mod sink;
 pub mod tokens;
+pub use optout::{OptOutReceipt, OptOutRequest};
 
 pub use ctx::{Reject, age_band, age_on};
 
@@ -88,6 +90,9 @@ pub enum IngestError {
     /// No such version or reject report.
     #[error("no such version")]
     NotFound,
+    /// A request (an opt-out) is missing or malformed in the named field.
+    #[error("{0}")]
+    InvalidRequest(String),
     /// Another ingest of the dataset holds its writer lock.
     #[error("another ingest of dataset {0} is running; try again when it has finished")]
     InProgress(String),
@@ -165,12 +170,14 @@ impl Coded for IngestError {
             IngestError::Audit(e) => e.code(),
             IngestError::Denied(d) => d.code(),
             IngestError::NotFound => "not_found",
+            IngestError::InvalidRequest(_) => "invalid_input",
             IngestError::Store(_) => "internal",
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             IngestError::Schema(_)
+            | IngestError::InvalidRequest(_)
             | IngestError::NoFiles { .. }
             | IngestError::Io { .. }
             | IngestError::TooLarge { .. } => ErrorKind::InvalidInput,
@@ -190,7 +197,7 @@ impl Coded for IngestError {
     }
     fn public_detail(&self) -> Option<String> {
         match self {
-            IngestError::Schema(m) => Some(m.clone()),
+            IngestError::Schema(m) | IngestError::InvalidRequest(m) => Some(m.clone()),
             IngestError::TooLarge { .. } => Some(self.to_string()),
             IngestError::Keys(e) => Some(e.to_string()),
             IngestError::NoFiles { pattern, .. } => Some(format!("no files matching {pattern:?}")),

@@ -403,6 +403,8 @@ impl LinkageKeys {
             .bind(ROTATING)
             .execute(&mut *tx)
             .await?;
+        // The opt-out register keeps matching the datasets' tokens.
+        let opt_outs = crate::optout::rekey_opt_outs(&mut tx, &step, from.generation).await?;
         let ev = caller
             .event(Action::LinkageKeyRotate, "linkage_key", Outcome::Allowed)
             .detail(serde_json::json!({
@@ -411,6 +413,7 @@ impl LinkageKeys {
                 "datasets": ids.len(),
                 "versions": versions,
                 "rows": rows,
+                "opt_out_tokens": opt_outs,
             }));
         self.audit.append_in(&mut tx, &[ev]).await?;
         tx.commit().await?;

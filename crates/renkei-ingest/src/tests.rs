@@ -1181,6 +1181,61 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
     let linked = deaths1.intersection(&ehr1).count();
     assert!(linked > 0, "deaths and EHR share people");
 
+    // An opt-out, taken from a death record's own fields as a relative would give
+    // them at the window: its kanji token is the one ingest stored for that person.
+    let file = std::fs::read_dir(src.join("deaths"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "csv"))
+        .unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    let f: Vec<String> = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let request = OptOutRequest {
+        kanji: f[1].clone(),
+        birth: f[3].clone(),
+        sex: f[2].clone(),
+        ..Default::default()
+    };
+    let linkage_op = Caller::operator("t", renkei_core::Duty::Linkage);
+    let receipt = ing.record_opt_out(&linkage_op, &request).await.unwrap();
+    assert_eq!(receipt.families, ["kanji"]);
+    let stored_token = || {
+        let store = store.clone();
+        async move {
+            let t: String = renkei_store::sqlx::query_scalar(
+                "SELECT token FROM opt_outs WHERE token_kind = 'kanji'",
+            )
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            let mut b = [0u8; 16];
+            hex::decode_to_slice(t, &mut b).unwrap();
+            b
+        }
+    };
+    assert!(deaths1.contains(&stored_token().await));
+    assert_eq!(ing.opt_outs_in_force().await.unwrap(), 1);
+    let nameless = OptOutRequest {
+        birth: "1950-01-02".into(),
+        sex: "2".into(),
+        ..Default::default()
+    };
+    let e = ing
+        .record_opt_out(&linkage_op, &nameless)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let data_op = Caller::operator("t", renkei_core::Duty::Data);
+    let e = ing.record_opt_out(&data_op, &request).await.unwrap_err();
+    assert_eq!(e.code(), "permission_missing");
+
     // Another key, silently, would break linkage: refused, both fingerprints named.
     let (stranger, _) = ingestor_with(
         &store,
@@ -1196,13 +1251,16 @@ async fn linkage_keys_are_checked_and_rotate_for_every_dataset(store: Store) {
 
     // Rotation: the keyring gains a generation; every stored token moves with it.
     let g2 = || KeyStore::from_keyring(hexkey("11"), vec![hexkey("21"), hexkey("22")]);
-    let linkage_op = Caller::operator("t", renkei_core::Duty::Linkage);
     let r = ing.linkage().rotate(&linkage_op, &g2()).await.unwrap();
     assert_eq!(r.from.fingerprint, fp1);
     assert_eq!(r.to.generation, 2);
     assert_eq!(r.versions, 2);
     let deaths2 = kanji_tokens(&ds, "deaths", "deaths").await;
     assert!(deaths2.is_disjoint(&deaths1), "no old token survives");
+    assert!(
+        deaths2.contains(&stored_token().await),
+        "the opt-out register moves with the datasets"
+    );
     // A new version under the new keyring links with the re-keyed old one as before.
     let (ing2, ds2) = ingestor_with(&store, &data, g2());
     run(&ing2, "ehr", "ehr").await.unwrap();

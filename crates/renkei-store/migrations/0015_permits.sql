@@ -55,14 +55,17 @@ CREATE TABLE outbox (
     sent_at    BIGINT
 );
 
--- The opt-out register: a person's request, kept only as linkage tokens computed at the
--- door like ingest's (no identifier is stored).
+-- The opt-out register: a person's request, kept only as the linkage tokens their fields
+-- make at the door, like ingest's (no identifier is stored), one row per token family.
+-- A linkage key rotation re-keys them with the datasets.
 CREATE TABLE opt_outs (
-    id          TEXT PRIMARY KEY,
-    token_kind  TEXT NOT NULL,            -- id1 | id2 | ...
-    token       TEXT NOT NULL,
-    recorded_at BIGINT NOT NULL,
-    recorded_by TEXT NOT NULL,
-    withdrawn_at BIGINT
+    request          TEXT NOT NULL,
+    token_kind       TEXT NOT NULL,        -- id1 | id2 | kanji
+    token            TEXT NOT NULL,        -- hex
+    token_generation BIGINT NOT NULL,
+    recorded_at      BIGINT NOT NULL,
+    recorded_by      TEXT NOT NULL,
+    withdrawn_at     BIGINT,
+    PRIMARY KEY (request, token_kind)
 );
 CREATE INDEX opt_outs_token ON opt_outs (token_kind, token);

@@ -5,7 +5,8 @@
 //! a conflict of interest recused → approval with conditions → each custodian's
 //! confirmation → permit → amendment (differences shown, expedited) → accreditation
 //! revoked (access stops at once) and restored → the period ends → the platform's sweep
-//! closes the project with a deletion certificate → the register shows it.
+//! closes the project with a deletion certificate → the register shows it. An opt-out
+//! is recorded at the window as tokens only.
 
 use crate::harness::*;
 use renkei_store::{Store, store_test};
@@ -123,6 +124,22 @@ async fn from_application_to_register_over_http(store: Store) {
         let src = world.join(dir).display().to_string();
         env.ok(&["ingest", "--dataset", d, "--source", &src], "");
     }
+    // An opt-out at the window, recorded as tokens by the linkage authority; a
+    // malformed line is named by its number, its content never echoed.
+    let (code, out, err) = env.run(
+        &["opt-out"],
+        "{\"kanji\": \"合成　花子\", \"birth\": \"昭和16年11月6日\", \"sex\": \"2\"}\n{\"kana\": \"ヒミツ\", \"birth\": 19500102}\n",
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("line 1: recorded oo-") && out.contains("(kanji)"),
+        "{out}"
+    );
+    assert!(out.contains("opt-out requests in force: 1"), "{out}");
+    assert!(
+        err.contains("line 2") && !err.contains("ヒミツ") && !err.contains("19500102"),
+        "{err}"
+    );
     // The server never holds the linkage key.
     std::fs::remove_file(env.data_dir().join("keys/linkage.key")).unwrap();
     let server = env.start(&["serve"], "Renkei listening on");

@@ -20,6 +20,8 @@
 
 pub mod accreditation;
 pub mod application;
+pub mod attachment;
+mod attachments;
 pub mod committee;
 mod error;
 pub mod flow;

@@ -65,6 +65,8 @@ pub struct ApplicationView {
     pub risk: Option<crate::application::RequestSummary>,
     /// Its history, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// Its attachments (on an application's own page; lists leave them out).
+    pub attachments: Vec<crate::attachment::AttachmentInfo>,
 }
 
 impl ApplicationView {
@@ -373,7 +375,9 @@ impl Applications {
             })
         })
         .collect::<Result<_, _>>()?;
-        view_from_row(&row, history)
+        let mut v = view_from_row(&row, history)?;
+        v.attachments = self.attachment_list(id).await?;
+        Ok(v)
     }
 
     /// Applications (one applicant's, or all) with their current content, in one
@@ -706,6 +710,7 @@ fn view_from_row(
         risk: None,
         stored: content,
         history,
+        attachments: Vec::new(),
     })
 }
 
@@ -789,9 +794,9 @@ pub(crate) fn content_json(app: &Application) -> Result<String, AccessError> {
 
 /// A researcher's own applications. Made by [`Applications::applicant`].
 pub struct ApplicantDesk {
-    s: Applications,
-    caller: Caller,
-    user: UserId,
+    pub(crate) s: Applications,
+    pub(crate) caller: Caller,
+    pub(crate) user: UserId,
 }
 
 impl ApplicantDesk {
@@ -944,7 +949,11 @@ impl ApplicantDesk {
     }
 
     /// The caller's application `id`, refusing (and auditing) anyone else's.
-    async fn own(&self, id: &str, action: Action) -> Result<ApplicationView, AccessError> {
+    pub(crate) async fn own(
+        &self,
+        id: &str,
+        action: Action,
+    ) -> Result<ApplicationView, AccessError> {
         let object = format!("application:{id}");
         let v = self.s.load_for(&self.caller, action, id).await?;
         if v.applicant != self.user.as_str() {

@@ -10,6 +10,7 @@ use renkei_audit::Audit;
 use renkei_core::time::{ManualClock, Timestamp};
 use renkei_core::{AuthMethod, Caller, Coded as _, Role, UserId, Username};
 use renkei_crypto::{KeyStore, RootKey};
+
 use renkei_store::{Store, sqlx, store_test};
 use std::sync::Arc;
 use time::macros::date;
@@ -859,11 +860,80 @@ async fn amendments_make_the_next_permit_version(store: Store) {
     );
 }
 
+/// Attachments: typed by content and hashed; added only while the application is the
+/// applicant's to edit; fetched by whoever may read the application, nobody else.
+async fn attachments_are_typed_by_content_and_read_through_the_desks(store: Store) {
+    let w = world(&store).await;
+    let r1 = caller("r1", &[Role::Researcher]);
+    let me = w.apps.applicant(&r1).await.unwrap();
+    let sec_c = caller("sec", &[Role::Secretariat]);
+    let sec = w.apps.secretariat(&sec_c).await.unwrap();
+    sec.accredit(&accreditation("r1")).await.unwrap();
+    sec.accredit(&accreditation("r2")).await.unwrap();
+    let id = me.create(&content()).await.unwrap();
+    let pdf = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n".to_vec();
+    let a = me.attach(&id, "../計画書.pdf", &pdf).await.unwrap();
+    assert_eq!(
+        (a.seq, a.name.as_str(), a.content_type.as_str()),
+        (1, "計画書.pdf", "application/pdf")
+    );
+    assert_eq!(a.sha256, renkei_crypto::sha256_hex(&pdf));
+    let e = me
+        .attach(&id, "protocol.pdf", b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    assert!(e.to_string().contains("portable-executable"), "{e}");
+    assert_eq!(me.view(&id).await.unwrap().attachments.len(), 1);
+    // The secretariat cannot see a draft's attachment; after submission it can.
+    assert_eq!(
+        w.apps.attachment(&sec_c, &id, 1).await.unwrap_err().code(),
+        "not_submitted_yet"
+    );
+    me.submit(&id).await.unwrap();
+    assert_eq!(
+        me.attach(&id, "late.txt", b"late")
+            .await
+            .unwrap_err()
+            .code(),
+        "illegal_step"
+    );
+    let (info, bytes) = w.apps.attachment(&sec_c, &id, 1).await.unwrap();
+    assert_eq!((bytes, info.sha256), (pdf.clone(), a.sha256.clone()));
+    assert_eq!(
+        w.apps.attachment(&sec_c, &id, 9).await.unwrap_err().code(),
+        "no_such_attachment"
+    );
+    // Another researcher, or a member before the meeting: refused.
+    assert_eq!(
+        w.apps
+            .attachment(&caller("stranger", &[Role::Researcher]), &id, 1)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_own_application"
+    );
+    sec.appoint(&member("m1", Expertise::NaturalScience, false, Sex::Male))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.apps
+            .attachment(&caller("m1", &[Role::CommitteeMember]), &id, 1)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_before_committee"
+    );
+    let (_, mine) = w.apps.attachment(&r1, &id, 1).await.unwrap();
+    assert_eq!(mine, pdf);
+}
+
 store_test!(
     duties_stay_separate,
     from_draft_to_permit_and_closure,
     objects_belong_to_their_people,
     accreditation_and_limits,
     the_sweep_warns_once_and_closes_at_the_end,
-    amendments_make_the_next_permit_version
+    amendments_make_the_next_permit_version,
+    attachments_are_typed_by_content_and_read_through_the_desks
 );

@@ -718,6 +718,72 @@ pub async fn publish(
     )))
 }
 
+/// Where to name an uploaded file.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AttachQuery {
+    /// The file's name (shown to reviewers; its type is read from the content).
+    name: String,
+}
+
+/// POST /api/v1/applications/{id}/attachments?name=...: the body is the file.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/attachments", tag = "applications",
+    params(("id" = String, Path, description = "Application id"), AttachQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = AttachmentOut), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn attach(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AttachQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<AttachmentOut>, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    Ok(Json(AttachmentOut(desk.attach(&id, &q.name, &body).await?)))
+}
+
+/// An attachment as stored: seq, name, content_type (detected), size, sha256.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct AttachmentOut(renkei_access::attachment::AttachmentInfo);
+
+/// GET /api/v1/applications/{id}/attachments/{seq}: the file, typed as detected at upload.
+#[utoipa::path(get, path = "/api/v1/applications/{id}/attachments/{seq}", tag = "applications",
+    params(("id" = String, Path, description = "Application id"), ("seq" = i64, Path, description = "Attachment number")),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn attachment(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, seq)): Path<(String, i64)>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse as _;
+    let (info, bytes) = st
+        .app
+        .applications
+        .attachment(&ctx.caller, &id, seq)
+        .await?;
+    // RFC 5987: percent-encoded UTF-8 (form encoding writes a space as `+`).
+    let name: String = url::form_urlencoded::byte_serialize(info.name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, info.content_type.clone()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename*=UTF-8''{name}"),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-content-sha256"),
+                info.sha256.clone(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// POST /api/v1/projects/{id}/amend: a new application drawn from the permit in force
 /// (the applicant only; one open amendment at a time).
 #[utoipa::path(post, path = "/api/v1/projects/{id}/amend", tag = "projects",

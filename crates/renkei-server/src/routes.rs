@@ -50,6 +50,11 @@ fn r(
     }
 }
 
+/// Uploads may be as large as an attachment may be, and no larger.
+fn upload_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(renkei_access::attachment::MAX_BYTES + 64 * 1024)
+}
+
 fn table() -> Vec<RouteDef> {
     use Access::{MfaPending, Public, SignedIn};
     use Method as M;
@@ -445,6 +450,31 @@ fn table() -> Vec<RouteDef> {
             SignedIn,
             post(acc::publish),
         ),
+        // Attachments: added by the applicant, read by whoever may read the application.
+        r(
+            M::POST,
+            "/applications/{id}/attachments",
+            need(Apply),
+            post(pages::applications::attach).layer(upload_limit()),
+        ),
+        r(
+            M::GET,
+            "/applications/{id}/attachments/{seq}",
+            SignedIn,
+            get(acc::attachment),
+        ),
+        r(
+            M::POST,
+            "/api/v1/applications/{id}/attachments",
+            need(Apply),
+            post(acc::attach).layer(upload_limit()),
+        ),
+        r(
+            M::GET,
+            "/api/v1/applications/{id}/attachments/{seq}",
+            SignedIn,
+            get(acc::attachment),
+        ),
         r(
             M::POST,
             "/api/v1/projects/{id}/amend",
@@ -815,12 +845,22 @@ async fn take_csrf(req: Request) -> Result<(Request, Option<String>), AppError> 
         let v = v.to_owned();
         return Ok((req, Some(v)));
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or("");
+    // A file upload without JavaScript carries the token in its form's action: the
+    // body is a stream of files, not read here (pages send no Referer to leak it).
+    if content_type.starts_with("multipart/form-data") {
+        let token = req.uri().query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v.into_owned())
+        });
+        return Ok((req, token));
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Ok((req, None));
     }
     let (parts, body) = req.into_parts();

@@ -69,3 +69,17 @@ CREATE TABLE opt_outs (
     PRIMARY KEY (request, token_kind)
 );
 CREATE INDEX opt_outs_token ON opt_outs (token_kind, token);
+
+-- Attachments to an application: typed by content, hashed, size-limited (10 MiB).
+CREATE TABLE application_attachments (
+    application_id TEXT NOT NULL REFERENCES applications(id),
+    seq            BIGINT NOT NULL,
+    name           TEXT NOT NULL,
+    content_type   TEXT NOT NULL,
+    size           BIGINT NOT NULL,
+    sha256         TEXT NOT NULL,
+    content        BYTEA NOT NULL,
+    added_at       BIGINT NOT NULL,
+    added_by       TEXT NOT NULL,
+    PRIMARY KEY (application_id, seq)
+);

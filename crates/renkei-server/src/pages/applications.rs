@@ -45,6 +45,7 @@ pub(crate) fn requested(a: &Application) -> Markup {
 /// or the permit it amends.
 pub(crate) fn review_aside(ctx: &RequestContext, v: &ApplicationView) -> Markup {
     html! {
+        (attachment_list(ctx, v))
         @if let Some(r) = &v.risk {
             section.card aria-labelledby="risk" {
                 h2 #risk { (ctx.t("review.risk")) }
@@ -78,6 +79,26 @@ pub(crate) fn review_aside(ctx: &RequestContext, v: &ApplicationView) -> Markup 
                         } } }
                     } }
                 }
+            }
+        }
+    }
+}
+
+/// The application's attachments, each a download link with its type and hash.
+pub(crate) fn attachment_list(ctx: &RequestContext, v: &ApplicationView) -> Markup {
+    html! {
+        section aria-labelledby="attachments" {
+            h2 #attachments { (ctx.t("app.attachments")) }
+            @if v.attachments.is_empty() {
+                p.empty { (ctx.t("app.no_attachments")) }
+            } @else {
+                ul { @for a in &v.attachments {
+                    li {
+                        a href=(format!("/applications/{}/attachments/{}", v.id, a.seq)) { (a.name) }
+                        " (" (a.content_type) ", " (a.size) " bytes) "
+                        small { "SHA-256 " code { (a.sha256) } }
+                    }
+                } }
             }
         }
     }
@@ -497,6 +518,19 @@ async fn show_page(
                     }
                 }
             }
+            (attachment_list(ctx, &v))
+            @if editable {
+                form.card method="post" enctype="multipart/form-data"
+                    action=(format!("/applications/{}/attachments?csrf={}", v.id, ctx.csrf)) {
+                    div.field {
+                        label for="file" { (ctx.t("app.attach")) }
+                        input #file name="file" type="file" required
+                            accept=".pdf,.png,.jpg,.jpeg,.docx,.xlsx,.pptx,.txt,.csv";
+                        small { (ctx.t("app.attach_hint")) }
+                    }
+                    button type="submit" { (ctx.t("app.attach_button")) }
+                }
+            }
             section aria-labelledby="history" {
                 h2 #history { (ctx.t("app.history")) }
                 @if v.history.is_empty() {
@@ -545,6 +579,7 @@ pub async fn show(
     let message = done.done.as_deref().map(|d| match d {
         "saved" => notice("ok", ctx.t("app.done.saved")),
         "submitted" => notice("ok", ctx.t("app.done.submitted")),
+        "attached" => notice("ok", ctx.t("app.done.attached")),
         _ => notice("ok", ctx.t("app.done.withdrawn")),
     });
     show_page(&st, &ctx, &id, message, &[]).await
@@ -580,6 +615,27 @@ pub async fn submit(
             .into_response()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// POST /applications/{id}/attachments?csrf=...: one file from a multipart form.
+pub async fn attach(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.applicant(&ctx.caller).await?;
+    let bad = |e: axum::extract::multipart::MultipartError| AppError::BadRequest(e.body_text());
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("").to_owned();
+        let bytes = field.bytes().await.map_err(bad)?;
+        desk.attach(&id, &name, &bytes).await?;
+        return Ok(Redirect::to(&format!("/applications/{id}?done=attached")).into_response());
+    }
+    Err(AppError::BadRequest("choose a file".into()))
 }
 
 /// POST /applications/{id}/withdraw

@@ -933,6 +933,39 @@ async fn projects_in_pages(store: Store) {
         c.confirm(&id, d, "").await.unwrap();
     }
 
+    // Attachments: the page's upload (no JavaScript: a multipart form with the token
+    // in its action), typed by content; an executable named .pdf refused.
+    let mut c = fx.client();
+    c.sign_in(&fx, "researcher1").await;
+    let draft = applicant.create(&a).await.unwrap();
+    let page = c.get(&format!("/applications/{draft}")).await;
+    assert!(
+        page.body.contains("enctype=\"multipart/form-data\""),
+        "{}",
+        page.body
+    );
+    let action = format!("/applications/{draft}/attachments?csrf={}", page.csrf());
+    let r = c.upload(&action, "計画書.pdf", b"%PDF-1.7\n%%EOF\n").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("計画書.pdf") && page.body.contains("application/pdf"));
+    let r = c
+        .upload(&action, "x.pdf", b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = c
+        .upload(
+            &format!("/applications/{draft}/attachments"),
+            "y.pdf",
+            b"%PDF-1.7",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no token, no upload");
+    let file = c.get(&format!("/applications/{draft}/attachments/1")).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.headers["content-type"], "application/pdf");
+    assert_eq!(file.body, "%PDF-1.7\n%%EOF\n");
+
     // The secretariat sees the risk summary beside the application, and the project.
     let mut s = fx.client();
     s.sign_in(&fx, "secretariat").await;
@@ -945,8 +978,6 @@ async fn projects_in_pages(store: Store) {
     assert!(page.body.contains("deaths × ndb_claims"), "{}", page.body);
     assert!(page.body.contains(&format!("/projects/{id}")));
 
-    let mut c = fx.client();
-    c.sign_in(&fx, "researcher1").await;
     let list = c.get("/projects").await;
     assert!(
         list.body.contains(&format!("/projects/{id}")),

@@ -92,6 +92,18 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/projects/{id}/close", "signed_in"),
     ("POST", "/api/v1/projects/{id}/publications", "signed_in"),
     ("POST", "/api/v1/projects/{id}/amend", "researcher"),
+    ("POST", "/applications/{id}/attachments", "researcher"),
+    ("GET", "/applications/{id}/attachments/{seq}", "signed_in"),
+    (
+        "POST",
+        "/api/v1/applications/{id}/attachments",
+        "researcher",
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{id}/attachments/{seq}",
+        "signed_in",
+    ),
     ("POST", "/projects/{id}/amend", "researcher"),
     ("GET", "/register", "everyone"),
     ("GET", "/register.csv", "everyone"),

@@ -136,6 +136,7 @@ impl Fx {
         Client {
             router: self.router.clone(),
             cookies: BTreeMap::new(),
+            raw: None,
         }
     }
 
@@ -193,9 +194,24 @@ impl Resp {
 pub struct Client {
     router: Router,
     pub cookies: BTreeMap<String, String>,
+    /// A body for the next request that is not a form: (content type, bytes).
+    pub raw: Option<(String, Vec<u8>)>,
 }
 
 impl Client {
+    /// Uploads one file as a browser's multipart form does (field `file`).
+    pub async fn upload(&mut self, path: &str, filename: &str, bytes: &[u8]) -> Resp {
+        let boundary = "----renkei-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.raw = Some((format!("multipart/form-data; boundary={boundary}"), body));
+        self.send(Method::POST, path, None, &[]).await
+    }
+
     pub async fn send(
         &mut self,
         method: Method,
@@ -225,7 +241,13 @@ impl Client {
                         .finish(),
                 )
             }
-            None => Body::empty(),
+            None => match self.raw.take() {
+                Some((ct, bytes)) => {
+                    req = req.header("content-type", ct);
+                    Body::from(bytes)
+                }
+                None => Body::empty(),
+            },
         };
         let resp = self
             .router

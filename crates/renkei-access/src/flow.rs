@@ -113,6 +113,16 @@ pub enum Refusal {
 pub struct Quorate(());
 
 impl Sitting<'_> {
+    /// The proof for an expedited review: decided by members designated for it (at
+    /// least one, after recusals), and no one else; the guideline's composition rules
+    /// are for full meetings, to which the decision is reported afterwards.
+    pub fn designated_quorum(&self, designated: &[String]) -> Result<Quorate, FlowError> {
+        if self.voting.is_empty() || self.voting.iter().any(|m| !designated.contains(&m.id)) {
+            return Err(FlowError::NotDesignated);
+        }
+        Ok(Quorate(()))
+    }
+
     /// The proof that a decision may be recorded, or every requirement the voting
     /// members fail.
     pub fn quorum(&self) -> Result<Quorate, Vec<Requirement>> {
@@ -247,6 +257,11 @@ pub enum FlowError {
     /// An approval with conditions must state them.
     #[error("an approval with conditions must state them")]
     NoConditions,
+    /// An expedited review is decided by its designated members only, at least one.
+    #[error(
+        "an expedited review is decided by the members designated for it, at least one of them not recused, and no one else"
+    )]
+    NotDesignated,
 }
 
 impl FlowError {
@@ -259,6 +274,7 @@ impl FlowError {
             FlowError::NotPending(_) => "not_pending",
             FlowError::ExpeditedNeedsAmendment => "expedited_needs_amendment",
             FlowError::NoConditions => "no_conditions",
+            FlowError::NotDesignated => "not_designated",
         }
     }
 }

@@ -25,12 +25,14 @@ mod attachments;
 pub mod committee;
 mod error;
 pub mod flow;
+mod meetings;
 pub mod permit;
 mod projects;
 mod schema;
 mod service;
 
 pub use error::AccessError;
+pub use meetings::Meeting;
 pub use projects::{
     Closed, Closure, PUBLICATION_KINDS, PermitInForce, ProjectView, Publication, RegisterEntry,
     Swept, date_text,

@@ -1165,8 +1165,8 @@ impl ApplicantDesk {
 
 /// The secretariat's work. Made by [`Applications::secretariat`].
 pub struct SecretariatDesk {
-    s: Applications,
-    caller: Caller,
+    pub(crate) s: Applications,
+    pub(crate) caller: Caller,
 }
 
 impl SecretariatDesk {
@@ -1444,21 +1444,28 @@ impl SecretariatDesk {
             .await
     }
 
-    /// Puts a submitted application on a meeting's agenda (or, for an amendment, to
-    /// expedited review by designated members).
-    pub async fn send_to_meeting(
-        &self,
-        id: &str,
-        meeting: &str,
-        expedited: bool,
-    ) -> Result<State, AccessError> {
+    /// Puts a submitted application on the agenda of a scheduled meeting (see
+    /// [`SecretariatDesk::schedule`]); an expedited review, by its designated members,
+    /// takes amendments only.
+    pub async fn send_to_meeting(&self, id: &str, meeting: &str) -> Result<State, AccessError> {
+        let Some(m) = self.s.meeting(meeting).await? else {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationStep,
+                    format!("application:{id}"),
+                    AccessError::BadInput(format!("no meeting {meeting}; schedule it first")),
+                )
+                .await;
+        };
         self.simple(
             id,
             Step::SendToMeeting {
-                meeting: meeting.to_owned(),
-                expedited,
+                meeting: m.id.clone(),
+                expedited: m.expedited,
             },
-            serde_json::json!({ "meeting": meeting, "expedited": expedited }),
+            serde_json::json!({ "meeting": m.id, "title": m.title, "held_on": m.held_on, "expedited": m.expedited }),
         )
         .await
     }
@@ -1521,17 +1528,31 @@ impl SecretariatDesk {
         .fetch_all(self.s.store.pool())
         .await?;
         let sitting = sitting(&sitting_members, &involved, &conflicted);
-        let quorum = match sitting.quorum() {
+        // A full meeting must meet the guideline; an expedited review is its
+        // designated members' alone.
+        let quorum = match &v.state {
+            State::InReview {
+                meeting,
+                expedited: true,
+            } => {
+                let designated = self
+                    .s
+                    .meeting(meeting)
+                    .await?
+                    .map(|m| m.designated)
+                    .unwrap_or_default();
+                sitting
+                    .designated_quorum(&designated)
+                    .map_err(AccessError::from)
+            }
+            _ => sitting.quorum().map_err(AccessError::Quorum),
+        };
+        let quorum = match quorum {
             Ok(q) => q,
-            Err(unmet) => {
+            Err(e) => {
                 return self
                     .s
-                    .refuse(
-                        &self.caller,
-                        Action::ApplicationStep,
-                        object,
-                        AccessError::Quorum(unmet),
-                    )
+                    .refuse(&self.caller, Action::ApplicationStep, object, e)
                     .await;
             }
         };

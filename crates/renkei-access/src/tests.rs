@@ -196,9 +196,17 @@ async fn from_draft_to_permit_and_closure(store: Store) {
     changed.publication_plan = "2028年に論文と公開報告書".into();
     assert_eq!(me.save(&id, &changed).await.unwrap(), 2);
     assert_eq!(me.submit(&id).await.unwrap(), State::Submitted);
-    sec.send_to_meeting(&id, "第12回委員会", false)
+    let meeting = sec
+        .schedule("第12回委員会", date!(2026 - 12 - 10), &[])
         .await
         .unwrap();
+    assert!(!meeting.expedited);
+    sec.send_to_meeting(&id, &meeting.id).await.unwrap();
+    assert_eq!(
+        sec.meetings().await.unwrap()[0].agenda,
+        std::slice::from_ref(&id),
+        "on the meeting's agenda"
+    );
 
     // The committee: five members who meet the guideline, one of them conflicted,
     // and r2 (named on the application) appointed too.
@@ -479,19 +487,27 @@ async fn objects_belong_to_their_people(store: Store) {
         "a draft is the applicant's alone"
     );
     // Steps out of turn.
+    let m = sec
+        .schedule("第1回", date!(2026 - 12 - 10), &[])
+        .await
+        .unwrap();
     assert_eq!(
-        sec.send_to_meeting(&id, "m", false)
-            .await
-            .unwrap_err()
-            .code(),
+        sec.send_to_meeting(&id, &m.id).await.unwrap_err().code(),
         "illegal_step"
     );
     assert_eq!(
-        sec.send_to_meeting("app-nope", "m", false)
+        sec.send_to_meeting("app-nope", &m.id)
             .await
             .unwrap_err()
             .code(),
         "no_such_application"
+    );
+    assert_eq!(
+        sec.send_to_meeting(&id, "mtg-nope")
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
     );
     let rows = audit_rows(&w.store).await;
     let denied: Vec<&str> = rows
@@ -511,6 +527,7 @@ async fn objects_belong_to_their_people(store: Store) {
             "not_before_committee",
             "illegal_step",
             "no_such_application",
+            "invalid_input",
         ]
     );
     // Nothing of the refused steps was stored.
@@ -685,7 +702,11 @@ async fn permitted(w: &W, app: &Application) -> String {
         .unwrap();
     let id = me.create(app).await.unwrap();
     me.submit(&id).await.unwrap();
-    sec.send_to_meeting(&id, "m", false).await.unwrap();
+    let m = sec
+        .schedule("第1回", date!(2026 - 12 - 10), &[])
+        .await
+        .unwrap();
+    sec.send_to_meeting(&id, &m.id).await.unwrap();
     let present: Vec<String> = ["m1", "m2", "m3", "m4", "m5"].map(String::from).to_vec();
     sec.decide(&id, Decision::Approve, &present, "")
         .await
@@ -829,12 +850,44 @@ async fn amendments_make_the_next_permit_version(store: Store) {
             "use_to"
         ]
     );
-    // Expedited review is open to amendments (and only to them).
-    sec.send_to_meeting(&a, "迅速審査", true).await.unwrap();
-    let present: Vec<String> = ["m1", "m2", "m3", "m4", "m5"].map(String::from).to_vec();
-    sec.decide(&a, Decision::Approve, &present, "軽微な変更")
+    // Expedited review is open to amendments (and only to them), decided by the
+    // members designated for it alone, and reported to the full committee after.
+    assert_eq!(
+        sec.schedule("迅速審査", date!(2026 - 12 - 01), &["stranger".into()])
+            .await
+            .unwrap_err()
+            .code(),
+        "not_committee_member"
+    );
+    let quick = sec
+        .schedule("迅速審査", date!(2026 - 12 - 01), &["m1".into()])
         .await
         .unwrap();
+    assert!(quick.expedited);
+    sec.send_to_meeting(&a, &quick.id).await.unwrap();
+    let everyone: Vec<String> = ["m1", "m2", "m3", "m4", "m5"].map(String::from).to_vec();
+    assert_eq!(
+        sec.decide(&a, Decision::Approve, &everyone, "")
+            .await
+            .unwrap_err()
+            .code(),
+        "not_designated"
+    );
+    sec.decide(&a, Decision::Approve, &["m1".into()], "軽微な変更")
+        .await
+        .unwrap();
+    sec.report(&quick.id).await.unwrap();
+    assert_eq!(
+        sec.report(&quick.id).await.unwrap_err().code(),
+        "invalid_input"
+    );
+    assert!(
+        sec.meetings()
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.id == quick.id && m.reported_at.is_some())
+    );
     for (c, d) in [("c1", "deaths"), ("c2", "ndb_claims")] {
         let desk = w
             .apps
@@ -852,7 +905,7 @@ async fn amendments_make_the_next_permit_version(store: Store) {
     let other = me.create(&content()).await.unwrap();
     me.submit(&other).await.unwrap();
     assert_eq!(
-        sec.send_to_meeting(&other, "m", true)
+        sec.send_to_meeting(&other, &quick.id)
             .await
             .unwrap_err()
             .code(),

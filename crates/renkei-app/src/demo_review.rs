@@ -176,6 +176,22 @@ pub async fn seed_review(app: &App) -> Result<(), AppError> {
     );
     let deaths: (&str, &str, &[&str]) = ("deaths", "deaths", &["sex", "age_band", "cause_icd10"]);
     let care: (&str, &str, &[&str]) = ("ltc", "certifications", &["sex", "age_band", "level"]);
+    // Meetings: one held today (its decisions below), the next in two weeks, and an
+    // expedited review by the member the demo signs in as.
+    let first = sec.schedule("第1回 審査委員会", today, &[]).await?;
+    let second = sec
+        .schedule(
+            "第2回 審査委員会",
+            today.checked_add(time::Duration::days(14)).unwrap_or(today),
+            &[],
+        )
+        .await?;
+    sec.schedule(
+        "迅速審査（変更申出）",
+        today.checked_add(time::Duration::days(7)).unwrap_or(today),
+        &[roster[0].id.clone()],
+    )
+    .await?;
     // A draft.
     let mut draft = study("心不全の再入院（下書き）", &me, &[claims], today);
     draft.methods.clear();
@@ -190,13 +206,13 @@ pub async fn seed_review(app: &App) -> Result<(), AppError> {
         .create(&study("要介護認定前後の受療", &me, &[claims, care], today))
         .await?;
     desk.submit(&b).await?;
-    sec.send_to_meeting(&b, "第1回 審査委員会", false).await?;
+    sec.send_to_meeting(&b, &second.id).await?;
     // Approved, waiting for the custodian's confirmations.
     let c = desk
         .create(&study("脳卒中後の死亡", &me, &[claims, deaths], today))
         .await?;
     desk.submit(&c).await?;
-    sec.send_to_meeting(&c, "第1回 審査委員会", false).await?;
+    sec.send_to_meeting(&c, &first.id).await?;
     let present: Vec<String> = roster.iter().map(|m| m.id.clone()).collect();
     sec.decide(
         &c,
@@ -218,7 +234,7 @@ pub async fn seed_review(app: &App) -> Result<(), AppError> {
     ] {
         let id = desk.create(&study(title, &me, &[claims], today)).await?;
         desk.submit(&id).await?;
-        sec.send_to_meeting(&id, "第1回 審査委員会", false).await?;
+        sec.send_to_meeting(&id, &first.id).await?;
         sec.decide(&id, Decision::Approve, &present, "必要最小限の項目である")
             .await?;
         custody.confirm(&id, "ndb_claims", "").await?;

@@ -57,14 +57,28 @@ pub struct ReasonIn {
     reason: String,
 }
 
-/// Putting an application on a meeting's agenda.
+/// Putting an application on a scheduled meeting's agenda.
 #[derive(Deserialize, ToSchema)]
 pub struct MeetingIn {
+    /// The meeting's id (an expedited review takes amendments only).
     meeting: String,
-    /// Expedited review by designated members (amendments only).
-    #[serde(default)]
-    expedited: bool,
 }
+
+/// A meeting to schedule.
+#[derive(Deserialize, ToSchema)]
+pub struct ScheduleIn {
+    title: String,
+    /// YYYY-MM-DD.
+    held_on: String,
+    /// Members designated for an expedited review (user ids); empty: a full meeting.
+    #[serde(default)]
+    designated: Vec<String>,
+}
+
+/// A meeting with its agenda (see `renkei_access::Meeting`).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct MeetingOut(renkei_access::Meeting);
 
 /// The committee's decision and who took it.
 #[derive(Deserialize, ToSchema)]
@@ -305,9 +319,7 @@ pub async fn review_meeting(
     Json(m): Json<MeetingIn>,
 ) -> Result<Json<StateOut>, AppError> {
     let desk = st.app.applications.secretariat(&ctx.caller).await?;
-    Ok(Json(StateOut(
-        desk.send_to_meeting(&id, &m.meeting, m.expedited).await?,
-    )))
+    Ok(Json(StateOut(desk.send_to_meeting(&id, &m.meeting).await?)))
 }
 
 /// POST /api/v1/review/applications/{id}/decision — refused, naming every unmet
@@ -340,6 +352,53 @@ pub async fn review_decision(
     Ok(Json(StateOut(
         desk.decide(&id, decision, &d.present, &d.reasons).await?,
     )))
+}
+
+/// GET /api/v1/review/meetings
+#[utoipa::path(get, path = "/api/v1/review/meetings", tag = "review",
+    responses((status = 200, body = [MeetingOut]), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn meetings(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<Vec<MeetingOut>>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    Ok(Json(
+        desk.meetings().await?.into_iter().map(MeetingOut).collect(),
+    ))
+}
+
+/// POST /api/v1/review/meetings: schedules a meeting (with designated members, an
+/// expedited review).
+#[utoipa::path(post, path = "/api/v1/review/meetings", tag = "review", request_body = ScheduleIn,
+    responses((status = 200, body = MeetingOut), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn schedule(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Json(m): Json<ScheduleIn>,
+) -> Result<Json<MeetingOut>, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let held_on = date("held_on", &m.held_on)?;
+    Ok(Json(MeetingOut(
+        desk.schedule(&m.title, held_on, &m.designated).await?,
+    )))
+}
+
+/// POST /api/v1/review/meetings/{id}/report: an expedited review's decisions were
+/// reported to the full committee.
+#[utoipa::path(post, path = "/api/v1/review/meetings/{id}/report", tag = "review",
+    params(("id" = String, Path, description = "Meeting id")),
+    responses((status = 204), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn report(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    desk.report(&id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// GET /api/v1/review/committee

@@ -535,6 +535,42 @@ fn table() -> Vec<RouteDef> {
         ),
         r(
             M::GET,
+            "/api/v1/review/meetings",
+            need(ManageReview),
+            get(acc::meetings),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/meetings",
+            need(ManageReview),
+            post(acc::schedule),
+        ),
+        r(
+            M::POST,
+            "/api/v1/review/meetings/{id}/report",
+            need(ManageReview),
+            post(acc::report),
+        ),
+        r(
+            M::GET,
+            "/review/meetings",
+            need(ManageReview),
+            get(pages::review::meetings),
+        ),
+        r(
+            M::POST,
+            "/review/meetings",
+            need(ManageReview),
+            post(pages::review::schedule),
+        ),
+        r(
+            M::POST,
+            "/review/meetings/{id}/report",
+            need(ManageReview),
+            post(pages::review::report),
+        ),
+        r(
+            M::GET,
             "/api/v1/review/committee",
             need(ManageReview),
             get(acc::roster),

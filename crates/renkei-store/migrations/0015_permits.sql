@@ -83,3 +83,17 @@ CREATE TABLE application_attachments (
     added_by       TEXT NOT NULL,
     PRIMARY KEY (application_id, seq)
 );
+
+-- The committee's meetings, scheduled by the secretariat. An expedited review names
+-- the members designated to decide it; its decisions are reported to the full
+-- committee afterwards (`reported_at`).
+CREATE TABLE meetings (
+    id          TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    held_on     TEXT NOT NULL,            -- YYYY-MM-DD
+    expedited   BIGINT NOT NULL,
+    designated  TEXT NOT NULL,            -- JSON list of member user ids
+    created_at  BIGINT NOT NULL,
+    created_by  TEXT NOT NULL,
+    reported_at BIGINT
+);

@@ -231,15 +231,24 @@ async fn from_application_to_register_over_http(store: Store) {
     changed["publication_plan"] = json!("2028年に論文と公開報告書");
     save(&app, changed).await;
     assert_eq!(submit(&app).await.1["state"], "submitted");
-    let meeting = |a: &str, expedited: bool| {
+    let schedule = |title: &str, designated: Vec<&str>| {
+        call(
+            &sec,
+            Method::POST,
+            "/api/v1/review/meetings".into(),
+            Some(json!({"title": title, "held_on": ymd(today()), "designated": designated})),
+        )
+    };
+    let full = schedule("第1回 審査委員会", vec![]).await.1;
+    let meeting = |a: &str, m: &Value| {
         call(
             &sec,
             Method::POST,
             format!("/api/v1/review/applications/{a}/meeting"),
-            Some(json!({"meeting": "第1回 審査委員会", "expedited": expedited})),
+            Some(json!({"meeting": m["id"]})),
         )
     };
-    assert_eq!(meeting(&app, false).await.1["state"], "in_review");
+    assert_eq!(meeting(&app, &full).await.1["state"], "in_review");
 
     // A committee of four: the decision is refused, the requirement named.
     let attrs = [
@@ -388,8 +397,27 @@ async fn from_application_to_register_over_http(store: Store) {
         seen["changes"][0]["field"], "data[ndb_claims].tables[receipts].variables[prefecture]",
         "{seen}"
     );
-    assert_eq!(meeting(&amendment, true).await.1["state"], "in_review");
-    decide(&amendment, approve.clone()).await;
+    // Expedited: the designated member alone decides; reported to the committee after.
+    let quick = schedule("迅速審査", vec![members[0].id.as_str()]).await.1;
+    assert_eq!(meeting(&amendment, &quick).await.1["state"], "in_review");
+    let (s, v) = decide(&amendment, approve.clone()).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_designated")),
+        "{v}"
+    );
+    let mut designated_only = approve.clone();
+    designated_only["present"] = json!([members[0].id]);
+    let (s, v) = decide(&amendment, designated_only.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let report = format!(
+        "/api/v1/review/meetings/{}/report",
+        quick["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        call(&sec, Method::POST, report, None).await.0,
+        StatusCode::NO_CONTENT
+    );
     confirm(&amendment, "deaths").await;
     confirm(&amendment, "ndb_claims").await;
     let (_, v) = call(&r1, Method::GET, access.clone(), None).await;
@@ -439,8 +467,11 @@ async fn from_application_to_register_over_http(store: Store) {
     early["use_to"] = json!(ymd(today() - time::Duration::days(1)));
     save(&ending, early).await;
     submit(&ending).await;
-    meeting(&ending, true).await;
-    decide(&ending, approve).await;
+    let quick = schedule("迅速審査（期間短縮）", vec![members[0].id.as_str()])
+        .await
+        .1;
+    meeting(&ending, &quick).await;
+    decide(&ending, designated_only).await;
     confirm(&ending, "deaths").await;
     confirm(&ending, "ndb_claims").await;
     let (s, v) = call(&r1, Method::GET, access.clone(), None).await;

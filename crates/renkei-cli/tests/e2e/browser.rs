@@ -445,7 +445,12 @@ async fn every_page_is_accessible() {
     c.delete_all_cookies().await.unwrap();
     let secretariat = accs.iter().find(|w| w[0] == "secretariat").unwrap();
     sign_in(&c, &base, secretariat).await;
-    for page in ["/review", "/review/committee", "/review/accreditations"] {
+    for page in [
+        "/review",
+        "/review/committee",
+        "/review/meetings",
+        "/review/accreditations",
+    ] {
         accessible(&c, &format!("{base}{page}")).await;
     }
     // Every application page: each state shows its own forms.

@@ -26,6 +26,8 @@ pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Mar
             p {
                 a href="/review/committee" { (ctx.t("review.committee")) }
                 " ・ "
+                a href="/review/meetings" { (ctx.t("review.meetings")) }
+                " ・ "
                 a href="/review/accreditations" { (ctx.t("accr.title")) }
             }
             @if all.is_empty() {
@@ -63,6 +65,13 @@ pub async fn show(
     let (roster, _) = desk.roster().await?;
     let ids: Vec<String> = roster.iter().map(|m| m.id.clone()).collect();
     let names = st.app.accounts.colleague_names(&ctx.caller, &ids).await?;
+    let today = st.app.applications.today();
+    let meetings: Vec<renkei_access::Meeting> = desk
+        .meetings()
+        .await?
+        .into_iter()
+        .filter(|m| m.held_on >= today)
+        .collect();
     let handlers = st
         .app
         .accounts
@@ -89,14 +98,24 @@ pub async fn show(
                 ReviewState::Submitted => {
                     section aria-labelledby="screen" {
                         h2 #screen { (ctx.t("review.screening")) }
-                        form.card method="post" action=(action("meeting")) {
-                            (csrf_field(&ctx))
-                            div.field {
-                                label for="meeting" { (ctx.t("review.meeting")) }
-                                input #meeting name="meeting" type="text" required;
+                        @if meetings.is_empty() {
+                            p { a href="/review/meetings" { (ctx.t("review.schedule_first")) } }
+                        } @else {
+                            form.card method="post" action=(action("meeting")) {
+                                (csrf_field(&ctx))
+                                div.field {
+                                    label for="meeting" { (ctx.t("review.meeting")) }
+                                    select #meeting name="meeting" required {
+                                        @for m in &meetings {
+                                            option value=(m.id) {
+                                                (renkei_access::date_text(m.held_on)) " " (m.title)
+                                                @if m.expedited { " (" (ctx.t("review.expedited")) ")" }
+                                            }
+                                        }
+                                    }
+                                }
+                                button type="submit" { (ctx.t("review.send")) }
                             }
-                            label.check { input type="checkbox" name="expedited" value="1"; " " (ctx.t("review.expedited")) }
-                            button type="submit" { (ctx.t("review.send")) }
                         }
                         form.card method="post" action=(action("return")) {
                             (csrf_field(&ctx))
@@ -178,12 +197,8 @@ pub async fn meeting(
     f: FormData,
 ) -> Result<Response, AppError> {
     let desk = st.app.applications.secretariat(&ctx.caller).await?;
-    desk.send_to_meeting(
-        &id,
-        f.get("meeting").unwrap_or("").trim(),
-        f.get("expedited") == Some("1"),
-    )
-    .await?;
+    desk.send_to_meeting(&id, f.get("meeting").unwrap_or("").trim())
+        .await?;
     Ok(back(&id))
 }
 
@@ -215,6 +230,115 @@ pub async fn decision(
     desk.decide(&id, decision, &present, f.get("reasons").unwrap_or(""))
         .await?;
     Ok(back(&id))
+}
+
+/// GET /review/meetings: the meetings with their agendas, a form to schedule one,
+/// and, for an expedited review, the report to the full committee.
+pub async fn meetings(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(done): Query<Done>,
+) -> Result<Markup, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let meetings = desk.meetings().await?;
+    let (roster, _) = desk.roster().await?;
+    let ids: Vec<String> = roster.iter().map(|m| m.id.clone()).collect();
+    let names = st.app.accounts.colleague_names(&ctx.caller, &ids).await?;
+    let name_of = |id: &str| {
+        ids.iter()
+            .position(|i| i == id)
+            .map(|i| names[i].clone())
+            .unwrap_or_else(|| id.to_owned())
+    };
+    Ok(layout(
+        &ctx,
+        ctx.t("review.meetings"),
+        html! {
+            @if done.done.is_some() { (notice("ok", ctx.t("review.done"))) }
+            @if meetings.is_empty() {
+                p.empty { (ctx.t("review.no_meetings")) }
+            } @else {
+                div.scroll { table {
+                    caption.visually-hidden { (ctx.t("review.meetings")) }
+                    thead { tr {
+                        th scope="col" { (ctx.t("review.held_on")) }
+                        th scope="col" { (ctx.t("review.meeting")) }
+                        th scope="col" { (ctx.t("review.designated")) }
+                        th scope="col" { (ctx.t("review.agenda")) }
+                    } }
+                    tbody { @for m in &meetings {
+                        tr {
+                            td { (renkei_access::date_text(m.held_on)) }
+                            td { (m.title) @if m.expedited { " (" (ctx.t("review.expedited")) ")" } }
+                            td {
+                                @if m.expedited {
+                                    (m.designated.iter().map(|d| name_of(d)).collect::<Vec<_>>().join("、"))
+                                    @if m.reported_at.is_some() {
+                                        br; (ctx.t("review.reported"))
+                                    } @else {
+                                        form.inline method="post" action=(format!("/review/meetings/{}/report", m.id)) {
+                                            (csrf_field(&ctx))
+                                            button.secondary type="submit" { (ctx.t("review.report")) }
+                                        }
+                                    }
+                                } @else { (ctx.t("review.full_meeting")) }
+                            }
+                            td { @for a in &m.agenda { a href=(format!("/review/{a}")) { code { (a) } } br; } }
+                        }
+                    } }
+                } }
+            }
+            h2 { (ctx.t("review.schedule")) }
+            form.card method="post" action="/review/meetings" {
+                (csrf_field(&ctx))
+                div.field {
+                    label for="title" { (ctx.t("review.meeting_title")) }
+                    input #title name="title" type="text" required;
+                }
+                div.field {
+                    label for="held_on" { (ctx.t("review.held_on")) }
+                    input #held_on name="held_on" type="date" required;
+                }
+                fieldset {
+                    legend { (ctx.t("review.designate")) }
+                    @for (m, name) in roster.iter().zip(&names) {
+                        label.check { input type="checkbox" name="designated" value=(m.id); " " (name) }
+                    }
+                }
+                button type="submit" { (ctx.t("review.schedule")) }
+            }
+        },
+    ))
+}
+
+/// POST /review/meetings
+pub async fn schedule(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    let held_on = time::Date::parse(
+        f.get("held_on").unwrap_or(""),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| AppError::BadRequest("held_on: not a date (YYYY-MM-DD)".into()))?;
+    let designated: Vec<String> = f.all("designated").map(str::to_owned).collect();
+    desk.schedule(f.get("title").unwrap_or(""), held_on, &designated)
+        .await?;
+    Ok(Redirect::to("/review/meetings?done=1").into_response())
+}
+
+/// POST /review/meetings/{id}/report
+pub async fn report(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    _f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.secretariat(&ctx.caller).await?;
+    desk.report(&id).await?;
+    Ok(Redirect::to("/review/meetings?done=1").into_response())
 }
 
 /// GET /review/committee

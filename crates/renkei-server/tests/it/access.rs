@@ -224,10 +224,17 @@ async fn applications_over_the_api(store: Store) {
         None,
     )
     .await;
+    let (s, meeting) = step(
+        "/api/v1/review/meetings".into(),
+        sec.clone(),
+        Some(json!({"title": "第12回", "held_on": "2099-12-10"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{meeting}");
     let (s, v) = step(
         format!("/api/v1/review/applications/{app}/meeting"),
         sec.clone(),
-        Some(json!({"meeting": "第12回"})),
+        Some(json!({"meeting": meeting["id"]})),
     )
     .await;
     assert_eq!(
@@ -666,13 +673,39 @@ async fn the_secretariats_pages(store: Store) {
     );
     let page = c.get(&format!("/review/{id}")).await;
     assert!(page.body.contains("事務局確認中"));
+    assert!(
+        page.body.contains("/review/meetings"),
+        "schedule a meeting first"
+    );
+    // A meeting scheduled in its page, then chosen for the application.
+    let meetings = c.get("/review/meetings").await;
     let r = c
         .post(
-            &format!("/review/{id}/meeting"),
-            &[("csrf", &page.csrf()), ("meeting", "第3回")],
+            "/review/meetings",
+            &[
+                ("csrf", &meetings.csrf()),
+                ("title", "第3回"),
+                ("held_on", "2099-01-20"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(&format!("/review/{id}")).await;
+    let i = page
+        .body
+        .find("<option value=\"mtg-")
+        .expect("the meeting offered")
+        + 15;
+    let meeting = page.body[i..i + page.body[i..].find('"').unwrap()].to_owned();
+    let r = c
+        .post(
+            &format!("/review/{id}/meeting"),
+            &[("csrf", &page.csrf()), ("meeting", &meeting)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let meetings = c.get("/review/meetings").await;
+    assert!(meetings.body.contains("第3回") && meetings.body.contains(&format!("/review/{id}")));
     // The roster: empty, so every requirement is named; members appointed by name.
     let roster = c.get("/review/committee").await;
     assert!(roster.body.contains("5名以上であること"), "{}", roster.body);
@@ -807,7 +840,11 @@ async fn members_and_custodians_in_pages(store: Store) {
     let a: renkei_access::application::Application = serde_json::from_value(one).unwrap();
     let id = applicant.create(&a).await.unwrap();
     applicant.submit(&id).await.unwrap();
-    desk.send_to_meeting(&id, "第4回", false).await.unwrap();
+    let m = desk
+        .schedule("第4回", time::macros::date!(2099 - 01 - 01), &[])
+        .await
+        .unwrap();
+    desk.send_to_meeting(&id, &m.id).await.unwrap();
 
     // A member sees the agenda and declares in the page.
     let mut m = fx.client();
@@ -924,7 +961,11 @@ async fn projects_in_pages(store: Store) {
         .unwrap();
     let id = applicant.create(&a).await.unwrap();
     applicant.submit(&id).await.unwrap();
-    desk.send_to_meeting(&id, "第1回", false).await.unwrap();
+    let m = desk
+        .schedule("第1回", time::macros::date!(2099 - 01 - 01), &[])
+        .await
+        .unwrap();
+    desk.send_to_meeting(&id, &m.id).await.unwrap();
     desk.decide(&id, renkei_access::flow::Decision::Approve, &present, "")
         .await
         .unwrap();

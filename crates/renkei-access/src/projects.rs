@@ -167,6 +167,32 @@ pub struct RegisterEntry {
     pub overdue: bool,
 }
 
+/// Which projects to load.
+enum Which<'a> {
+    One(&'a str),
+    All,
+    /// One page, oldest or newest first; `mine`: only those of this user (applicant or
+    /// named).
+    Page {
+        mine: Option<&'a str>,
+        newest_first: bool,
+        offset: i64,
+        limit: i64,
+    },
+}
+
+/// Projects' rows, their publications (project, kind, citation, url, added at) and
+/// their permit versions (project, version, application).
+type Loaded = (
+    Vec<sqlx::any::AnyRow>,
+    Vec<(String, String, String, String, i64)>,
+    Vec<(String, i64, String)>,
+);
+
+/// The condition for "projects of user $1".
+const MINE: &str =
+    "WHERE applicant = $1 OR id IN (SELECT project FROM permit_people WHERE user_id = $1)";
+
 /// What a sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Swept {
@@ -300,69 +326,150 @@ impl Applications {
     // ----- reading -------------------------------------------------------------------
 
     async fn project_row(&self, id: &str) -> Result<Option<ProjectView>, AccessError> {
-        let Some(row) = sqlx::query(
-            "SELECT p.closed_at, p.closure_reason, p.certificate, m.document FROM projects p \
-             JOIN permits m ON m.project = p.id AND m.version = p.permit_version WHERE p.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.store.pool())
-        .await?
-        else {
-            return Ok(None);
-        };
-        let doc: String = row.try_get(3)?;
-        let permit: Permit = serde_json::from_str(&doc)
-            .map_err(|e| AccessError::BadInput(format!("stored permit: {e}")))?;
-        let closed_at: Option<i64> = row.try_get(0)?;
-        let closed = match closed_at {
-            Some(at) => {
-                let reason: Option<String> = row.try_get(1)?;
-                let cert: Option<String> = row.try_get(2)?;
-                Some(Closed {
-                    at,
-                    reason: reason.unwrap_or_default(),
-                    certificate: cert
-                        .and_then(|c| serde_json::from_str(&c).ok())
-                        .unwrap_or_default(),
-                })
-            }
-            None => None,
-        };
-        let publications = self.publications(id).await?;
-        let versions: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT version, application_id FROM permits WHERE project = $1 ORDER BY version",
-        )
-        .bind(id)
-        .fetch_all(self.store.pool())
-        .await?;
-        let today = self.today();
-        Ok(Some(ProjectView {
-            period: period(&permit, today),
-            overdue: publications.is_empty() && today > permit.publish_by,
-            permit,
-            closed,
-            publications,
-            versions,
-        }))
+        Ok(self
+            .views(Which::One(id))
+            .await?
+            .into_iter()
+            .next()
+            .map(|(v, _)| v))
     }
 
-    async fn publications(&self, project: &str) -> Result<Vec<Publication>, AccessError> {
-        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT kind, citation, url, added_at FROM project_publications \
-             WHERE project = $1 ORDER BY seq",
-        )
-        .bind(project)
-        .fetch_all(self.store.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(kind, citation, url, added_at)| Publication {
+    /// Projects with their permit in force, publications and versions, in a handful of
+    /// queries whatever their number (lists and the register stay flat as they grow);
+    /// with each, the content of the application behind the permit.
+    async fn views(&self, which: Which<'_>) -> Result<Vec<(ProjectView, String)>, AccessError> {
+        const SELECT: &str = "SELECT p.id, p.closed_at, p.closure_reason, p.certificate, m.document, \
+             COALESCE((SELECT v.content FROM application_versions v \
+                 WHERE v.application_id = m.application_id AND v.submitted_at IS NOT NULL \
+                 ORDER BY v.version DESC LIMIT 1), '{}') \
+             FROM projects p JOIN permits m ON m.project = p.id AND m.version = p.permit_version";
+        let pool = self.store.pool();
+        // The ids wanted, in order; `None`: every project.
+        let ids: Option<Vec<String>> = match which {
+            Which::One(id) => Some(vec![id.to_owned()]),
+            Which::All => None,
+            Which::Page {
+                mine,
+                newest_first,
+                offset,
+                limit,
+            } => {
+                let order = if newest_first { "DESC" } else { "ASC" };
+                let sql = format!(
+                    "SELECT id FROM projects {} ORDER BY created_at {order}, id {order} LIMIT {limit} OFFSET {offset}",
+                    if mine.is_some() { MINE } else { "" }
+                );
+                let mut q = sqlx::query_scalar(&sql);
+                if let Some(me) = mine {
+                    q = q.bind(me);
+                }
+                Some(q.fetch_all(pool).await?)
+            }
+        };
+        let (rows, pubs, versions): Loaded = match &ids {
+            None => (
+                sqlx::query(&format!("{SELECT} ORDER BY p.created_at, p.id"))
+                    .fetch_all(pool)
+                    .await?,
+                sqlx::query_as(
+                    "SELECT project, kind, citation, url, added_at FROM project_publications \
+                     ORDER BY project, seq",
+                )
+                .fetch_all(pool)
+                .await?,
+                sqlx::query_as(
+                    "SELECT project, version, application_id FROM permits ORDER BY project, version",
+                )
+                .fetch_all(pool)
+                .await?,
+            ),
+            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Some(ids) => {
+                let list = (1..=ids.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let (sql, sql_p, sql_v) = (
+                    format!("{SELECT} WHERE p.id IN ({list})"),
+                    format!(
+                        "SELECT project, kind, citation, url, added_at FROM project_publications \
+                         WHERE project IN ({list}) ORDER BY project, seq"
+                    ),
+                    format!(
+                        "SELECT project, version, application_id FROM permits \
+                         WHERE project IN ({list}) ORDER BY project, version"
+                    ),
+                );
+                let mut q = sqlx::query(&sql);
+                let mut qp = sqlx::query_as(&sql_p);
+                let mut qv = sqlx::query_as(&sql_v);
+                for id in ids {
+                    q = q.bind(id);
+                    qp = qp.bind(id);
+                    qv = qv.bind(id);
+                }
+                let mut rows = q.fetch_all(pool).await?;
+                // In the order the ids were asked for.
+                let at = |r: &sqlx::any::AnyRow| {
+                    let id: String = r.try_get(0).unwrap_or_default();
+                    ids.iter().position(|x| *x == id).unwrap_or(usize::MAX)
+                };
+                rows.sort_by_key(at);
+                (rows, qp.fetch_all(pool).await?, qv.fetch_all(pool).await?)
+            }
+        };
+        let mut pubs_of: std::collections::HashMap<String, Vec<Publication>> =
+            std::collections::HashMap::new();
+        for (project, kind, citation, url, added_at) in pubs {
+            pubs_of.entry(project).or_default().push(Publication {
                 kind,
                 citation,
                 url,
                 added_at,
-            })
-            .collect())
+            });
+        }
+        let mut versions_of: std::collections::HashMap<String, Vec<(i64, String)>> =
+            std::collections::HashMap::new();
+        for (project, version, app) in versions {
+            versions_of.entry(project).or_default().push((version, app));
+        }
+        let today = self.today();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get(0)?;
+            let doc: String = row.try_get(4)?;
+            let permit: Permit = serde_json::from_str(&doc)
+                .map_err(|e| AccessError::BadInput(format!("stored permit: {e}")))?;
+            let closed_at: Option<i64> = row.try_get(1)?;
+            let closed = match closed_at {
+                Some(at) => {
+                    let reason: Option<String> = row.try_get(2)?;
+                    let cert: Option<String> = row.try_get(3)?;
+                    Some(Closed {
+                        at,
+                        reason: reason.unwrap_or_default(),
+                        certificate: cert
+                            .and_then(|c| serde_json::from_str(&c).ok())
+                            .unwrap_or_default(),
+                    })
+                }
+                None => None,
+            };
+            let publications = pubs_of.remove(&id).unwrap_or_default();
+            let content: String = row.try_get(5)?;
+            out.push((
+                ProjectView {
+                    period: period(&permit, today),
+                    overdue: publications.is_empty() && today > permit.publish_by,
+                    permit,
+                    closed,
+                    publications,
+                    versions: versions_of.remove(&id).unwrap_or_default(),
+                },
+                content,
+            ));
+        }
+        Ok(out)
     }
 
     /// Project `id` for `caller`: its applicant and the people named on it, the
@@ -415,36 +522,63 @@ impl Applications {
 
     /// The projects `caller` may read: their own and those naming them; every project
     /// for the secretariat and the auditor.
+    /// One page of [`Applications::projects`] (`page` from 0), with the total.
+    pub async fn projects_page(
+        &self,
+        caller: &Caller,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<ProjectView>, i64), AccessError> {
+        let all = caller.has(Permission::ManageReview) || caller.has(Permission::ReadAudit);
+        if !all && !caller.has(Permission::Apply) {
+            return Ok((Vec::new(), 0));
+        }
+        let me = caller
+            .user_id()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default();
+        let mine = (!all).then_some(me.as_str());
+        let total: i64 = match mine {
+            Some(me) => {
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM projects {MINE}"))
+                    .bind(me)
+                    .fetch_one(self.store.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM projects")
+                    .fetch_one(self.store.pool())
+                    .await?
+            }
+        };
+        let views = self
+            .views(Which::Page {
+                mine,
+                newest_first: true,
+                offset: page.max(0) * per_page,
+                limit: per_page,
+            })
+            .await?;
+        Ok((views.into_iter().map(|(v, _)| v).collect(), total))
+    }
+
     pub async fn projects(&self, caller: &Caller) -> Result<Vec<ProjectView>, AccessError> {
         let all = caller.has(Permission::ManageReview) || caller.has(Permission::ReadAudit);
-        let ids: Vec<String> = if all {
-            sqlx::query_scalar("SELECT id FROM projects ORDER BY created_at, id")
-                .fetch_all(self.store.pool())
-                .await?
-        } else if !caller.has(Permission::Apply) {
+        if !all && !caller.has(Permission::Apply) {
             // Nobody else is named on a project: nothing to list.
-            Vec::new()
-        } else {
-            let me = caller
-                .user_id()
-                .map(|u| u.as_str().to_owned())
-                .unwrap_or_default();
-            sqlx::query_scalar(
-                "SELECT id FROM projects WHERE applicant = $1 \
-                 OR id IN (SELECT project FROM permit_people WHERE user_id = $1) \
-                 ORDER BY created_at, id",
-            )
-            .bind(&me)
-            .fetch_all(self.store.pool())
-            .await?
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(v) = self.project_row(&id).await? {
-                out.push(v);
-            }
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let me = caller
+            .user_id()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default();
+        Ok(self
+            .views(Which::All)
+            .await?
+            .into_iter()
+            .map(|(v, _)| v)
+            .filter(|v| all || v.permit.applicant == me || v.permit.names(&me))
+            .collect())
     }
 
     // ----- the check on every access -------------------------------------------------
@@ -667,14 +801,11 @@ impl Applications {
         let today = self.today();
         let mut swept = Swept::default();
         let mut closures = Vec::new();
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM projects WHERE closed_at IS NULL ORDER BY id")
-                .fetch_all(self.store.pool())
-                .await?;
-        for id in ids {
-            let Some(v) = self.project_row(&id).await? else {
+        for (v, _) in self.views(Which::All).await? {
+            if v.closed.is_some() {
                 continue;
-            };
+            }
+            let id = v.permit.project.clone();
             match v.period {
                 Period::Ended { .. } => closures.push(Closure {
                     project: id.clone(),
@@ -854,32 +985,45 @@ impl Applications {
     /// The public register: every project with a permit, newest first. Public: it holds
     /// what the applicant wrote for the public and the permit's outline, never data.
     pub async fn register(&self) -> Result<Vec<RegisterEntry>, AccessError> {
-        let rows = sqlx::query(
-            "SELECT p.id, v.content FROM projects p \
-             JOIN permits m ON m.project = p.id AND m.version = p.permit_version \
-             JOIN application_versions v ON v.application_id = m.application_id \
-             AND v.version = (SELECT MAX(version) FROM application_versions w \
-                 WHERE w.application_id = m.application_id AND w.submitted_at IS NOT NULL) \
-             ORDER BY p.created_at DESC, p.id",
-        )
-        .fetch_all(self.store.pool())
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: String = r.try_get(0)?;
-            let content: String = r.try_get(1)?;
+        let mut all = self.views(Which::All).await?;
+        all.reverse();
+        entries(all)
+    }
+
+    /// One page of the register, newest first (`page` from 0), with the total.
+    pub async fn register_page(
+        &self,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<RegisterEntry>, i64), AccessError> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
+            .fetch_one(self.store.pool())
+            .await?;
+        let views = self
+            .views(Which::Page {
+                mine: None,
+                newest_first: true,
+                offset: page.max(0) * per_page,
+                limit: per_page,
+            })
+            .await?;
+        Ok((entries(views)?, total))
+    }
+}
+
+fn entries(views: Vec<(ProjectView, String)>) -> Result<Vec<RegisterEntry>, AccessError> {
+    {
+        let mut out = Vec::new();
+        for (v, content) in views {
             let app: Application = serde_json::from_str(&content)
                 .map_err(|e| AccessError::BadInput(format!("stored content: {e}")))?;
-            let Some(v) = self.project_row(&id).await? else {
-                continue;
-            };
             let status = v.status().to_owned();
             let mut datasets: Vec<String> =
                 v.permit.data.iter().map(|d| d.dataset.clone()).collect();
             datasets.sort();
             datasets.dedup();
             out.push(RegisterEntry {
-                project: id,
+                project: v.permit.project.clone(),
                 title: v.permit.title.clone(),
                 institution: v.permit.institution.clone(),
                 datasets,

@@ -404,6 +404,49 @@ impl Applications {
         rows.iter().map(|r| view_from_row(r, Vec::new())).collect()
     }
 
+    /// One page of applications, newest first (one applicant's, or all; without
+    /// never-submitted drafts for reviewers), with how many there are in all.
+    async fn list_page(
+        &self,
+        applicant: Option<&str>,
+        submitted_only: bool,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<ApplicationView>, i64), AccessError> {
+        let mut conds = Vec::new();
+        if applicant.is_some() {
+            conds.push("a.applicant = $1");
+        }
+        if submitted_only {
+            conds.push("a.state <> 'draft'");
+        }
+        let filter = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        let (limit, offset) = (per_page.max(1), page.max(0) * per_page.max(1));
+        let rows_sql = format!(
+            "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at, a.amendment_of \
+             FROM applications a JOIN application_versions v \
+             ON v.application_id = a.id AND v.version = a.version {filter} \
+             ORDER BY a.created_at DESC, a.id DESC LIMIT {limit} OFFSET {offset}"
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM applications a {filter}");
+        let (mut rows, mut count) = (sqlx::query(&rows_sql), sqlx::query_scalar(&count_sql));
+        if let Some(a) = applicant {
+            rows = rows.bind(a);
+            count = count.bind(a);
+        }
+        let rows = rows.fetch_all(self.store.pool()).await?;
+        let total: i64 = count.fetch_one(self.store.pool()).await?;
+        let views = rows
+            .iter()
+            .map(|r| view_from_row(r, Vec::new()))
+            .collect::<Result<_, _>>()?;
+        Ok((views, total))
+    }
+
     /// `v` as its reviewers see it: the latest version submitted (an applicant's
     /// edits after a return stay theirs until submitted again).
     async fn as_submitted(&self, mut v: ApplicationView) -> Result<ApplicationView, AccessError> {
@@ -1159,6 +1202,18 @@ impl ApplicantDesk {
     pub async fn mine(&self) -> Result<Vec<ApplicationView>, AccessError> {
         self.s.list(Some(self.user.as_str())).await
     }
+
+    /// One page of the caller's applications, newest first (`page` from 0), with the
+    /// total.
+    pub async fn mine_page(
+        &self,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<ApplicationView>, i64), AccessError> {
+        self.s
+            .list_page(Some(self.user.as_str()), false, page, per_page)
+            .await
+    }
 }
 
 // ----- the secretariat ---------------------------------------------------------------
@@ -1362,6 +1417,15 @@ impl SecretariatDesk {
             self.s.accreditation(user).await?.as_ref(),
             self.s.today(),
         ))
+    }
+
+    /// One page of [`SecretariatDesk::all`], newest first, with the total.
+    pub async fn all_page(
+        &self,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<ApplicationView>, i64), AccessError> {
+        self.s.list_page(None, true, page, per_page).await
     }
 
     /// Every application that has been submitted.

@@ -803,6 +803,21 @@ async fn the_sweep_warns_once_and_closes_at_the_end(store: Store) {
     let reg = w.apps.register().await.unwrap();
     assert!(!reg[0].overdue);
     assert_eq!(reg[0].publications.len(), 1);
+    // A second project: pages of one, newest first; a researcher sees only theirs.
+    w.clock.set(Timestamp::from_secs(1_795_921_200 + 60));
+    let mut second = content();
+    second.title = "二つ目".into();
+    second.handlers = vec!["r1".into()];
+    let newer = permitted(&w, &second).await;
+    let (page, total) = w.apps.register_page(0, 1).await.unwrap();
+    assert_eq!((page[0].project.as_str(), total), (newer.as_str(), 2));
+    let (page, _) = w.apps.register_page(1, 1).await.unwrap();
+    assert_eq!(page[0].project, id);
+    assert_eq!(page[0].publications.len(), 1);
+    let r2 = caller("r2", &[Role::Researcher]);
+    let (mine, total) = w.apps.projects_page(&r2, 0, 10).await.unwrap();
+    assert_eq!((mine.len(), total), (1, 1));
+    assert_eq!(mine[0].permit.project, id);
 }
 
 /// An amendment: a new application drawn from the permit in force, reviewed with its
@@ -979,6 +994,14 @@ async fn attachments_are_typed_by_content_and_read_through_the_desks(store: Stor
     );
     let (_, mine) = w.apps.attachment(&r1, &id, 1).await.unwrap();
     assert_eq!(mine, pdf);
+    // Lists a page at a time, newest first; the secretariat's leaves drafts out.
+    let draft = me.create(&content()).await.unwrap();
+    let (page, total) = me.mine_page(0, 1).await.unwrap();
+    assert_eq!((page[0].id.as_str(), total), (draft.as_str(), 2));
+    let (page, _) = me.mine_page(1, 1).await.unwrap();
+    assert_eq!(page[0].id, id);
+    let (page, total) = sec.all_page(0, 10).await.unwrap();
+    assert_eq!((page.len(), total), (1, 1));
 }
 
 store_test!(

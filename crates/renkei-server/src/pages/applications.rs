@@ -4,7 +4,7 @@
 //! steps open to the applicant. Every rule is `renkei-access`'s; this only renders
 //! and parses.
 
-use super::{Done, csrf_field, jst, layout, notice};
+use super::{Done, PageQuery, csrf_field, jst, layout, notice, pager};
 use crate::context::RequestContext;
 use crate::form::FormData;
 use crate::i18n::Lang;
@@ -137,10 +137,18 @@ fn standing_line(ctx: &RequestContext, s: &Standing) -> Markup {
     }
 }
 
+/// Rows on one page of a list.
+const PER_PAGE: i64 = 50;
+
 /// GET /applications
-pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
+pub async fn list(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(q): Query<PageQuery>,
+) -> Result<Markup, AppError> {
     let desk = st.app.applications.applicant(&ctx.caller).await?;
-    let mine = desk.mine().await?;
+    let page = q.page.unwrap_or(0).max(0);
+    let (mine, total) = desk.mine_page(page, PER_PAGE).await?;
     let standing = st.app.applications.my_standing(&ctx.caller).await?;
     Ok(layout(
         &ctx,
@@ -166,6 +174,7 @@ pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Mar
                         }
                     } }
                 } }
+                (pager(&ctx, "/applications", page, PER_PAGE, total))
             }
         },
     ))

@@ -159,6 +159,27 @@ pub struct Done {
     pub(crate) done: Option<String>,
 }
 
+/// `?page=` of a long list (from 0).
+#[derive(serde::Deserialize, Default)]
+pub struct PageQuery {
+    pub(crate) page: Option<i64>,
+}
+
+/// Where a page of a list is, and links to the pages beside it.
+pub(crate) fn pager(ctx: &RequestContext, path: &str, page: i64, per: i64, total: i64) -> Markup {
+    let first = page * per + 1;
+    let last = ((page + 1) * per).min(total);
+    html! {
+        @if total > per {
+            nav.pager aria-label=(ctx.t("pager.label")) {
+                p { (first) "–" (last) " / " (total) }
+                @if page > 0 { a href=(format!("{path}?page={}", page - 1)) rel="prev" { (ctx.t("pager.prev")) } " " }
+                @if last < total { a href=(format!("{path}?page={}", page + 1)) rel="next" { (ctx.t("pager.next")) } }
+            }
+        }
+    }
+}
+
 /// A hidden CSRF field for a form.
 pub(crate) fn csrf_field(ctx: &RequestContext) -> Markup {
     html! { input type="hidden" name="csrf" value=(ctx.csrf); }

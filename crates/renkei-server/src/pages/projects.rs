@@ -4,7 +4,7 @@
 //! of every approved project, as a page and as CSV. Who may read, close or add to a
 //! project is decided by `renkei-access`; this only renders and parses.
 
-use super::{Done, csrf_field, jst, layout, notice};
+use super::{Done, PageQuery, csrf_field, jst, layout, notice, pager};
 use crate::context::RequestContext;
 use crate::form::FormData;
 use crate::{AppError, AppState};
@@ -40,9 +40,21 @@ fn period_notice(ctx: &RequestContext, p: &Period) -> Option<Markup> {
     }
 }
 
+/// Rows on one page of a list.
+const PER_PAGE: i64 = 50;
+
 /// GET /projects
-pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
-    let projects = st.app.applications.projects(&ctx.caller).await?;
+pub async fn list(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(q): Query<PageQuery>,
+) -> Result<Markup, AppError> {
+    let page = q.page.unwrap_or(0).max(0);
+    let (projects, total) = st
+        .app
+        .applications
+        .projects_page(&ctx.caller, page, PER_PAGE)
+        .await?;
     let messages = match ctx.caller.user_id() {
         Some(me) => st.app.applications.outbox(me.as_str()).await?,
         None => Vec::new(),
@@ -79,6 +91,7 @@ pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Mar
                         }
                     } }
                 } }
+                (pager(&ctx, "/projects", page, PER_PAGE, total))
             }
         },
     ))
@@ -285,9 +298,15 @@ pub async fn publish(
     Ok(Redirect::to(&format!("/projects/{id}?done=published")).into_response())
 }
 
-/// GET /register: every approved project, for the public.
-pub async fn register(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
-    let entries = st.app.applications.register().await?;
+/// GET /register: every approved project, for the public, newest first, a page at a
+/// time (the CSV and JSON hold them all).
+pub async fn register(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(q): Query<PageQuery>,
+) -> Result<Markup, AppError> {
+    let page = q.page.unwrap_or(0).max(0);
+    let (entries, total) = st.app.applications.register_page(page, PER_PAGE).await?;
     Ok(layout(
         &ctx,
         ctx.t("register.title"),
@@ -301,6 +320,7 @@ pub async fn register(State(st): State<AppState>, ctx: RequestContext) -> Result
                 p.empty { (ctx.t("register.none")) }
             }
             @for e in &entries { (entry(&ctx, e)) }
+            (pager(&ctx, "/register", page, PER_PAGE, total))
             section aria-labelledby="opt-out" {
                 h2 #opt-out { (ctx.t("register.opt_out")) }
                 p { (ctx.t("register.opt_out_how")) }

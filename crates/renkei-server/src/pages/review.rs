@@ -16,9 +16,14 @@ use renkei_access::committee::{Expertise, Member, Sex};
 use renkei_access::flow::{Decision, State as ReviewState};
 
 /// GET /review
-pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Markup, AppError> {
+pub async fn list(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Query(q): Query<super::PageQuery>,
+) -> Result<Markup, AppError> {
     let desk = st.app.applications.secretariat(&ctx.caller).await?;
-    let all = desk.all().await?;
+    let page = q.page.unwrap_or(0).max(0);
+    let (all, total) = desk.all_page(page, 50).await?;
     Ok(layout(
         &ctx,
         ctx.t("review.title"),
@@ -48,6 +53,7 @@ pub async fn list(State(st): State<AppState>, ctx: RequestContext) -> Result<Mar
                         }
                     } }
                 } }
+                (super::pager(&ctx, "/review", page, 50, total))
             }
         },
     ))

@@ -1078,3 +1078,217 @@ async fn projects_in_pages(store: Store) {
 }
 
 store_test!(projects_in_pages);
+
+/// An application with 50 variables across 4 datasets goes from the empty form to a
+/// permit in the pages, and every action a person takes on the way is counted: each
+/// box ticked, field filled, choice made, button pressed and link followed (signing in
+/// is not). At three seconds an action, reading included, the whole way must take
+/// under five minutes: at most 100 actions.
+async fn fifty_variables_across_four_datasets_to_a_permit(store: Store) {
+    let fx = fixture(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    let four = ["ndb_claims", "dpc", "ltc", "deaths"];
+    for id in four {
+        renkei_catalog::ensure_dataset(
+            &mut tx,
+            &renkei_catalog::builtin(id).unwrap(),
+            "k",
+            renkei_core::Timestamp(0),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let r1 = fx.user("researcher1", &[Role::Researcher]).await;
+    let sec_user = fx.user("secretariat", &[Role::Secretariat]).await;
+    let desk = fx
+        .app
+        .applications
+        .secretariat(&as_caller(&sec_user))
+        .await
+        .unwrap();
+    desk.accredit(&accreditation(&r1)).await.unwrap();
+    let attrs = [
+        ("natural_science", false, "male"),
+        ("humanities_social", true, "female"),
+        ("general_public", true, "male"),
+        ("natural_science", false, "female"),
+        ("natural_science", false, "male"),
+    ];
+    for (i, (e, x, sex)) in attrs.into_iter().enumerate() {
+        let u = fx
+            .user(&format!("member{i}"), &[Role::CommitteeMember])
+            .await;
+        desk.appoint(&renkei_access::committee::Member {
+            id: u.id.to_string(),
+            expertise: renkei_access::committee::Expertise::parse(e).unwrap(),
+            external: x,
+            sex: if sex == "male" {
+                renkei_access::committee::Sex::Male
+            } else {
+                renkei_access::committee::Sex::Female
+            },
+        })
+        .await
+        .unwrap();
+    }
+    let custodian = fx.user("custodian", &[Role::Custodian]).await;
+    let op = renkei_core::Caller::operator("test", renkei_core::Duty::Accounts);
+    for d in four {
+        fx.app
+            .catalog
+            .assign_custodian(&op, d, &custodian.id, true)
+            .await
+            .unwrap();
+    }
+    let mut actions = 0usize;
+
+    // The researcher: the form, 50 variables ticked across the four datasets, the
+    // fields filled, saved, submitted.
+    let mut c = fx.client();
+    c.sign_in(&fx, "researcher1").await;
+    let form = c.get("/applications/new").await;
+    actions += 1;
+    let mut by_dataset: Vec<Vec<String>> = vec![Vec::new(); 4];
+    for piece in form.body.split("name=\"var\" value=\"").skip(1) {
+        let key = &piece[..piece.find('"').unwrap()];
+        if let Some(i) = four.iter().position(|d| key.starts_with(&format!("{d}/"))) {
+            by_dataset[i].push(key.to_owned());
+        }
+    }
+    let mut picked = Vec::new();
+    for round in 0.. {
+        for vars in &by_dataset {
+            if picked.len() < 50
+                && let Some(v) = vars.get(round)
+            {
+                picked.push(v.clone());
+            }
+        }
+        if picked.len() == 50 || round > 200 {
+            break;
+        }
+    }
+    assert_eq!(picked.len(), 50, "the catalogue offers 50 variables");
+    let text = [
+        ("title", "高齢者の医療と介護の連続性"),
+        ("institution", "合成大学"),
+        ("handlers", "researcher1"),
+        ("purpose", "research"),
+        ("purpose_text", "入院から介護、死亡までの経過"),
+        (
+            "summary_ja",
+            "入院した高齢者がその後どのような介護を受け、どうなったかを調べます。",
+        ),
+        ("public_interest", "地域包括ケアの計画"),
+        ("commercial", "no"),
+        ("why_pseudonymized", "個人単位の連結のため"),
+        ("methods", "後ろ向きコホート研究"),
+        ("linkage_reason", "医療・介護・死亡を結び付けるため"),
+        ("use_from", "2026-01-01"),
+        ("use_to", "2027-12-31"),
+        ("place_of_use", "Visiting"),
+        ("publication_plan", "論文と公開報告書"),
+        ("safety_measures", "施錠した解析室"),
+        ("conflicts_of_interest", "なし"),
+    ];
+    let csrf = form.csrf();
+    let mut fields: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+    fields.extend(text);
+    fields.extend(picked.iter().map(|v| ("var", v.as_str())));
+    actions += picked.len() + text.len();
+    let r = c.post("/applications", &fields).await;
+    actions += 1;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page_url = r.location().split('?').next().unwrap().to_owned();
+    let id = page_url.trim_start_matches("/applications/").to_owned();
+    let page = c.get(&page_url).await;
+    let r = c
+        .post(&format!("{page_url}/submit"), &[("csrf", &page.csrf())])
+        .await;
+    actions += 1;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        r.location().ends_with("?done=submitted"),
+        "{}",
+        r.location()
+    );
+
+    // The secretariat: a meeting scheduled, the application sent to it, the decision.
+    let mut s = fx.client();
+    s.sign_in(&fx, "secretariat").await;
+    let meetings = s.get("/review/meetings").await;
+    actions += 2; // the review list, then its meetings link
+    let r = s
+        .post(
+            "/review/meetings",
+            &[
+                ("csrf", &meetings.csrf()),
+                ("title", "第5回"),
+                ("held_on", "2099-02-01"),
+            ],
+        )
+        .await;
+    actions += 3;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = s.get(&format!("/review/{id}")).await;
+    actions += 1;
+    let risk = &page.body[page
+        .body
+        .find("id=\"risk\"")
+        .unwrap_or_else(|| panic!("{} {}", page.status, page.body))..];
+    let risk = &risk[..risk.find("</dl>").unwrap()];
+    assert!(
+        risk.contains("<dd>50</dd>"),
+        "the risk summary counts 50 variables: {risk}"
+    );
+    let i = page.body.find("<option value=\"mtg-").unwrap() + 15;
+    let meeting = page.body[i..i + page.body[i..].find('"').unwrap()].to_owned();
+    let r = s
+        .post(
+            &format!("/review/{id}/meeting"),
+            &[("csrf", &page.csrf()), ("meeting", &meeting)],
+        )
+        .await;
+    actions += 2;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = s.get(&format!("/review/{id}")).await;
+    let mut decision: Vec<(&str, String)> =
+        vec![("csrf", page.csrf()), ("decision", "approve".into())];
+    for piece in page.body.split("name=\"present\" value=\"").skip(1) {
+        decision.push(("present", piece[..piece.find('"').unwrap()].to_owned()));
+    }
+    actions += decision.len(); // the decision, each member present, the button
+    let refs: Vec<(&str, &str)> = decision.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = s.post(&format!("/review/{id}/decision"), &refs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // The custodian: one answer per dataset.
+    let mut k = fx.client();
+    k.sign_in(&fx, "custodian").await;
+    actions += 2; // the custody list, then the application
+    for d in four {
+        let page = k.get(&format!("/custody/{id}")).await;
+        let r = k
+            .post(
+                &format!("/custody/{id}/answer"),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("dataset", d),
+                    ("answer", "confirm"),
+                ],
+            )
+            .await;
+        actions += 2;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{d}: {}", r.body);
+    }
+
+    let page = c.get(&page_url).await;
+    assert!(page.body.contains("利用許可"), "{}", page.body);
+    let p = c.get(&format!("/projects/{id}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    eprintln!("50 variables across 4 datasets, submission to permit: {actions} actions");
+    assert!(actions <= 100, "{actions} actions");
+}
+
+store_test!(fifty_variables_across_four_datasets_to_a_permit);

@@ -6,6 +6,7 @@
 //! InReview ─continue review→ Returned
 //! InReview ─reject→ Rejected        Approved ─a custodian refuses→ Rejected
 //! Draft, Submitted, Returned, InReview ─withdraw (applicant)→ Withdrawn
+//! an amendment not yet permitted ─lapse (its project closed)→ Withdrawn
 //! ```
 //!
 //! Draft, Submitted, Returned and InReview may be withdrawn by the applicant. The
@@ -201,6 +202,8 @@ pub enum Step {
     /// The project closes: at the end of its period (the platform), or on request
     /// (the applicant or the secretariat). Its data is destroyed first.
     Close,
+    /// An amendment still open when the project it amends closes lapses with it.
+    Lapse,
 }
 
 impl Step {
@@ -215,6 +218,7 @@ impl Step {
             Step::Confirm { .. } => "confirm",
             Step::Refuse { .. } => "refuse",
             Step::Close => "close",
+            Step::Lapse => "lapse",
         }
     }
 }
@@ -371,6 +375,23 @@ pub fn next(state: &State, actor: &Actor, step: Step, facts: &Facts) -> Result<S
             Ok(State::Rejected {
                 by: Refusal::Custodian(dataset.clone()),
             })
+        }
+        (
+            Step::Lapse,
+            State::Draft
+            | State::Submitted
+            | State::Returned { .. }
+            | State::InReview { .. }
+            | State::Approved { .. },
+        ) => {
+            who(matches!(
+                actor,
+                Actor::Secretariat | Actor::Applicant | Actor::Platform
+            ))?;
+            if !facts.amendment {
+                return Err(illegal());
+            }
+            Ok(State::Withdrawn)
         }
         (Step::Close, State::Permitted { .. }) => {
             who(matches!(
@@ -640,8 +661,34 @@ mod tests {
             ds.clone().prop_map(|d| Step::Confirm { dataset: d }),
             ds.prop_map(|d| Step::Refuse { dataset: d }),
             Just(Step::Close),
+            Just(Step::Lapse),
         ];
         (0u8..5, step)
+    }
+
+    #[test]
+    fn only_an_amendment_lapses_with_its_project() {
+        let approved = State::Approved {
+            conditions: vec![],
+            pending: BTreeSet::new(),
+        };
+        let amendment = Facts {
+            amendment: true,
+            ..facts()
+        };
+        assert_eq!(
+            next(&approved, &Actor::Platform, Step::Lapse, &amendment),
+            Ok(State::Withdrawn)
+        );
+        assert!(matches!(
+            next(&approved, &Actor::Platform, Step::Lapse, &facts()),
+            Err(FlowError::Illegal { .. })
+        ));
+        let permitted = State::Permitted { conditions: vec![] };
+        assert!(matches!(
+            next(&permitted, &Actor::Platform, Step::Lapse, &amendment),
+            Err(FlowError::Illegal { .. })
+        ));
     }
 
     proptest! {

@@ -767,6 +767,33 @@ impl Applications {
             .await?;
             history(&mut tx, &app, now, &caller, "close", &after, &detail).await?;
         }
+        // Amendments still open lapse with the project.
+        let open: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, state_json FROM applications WHERE amendment_of = $1 \
+             AND state NOT IN ('permitted', 'rejected', 'withdrawn', 'closed')",
+        )
+        .bind(&project)
+        .fetch_all(&mut *tx)
+        .await?;
+        let amendment = Facts {
+            amendment: true,
+            ..Facts::default()
+        };
+        for (app, state) in open {
+            let state: State = serde_json::from_str(&state)
+                .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?;
+            let after = next(&state, &actor, Step::Lapse, &amendment)?;
+            sqlx::query(
+                "UPDATE applications SET state = $1, state_json = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(after.code())
+            .bind(serde_json::to_string(&after).unwrap_or_default())
+            .bind(now)
+            .bind(&app)
+            .execute(&mut *tx)
+            .await?;
+            history(&mut tx, &app, now, &caller, "lapse", &after, &detail).await?;
+        }
         self.audit
             .append_in(
                 &mut tx,

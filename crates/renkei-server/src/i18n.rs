@@ -407,6 +407,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("app.step.confirm", "保有者の確認", "Confirmed by a custodian"),
     ("app.step.refuse", "保有者の不同意", "Refused by a custodian"),
     ("app.step.close", "終了", "Closed"),
+    ("app.step.lapse", "研究の終了により失効", "Lapsed with the project"),
     ("nav.review", "審査事務", "Review"),
     ("review.title", "申出の審査", "Applications under review"),
     ("review.committee", "審査委員会の名簿", "The committee's roster"),

@@ -1051,7 +1051,8 @@ async fn projects_in_pages(store: Store) {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(r.location().starts_with("/applications/app-"));
-    let amendment = c.get(r.location()).await;
+    let amendment_url = r.location().to_owned();
+    let amendment = c.get(&amendment_url).await;
     assert!(
         amendment.body.contains("変更の対象となる研究"),
         "{}",
@@ -1070,6 +1071,13 @@ async fn projects_in_pages(store: Store) {
         page.body.contains("消去証明") && page.body.contains("dc-"),
         "{}",
         page.body
+    );
+    // The amendment still open lapsed with the project.
+    let amendment = c.get(&amendment_url).await;
+    assert!(
+        amendment.body.contains("研究の終了により失効") && amendment.body.contains("取下げ"),
+        "{}",
+        amendment.body
     );
     let mut public = fx.client();
     let reg = public.get("/register").await;

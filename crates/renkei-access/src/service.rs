@@ -61,7 +61,8 @@ pub struct ApplicationView {
     pub changes: Vec<crate::application::Change>,
     /// What `changes` compares against (`version 1`, `permit 2`), if anything.
     pub compared_with: Option<String>,
-    /// For reviewers: how much the request asks, and what it would link.
+    /// How much the request asks, and what it would link (on an application's own
+    /// page, for its applicant and its reviewers).
     pub risk: Option<crate::application::RequestSummary>,
     /// Its history, oldest first.
     pub history: Vec<HistoryEntry>,
@@ -466,13 +467,6 @@ impl Applications {
             v.saved_at = r.try_get(2)?;
             v.stored = content;
         }
-        let entries = renkei_catalog::datasets(&self.store)
-            .await
-            .map_err(Box::new)?;
-        v.risk = Some(crate::application::summarize(
-            &v.content,
-            &CatalogSchema::new(&entries),
-        ));
         if let Some((label, before)) = self.baseline(&v).await? {
             v.changes = crate::application::diff(&before, &v.content);
             v.compared_with = Some(label);
@@ -541,11 +535,18 @@ impl Applications {
         v: ApplicationView,
         submitted: bool,
     ) -> Result<ApplicationView, AccessError> {
-        let v = if submitted {
+        let mut v = if submitted {
             self.as_submitted(v).await?
         } else {
             v
         };
+        let entries = renkei_catalog::datasets(&self.store)
+            .await
+            .map_err(Box::new)?;
+        v.risk = Some(crate::application::summarize(
+            &v.content,
+            &CatalogSchema::new(&entries),
+        ));
         self.audit
             .record(caller.event(
                 Action::ApplicationRead,

@@ -46,6 +46,14 @@ pub(crate) fn requested(a: &Application) -> Markup {
 pub(crate) fn review_aside(ctx: &RequestContext, v: &ApplicationView) -> Markup {
     html! {
         (attachment_list(ctx, v))
+        (risk_box(ctx, v))
+        (changes_box(ctx, v))
+    }
+}
+
+/// What the request asks: variables, quasi-identifiers, datasets linked.
+pub(crate) fn risk_box(ctx: &RequestContext, v: &ApplicationView) -> Markup {
+    html! {
         @if let Some(r) = &v.risk {
             section.card aria-labelledby="risk" {
                 h2 #risk { (ctx.t("review.risk")) }
@@ -59,6 +67,11 @@ pub(crate) fn review_aside(ctx: &RequestContext, v: &ApplicationView) -> Markup 
                 p { small { (ctx.t("review.risk.explained")) } }
             }
         }
+    }
+}
+
+fn changes_box(ctx: &RequestContext, v: &ApplicationView) -> Markup {
+    html! {
         @if let Some(against) = &v.compared_with {
             section aria-labelledby="changes" {
                 h2 #changes { (ctx.t("review.changes")) " (" (against) ")" }
@@ -527,6 +540,7 @@ async fn show_page(
                     }
                 }
             }
+            (risk_box(ctx, &v))
             (attachment_list(ctx, &v))
             @if editable {
                 form.card method="post" enctype="multipart/form-data"

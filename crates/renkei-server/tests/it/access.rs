@@ -553,6 +553,13 @@ async fn the_researchers_pages_work_without_javascript(store: Store) {
     let page_url = r.location().split('?').next().unwrap().to_owned();
     let page = c.get(r.location()).await;
     assert!(page.body.contains("保存しました"), "{}", page.body);
+    // What the request asks, counted for the researcher too.
+    let risk = &page.body[page.body.find("id=\"risk\"").expect("the risk summary")..];
+    let risk = &risk[..risk.find("</dl>").unwrap()];
+    assert!(
+        risk.contains("<dd>3</dd>") && risk.contains("deaths × ndb_claims"),
+        "{risk}"
+    );
     assert!(page.body.contains("下書き"));
     // What was ticked is ticked again, and the colleague is shown by name.
     assert!(

@@ -1621,9 +1621,23 @@ impl SecretariatDesk {
                     .await;
             }
         };
+        // Each member's comment, as it stood when the decision was taken, from those
+        // who sat on it.
+        let comments: Vec<(String, String)> = sqlx::query_as(
+            "SELECT member_id, comment FROM member_comments WHERE application_id = $1 ORDER BY member_id",
+        )
+        .bind(id)
+        .fetch_all(self.s.store.pool())
+        .await?;
+        let comments: Vec<serde_json::Value> = comments
+            .into_iter()
+            .filter(|(m, _)| sitting.voting.iter().any(|v| &v.id == m))
+            .map(|(member, comment)| serde_json::json!({ "member": member, "comment": comment }))
+            .collect();
         let detail = serde_json::json!({
             "decision": decision,
             "reasons": reasons,
+            "comments": comments,
             "present": sitting.voting.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
             "recused": sitting.recused.iter().map(|(m, why)| {
                 serde_json::json!({ "member": m.id, "why": match why {
@@ -1720,6 +1734,72 @@ impl MemberDesk {
                     .caller
                     .event(Action::ApplicationConflict, object, Outcome::Allowed)
                     .detail(serde_json::json!({ "conflicted": conflicted }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Comments on application `id` while it is before the committee (the latest
+    /// comment of each member is kept, and recorded with the decision). A member who
+    /// declared a conflict, or is named on the application, is recused from the
+    /// discussion too.
+    pub async fn comment(&self, id: &str, comment: &str) -> Result<(), AccessError> {
+        let object = format!("application:{id}");
+        let comment = comment.trim();
+        let v = self
+            .s
+            .load_for(&self.caller, Action::ApplicationComment, id)
+            .await?;
+        let conflicted: Option<i64> = sqlx::query_scalar(
+            "SELECT conflicted FROM application_conflicts WHERE application_id = $1 AND member_id = $2",
+        )
+        .bind(id)
+        .bind(self.user.as_str())
+        .fetch_optional(self.s.store.pool())
+        .await?;
+        let me = self.user.as_str();
+        let refusal = if !matches!(v.state, State::InReview { .. }) {
+            Some(AccessError::Flow(crate::flow::FlowError::Illegal {
+                state: v.state.code(),
+                step: "comment",
+            }))
+        } else if v.applicant == me || v.content.handlers.iter().any(|h| h == me) {
+            Some(AccessDenied::Object("involved_in_application").into())
+        } else if conflicted == Some(1) {
+            Some(AccessDenied::Object("recused").into())
+        } else if comment.is_empty() || comment.len() > 8000 {
+            Some(AccessError::BadInput(
+                "a comment of 1 to 8000 bytes is needed".into(),
+            ))
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            return self
+                .s
+                .refuse(&self.caller, Action::ApplicationComment, object, e)
+                .await;
+        }
+        let now = self.s.clock.now().micros();
+        let mut tx = self.s.store.begin().await?;
+        sqlx::query(
+            "INSERT INTO member_comments (application_id, member_id, comment, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (application_id, member_id) DO UPDATE SET comment = excluded.comment, at = excluded.at",
+        )
+        .bind(id)
+        .bind(me)
+        .bind(comment)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        self.s
+            .audit
+            .append_in(
+                &mut tx,
+                &[self
+                    .caller
+                    .event(Action::ApplicationComment, object, Outcome::Allowed)],
             )
             .await?;
         tx.commit().await?;

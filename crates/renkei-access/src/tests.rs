@@ -227,6 +227,16 @@ async fn from_draft_to_permit_and_closure(store: Store) {
         .await
         .unwrap();
     m5.declare(&id, true, "共同研究者").await.unwrap();
+    // Members comment; the conflicted one is recused from the discussion too.
+    let m1 = w
+        .apps
+        .member(&caller("m1", &[Role::CommitteeMember]))
+        .await
+        .unwrap();
+    m1.comment(&id, "連結の必要性は十分に説明されている")
+        .await
+        .unwrap();
+    assert_eq!(m5.comment(&id, "賛成").await.unwrap_err().code(), "recused");
     let present: Vec<String> = ["m1", "m2", "m3", "m4", "m5", "r2"]
         .map(String::from)
         .to_vec();
@@ -376,6 +386,10 @@ async fn from_draft_to_permit_and_closure(store: Store) {
     assert_eq!(v.history[1].detail["reason"], "公表計画を具体的に");
     let decided = &v.history[4].detail;
     assert_eq!(decided["recused"].as_array().unwrap().len(), 2, "{decided}");
+    assert_eq!(
+        decided["comments"],
+        serde_json::json!([{ "member": "m1", "comment": "連結の必要性は十分に説明されている" }])
+    );
     assert_eq!(decided["present"].as_array().unwrap().len(), 5);
     assert_eq!(v.version, 2);
     let kept: i64 =
@@ -397,6 +411,7 @@ async fn from_draft_to_permit_and_closure(store: Store) {
         denied,
         [
             "application_incomplete",
+            "recused",
             "quorum_not_met",
             "not_custodian",
             "not_on_project",

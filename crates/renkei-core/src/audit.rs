@@ -162,6 +162,8 @@ actions! {
     ApplicationRead = "application.read",
     /// A committee member declared whether they have a conflict of interest.
     ApplicationConflict = "application.conflict",
+    /// A committee member commented on an application under review.
+    ApplicationComment = "application.comment",
     /// A committee member was appointed, changed or removed.
     CommitteeMember = "committee.member",
     /// An accreditation was recorded or renewed.

@@ -569,6 +569,28 @@ pub async fn conflict(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
+/// A committee member's comment.
+#[derive(Deserialize, ToSchema)]
+pub struct CommentIn {
+    comment: String,
+}
+
+/// POST /api/v1/committee/applications/{id}/comment — recorded with the decision.
+#[utoipa::path(post, path = "/api/v1/committee/applications/{id}/comment", tag = "review", request_body = CommentIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 204), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn comment(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(c): Json<CommentIn>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let desk = st.app.applications.member(&ctx.caller).await?;
+    desk.comment(&id, &c.comment).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 // ----- custodians --------------------------------------------------------------------
 
 /// GET /api/v1/custody/applications — approved applications waiting for the caller's

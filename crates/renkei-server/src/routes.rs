@@ -382,6 +382,18 @@ fn table() -> Vec<RouteDef> {
         ),
         r(
             M::POST,
+            "/committee/{id}/comment",
+            need(Review),
+            post(pages::committee::comment),
+        ),
+        r(
+            M::POST,
+            "/api/v1/committee/applications/{id}/comment",
+            need(Review),
+            post(acc::comment),
+        ),
+        r(
+            M::POST,
             "/committee/{id}/conflict",
             need(Review),
             post(pages::committee::conflict),

@@ -97,3 +97,13 @@ CREATE TABLE meetings (
     created_by  TEXT NOT NULL,
     reported_at BIGINT
 );
+
+-- Committee members' comments on an application under review, one per member (the
+-- latest kept); the decision records them with the members present.
+CREATE TABLE member_comments (
+    application_id TEXT NOT NULL REFERENCES applications(id),
+    member_id      TEXT NOT NULL REFERENCES users(id),
+    comment        TEXT NOT NULL,
+    at             BIGINT NOT NULL,
+    PRIMARY KEY (application_id, member_id)
+);

@@ -311,6 +311,15 @@ async fn from_application_to_register_over_http(store: Store) {
     )
     .await;
     assert!(s.is_success());
+    // A member's comment is recorded with the decision.
+    let (s, _) = call(
+        &members[2],
+        Method::POST,
+        format!("/api/v1/committee/applications/{app}/comment"),
+        Some(json!({"comment": "公益性は明らか"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, v) = decide(&app, approve.clone()).await;
     assert_eq!(
         (s, v["state"].as_str()),
@@ -334,6 +343,10 @@ async fn from_application_to_register_over_http(store: Store) {
     assert_eq!(
         decided["detail"]["recused"][0]["member"],
         json!(members[1].id)
+    );
+    assert_eq!(
+        decided["detail"]["comments"][0]["comment"],
+        "公益性は明らか"
     );
 
     // Each custodian's confirmation, then the permit.

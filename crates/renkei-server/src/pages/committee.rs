@@ -99,6 +99,19 @@ pub async fn show(
                     }
                 }
             }
+            @if matches!(v.state, ReviewState::InReview { .. }) {
+                section aria-labelledby="comment" {
+                    h2 #comment { (ctx.t("committee.comment")) }
+                    form.card method="post" action=(format!("/committee/{}/comment", v.id)) {
+                        (csrf_field(&ctx))
+                        div.field {
+                            label for="comment-text" { (ctx.t("committee.comment_text")) }
+                            textarea #comment-text name="comment" rows="4" required {}
+                        }
+                        button type="submit" { (ctx.t("committee.comment_send")) }
+                    }
+                }
+            }
             p { a href="/committee" { (ctx.t("committee.back")) } }
         },
     ))
@@ -123,6 +136,18 @@ pub async fn conflict(
     };
     desk.declare(&id, conflicted, f.get("detail").unwrap_or(""))
         .await?;
+    Ok(Redirect::to(&format!("/committee/{id}?done=1")).into_response())
+}
+
+/// POST /committee/{id}/comment
+pub async fn comment(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let desk = st.app.applications.member(&ctx.caller).await?;
+    desk.comment(&id, f.get("comment").unwrap_or("")).await?;
     Ok(Redirect::to(&format!("/committee/{id}?done=1")).into_response())
 }
 

@@ -170,7 +170,19 @@ pub async fn show(
             section aria-labelledby="history" {
                 h2 #history { (ctx.t("app.history")) }
                 ol { @for h in &v.history {
-                    li { (jst(renkei_core::Timestamp(h.at))) " — " (ctx.t(&format!("app.step.{}", h.step))) }
+                    li {
+                        (jst(renkei_core::Timestamp(h.at))) " — " (ctx.t(&format!("app.step.{}", h.step)))
+                        @if let Some(comments) = h.detail["comments"].as_array().filter(|c| !c.is_empty()) {
+                            br; (ctx.t("review.comments")) ":"
+                            ul { @for c in comments {
+                                @let who = c["member"].as_str().unwrap_or("");
+                                li {
+                                    (ids.iter().position(|i| i == who).map(|i| names[i].as_str()).unwrap_or(who))
+                                    ": " (c["comment"].as_str().unwrap_or(""))
+                                }
+                            } }
+                        }
+                    }
                 } }
             }
             p { a href="/review" { (ctx.t("review.back")) } }

@@ -67,6 +67,12 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/committee", "committee_member"),
     ("GET", "/committee/{id}", "committee_member"),
     ("POST", "/committee/{id}/conflict", "committee_member"),
+    ("POST", "/committee/{id}/comment", "committee_member"),
+    (
+        "POST",
+        "/api/v1/committee/applications/{id}/comment",
+        "committee_member",
+    ),
     ("GET", "/custody", "custodian"),
     ("GET", "/custody/{id}", "custodian"),
     ("POST", "/custody/{id}/answer", "custodian"),

@@ -77,18 +77,23 @@ impl Applications {
 impl SecretariatDesk {
     /// Schedules a meeting on `held_on`; with `designated` members, an expedited review
     /// (amendments only) that they alone decide. Each designated member must be on the
-    /// roster.
+    /// roster; a full meeting is refused, naming every unmet requirement, while the
+    /// committee fails the guideline.
     pub async fn schedule(
         &self,
         title: &str,
         held_on: Date,
         designated: &[String],
     ) -> Result<Meeting, AccessError> {
-        let (roster, _) = self.roster().await?;
+        let (roster, unmet) = self.roster().await?;
         let problem = if title.trim().is_empty() || title.len() > 200 {
             Some(AccessError::BadInput(
                 "a meeting needs a title of 1 to 200 bytes".into(),
             ))
+        } else if designated.is_empty() && !unmet.is_empty() {
+            // A full meeting is not opened with a committee that fails the guideline;
+            // each decision checks again who is present after recusals.
+            Some(AccessError::Quorum(unmet))
         } else {
             designated
                 .iter()

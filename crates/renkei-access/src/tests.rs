@@ -196,17 +196,16 @@ async fn from_draft_to_permit_and_closure(store: Store) {
     changed.publication_plan = "2028年に論文と公開報告書".into();
     assert_eq!(me.save(&id, &changed).await.unwrap(), 2);
     assert_eq!(me.submit(&id).await.unwrap(), State::Submitted);
-    let meeting = sec
+    // No meeting opens while the committee fails the guideline: every unmet
+    // requirement is named.
+    let e = sec
         .schedule("第12回委員会", date!(2026 - 12 - 10), &[])
         .await
-        .unwrap();
-    assert!(!meeting.expedited);
-    sec.send_to_meeting(&id, &meeting.id).await.unwrap();
-    assert_eq!(
-        sec.meetings().await.unwrap()[0].agenda,
-        std::slice::from_ref(&id),
-        "on the meeting's agenda"
-    );
+        .unwrap_err();
+    let AccessError::Quorum(unmet) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(unmet.len(), 6);
 
     // The committee: five members who meet the guideline, one of them conflicted,
     // and r2 (named on the application) appointed too.
@@ -221,6 +220,17 @@ async fn from_draft_to_permit_and_closure(store: Store) {
         sec.appoint(&m).await.unwrap();
     }
     assert_eq!(sec.roster().await.unwrap().1, vec![]);
+    let meeting = sec
+        .schedule("第12回委員会", date!(2026 - 12 - 10), &[])
+        .await
+        .unwrap();
+    assert!(!meeting.expedited);
+    sec.send_to_meeting(&id, &meeting.id).await.unwrap();
+    assert_eq!(
+        sec.meetings().await.unwrap()[0].agenda,
+        std::slice::from_ref(&id),
+        "on the meeting's agenda"
+    );
     let m5 = w
         .apps
         .member(&caller("m5", &[Role::CommitteeMember]))
@@ -411,6 +421,7 @@ async fn from_draft_to_permit_and_closure(store: Store) {
         denied,
         [
             "application_incomplete",
+            "quorum_not_met",
             "recused",
             "quorum_not_met",
             "not_custodian",
@@ -503,7 +514,7 @@ async fn objects_belong_to_their_people(store: Store) {
     );
     // Steps out of turn.
     let m = sec
-        .schedule("第1回", date!(2026 - 12 - 10), &[])
+        .schedule("迅速審査", date!(2026 - 12 - 10), &["m1".into()])
         .await
         .unwrap();
     assert_eq!(

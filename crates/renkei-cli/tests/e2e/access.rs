@@ -1,7 +1,8 @@
 //! The whole way from an application to the public register, over HTTP against the
 //! real binary, on SQLite and on PostgreSQL, every role with its own account and API
 //! token: draft → submit (every problem named) → return for changes → resubmit → a
-//! meeting short of the guideline (refused, the reason named) → the roster completed →
+//! committee short of the guideline (no meeting opens, nor does a decision of four;
+//! the reason named) → the roster completed →
 //! a conflict of interest recused → approval with conditions → each custodian's
 //! confirmation → permit → amendment (differences shown, expedited) → accreditation
 //! revoked (access stops at once) and restored → the period ends → the platform's sweep
@@ -239,7 +240,6 @@ async fn from_application_to_register_over_http(store: Store) {
             Some(json!({"title": title, "held_on": ymd(today()), "designated": designated})),
         )
     };
-    let full = schedule("第1回 審査委員会", vec![]).await.1;
     let meeting = |a: &str, m: &Value| {
         call(
             &sec,
@@ -248,9 +248,8 @@ async fn from_application_to_register_over_http(store: Store) {
             Some(json!({"meeting": m["id"]})),
         )
     };
-    assert_eq!(meeting(&app, &full).await.1["state"], "in_review");
 
-    // A committee of four: the decision is refused, the requirement named.
+    // A committee of four: no meeting opens, the requirement named.
     let attrs = [
         ("natural_science", false, "male"),
         ("humanities_social", true, "female"),
@@ -271,6 +270,26 @@ async fn from_application_to_register_over_http(store: Store) {
     for i in 0..4 {
         assert!(appoint(i).await.0.is_success());
     }
+    let (s, v) = schedule("第1回 審査委員会", vec![]).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("quorum_not_met")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("five_members"),
+        "{v}"
+    );
+    // The roster completed, the meeting opens; four members present at it cannot
+    // decide, the requirement named again.
+    for i in 4..6 {
+        assert!(appoint(i).await.0.is_success());
+    }
+    let full = schedule("第1回 審査委員会", vec![]).await.1;
+    assert_eq!(meeting(&app, &full).await.1["state"], "in_review");
     let decide = |a: &str, decision: Value| {
         call(
             &sec,
@@ -299,10 +318,7 @@ async fn from_application_to_register_over_http(store: Store) {
             .contains("five_members"),
         "{v}"
     );
-    // The roster completed; member2 declares a conflict and is recused.
-    for i in 4..6 {
-        assert!(appoint(i).await.0.is_success());
-    }
+    // member2 declares a conflict and is recused.
     let (s, _) = call(
         &members[1],
         Method::POST,

@@ -224,22 +224,16 @@ async fn applications_over_the_api(store: Store) {
         None,
     )
     .await;
-    let (s, meeting) = step(
+    // No meeting opens while the committee fails the guideline.
+    let (s, v) = step(
         "/api/v1/review/meetings".into(),
         sec.clone(),
         Some(json!({"title": "第12回", "held_on": "2099-12-10"})),
     )
     .await;
-    assert_eq!(s, StatusCode::OK, "{meeting}");
-    let (s, v) = step(
-        format!("/api/v1/review/applications/{app}/meeting"),
-        sec.clone(),
-        Some(json!({"meeting": meeting["id"]})),
-    )
-    .await;
     assert_eq!(
-        (s, v["state"].as_str()),
-        (StatusCode::OK, Some("in_review")),
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("quorum_not_met")),
         "{v}"
     );
 
@@ -265,6 +259,25 @@ async fn applications_over_the_api(store: Store) {
         .api(Method::GET, "/api/v1/review/committee", &sec, None)
         .await;
     assert_eq!(roster["unmet"], json!([]));
+    let (s, meeting) = step(
+        "/api/v1/review/meetings".into(),
+        sec.clone(),
+        Some(json!({"title": "第12回", "held_on": "2099-12-10"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{meeting}");
+    let (s, v) = step(
+        format!("/api/v1/review/applications/{app}/meeting"),
+        sec.clone(),
+        Some(json!({"meeting": meeting["id"]})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("in_review")),
+        "{v}"
+    );
+
     let m5 = fx.api_token("member5").await;
     let (_, agenda) = c
         .api(Method::GET, "/api/v1/committee/applications", &m5, None)
@@ -684,6 +697,46 @@ async fn the_secretariats_pages(store: Store) {
         page.body.contains("/review/meetings"),
         "schedule a meeting first"
     );
+    // Scheduling a meeting with an empty committee is refused, the reason named.
+    let meetings = c.get("/review/meetings").await;
+    let r = c
+        .post(
+            "/review/meetings",
+            &[
+                ("csrf", &meetings.csrf()),
+                ("title", "第3回"),
+                ("held_on", "2099-01-20"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("quorum_not_met"), "{}", r.body);
+    // The roster: empty, so every requirement is named; members appointed by name.
+    let roster = c.get("/review/committee").await;
+    assert!(roster.body.contains("5名以上であること"), "{}", roster.body);
+    let attrs = [
+        ("member1", "natural_science", false, "male"),
+        ("member2", "humanities_social", true, "female"),
+        ("member3", "general_public", true, "male"),
+        ("member4", "natural_science", false, "female"),
+        ("member5", "natural_science", false, "male"),
+    ];
+    for (name, e, x, sex) in attrs {
+        let mut form = vec![
+            ("csrf", roster.csrf()),
+            ("username", name.to_owned()),
+            ("expertise", e.to_owned()),
+            ("sex", sex.to_owned()),
+        ];
+        if x {
+            form.push(("external", "1".to_owned()));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = c.post("/review/committee", &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let roster = c.get("/review/committee").await;
+    assert!(roster.body.contains("構成要件をすべて満たしています"));
     // A meeting scheduled in its page, then chosen for the application.
     let meetings = c.get("/review/meetings").await;
     let r = c
@@ -713,32 +766,6 @@ async fn the_secretariats_pages(store: Store) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let meetings = c.get("/review/meetings").await;
     assert!(meetings.body.contains("第3回") && meetings.body.contains(&format!("/review/{id}")));
-    // The roster: empty, so every requirement is named; members appointed by name.
-    let roster = c.get("/review/committee").await;
-    assert!(roster.body.contains("5名以上であること"), "{}", roster.body);
-    let attrs = [
-        ("member1", "natural_science", false, "male"),
-        ("member2", "humanities_social", true, "female"),
-        ("member3", "general_public", true, "male"),
-        ("member4", "natural_science", false, "female"),
-        ("member5", "natural_science", false, "male"),
-    ];
-    for (name, e, x, sex) in attrs {
-        let mut form = vec![
-            ("csrf", roster.csrf()),
-            ("username", name.to_owned()),
-            ("expertise", e.to_owned()),
-            ("sex", sex.to_owned()),
-        ];
-        if x {
-            form.push(("external", "1".to_owned()));
-        }
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let r = c.post("/review/committee", &form).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    }
-    let roster = c.get("/review/committee").await;
-    assert!(roster.body.contains("構成要件をすべて満たしています"));
     // Four present: refused, the missing requirement named on the page.
     let page = c.get(&format!("/review/{id}")).await;
     let csrf = page.csrf();

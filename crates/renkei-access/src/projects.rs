@@ -555,7 +555,7 @@ impl Applications {
             .views(Which::Page {
                 mine,
                 newest_first: true,
-                offset: page.max(0) * per_page,
+                offset: page.max(0).saturating_mul(per_page),
                 limit: per_page,
             })
             .await?;
@@ -1030,7 +1030,7 @@ impl Applications {
             .views(Which::Page {
                 mine: None,
                 newest_first: true,
-                offset: page.max(0) * per_page,
+                offset: page.max(0).saturating_mul(per_page),
                 limit: per_page,
             })
             .await?;

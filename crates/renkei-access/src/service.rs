@@ -426,7 +426,7 @@ impl Applications {
         } else {
             format!("WHERE {}", conds.join(" AND "))
         };
-        let (limit, offset) = (per_page.max(1), page.max(0) * per_page.max(1));
+        let (limit, offset) = (per_page.max(1), page.max(0).saturating_mul(per_page.max(1)));
         let rows_sql = format!(
             "SELECT a.id, a.applicant, a.state_json, a.version, v.content, v.saved_at, a.amendment_of \
              FROM applications a JOIN application_versions v \

@@ -160,7 +160,7 @@ pub async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Markup, AppError> {
     let desk = st.app.applications.applicant(&ctx.caller).await?;
-    let page = q.page.unwrap_or(0).max(0);
+    let page = q.page.unwrap_or(0).clamp(0, super::MAX_PAGE);
     let (mine, total) = desk.mine_page(page, PER_PAGE).await?;
     let standing = st.app.applications.my_standing(&ctx.caller).await?;
     Ok(layout(

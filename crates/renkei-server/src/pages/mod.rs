@@ -159,6 +159,9 @@ pub struct Done {
     pub(crate) done: Option<String>,
 }
 
+/// The last page number a list answers (beyond it, nothing is there anyway).
+pub(crate) const MAX_PAGE: i64 = 1_000_000;
+
 /// `?page=` of a long list (from 0).
 #[derive(serde::Deserialize, Default)]
 pub struct PageQuery {
@@ -167,8 +170,8 @@ pub struct PageQuery {
 
 /// Where a page of a list is, and links to the pages beside it.
 pub(crate) fn pager(ctx: &RequestContext, path: &str, page: i64, per: i64, total: i64) -> Markup {
-    let first = page * per + 1;
-    let last = ((page + 1) * per).min(total);
+    let first = page.saturating_mul(per).saturating_add(1);
+    let last = page.saturating_add(1).saturating_mul(per).min(total);
     html! {
         @if total > per {
             nav.pager aria-label=(ctx.t("pager.label")) {

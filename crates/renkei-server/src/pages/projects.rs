@@ -49,7 +49,7 @@ pub async fn list(
     ctx: RequestContext,
     Query(q): Query<PageQuery>,
 ) -> Result<Markup, AppError> {
-    let page = q.page.unwrap_or(0).max(0);
+    let page = q.page.unwrap_or(0).clamp(0, super::MAX_PAGE);
     let (projects, total) = st
         .app
         .applications
@@ -305,7 +305,7 @@ pub async fn register(
     ctx: RequestContext,
     Query(q): Query<PageQuery>,
 ) -> Result<Markup, AppError> {
-    let page = q.page.unwrap_or(0).max(0);
+    let page = q.page.unwrap_or(0).clamp(0, super::MAX_PAGE);
     let (entries, total) = st.app.applications.register_page(page, PER_PAGE).await?;
     Ok(layout(
         &ctx,

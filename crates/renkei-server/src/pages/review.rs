@@ -22,7 +22,7 @@ pub async fn list(
     Query(q): Query<super::PageQuery>,
 ) -> Result<Markup, AppError> {
     let desk = st.app.applications.secretariat(&ctx.caller).await?;
-    let page = q.page.unwrap_or(0).max(0);
+    let page = q.page.unwrap_or(0).clamp(0, super::MAX_PAGE);
     let (all, total) = desk.all_page(page, 50).await?;
     Ok(layout(
         &ctx,

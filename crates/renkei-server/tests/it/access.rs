@@ -1117,6 +1117,11 @@ async fn projects_in_pages(store: Store) {
     let reg = public.get("/register").await;
     assert!(reg.body.contains("糖尿病の受療と死亡") && reg.body.contains("dc-"));
     assert!(reg.body.contains("オプトアウト"));
+    // Any page number answers, without arithmetic going astray.
+    for page in ["9223372036854775807", "-5", "2"] {
+        let r = public.get(&format!("/register?page={page}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+    }
 }
 
 store_test!(projects_in_pages);

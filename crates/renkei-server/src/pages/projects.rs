@@ -364,6 +364,16 @@ fn entry(ctx: &RequestContext, e: &RegisterEntry) -> Markup {
     }
 }
 
+/// A cell a spreadsheet would not run: text that starts like a formula gets a leading
+/// apostrophe (titles and citations are the applicants' own words).
+fn cell(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
 /// The register's columns as CSV: one row per project; lists joined with `; `.
 pub(crate) fn register_csv(entries: &[RegisterEntry]) -> Result<String, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -402,30 +412,33 @@ pub(crate) fn register_csv(entries: &[RegisterEntry]) -> Result<String, AppError
                 .unwrap_or("")
                 .to_owned()
         };
-        w.write_record([
-            e.project.clone(),
-            e.title.clone(),
-            e.institution.clone(),
-            e.datasets.join("; "),
-            e.purpose.clone(),
-            e.summary_ja.clone(),
-            e.summary_en.clone(),
-            e.public_interest.clone(),
-            e.commercial.to_string(),
-            date_text(e.starts_on),
-            date_text(e.ends_on),
-            e.status.clone(),
-            e.conditions.join("; "),
-            date_text(e.publish_by),
-            e.overdue.to_string(),
-            e.publications
-                .iter()
-                .map(|p| p.citation.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-            cert("id"),
-            cert("digest"),
-        ])
+        w.write_record(
+            [
+                e.project.clone(),
+                e.title.clone(),
+                e.institution.clone(),
+                e.datasets.join("; "),
+                e.purpose.clone(),
+                e.summary_ja.clone(),
+                e.summary_en.clone(),
+                e.public_interest.clone(),
+                e.commercial.to_string(),
+                date_text(e.starts_on),
+                date_text(e.ends_on),
+                e.status.clone(),
+                e.conditions.join("; "),
+                date_text(e.publish_by),
+                e.overdue.to_string(),
+                e.publications
+                    .iter()
+                    .map(|p| p.citation.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                cert("id"),
+                cert("digest"),
+            ]
+            .map(cell),
+        )
         .map_err(internal)?;
     }
     let bytes = w.into_inner().map_err(|e| AppError::Service {
@@ -451,4 +464,16 @@ pub async fn register_csv_file(State(st): State<AppState>) -> Result<Response, A
         register_csv(&entries)?,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn formulas_do_not_run_in_a_spreadsheet() {
+        assert_eq!(cell("=HYPERLINK(\"x\")".into()), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("-1+1".into()), "'-1+1");
+        assert_eq!(cell("糖尿病".into()), "糖尿病");
+    }
 }

@@ -12,7 +12,7 @@ use crate::accreditation::{Standing, standing};
 use crate::application::Application;
 use crate::flow::{Actor, Facts, State, Step, next};
 use crate::permit::{Period, Permit, check, period};
-use crate::service::{Applications, format_date, history};
+use crate::service::{Applications, OPEN_AMENDMENT, format_date, history, set_state};
 use renkei_core::role::AccessDenied;
 use renkei_core::{Action, Caller, Outcome, Permission, Principal, UserId};
 use renkei_store::Tx;
@@ -332,6 +332,25 @@ impl Applications {
             .into_iter()
             .next()
             .map(|(v, _)| v))
+    }
+
+    /// Project `id` with the content of the application version behind its permit in
+    /// force (what an amendment starts from and is compared with).
+    pub(crate) async fn approved_content(
+        &self,
+        id: &str,
+    ) -> Result<Option<(ProjectView, String)>, AccessError> {
+        let Some(v) = self.project_row(id).await? else {
+            return Ok(None);
+        };
+        let content: Option<String> = sqlx::query_scalar(
+            "SELECT content FROM application_versions WHERE application_id = $1 AND version = $2",
+        )
+        .bind(&v.permit.application)
+        .bind(v.permit.application_version)
+        .fetch_optional(self.store.pool())
+        .await?;
+        Ok(content.map(|c| (v, c)))
     }
 
     /// Projects with their permit in force, publications and versions, in a handful of
@@ -744,55 +763,35 @@ impl Applications {
         } else {
             Actor::Applicant
         };
-        let apps: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, state_json FROM applications WHERE (id = $1 OR amendment_of = $1) \
-             AND state = 'permitted'",
-        )
-        .bind(&project)
-        .fetch_all(&mut *tx)
-        .await?;
         let detail = serde_json::json!({ "reason": reason, "certificate": certificate });
-        for (app, state) in apps {
-            let state: State = serde_json::from_str(&state)
-                .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?;
-            let after = next(&state, &actor, Step::Close, &Facts::default())?;
-            sqlx::query(
-                "UPDATE applications SET state = $1, state_json = $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(after.code())
-            .bind(serde_json::to_string(&after).unwrap_or_default())
-            .bind(now)
-            .bind(&app)
-            .execute(&mut *tx)
-            .await?;
-            history(&mut tx, &app, now, &caller, "close", &after, &detail).await?;
-        }
-        // Amendments still open lapse with the project.
-        let open: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, state_json FROM applications WHERE amendment_of = $1 \
-             AND state NOT IN ('permitted', 'rejected', 'withdrawn', 'closed')",
-        )
-        .bind(&project)
-        .fetch_all(&mut *tx)
-        .await?;
+        // Its permitted applications close; amendments still open lapse with it.
+        let plain = Facts::default();
         let amendment = Facts {
             amendment: true,
             ..Facts::default()
         };
-        for (app, state) in open {
-            let state: State = serde_json::from_str(&state)
-                .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?;
-            let after = next(&state, &actor, Step::Lapse, &amendment)?;
-            sqlx::query(
-                "UPDATE applications SET state = $1, state_json = $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(after.code())
-            .bind(serde_json::to_string(&after).unwrap_or_default())
-            .bind(now)
-            .bind(&app)
-            .execute(&mut *tx)
+        for (step, facts, which) in [
+            (Step::Close, &plain, "state = 'permitted'".to_owned()),
+            (
+                Step::Lapse,
+                &amendment,
+                format!("amendment_of = $1 AND {OPEN_AMENDMENT}"),
+            ),
+        ] {
+            let apps: Vec<(String, String)> = sqlx::query_as(&format!(
+                "SELECT id, state_json FROM applications WHERE (id = $1 OR amendment_of = $1) AND {which}"
+            ))
+            .bind(&project)
+            .fetch_all(&mut *tx)
             .await?;
-            history(&mut tx, &app, now, &caller, "lapse", &after, &detail).await?;
+            for (app, state) in apps {
+                let state: State = serde_json::from_str(&state)
+                    .map_err(|e| AccessError::BadInput(format!("stored state: {e}")))?;
+                let code = step.code();
+                let after = next(&state, &actor, step.clone(), facts)?;
+                set_state(&mut tx, &app, &after, now).await?;
+                history(&mut tx, &app, now, &caller, code, &after, &detail).await?;
+            }
         }
         self.audit
             .append_in(

@@ -491,35 +491,10 @@ impl Applications {
         .await?;
         let (label, content) = match (earlier, &v.amendment_of) {
             (Some((n, c)), _) => (format!("version {n}"), c),
-            (None, Some(project)) => {
-                let permit: Option<(i64, String, i64)> = sqlx::query_as(
-                    "SELECT m.version, m.application_id, CAST(m.document AS TEXT) FROM permits m \
-                     JOIN projects p ON p.id = m.project AND p.permit_version = m.version \
-                     WHERE m.project = $1",
-                )
-                .bind(project)
-                .fetch_optional(self.store.pool())
-                .await?
-                .map(|(n, app, doc): (i64, String, String)| {
-                    let version = serde_json::from_str::<serde_json::Value>(&doc)
-                        .ok()
-                        .and_then(|d| d["application_version"].as_i64())
-                        .unwrap_or(0);
-                    (n, app, version)
-                });
-                let Some((n, app, version)) = permit else {
-                    return Ok(None);
-                };
-                let c: Option<String> = sqlx::query_scalar(
-                    "SELECT content FROM application_versions WHERE application_id = $1 AND version = $2",
-                )
-                .bind(&app)
-                .bind(version)
-                .fetch_optional(self.store.pool())
-                .await?;
-                let Some(c) = c else { return Ok(None) };
-                (format!("permit {n}"), c)
-            }
+            (None, Some(project)) => match self.approved_content(project).await? {
+                Some((p, c)) => (format!("permit {}", p.permit.version), c),
+                None => return Ok(None),
+            },
             (None, None) => return Ok(None),
         };
         let before = serde_json::from_str(&content)
@@ -635,15 +610,7 @@ impl Applications {
             }
         };
         let now = self.clock.now().micros();
-        sqlx::query(
-            "UPDATE applications SET state = $1, state_json = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(after.code())
-        .bind(serde_json::to_string(&after).unwrap_or_default())
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        set_state(&mut tx, id, &after, now).await?;
         if let Some((version, validated)) = extra {
             // The content validated is the content submitted: a save in between
             // makes this submission fail rather than slip through unchecked.
@@ -767,6 +734,62 @@ fn with_states(mut detail: serde_json::Value, from: &State, to: &State) -> serde
     detail
 }
 
+/// The states from which an amendment is still open (not permitted, not ended).
+pub(crate) const OPEN_AMENDMENT: &str =
+    "state NOT IN ('permitted', 'rejected', 'withdrawn', 'closed')";
+
+/// A new application's first version, as a draft (`amendment_of`: the project it amends).
+async fn insert_draft(
+    tx: &mut Tx,
+    id: &str,
+    applicant: &str,
+    content: &str,
+    amendment_of: Option<&str>,
+    now: i64,
+) -> Result<(), AccessError> {
+    sqlx::query(
+        "INSERT INTO applications (id, applicant, state, state_json, version, amendment_of, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
+    )
+    .bind(id)
+    .bind(applicant)
+    .bind(State::Draft.code())
+    .bind(serde_json::to_string(&State::Draft).unwrap_or_default())
+    .bind(amendment_of)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO application_versions (application_id, version, content, saved_at) \
+         VALUES ($1, 1, $2, $3)",
+    )
+    .bind(id)
+    .bind(content)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores application `id`'s new state (its history entry is the caller's to add).
+pub(crate) async fn set_state(
+    tx: &mut Tx,
+    id: &str,
+    after: &State,
+    now: i64,
+) -> Result<(), AccessError> {
+    sqlx::query(
+        "UPDATE applications SET state = $1, state_json = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(after.code())
+    .bind(serde_json::to_string(after).unwrap_or_default())
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn history(
     tx: &mut Tx,
     id: &str,
@@ -858,26 +881,7 @@ impl ApplicantDesk {
         let id = format!("app-{}", uuid::Uuid::now_v7());
         let now = self.s.clock.now().micros();
         let mut tx = self.s.store.begin().await?;
-        sqlx::query(
-            "INSERT INTO applications (id, applicant, state, state_json, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $5)",
-        )
-        .bind(&id)
-        .bind(self.user.as_str())
-        .bind(State::Draft.code())
-        .bind(serde_json::to_string(&State::Draft).unwrap_or_default())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO application_versions (application_id, version, content, saved_at) \
-             VALUES ($1, 1, $2, $3)",
-        )
-        .bind(&id)
-        .bind(&json)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_draft(&mut tx, &id, self.user.as_str(), &json, None, now).await?;
         self.s
             .audit
             .append_in(
@@ -899,32 +903,26 @@ impl ApplicantDesk {
     /// the project's next permit version. One amendment at a time; only the applicant.
     pub async fn amend(&self, project: &str) -> Result<String, AccessError> {
         let object = format!("project:{project}");
-        let row: Option<(String, Option<i64>, String, String)> = sqlx::query_as(
-            "SELECT p.applicant, p.closed_at, m.application_id, CAST(m.document AS TEXT) FROM projects p \
-             JOIN permits m ON m.project = p.id AND m.version = p.permit_version WHERE p.id = $1",
-        )
-        .bind(project)
-        .fetch_optional(self.s.store.pool())
-        .await?;
-        let refusal = match &row {
-            None => Some(AccessError::from(AccessDenied::Object("no_such_project"))),
-            Some((applicant, _, _, _)) if applicant != self.user.as_str() => {
-                Some(AccessDenied::Object("not_yours_to_amend").into())
+        let (refusal, content) = match self.s.approved_content(project).await? {
+            None => (Some(AccessDenied::Object("no_such_project")), String::new()),
+            Some((v, _)) if v.permit.applicant != self.user.as_str() => (
+                Some(AccessDenied::Object("not_yours_to_amend")),
+                String::new(),
+            ),
+            Some((v, _)) if v.closed.is_some() => {
+                (Some(AccessDenied::Object("project_closed")), String::new())
             }
-            Some((_, Some(_), _, _)) => Some(AccessDenied::Object("project_closed").into()),
-            _ => None,
+            Some((_, content)) => (None, content),
         };
         if let Some(e) = refusal {
             return self
                 .s
-                .refuse(&self.caller, Action::ApplicationCreate, object, e)
+                .refuse(&self.caller, Action::ApplicationCreate, object, e.into())
                 .await;
         }
-        let (_, _, approved_app, doc) = row.unwrap_or_default();
-        let open: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM applications WHERE amendment_of = $1 \
-             AND state NOT IN ('permitted', 'rejected', 'withdrawn', 'closed') LIMIT 1",
-        )
+        let open: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM applications WHERE amendment_of = $1 AND {OPEN_AMENDMENT} LIMIT 1"
+        ))
         .bind(project)
         .fetch_optional(self.s.store.pool())
         .await?;
@@ -939,40 +937,17 @@ impl ApplicantDesk {
                 )
                 .await;
         }
-        let version = serde_json::from_str::<serde_json::Value>(&doc)
-            .ok()
-            .and_then(|d| d["application_version"].as_i64())
-            .unwrap_or(0);
-        let content: String = sqlx::query_scalar(
-            "SELECT content FROM application_versions WHERE application_id = $1 AND version = $2",
-        )
-        .bind(&approved_app)
-        .bind(version)
-        .fetch_one(self.s.store.pool())
-        .await?;
         let id = format!("app-{}", uuid::Uuid::now_v7());
         let now = self.s.clock.now().micros();
         let mut tx = self.s.store.begin().await?;
-        sqlx::query(
-            "INSERT INTO applications (id, applicant, state, state_json, version, amendment_of, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
+        insert_draft(
+            &mut tx,
+            &id,
+            self.user.as_str(),
+            &content,
+            Some(project),
+            now,
         )
-        .bind(&id)
-        .bind(self.user.as_str())
-        .bind(State::Draft.code())
-        .bind(serde_json::to_string(&State::Draft).unwrap_or_default())
-        .bind(project)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO application_versions (application_id, version, content, saved_at) \
-             VALUES ($1, 1, $2, $3)",
-        )
-        .bind(&id)
-        .bind(&content)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         self.s
             .audit

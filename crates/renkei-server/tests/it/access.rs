@@ -503,6 +503,38 @@ async fn applications_over_the_api(store: Store) {
 
 store_test!(applications_over_the_api);
 
+/// Five committee members, `member1`..`member5`, made and appointed so that the
+/// committee meets the guideline; their users, in order.
+async fn committee_of_five(
+    fx: &crate::common::Fx,
+    desk: &renkei_access::SecretariatDesk,
+) -> Vec<renkei_accounts::User> {
+    use renkei_access::committee::{Expertise, Member, Sex};
+    let attrs = [
+        (Expertise::NaturalScience, false, Sex::Male),
+        (Expertise::HumanitiesSocial, true, Sex::Female),
+        (Expertise::GeneralPublic, true, Sex::Male),
+        (Expertise::NaturalScience, false, Sex::Female),
+        (Expertise::NaturalScience, false, Sex::Male),
+    ];
+    let mut users = Vec::new();
+    for (i, (expertise, external, sex)) in attrs.into_iter().enumerate() {
+        let u = fx
+            .user(&format!("member{}", i + 1), &[Role::CommitteeMember])
+            .await;
+        desk.appoint(&Member {
+            id: u.id.to_string(),
+            expertise,
+            external,
+            sex,
+        })
+        .await
+        .unwrap();
+        users.push(u);
+    }
+    users
+}
+
 /// The researcher's part in the browser, without JavaScript: a draft from the form
 /// (variables ticked, a row filter, a colleague named by username), a submission that
 /// lists each problem on the page, and, once both are accredited, a submission that
@@ -804,13 +836,6 @@ async fn members_and_custodians_in_pages(store: Store) {
     let r1 = fx.user("researcher1", &[Role::Researcher]).await;
     let sec = fx.user("secretariat", &[Role::Secretariat]).await;
     let cust = fx.user("custodian-deaths", &[Role::Custodian]).await;
-    let mut members = Vec::new();
-    for i in 1..=5 {
-        members.push(
-            fx.user(&format!("member{i}"), &[Role::CommitteeMember])
-                .await,
-        );
-    }
     let op = renkei_core::Caller::operator("t", renkei_core::Duty::Accounts);
     fx.app
         .catalog
@@ -824,43 +849,7 @@ async fn members_and_custodians_in_pages(store: Store) {
         .await
         .unwrap();
     desk.accredit(&accreditation(&r1)).await.unwrap();
-    let attrs = [
-        (
-            renkei_access::committee::Expertise::NaturalScience,
-            false,
-            renkei_access::committee::Sex::Male,
-        ),
-        (
-            renkei_access::committee::Expertise::HumanitiesSocial,
-            true,
-            renkei_access::committee::Sex::Female,
-        ),
-        (
-            renkei_access::committee::Expertise::GeneralPublic,
-            true,
-            renkei_access::committee::Sex::Male,
-        ),
-        (
-            renkei_access::committee::Expertise::NaturalScience,
-            false,
-            renkei_access::committee::Sex::Female,
-        ),
-        (
-            renkei_access::committee::Expertise::NaturalScience,
-            false,
-            renkei_access::committee::Sex::Male,
-        ),
-    ];
-    for (m, (expertise, external, sex)) in members.iter().zip(attrs) {
-        desk.appoint(&renkei_access::committee::Member {
-            id: m.id.to_string(),
-            expertise,
-            external,
-            sex,
-        })
-        .await
-        .unwrap();
-    }
+    let members = committee_of_five(&fx, &desk).await;
     let applicant = fx
         .app
         .applications
@@ -946,30 +935,11 @@ async fn projects_in_pages(store: Store) {
     let sec = as_caller(&sec_user);
     let desk = fx.app.applications.secretariat(&sec).await.unwrap();
     desk.accredit(&accreditation(&r1)).await.unwrap();
-    let attrs = [
-        ("member1", "natural_science", false, "male"),
-        ("member2", "humanities_social", true, "female"),
-        ("member3", "general_public", true, "male"),
-        ("member4", "natural_science", false, "female"),
-        ("member5", "natural_science", false, "male"),
-    ];
-    let mut present = Vec::new();
-    for (name, e, x, sex) in attrs {
-        let u = fx.user(name, &[Role::CommitteeMember]).await;
-        desk.appoint(&renkei_access::committee::Member {
-            id: u.id.to_string(),
-            expertise: renkei_access::committee::Expertise::parse(e).unwrap(),
-            external: x,
-            sex: if sex == "male" {
-                renkei_access::committee::Sex::Male
-            } else {
-                renkei_access::committee::Sex::Female
-            },
-        })
+    let present: Vec<String> = committee_of_five(&fx, &desk)
         .await
-        .unwrap();
-        present.push(u.id.to_string());
-    }
+        .iter()
+        .map(|u| u.id.to_string())
+        .collect();
     let op = renkei_core::Caller::operator("test", renkei_core::Duty::Accounts);
     let mut custodians = Vec::new();
     for (d, name) in [
@@ -1155,30 +1125,7 @@ async fn fifty_variables_across_four_datasets_to_a_permit(store: Store) {
         .await
         .unwrap();
     desk.accredit(&accreditation(&r1)).await.unwrap();
-    let attrs = [
-        ("natural_science", false, "male"),
-        ("humanities_social", true, "female"),
-        ("general_public", true, "male"),
-        ("natural_science", false, "female"),
-        ("natural_science", false, "male"),
-    ];
-    for (i, (e, x, sex)) in attrs.into_iter().enumerate() {
-        let u = fx
-            .user(&format!("member{i}"), &[Role::CommitteeMember])
-            .await;
-        desk.appoint(&renkei_access::committee::Member {
-            id: u.id.to_string(),
-            expertise: renkei_access::committee::Expertise::parse(e).unwrap(),
-            external: x,
-            sex: if sex == "male" {
-                renkei_access::committee::Sex::Male
-            } else {
-                renkei_access::committee::Sex::Female
-            },
-        })
-        .await
-        .unwrap();
-    }
+    committee_of_five(&fx, &desk).await;
     let custodian = fx.user("custodian", &[Role::Custodian]).await;
     let op = renkei_core::Caller::operator("test", renkei_core::Duty::Accounts);
     for d in four {

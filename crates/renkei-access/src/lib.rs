@@ -34,8 +34,8 @@ mod service;
 pub use error::AccessError;
 pub use meetings::Meeting;
 pub use projects::{
-    Closed, Closure, PUBLICATION_KINDS, PermitInForce, ProjectView, Publication, RegisterEntry,
-    Swept, date_text,
+    Closed, Closure, ExtractOrder, PUBLICATION_KINDS, PermitInForce, ProjectView, Publication,
+    RegisterEntry, Swept, date_text,
 };
 pub use schema::CatalogSchema;
 pub use service::{

@@ -45,6 +45,32 @@ impl PermitInForce {
     }
 }
 
+/// The platform's authority to materialize a project's extract under the permit in
+/// force: handed out only by [`Applications::extract_orders`], to the platform, for an
+/// open project whose period of use has begun and not ended. The data store takes it
+/// as its authority to write the extract and to read the datasets and the person
+/// index the extract is made from.
+#[derive(Clone, Debug)]
+pub struct ExtractOrder {
+    permit: Permit,
+    caller: Caller,
+}
+
+impl ExtractOrder {
+    /// The project.
+    pub fn project(&self) -> &str {
+        &self.permit.project
+    }
+    /// The permit in force: what may be extracted.
+    pub fn permit(&self) -> &Permit {
+        &self.permit
+    }
+    /// Who materializes it (the platform).
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
 /// A project being closed: the authority to destroy its data. Made only by this
 /// module, for a project that is open, for a caller allowed to close it (or the
 /// platform, at the end of the period).
@@ -650,6 +676,45 @@ impl Applications {
                 .await
             }
         }
+    }
+
+    /// The extracts the platform should hold now: one order per open project whose
+    /// period of use is running (its permit in force, whatever its version). Only the
+    /// platform asks; anyone else is refused and audited.
+    pub async fn extract_orders(&self, caller: &Caller) -> Result<Vec<ExtractOrder>, AccessError> {
+        if !matches!(caller.principal(), Principal::System) {
+            return self
+                .refuse(
+                    caller,
+                    Action::PermitCheck,
+                    "projects",
+                    AccessDenied::Object("platform_only").into(),
+                )
+                .await;
+        }
+        Ok(self
+            .views(Which::All)
+            .await?
+            .into_iter()
+            .filter(|(v, _)| v.closed.is_none() && matches!(v.period, Period::Open { .. }))
+            .map(|(v, _)| ExtractOrder {
+                permit: v.permit,
+                caller: caller.clone(),
+            })
+            .collect())
+    }
+
+    /// The order for one project, if its period of use is running.
+    pub async fn extract_order(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Option<ExtractOrder>, AccessError> {
+        Ok(self
+            .extract_orders(caller)
+            .await?
+            .into_iter()
+            .find(|o| o.project() == id))
     }
 
     // ----- closure -------------------------------------------------------------------

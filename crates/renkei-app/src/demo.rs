@@ -207,6 +207,39 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Runs the linkage authority's person index once, if none exists (measured against
+/// the world's ground truth), then makes the extract of every project in use.
+pub async fn ensure_index(app: &App, say: &(dyn Fn(&str) + Sync)) -> Result<(), AppError> {
+    let caller = renkei_core::Caller::operator("demo", renkei_core::Duty::Linkage);
+    let has_index = !app
+        .linkage
+        .runs(&caller)
+        .await
+        .map_err(|_| AppError::Demo("could not read the linkage runs"))?
+        .iter()
+        .any(|r| r.status == "committed");
+    if !has_index {
+        let truth =
+            renkei_link::truth::Truth::load(&app.config.data_dir.join("world/ground_truth")).ok();
+        let r = app
+            .linkage
+            .run(&caller, truth.as_ref())
+            .await
+            .map_err(|_| AppError::Demo("the linkage run failed"))?;
+        let quality = r.truth.as_ref().map_or(String::new(), |t| {
+            format!(", precision {:.3} recall {:.3}", t.precision, t.recall)
+        });
+        say(&format!(
+            "person index v{}: {} people from {} records{quality}",
+            r.version, r.persons, r.records
+        ));
+    }
+    for p in app.ensure_extracts().await {
+        say(&format!("extract of project {p} made"));
+    }
+    Ok(())
+}
+
 /// Makes the demo's custodian the custodian of every dataset in the world (a real
 /// deployment assigns each dataset to the custodians who hold it).
 pub async fn assign_custodians(app: &App) -> Result<(), AppError> {

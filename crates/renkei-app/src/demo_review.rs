@@ -106,6 +106,85 @@ fn study(
     }
 }
 
+/// The project in use: claims (receipts, diagnoses, drugs), checkups, DPC stays and
+/// deaths, linked person by person, which the workspace's example queries use.
+fn workspace_study(title: &str, handler: &str, today: time::Date) -> Application {
+    let t = |table: &str, vars: &[&str]| TableRequest {
+        table: table.into(),
+        variables: vars.iter().map(|v| (*v).to_owned()).collect(),
+    };
+    let mut a = study(title, handler, &[], today);
+    a.data = vec![
+        DataRequest {
+            dataset: "ndb_claims".into(),
+            tables: vec![
+                t(
+                    "receipts",
+                    &[
+                        "receipt_id",
+                        "kind",
+                        "sex",
+                        "age",
+                        "age_band",
+                        "prefecture",
+                        "service_month",
+                        "admission_date",
+                        "real_days",
+                        "total_points",
+                    ],
+                ),
+                t(
+                    "diagnoses",
+                    &["receipt_id", "icd10", "start_date", "main", "suspected"],
+                ),
+                t(
+                    "drugs",
+                    &["receipt_id", "code", "yj", "drug_class", "quantity", "days"],
+                ),
+            ],
+            ..Default::default()
+        },
+        DataRequest {
+            dataset: "ndb_checkups".into(),
+            tables: vec![
+                t(
+                    "checkups",
+                    &["checkup_id", "sex", "age_band", "checkup_date"],
+                ),
+                t("results", &["checkup_id", "item_code", "value_num", "unit"]),
+            ],
+            ..Default::default()
+        },
+        DataRequest {
+            dataset: "dpc".into(),
+            tables: vec![t(
+                "stays",
+                &[
+                    "stay_id",
+                    "sex",
+                    "age_band",
+                    "admission_date",
+                    "discharge_date",
+                    "length_of_stay",
+                    "main_icd10",
+                    "outcome",
+                ],
+            )],
+            ..Default::default()
+        },
+        DataRequest {
+            dataset: "deaths".into(),
+            tables: vec![t(
+                "deaths",
+                &["sex", "age_band", "death_date", "cause_icd10"],
+            )],
+            ..Default::default()
+        },
+    ];
+    a.linkage_reason = "健診・受療・入院から死亡までを個人単位で結び付けるため".into();
+    a
+}
+
 /// Seeds the review once (nothing if the demo researcher already has applications).
 pub async fn seed_review(app: &App) -> Result<(), AppError> {
     let op = Caller::operator("renkei-demo", Duty::Accounts);
@@ -232,12 +311,20 @@ pub async fn seed_review(app: &App) -> Result<(), AppError> {
         "高齢者の大腿骨骨折後の受療",
         "インフルエンザ流行期の受診動向",
     ] {
-        let id = desk.create(&study(title, &me, &[claims], today)).await?;
+        let in_use = permitted.is_empty();
+        let app_ = if in_use {
+            workspace_study(title, &me, today)
+        } else {
+            study(title, &me, &[claims], today)
+        };
+        let id = desk.create(&app_).await?;
         desk.submit(&id).await?;
         sec.send_to_meeting(&id, &first.id).await?;
         sec.decide(&id, Decision::Approve, &present, "必要最小限の項目である")
             .await?;
-        custody.confirm(&id, "ndb_claims", "").await?;
+        for d in &app_.data {
+            custody.confirm(&id, &d.dataset, "").await?;
+        }
         permitted.push(id);
     }
     app.applications
@@ -272,7 +359,7 @@ mod tests {
             .unwrap();
         // The datasets asked for, declared (no data is needed to apply).
         let mut tx = app.store.begin().await.unwrap();
-        for id in ["ndb_claims", "deaths", "ltc"] {
+        for id in ["ndb_claims", "deaths", "ltc", "ndb_checkups", "dpc"] {
             renkei_catalog::ensure_dataset(
                 &mut tx,
                 &renkei_catalog::builtin(id).unwrap(),
@@ -368,5 +455,285 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(pending.len(), 1);
+    }
+
+    use arrow_array::Array as _;
+    use renkei_core::Coded as _;
+
+    fn strings(batches: &[arrow_array::RecordBatch], col: &str) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        for b in batches {
+            let a = b.column(b.schema().index_of(col).unwrap()).clone();
+            let a = a
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap();
+            out.extend((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_owned())));
+        }
+        out
+    }
+
+    fn people(batches: &[arrow_array::RecordBatch]) -> std::collections::HashSet<i64> {
+        let mut out = std::collections::HashSet::new();
+        for b in batches {
+            let a = b.column(b.schema().index_of("person_id").unwrap()).clone();
+            let a = a
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .unwrap();
+            out.extend(a.iter().flatten());
+        }
+        out
+    }
+
+    /// The linkage authority links the world; each project in use gets its extract:
+    /// only what its permit grants, people linked across datasets under pseudonyms of
+    /// its own, opted-out people left out, and nothing another project could join on.
+    #[tokio::test]
+    async fn permits_in_force_get_extracts_linked_through_the_person_index() {
+        let d = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: d.path().to_path_buf(),
+            ..Default::default()
+        };
+        let app = App::open(config, crate::Keys::CreateIfMissing)
+            .await
+            .unwrap();
+        crate::demo::ensure_accounts(&app).await.unwrap();
+        crate::demo::ensure_world(&app, 400, &|_| {}).await.unwrap();
+        crate::demo::assign_custodians(&app).await.unwrap();
+        seed_review(&app).await.unwrap();
+
+        // Nothing is made before the first index.
+        assert!(app.ensure_extracts().await.is_empty());
+        let la = Caller::operator("t", Duty::Linkage);
+        let researcher_op = Caller::operator("t", Duty::Data);
+        assert_eq!(
+            app.linkage
+                .run(&researcher_op, None)
+                .await
+                .unwrap_err()
+                .code(),
+            "permission_missing"
+        );
+        let truth =
+            renkei_link::truth::Truth::load(&app.config.data_dir.join("world/ground_truth"))
+                .unwrap();
+        let r = app.linkage.run(&la, Some(&truth)).await.unwrap();
+        assert_eq!(r.version, 1);
+        let t = r.truth.clone().unwrap();
+        assert!(t.records_compared > 1000, "{t:?}");
+        assert!(t.precision > 0.99 && t.recall > 0.97, "{t:?}");
+        assert!(r.persons_in_several_datasets > 0, "{r:?}");
+        let claims = r
+            .datasets
+            .iter()
+            .find(|d| d.dataset == "ndb_claims")
+            .unwrap();
+        assert!(claims.records > 0 && claims.persons > 0 && claims.linked_to_other_datasets > 0);
+
+        let made = app.ensure_extracts().await;
+        assert_eq!(made.len(), 1, "one project is in use");
+        // Made once per permit version.
+        assert!(app.ensure_extracts().await.is_empty());
+
+        let admin = app
+            .accounts
+            .admin(&Caller::operator("t", Duty::Accounts))
+            .await
+            .unwrap();
+        let researcher = as_user(
+            &admin.find_user("researcher").await.unwrap(),
+            Role::Researcher,
+        );
+        let permit = app
+            .applications
+            .in_force(&researcher, &made[0])
+            .await
+            .unwrap();
+        let summary = app.workspaces.current(&permit).await.unwrap().unwrap();
+        let names: Vec<&str> = summary.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "claims_receipts",
+                "claims_diagnoses",
+                "claims_drugs",
+                "checkups",
+                "checkups_results",
+                "dpc_stays",
+                "deaths"
+            ]
+        );
+        assert!(summary.tables.iter().all(|t| t.rows > 0), "{summary:?}");
+        let receipts_summary = &summary.tables[0];
+        assert!(receipts_summary.smallest_group.is_some());
+        assert!(
+            receipts_summary
+                .quasi_identifiers
+                .contains(&"sex".to_owned())
+        );
+
+        let x = app
+            .workspaces
+            .open(&researcher, &permit)
+            .await
+            .unwrap()
+            .unwrap();
+        let receipts = x.read_table("claims_receipts").unwrap();
+        let schema = receipts[0].schema();
+        let cols: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        // Only what the permit grants, person first; no token, ever.
+        assert_eq!(
+            cols,
+            [
+                "person_id",
+                "receipt_id",
+                "kind",
+                "prefecture",
+                "service_month",
+                "sex",
+                "age",
+                "age_band",
+                "admission_date",
+                "real_days",
+                "total_points"
+            ]
+        );
+        // Record keys are this project's pseudonyms, and joins still hold.
+        let rids: std::collections::HashSet<String> = strings(&receipts, "receipt_id")
+            .into_iter()
+            .flatten()
+            .collect();
+        assert!(rids.iter().all(|r| r.len() == 20 && !r.contains('-')));
+        let diags = x.read_table("claims_diagnoses").unwrap();
+        let drids = strings(&diags, "receipt_id");
+        assert!(drids.iter().flatten().all(|r| rids.contains(r)));
+        // People are linked across datasets: some who died had claims.
+        let claim_people = people(&receipts);
+        let dead = people(&x.read_table("deaths").unwrap());
+        let checked = people(&x.read_table("checkups").unwrap());
+        assert!(claim_people.intersection(&dead).count() > 0);
+        assert!(claim_people.intersection(&checked).count() > 0);
+
+        // An opt-out (a token the linkage side sees) is honoured by the next extract.
+        let v = app.data.open_for_linkage(&la, "ndb_claims").await.unwrap();
+        let b = v.read_table("receipts").unwrap();
+        let id2 = b[0].column(b[0].schema().index_of("id2").unwrap()).clone();
+        let id2 = id2
+            .as_any()
+            .downcast_ref::<arrow_array::FixedSizeBinaryArray>()
+            .unwrap();
+        renkei_store::sqlx::query(
+            "INSERT INTO opt_outs (request, token_kind, token, token_generation, recorded_at, recorded_by) \
+             VALUES ('r1', 'id2', $1, 1, 0, 't')",
+        )
+        .bind(hex::encode(id2.value(0)))
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let order = app
+            .applications
+            .extract_order(&Caller::system(), &made[0])
+            .await
+            .unwrap()
+            .unwrap();
+        let again = app.workspaces.materialize(&order).await.unwrap();
+        assert_eq!(again.version, 2);
+        assert_eq!(again.opted_out_excluded, 1);
+        assert_eq!(again.persons, summary.persons - 1);
+        let x2 = app
+            .workspaces
+            .open(&researcher, &permit)
+            .await
+            .unwrap()
+            .unwrap();
+        let people2 = people(&x2.read_table("claims_receipts").unwrap());
+        // Pseudonyms stay the same across versions of one project's extract.
+        assert_eq!(claim_people.difference(&people2).count(), 1);
+        assert!(people2.is_subset(&claim_people));
+
+        // A second project over the same data shares no pseudonym with the first.
+        let desk = app.applications.applicant(&researcher).await.unwrap();
+        let sec = app
+            .applications
+            .secretariat(&as_user(
+                &admin.find_user("secretariat").await.unwrap(),
+                Role::Secretariat,
+            ))
+            .await
+            .unwrap();
+        let custody = app
+            .applications
+            .custodian(&as_user(
+                &admin.find_user("custodian").await.unwrap(),
+                Role::Custodian,
+            ))
+            .await
+            .unwrap();
+        let today = app.applications.today();
+        let meeting = sec.schedule("臨時", today, &[]).await.unwrap();
+        let a = workspace_study(
+            "二つ目の研究",
+            researcher.user_id().unwrap().as_str(),
+            today,
+        );
+        let id = desk.create(&a).await.unwrap();
+        desk.submit(&id).await.unwrap();
+        sec.send_to_meeting(&id, &meeting.id).await.unwrap();
+        let present: Vec<String> = sec
+            .roster()
+            .await
+            .unwrap()
+            .0
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        sec.decide(&id, Decision::Approve, &present, "可")
+            .await
+            .unwrap();
+        for d in &a.data {
+            custody.confirm(&id, &d.dataset, "").await.unwrap();
+        }
+        assert_eq!(app.ensure_extracts().await, std::slice::from_ref(&id));
+        let permit2 = app.applications.in_force(&researcher, &id).await.unwrap();
+        let y = app
+            .workspaces
+            .open(&researcher, &permit2)
+            .await
+            .unwrap()
+            .unwrap();
+        let receipts2 = y.read_table("claims_receipts").unwrap();
+        let other = people(&receipts2);
+        assert_eq!(other.len(), people2.len());
+        assert!(other.is_disjoint(&claim_people));
+        let rids2: std::collections::HashSet<String> = strings(&receipts2, "receipt_id")
+            .into_iter()
+            .flatten()
+            .collect();
+        assert!(rids2.is_disjoint(&rids));
+
+        // Closure destroys the extract: it no longer opens.
+        let secretariat = as_user(
+            &admin.find_user("secretariat").await.unwrap(),
+            Role::Secretariat,
+        );
+        app.close_project(&secretariat, &id, "終了").await.unwrap();
+        assert_eq!(
+            app.applications
+                .in_force(&researcher, &id)
+                .await
+                .unwrap_err()
+                .code(),
+            "project_closed"
+        );
+        assert!(!d.path().join("extracts").join(&id).join("v1").exists());
+        let certs = app
+            .data
+            .certificates(&renkei_datastore::Holder::extract(&id).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].key_ids.len(), 1);
     }
 }

@@ -88,6 +88,10 @@ pub struct App {
     pub ingestor: renkei_ingest::Ingestor,
     /// Data at rest: checked readers, destroyable keys.
     pub data: DataStore,
+    /// The linkage authority's person index.
+    pub linkage: renkei_link::Linkage,
+    /// Project extracts and the workspaces over them.
+    pub workspaces: renkei_workspace::Workspaces,
     /// The clock.
     pub clock: SharedClock,
     store: Store,
@@ -172,6 +176,14 @@ impl App {
             clock.clone(),
         );
         let catalog = Catalog::new(store.clone(), audit.clone());
+        let linkage =
+            renkei_link::Linkage::new(store.clone(), data.clone(), audit.clone(), clock.clone());
+        let workspaces = renkei_workspace::Workspaces::new(
+            store.clone(),
+            data.clone(),
+            audit.clone(),
+            clock.clone(),
+        );
         let applications =
             renkei_access::Applications::new(store.clone(), audit.clone(), clock.clone());
         // A writer killed mid-way leaves a staging directory; the previous version was
@@ -194,6 +206,8 @@ impl App {
             applications,
             ingestor,
             data,
+            linkage,
+            workspaces,
             clock,
             store,
             keys: keystore,

@@ -50,6 +50,8 @@ pub struct SweepReport {
     pub closed: Vec<String>,
     /// Projects whose closure failed (they are tried again on the next sweep).
     pub failed: Vec<(String, String)>,
+    /// Projects whose extract was made.
+    pub extracts: Vec<String>,
 }
 
 impl App {
@@ -91,7 +93,30 @@ impl App {
                 }
             }
         }
+        report.extracts = self.ensure_extracts().await;
         Ok(report)
+    }
+
+    /// Materializes every extract a project in use lacks (its permit version has
+    /// none yet). Returns the projects made; failures are logged and retried on the
+    /// next sweep. Nothing is made before the linkage authority's first index.
+    pub async fn ensure_extracts(&self) -> Vec<String> {
+        let caller = Caller::system();
+        let orders = match self.applications.extract_orders(&caller).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the extracts to make");
+                return Vec::new();
+            }
+        };
+        match self.workspaces.ensure(&orders).await {
+            Ok(made) => made,
+            Err(renkei_workspace::WorkspaceError::NoIndex) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "extracts not made");
+                Vec::new()
+            }
+        }
     }
 
     /// Runs [`App::sweep`] now and then every `every`, until the task is aborted.

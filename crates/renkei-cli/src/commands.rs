@@ -6,7 +6,7 @@ use renkei_accounts::{UserAdmin, UserStatus};
 use renkei_app::{App, Config, Keys};
 use renkei_core::{Caller, Duty, Role, UserId};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `renkei demo`
@@ -413,6 +413,64 @@ pub async fn opt_out(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `renkei link`.
+#[derive(clap::Args)]
+pub struct LinkArgs {
+    /// A synthetic world's `ground_truth` directory: adds precision and recall.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `renkei link`.
+pub async fn link(config: Option<&Path>, a: LinkArgs) -> anyhow::Result<ExitCode> {
+    let truth = match &a.truth {
+        Some(d) => Some(renkei_link::truth::Truth::load(d)?),
+        None => None,
+    };
+    let app = open(config, Keys::MustExist).await?;
+    let r = app
+        .linkage
+        .run(&operator(Duty::Linkage), truth.as_ref())
+        .await;
+    let made = if r.is_ok() {
+        app.ensure_extracts().await
+    } else {
+        Vec::new()
+    };
+    app.close().await?;
+    let r = r?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "person index v{}: {} records, {} people ({} in more than one dataset), {} ms",
+        r.version, r.records, r.persons, r.persons_in_several_datasets, r.millis
+    );
+    for d in &r.datasets {
+        println!(
+            "  {:<14} {:>9} records  {:>8} people  {:>8} also elsewhere",
+            d.dataset, d.records, d.persons, d.linked_to_other_datasets
+        );
+    }
+    for (f, n) in &r.conflicts {
+        println!("  held for review: {n} {f} tokens (they would have joined people seen apart)");
+    }
+    if let Some(t) = &r.truth {
+        println!(
+            "  against ground truth ({} claims records, {} people): precision {:.4}, recall {:.4}, F1 {:.4}",
+            t.records_compared, t.true_persons, t.precision, t.recall, t.f1
+        );
+    }
+    for p in made {
+        println!("made the extract of {p} under its permit in force");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `renkei sweep`.
 pub async fn sweep(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let app = open(config, Keys::MustExist).await?;
@@ -427,6 +485,9 @@ pub async fn sweep(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     for (p, code) in &report.failed {
         eprintln!("could not close {p} ({code}); the next sweep tries again");
+    }
+    for p in &report.extracts {
+        println!("made the extract of {p} under its permit in force");
     }
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
@@ -1179,6 +1240,7 @@ pub async fn demo(config: Option<&Path>, a: DemoArgs) -> anyhow::Result<ExitCode
     renkei_app::demo::ensure_world(&app, a.persons, &|line| println!("{line}")).await?;
     renkei_app::demo::assign_custodians(&app).await?;
     renkei_app::demo_review::seed_review(&app).await?;
+    renkei_app::demo::ensure_index(&app, &|line| println!("{line}")).await?;
     // The world is ingested: from here on this process serves, and the web server never
     // holds the linkage key. Reopen with the master key alone.
     let cfg = (*app.config).clone();

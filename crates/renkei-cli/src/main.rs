@@ -55,10 +55,16 @@ enum Command {
     /// `bango`, and `birth` and `sex`. Only the linkage tokens they make are stored; every
     /// extract made afterwards leaves the person out.
     OptOut,
+    /// Run the linkage authority's person index over every dataset's current version:
+    /// a new index version with its quality report (records and people per dataset,
+    /// tokens held for review; with `--truth`, precision and recall). Extracts made
+    /// afterwards link people through it.
+    Link(commands::LinkArgs),
     /// The platform's daily sweep: warn people 30 and 7 days before their permits and
     /// accreditations end (the outbox), and close every project whose period has ended,
     /// destroying its data keys with a deletion certificate. The server runs it hourly;
-    /// run it from cron where no server runs.
+    /// run it from cron where no server runs. It also makes the extract of every
+    /// project in use whose permit has none yet.
     Sweep,
     /// Measure the platform's performance (audit log, sign-in, pages, linkage tokens,
     /// ingest, synthetic data), each figure beside a baseline from the same run.
@@ -114,6 +120,7 @@ fn main() -> std::process::ExitCode {
             Command::LinkageKey(c) => commands::linkage_key(cli.config.as_deref(), c).await,
             Command::OptOut => commands::opt_out(cli.config.as_deref()).await,
             Command::Sweep => commands::sweep(cli.config.as_deref()).await,
+            Command::Link(a) => commands::link(cli.config.as_deref(), a).await,
             Command::Bench(a) => bench::run(a).await,
         }
     });

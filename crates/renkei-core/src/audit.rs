@@ -181,6 +181,10 @@ actions! {
     ProjectPublication = "project.publication",
     /// A person's opt-out was recorded (as tokens), or withdrawn.
     OptOut = "opt_out",
+    /// The linkage authority ran the person index (a new version, with its report).
+    LinkRun = "link.run",
+    /// A project's extract was materialized under its permit (or refused).
+    ExtractMake = "extract.make",
     /// An API token was created.
     TokenCreate = "token.create",
     /// An API token was revoked.

@@ -96,6 +96,18 @@ impl DataKey {
     pub fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// A keyed MAC derived from this key for `purpose` (HKDF-SHA256): a project's
+    /// pseudonyms are made under its extract's data key, so destroying the key at
+    /// closure also makes its pseudonyms impossible to recompute.
+    pub fn derived_macer(&self, purpose: &str) -> crate::Macer {
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"renkei:data-key"), &self.0[..]);
+        let mut okm = zeroize::Zeroizing::new([0u8; 32]);
+        #[allow(clippy::expect_used)] // 32 bytes is far below HKDF-SHA256's limit.
+        hk.expand(purpose.as_bytes(), &mut okm[..])
+            .expect("32-byte HKDF output");
+        crate::Macer::new(&okm[..])
+    }
 }
 
 impl crate::KeyStore {

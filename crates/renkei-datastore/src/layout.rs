@@ -37,6 +37,7 @@ fn aad(holder: &Holder, version: i64, table: &str, part: &str) -> Vec<u8> {
     match holder {
         Holder::Dataset(id) => format!("renkei:v1:{id}:{version}:{table}:{part}"),
         Holder::Extract(id) => format!("renkei:v1:extract:{id}:{version}:{table}:{part}"),
+        Holder::Index(id) => format!("renkei:v1:index:{id}:{version}:{table}:{part}"),
     }
     .into_bytes()
 }
@@ -59,6 +60,7 @@ impl Tree {
         self.data_dir.join(match holder {
             Holder::Dataset(_) => "datasets",
             Holder::Extract(_) => "extracts",
+            Holder::Index(_) => "index",
         })
     }
 
@@ -132,6 +134,7 @@ impl Tree {
         for (ns, make) in [
             ("datasets", Holder::Dataset as fn(String) -> Holder),
             ("extracts", Holder::Extract as fn(String) -> Holder),
+            ("index", Holder::Index as fn(String) -> Holder),
         ] {
             let Ok(entries) = std::fs::read_dir(self.data_dir.join(ns)) else {
                 continue;
@@ -216,17 +219,25 @@ impl Tree {
         table: &str,
         part: &Path,
         key: &DataKey,
+        columns: Option<&[String]>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, DataStoreError>> + use<>, DataStoreError>
     {
         let dec = Self::decryption(holder, version, table, part, key)?;
         let f = File::open(part).map_err(io(part))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
             f,
             ArrowReaderOptions::new().with_file_decryption_properties(dec),
         )
-        .map_err(pq(part))?
-        .build()
         .map_err(pq(part))?;
+        if let Some(cols) = columns {
+            // Only the named top-level columns are decrypted and decoded.
+            let mask = parquet::arrow::ProjectionMask::columns(
+                builder.parquet_schema(),
+                cols.iter().map(String::as_str),
+            );
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder.build().map_err(pq(part))?;
         let path = part.display().to_string();
         Ok(reader.map(move |b| {
             b.map_err(|e| DataStoreError::Parquet {
@@ -236,7 +247,26 @@ impl Tree {
         }))
     }
 
+    /// The schema of one part file (decrypting only its footer).
+    pub(crate) fn part_schema(
+        holder: &Holder,
+        version: i64,
+        table: &str,
+        part: &Path,
+        key: &DataKey,
+    ) -> Result<arrow_schema::SchemaRef, DataStoreError> {
+        let dec = Self::decryption(holder, version, table, part, key)?;
+        let f = File::open(part).map_err(io(part))?;
+        let b = ParquetRecordBatchReaderBuilder::try_new_with_options(
+            f,
+            ArrowReaderOptions::new().with_file_decryption_properties(dec),
+        )
+        .map_err(pq(part))?;
+        Ok(b.schema().clone())
+    }
+
     /// Reads one part file whole.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn read_part(
         holder: &Holder,
         version: i64,
@@ -244,7 +274,7 @@ impl Tree {
         part: &Path,
         key: &DataKey,
     ) -> Result<Vec<RecordBatch>, DataStoreError> {
-        Self::part_batches(holder, version, table, part, key)?.collect()
+        Self::part_batches(holder, version, table, part, key, None)?.collect()
     }
 
     /// Rewrites every part of `version` through `f` into a staging directory (same
@@ -281,7 +311,7 @@ impl Tree {
                     .unwrap_or_default();
                 let out = dir.join(format!("{name}.parquet"));
                 let mut w: Option<PartWriter> = None;
-                for batch in Self::part_batches(holder, version, &table, &part, key)? {
+                for batch in Self::part_batches(holder, version, &table, &part, key, None)? {
                     let b = f(&table, batch?)?;
                     if w.is_none() {
                         w = Some(PartWriter::create(

@@ -38,7 +38,7 @@ pub use vault::{DeletionCertificate, KeyId};
 
 use arrow_array::RecordBatch;
 use layout::Tree;
-use renkei_access::Closure;
+use renkei_access::{Closure, ExtractOrder, PermitInForce};
 use renkei_audit::Audit;
 use renkei_core::role::AccessDenied;
 use renkei_core::time::SharedClock;
@@ -57,23 +57,31 @@ pub enum Holder {
     Dataset(String),
     /// A project's extract.
     Extract(String),
+    /// The linkage authority's person index (`person`).
+    Index(String),
 }
 
 impl Holder {
     /// The holder's id.
     pub fn id(&self) -> &str {
         match self {
-            Holder::Dataset(id) | Holder::Extract(id) => id,
+            Holder::Dataset(id) | Holder::Extract(id) | Holder::Index(id) => id,
         }
     }
 
-    /// `dataset:<id>` or `extract:<id>`: the owner of its keys, and the object of its
+    /// `dataset:<id>`, `extract:<id>` or `index:<id>`: the owner of its keys, and the object of its
     /// audit entries.
     pub fn owner(&self) -> String {
         match self {
             Holder::Dataset(id) => format!("dataset:{id}"),
             Holder::Extract(id) => format!("extract:{id}"),
+            Holder::Index(id) => format!("index:{id}"),
         }
+    }
+
+    /// The person index.
+    pub fn person_index() -> Self {
+        Holder::Index("person".into())
     }
 
     /// A dataset, if `id` is a plain id (`a-z`, `0-9`, `_`, `-`; at most 64): ids name
@@ -245,6 +253,11 @@ impl DataStore {
                 caller.require(Permission::ManageDatasets)?;
                 Err(AccessDenied::Object("no_permit"))
             }
+            Holder::Index(_) if destroy => {
+                caller.require(Permission::ManageLinkage)?;
+                Err(AccessDenied::Object("index_is_kept"))
+            }
+            Holder::Index(_) => caller.require(Permission::ManageLinkage),
         }
     }
 
@@ -364,19 +377,43 @@ impl DataStore {
         Ok(v.flatten())
     }
 
-    /// Opens a committed `version` of dataset `holder` under the key recorded for the
-    /// dataset. Versions not committed (refused, interrupted, or files planted beside
-    /// the store's record) do not open; once the key is destroyed, nothing does.
+    /// Opens a committed `version` of `holder` under its key. Versions not committed
+    /// (refused, interrupted, or files planted beside the store's record) do not open;
+    /// once the key is destroyed, nothing does. Datasets record their key; the index
+    /// and extracts are read under their live key.
     async fn open(&self, holder: Holder, version: i64) -> Result<OpenVersion, DataStoreError> {
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT v.status, d.key_id FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id \
-             WHERE v.dataset_id = $1 AND v.version = $2",
-        )
-        .bind(holder.id())
-        .bind(version)
-        .fetch_optional(self.store.pool())
-        .await?;
-        let Some((_, Some(key_id))) = row.filter(|(status, _)| status == "committed") else {
+        let (status, key_id): (Option<String>, Option<String>) = match &holder {
+            Holder::Dataset(id) => {
+                let row: Option<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT v.status, d.key_id FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id \
+                     WHERE v.dataset_id = $1 AND v.version = $2",
+                )
+                .bind(id)
+                .bind(version)
+                .fetch_optional(self.store.pool())
+                .await?;
+                row.map_or((None, None), |(s, k)| (Some(s), k))
+            }
+            Holder::Index(_) => {
+                let s: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM link_runs WHERE version = $1")
+                        .bind(version)
+                        .fetch_optional(self.store.pool())
+                        .await?;
+                (s, self.live_key(&holder).await?)
+            }
+            Holder::Extract(id) => {
+                let s: Option<String> = sqlx::query_scalar(
+                    "SELECT status FROM extracts WHERE project = $1 AND version = $2",
+                )
+                .bind(id)
+                .bind(version)
+                .fetch_optional(self.store.pool())
+                .await?;
+                (s, self.live_key(&holder).await?)
+            }
+        };
+        let (Some("committed"), Some(key_id)) = (status.as_deref(), key_id) else {
             return Err(DataStoreError::NoSuchVersion(holder));
         };
         if !self.tree.version_dir(&holder, version).is_dir() {
@@ -388,7 +425,183 @@ impl DataStore {
             holder,
             version,
             key,
+            linkage_only: false,
         })
+    }
+
+    async fn live_key(&self, holder: &Holder) -> Result<Option<String>, DataStoreError> {
+        Ok(self
+            .vault
+            .live_keys(&holder.owner())
+            .await?
+            .into_iter()
+            .next_back()
+            .map(|k| k.0))
+    }
+
+    async fn current_index_version(&self) -> Result<Option<i64>, DataStoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(version) FROM link_runs WHERE status = 'committed'")
+                .fetch_one(self.store.pool())
+                .await?,
+        )
+    }
+
+    /// Records an opening of `object` by `caller`: allowed with `detail`, or refused.
+    async fn audit_open(
+        &self,
+        caller: &Caller,
+        object: String,
+        r: &Result<OpenVersion, DataStoreError>,
+        detail: serde_json::Value,
+    ) -> Result<(), DataStoreError> {
+        match r {
+            Ok(v) => {
+                let mut d = detail;
+                d["version"] = v.version.into();
+                self.audit
+                    .record(
+                        caller
+                            .event(Action::DatasetOpen, object, Outcome::Allowed)
+                            .detail(d),
+                    )
+                    .await?;
+            }
+            Err(e) if e.kind().is_refusal() => {
+                self.audit
+                    .record(caller.event(Action::DatasetOpen, object, Outcome::denied(e.code())))
+                    .await?;
+            }
+            Err(_) => {}
+        }
+        Ok(())
+    }
+
+    // ----- the linkage authority's read side -----------------------------------------
+
+    /// The current version of `dataset` as the linkage authority sees it: only its
+    /// tokens (fixed 16 bytes), dates, and record keys (text columns named `*_id`) come
+    /// out. Values, codes and amounts never reach the linkage side. Audited.
+    pub async fn open_for_linkage(
+        &self,
+        caller: &Caller,
+        dataset: &str,
+    ) -> Result<OpenVersion, DataStoreError> {
+        let object = format!("dataset:{dataset}");
+        let r = async {
+            caller.require(Permission::ManageLinkage)?;
+            let holder = Holder::dataset(dataset)?;
+            let version = self
+                .current_version(dataset)
+                .await?
+                .ok_or_else(|| DataStoreError::NoSuchVersion(holder.clone()))?;
+            let mut v = self.open(holder, version).await?;
+            v.linkage_only = true;
+            Ok(v)
+        }
+        .await;
+        self.audit_open(caller, object, &r, serde_json::json!({ "for": "linkage" }))
+            .await?;
+        r
+    }
+
+    /// Starts writing a new version of the person index: the linkage authority only.
+    pub async fn index_writer(&self, caller: &Caller) -> Result<DataWriter, DataStoreError> {
+        self.writer(caller, &Holder::person_index()).await
+    }
+
+    /// The current person index, for the linkage authority. Audited.
+    pub async fn open_index(&self, caller: &Caller) -> Result<OpenVersion, DataStoreError> {
+        let holder = Holder::person_index();
+        let r = async {
+            caller.require(Permission::ManageLinkage)?;
+            let v = self
+                .current_index_version()
+                .await?
+                .ok_or_else(|| DataStoreError::NoSuchVersion(holder.clone()))?;
+            self.open(holder.clone(), v).await
+        }
+        .await;
+        self.audit_open(caller, holder.owner(), &r, serde_json::json!({}))
+            .await?;
+        r
+    }
+
+    // ----- extracts --------------------------------------------------------------------
+
+    /// The writer of a project's extract, under the platform's [`ExtractOrder`].
+    pub async fn extract_writer(&self, order: &ExtractOrder) -> Result<DataWriter, DataStoreError> {
+        let holder = Holder::extract(order.project())?;
+        let lock = self.tree.lock(&holder)?;
+        Ok(DataWriter {
+            ds: self.clone(),
+            lock,
+            caller: order.caller().clone(),
+        })
+    }
+
+    /// What an extract is made from, under its order: the current version of each
+    /// dataset the permit grants (nothing else opens), and the current person index.
+    /// Each opening is audited with the project it serves.
+    pub async fn open_for_extract(
+        &self,
+        order: &ExtractOrder,
+        source: ExtractSource<'_>,
+    ) -> Result<OpenVersion, DataStoreError> {
+        let caller = order.caller();
+        let (object, r) = match source {
+            ExtractSource::Dataset(dataset) => {
+                let object = format!("dataset:{dataset}");
+                let r = async {
+                    let holder = Holder::dataset(dataset)?;
+                    if !order.permit().data.iter().any(|d| d.dataset == dataset) {
+                        return Err(AccessDenied::Object("not_permitted").into());
+                    }
+                    let version = self
+                        .current_version(dataset)
+                        .await?
+                        .ok_or_else(|| DataStoreError::NoSuchVersion(holder.clone()))?;
+                    self.open(holder, version).await
+                }
+                .await;
+                (object, r)
+            }
+            ExtractSource::PersonIndex => {
+                let holder = Holder::person_index();
+                let r = async {
+                    let v = self
+                        .current_index_version()
+                        .await?
+                        .ok_or_else(|| DataStoreError::NoSuchVersion(holder.clone()))?;
+                    self.open(holder.clone(), v).await
+                }
+                .await;
+                (holder.owner(), r)
+            }
+        };
+        self.audit_open(
+            caller,
+            object,
+            &r,
+            serde_json::json!({ "for": format!("extract:{}", order.project()) }),
+        )
+        .await?;
+        r
+    }
+
+    /// A committed version of a project's extract, for a person the permit in force
+    /// names (the workspace's read side). Audited.
+    pub async fn open_extract(
+        &self,
+        caller: &Caller,
+        permit: &PermitInForce,
+        version: i64,
+    ) -> Result<OpenVersion, DataStoreError> {
+        let holder = Holder::extract(permit.project())?;
+        let r = self.open(holder.clone(), version).await;
+        self.audit_open(caller, holder.owner(), &r, serde_json::json!({}))
+            .await?;
+        r
     }
 
     // ----- deletion ------------------------------------------------------------------
@@ -531,6 +744,15 @@ impl DataWriter {
     }
 }
 
+/// What an extract is read from.
+#[derive(Clone, Copy, Debug)]
+pub enum ExtractSource<'a> {
+    /// A dataset the permit grants.
+    Dataset(&'a str),
+    /// The current person index.
+    PersonIndex,
+}
+
 /// The key a writer encrypts new versions under, with its id (to record beside the
 /// version). The key bytes stay inside this crate.
 pub struct WriteKey {
@@ -543,6 +765,12 @@ impl WriteKey {
     pub fn id(&self) -> &KeyId {
         &self.id
     }
+
+    /// A keyed MAC derived from this key for `purpose`: what a project's pseudonyms
+    /// are made with, so that they die with the key.
+    pub fn macer(&self, purpose: &str) -> renkei_crypto::Macer {
+        self.key.derived_macer(purpose)
+    }
 }
 
 /// A stored version opened for reading, after the caller was checked. It holds the
@@ -552,6 +780,8 @@ pub struct OpenVersion {
     holder: Holder,
     version: i64,
     key: Arc<DataKey>,
+    /// Whether this reader returns only what linkage needs (tokens, dates, record keys).
+    linkage_only: bool,
 }
 
 impl OpenVersion {
@@ -575,21 +805,71 @@ impl OpenVersion {
         }
         Ok(out)
     }
-    /// A table's batches, one part file in memory at a time.
+    /// A table's batches, streamed part by part (only the reader's columns, when it
+    /// is restricted).
     pub fn batches(
         &self,
         table: &str,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, DataStoreError>> + '_, DataStoreError>
     {
         let parts = self.tree.parts(&self.holder, self.version, table)?;
+        let columns = if self.linkage_only {
+            Some(
+                self.schema(table)?
+                    .fields()
+                    .iter()
+                    .filter(|f| linkage_column(f))
+                    .map(|f| f.name().clone())
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            None
+        };
         let table = table.to_owned();
         Ok(parts.into_iter().flat_map(move |p| {
-            match Tree::read_part(&self.holder, self.version, &table, &p, &self.key) {
-                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            }
+            let it: Box<dyn Iterator<Item = Result<RecordBatch, DataStoreError>>> =
+                match Tree::part_batches(
+                    &self.holder,
+                    self.version,
+                    &table,
+                    &p,
+                    &self.key,
+                    columns.as_deref(),
+                ) {
+                    Ok(it) => Box::new(it),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                };
+            it
         }))
     }
+
+    /// A table's schema as this reader returns it.
+    pub fn schema(&self, table: &str) -> Result<arrow_schema::SchemaRef, DataStoreError> {
+        let parts = self.tree.parts(&self.holder, self.version, table)?;
+        let Some(first) = parts.first() else {
+            return Err(DataStoreError::NoSuchVersion(self.holder.clone()));
+        };
+        let s = Tree::part_schema(&self.holder, self.version, table, first, &self.key)?;
+        if self.linkage_only {
+            let fields: Vec<_> = s
+                .fields()
+                .iter()
+                .filter(|f| linkage_column(f))
+                .cloned()
+                .collect();
+            return Ok(Arc::new(arrow_schema::Schema::new(fields)));
+        }
+        Ok(s)
+    }
+}
+
+/// What the linkage side may read: tokens, dates, and record keys.
+fn linkage_column(f: &arrow_schema::Field) -> bool {
+    use arrow_schema::DataType;
+    matches!(
+        f.data_type(),
+        DataType::FixedSizeBinary(16) | DataType::Date32
+    ) || (f.name().ends_with("_id") && matches!(f.data_type(), DataType::Utf8))
 }
 
 /// What tests need to look behind the read side: the files on disk, and whether a

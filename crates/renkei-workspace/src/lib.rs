@@ -1,0 +1,296 @@
+//! The Visiting workspace's data side: each project's extract, materialized under its
+//! permit in force ([`extract`]), and read only by the people the permit names.
+#![warn(missing_docs)]
+
+pub mod extract;
+
+use extract::{ExtractSummary, Inputs, Pseudonyms};
+use renkei_access::{ExtractOrder, PermitInForce};
+use renkei_audit::Audit;
+use renkei_core::time::SharedClock;
+use renkei_core::{Action, Caller, Coded, ErrorKind, Outcome};
+use renkei_datastore::{DataStore, DataStoreError, ExtractSource};
+use renkei_link::index::Family;
+use renkei_store::Store;
+use renkei_store::sqlx;
+
+/// Workspace failures.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// No person index yet: the linkage authority runs one first.
+    #[error("there is no person index yet; the linkage authority runs the linkage first")]
+    NoIndex,
+    /// Making the extract failed (nothing was made current).
+    #[error("the extract could not be made: {0}")]
+    Extract(String),
+    /// The data store.
+    #[error(transparent)]
+    Data(#[from] DataStoreError),
+    /// The person index.
+    #[error(transparent)]
+    Link(#[from] renkei_link::LinkError),
+    /// The metadata store.
+    #[error(transparent)]
+    Store(#[from] renkei_store::StoreError),
+    /// The audit log refused the record.
+    #[error(transparent)]
+    Audit(#[from] renkei_audit::AuditError),
+}
+
+impl From<sqlx::Error> for WorkspaceError {
+    fn from(e: sqlx::Error) -> Self {
+        WorkspaceError::Store(e.into())
+    }
+}
+
+impl Coded for WorkspaceError {
+    fn code(&self) -> &'static str {
+        match self {
+            WorkspaceError::NoIndex => "no_person_index",
+            WorkspaceError::Data(e) => e.code(),
+            WorkspaceError::Link(e) => e.code(),
+            WorkspaceError::Audit(e) => e.code(),
+            WorkspaceError::Extract(_) | WorkspaceError::Store(_) => "internal",
+        }
+    }
+    fn kind(&self) -> ErrorKind {
+        match self {
+            WorkspaceError::NoIndex => ErrorKind::Conflict,
+            WorkspaceError::Data(e) => e.kind(),
+            WorkspaceError::Link(e) => e.kind(),
+            WorkspaceError::Audit(e) => e.kind(),
+            WorkspaceError::Extract(_) | WorkspaceError::Store(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// The workspace service. Cheap to clone.
+#[derive(Clone)]
+pub struct Workspaces {
+    store: Store,
+    data: DataStore,
+    audit: Audit,
+    clock: SharedClock,
+}
+
+impl Workspaces {
+    /// The service.
+    pub fn new(store: Store, data: DataStore, audit: Audit, clock: SharedClock) -> Self {
+        Self {
+            store,
+            data,
+            audit,
+            clock,
+        }
+    }
+
+    /// Materializes a new version of the order's extract and makes it current; audited
+    /// with its counts (people left out for their opt-out among them).
+    pub async fn materialize(
+        &self,
+        order: &ExtractOrder,
+    ) -> Result<ExtractSummary, WorkspaceError> {
+        let caller = order.caller();
+        let object = format!("extract:{}", order.project());
+        match self.materialize_inner(order).await {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                if e.kind().is_refusal() || matches!(e, WorkspaceError::NoIndex) {
+                    self.audit
+                        .record(caller.event(
+                            Action::ExtractMake,
+                            object,
+                            Outcome::denied(e.code()),
+                        ))
+                        .await?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn materialize_inner(
+        &self,
+        order: &ExtractOrder,
+    ) -> Result<ExtractSummary, WorkspaceError> {
+        let caller = order.caller();
+        let project = order.project().to_owned();
+        let index_version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM link_runs WHERE status = 'committed'")
+                .fetch_one(self.store.pool())
+                .await?;
+        let Some(index_version) = index_version else {
+            return Err(WorkspaceError::NoIndex);
+        };
+        let writer = self.data.extract_writer(order).await?;
+        let index = renkei_link::read_index(
+            &self
+                .data
+                .open_for_extract(order, ExtractSource::PersonIndex)
+                .await?,
+        )?;
+        let mut datasets = Vec::new();
+        for req in &order.permit().data {
+            let v = self
+                .data
+                .open_for_extract(order, ExtractSource::Dataset(&req.dataset))
+                .await?;
+            datasets.push((req.clone(), v));
+        }
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT token_kind, token FROM opt_outs WHERE withdrawn_at IS NULL ORDER BY token_kind, token",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        let opt_outs = rows
+            .into_iter()
+            .filter_map(|(k, t)| {
+                let fam = Family::of_column(&k)?;
+                let mut b = [0u8; 16];
+                hex::decode_to_slice(&t, &mut b).ok()?;
+                Some((fam, b))
+            })
+            .collect();
+        let version: i64 = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(version) FROM extracts WHERE project = $1",
+        )
+        .bind(&project)
+        .fetch_one(self.store.pool())
+        .await?
+        .unwrap_or(0)
+            + 1;
+        let permit_version = order.permit().version;
+        sqlx::query(
+            "INSERT INTO extracts (project, version, permit_version, index_version, status, made_at) \
+             VALUES ($1, $2, $3, $4, 'running', $5)",
+        )
+        .bind(&project)
+        .bind(version)
+        .bind(permit_version)
+        .bind(index_version)
+        .bind(self.clock.now().micros())
+        .execute(self.store.pool())
+        .await?;
+        let key = writer.write_key().await?;
+        let pseudonyms = Pseudonyms::new(key.macer("renkei:pseudonym:v1"));
+        let staging = writer.begin(version, &key)?;
+        let inputs = Inputs {
+            order: order.clone(),
+            datasets,
+            index,
+            opt_outs,
+        };
+        let made = tokio::task::spawn_blocking(move || {
+            let s = extract::materialize(&inputs, &pseudonyms, &staging)?;
+            staging.publish()?;
+            Ok::<_, WorkspaceError>(s)
+        })
+        .await
+        .map_err(|e| WorkspaceError::Extract(e.to_string()))
+        .and_then(|r| r);
+        let mut summary = match made {
+            Ok(s) => s,
+            Err(e) => {
+                sqlx::query(
+                    "UPDATE extracts SET status = 'failed' WHERE project = $1 AND version = $2",
+                )
+                .bind(&project)
+                .bind(version)
+                .execute(self.store.pool())
+                .await?;
+                return Err(e);
+            }
+        };
+        summary.version = version;
+        summary.permit_version = permit_version;
+        summary.index_version = index_version;
+        let mut tx = self.store.begin().await?;
+        sqlx::query(
+            "UPDATE extracts SET status = 'committed', summary = $3 WHERE project = $1 AND version = $2",
+        )
+        .bind(&project)
+        .bind(version)
+        .bind(serde_json::to_string(&summary).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+        self.audit
+            .append_in(
+                &mut tx,
+                &[caller
+                    .event(
+                        Action::ExtractMake,
+                        format!("extract:{project}"),
+                        Outcome::Allowed,
+                    )
+                    .detail(serde_json::json!({
+                        "version": version,
+                        "permit_version": permit_version,
+                        "index_version": index_version,
+                        "persons": summary.persons,
+                        "rows": summary.tables.iter().map(|t| t.rows).sum::<u64>(),
+                        "opted_out_excluded": summary.opted_out_excluded,
+                    }))],
+            )
+            .await?;
+        tx.commit().await?;
+        drop(writer);
+        Ok(summary)
+    }
+
+    /// Makes every extract the platform should hold and does not: each project in use
+    /// whose permit version has no extract yet. Returns the projects made; one that
+    /// fails is logged and left for the next round.
+    pub async fn ensure(&self, orders: &[ExtractOrder]) -> Result<Vec<String>, WorkspaceError> {
+        let mut made = Vec::new();
+        for o in orders {
+            let have: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(version) FROM extracts WHERE project = $1 AND permit_version = $2 AND status = 'committed'",
+            )
+            .bind(o.project())
+            .bind(o.permit().version)
+            .fetch_one(self.store.pool())
+            .await?;
+            if have.is_some() {
+                continue;
+            }
+            match self.materialize(o).await {
+                Ok(_) => made.push(o.project().to_owned()),
+                Err(WorkspaceError::NoIndex) => return Err(WorkspaceError::NoIndex),
+                Err(e) => {
+                    tracing::warn!(project = o.project(), error = %e, "extract not made");
+                }
+            }
+        }
+        Ok(made)
+    }
+
+    /// The current extract of the project, as its page shows it, for a person the
+    /// permit in force names. `None` until one is made.
+    pub async fn current(
+        &self,
+        permit: &PermitInForce,
+    ) -> Result<Option<ExtractSummary>, WorkspaceError> {
+        let s: Option<String> = sqlx::query_scalar(
+            "SELECT summary FROM extracts WHERE project = $1 AND status = 'committed' ORDER BY version DESC LIMIT 1",
+        )
+        .bind(permit.project())
+        .fetch_optional(self.store.pool())
+        .await?
+        .flatten();
+        Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    /// Opens the current extract for reading, for a person the permit in force names.
+    pub async fn open(
+        &self,
+        caller: &Caller,
+        permit: &PermitInForce,
+    ) -> Result<Option<renkei_datastore::OpenVersion>, WorkspaceError> {
+        let Some(s) = self.current(permit).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.data.open_extract(caller, permit, s.version).await?,
+        ))
+    }
+}

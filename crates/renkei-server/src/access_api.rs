@@ -638,9 +638,19 @@ pub async fn confirm(
     Json(a): Json<AnswerIn>,
 ) -> Result<Json<StateOut>, AppError> {
     let desk = st.app.applications.custodian(&ctx.caller).await?;
-    Ok(Json(StateOut(
-        desk.confirm(&id, &a.dataset, &a.reason).await?,
-    )))
+    let state = desk.confirm(&id, &a.dataset, &a.reason).await?;
+    spawn_extracts(st);
+    Ok(Json(StateOut(state)))
+}
+
+/// Makes, in the background, the extracts a newly issued permit calls for.
+pub(crate) fn spawn_extracts(st: AppState) {
+    tokio::spawn(async move {
+        let made = st.app.ensure_extracts().await;
+        if !made.is_empty() {
+            tracing::info!(?made, "extracts made");
+        }
+    });
 }
 
 /// POST /api/v1/custody/applications/{id}/refuse — with reasons; the application is
@@ -760,6 +770,80 @@ pub async fn access(
         permit_version: ok.permit().version,
         ends_on: renkei_access::date_text(ok.permit().ends_on),
     }))
+}
+
+/// A project's current extract, as its page shows it: `null` until it is made.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct ExtractOut(Option<renkei_workspace::extract::ExtractSummary>);
+
+/// GET /api/v1/projects/{id}/extract: rows and people per table, people left out for
+/// their opt-out, and the smallest group over the quasi-identifiers present. For the
+/// people the permit in force names, today.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/extract", tag = "projects",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = ExtractOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn extract(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<ExtractOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    Ok(Json(ExtractOut(st.app.workspaces.current(&permit).await?)))
+}
+
+/// The person index's runs, newest first, with their quality reports.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct LinkRunsOut(Vec<renkei_link::Run>);
+
+/// A run's quality report.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct LinkReportOut(renkei_link::Report);
+
+/// GET /api/v1/linkage/runs (the linkage authority).
+#[utoipa::path(get, path = "/api/v1/linkage/runs", tag = "linkage",
+    responses((status = 200, body = LinkRunsOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn link_runs(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<LinkRunsOut>, AppError> {
+    Ok(Json(LinkRunsOut(st.app.linkage.runs(&ctx.caller).await?)))
+}
+
+/// POST /api/v1/linkage/runs: runs the person index over every dataset's current
+/// version (the linkage authority), then makes the extracts that waited for it.
+#[utoipa::path(post, path = "/api/v1/linkage/runs", tag = "linkage",
+    responses((status = 200, body = LinkReportOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn link_run(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+) -> Result<Json<LinkReportOut>, AppError> {
+    Ok(Json(LinkReportOut(run_linkage(&st, &ctx).await?)))
+}
+
+/// Runs the linkage in a task of its own, so that a client going away does not stop
+/// it half-way, and waits for it.
+pub(crate) async fn run_linkage(
+    st: &AppState,
+    ctx: &RequestContext,
+) -> Result<renkei_link::Report, AppError> {
+    let app = st.app.clone();
+    let caller = ctx.caller.clone();
+    let report = tokio::spawn(async move {
+        let r = app.linkage.run(&caller, None).await;
+        if r.is_ok() {
+            app.ensure_extracts().await;
+        }
+        r
+    })
+    .await
+    .map_err(|e| AppError::internal(e.to_string()))??;
+    Ok(report)
 }
 
 /// POST /api/v1/projects/{id}/close: destroys the project's data keys and records the

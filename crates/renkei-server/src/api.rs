@@ -518,7 +518,7 @@ impl Modify for Security {
         acc::roster, acc::appoint, acc::dismiss, acc::accredit, acc::revoke,
         acc::agenda, acc::member_view, acc::conflict, acc::comment,
         acc::custody_pending, acc::custody_view, acc::confirm, acc::refuse,
-        acc::projects, acc::project, acc::permit, acc::access, acc::close, acc::publish, acc::amend, acc::register, acc::attach, acc::attachment),
+        acc::projects, acc::project, acc::permit, acc::access, acc::extract, acc::link_runs, acc::link_run, acc::close, acc::publish, acc::amend, acc::register, acc::attach, acc::attachment),
     components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, CheckpointOut, ChainEntryOut, WitnessIn, ErrorBody, ErrorDetail, LinkOut,
         acc::ApplicationOut, acc::ApplicationIn, acc::CreatedOut, acc::StateOut, acc::SavedOut, acc::ReasonIn, acc::MeetingIn,
         acc::DecisionIn, acc::MemberIo, acc::RosterOut, acc::AccreditationIn, acc::StandingOut, acc::ConflictIn, acc::AnswerIn,

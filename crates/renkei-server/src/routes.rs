@@ -58,7 +58,9 @@ fn upload_limit() -> axum::extract::DefaultBodyLimit {
 fn table() -> Vec<RouteDef> {
     use Access::{MfaPending, Public, SignedIn};
     use Method as M;
-    use Permission::{Apply, ManageDatasets, ManageReview, ManageUsers, ReadAudit, Review};
+    use Permission::{
+        Apply, ManageDatasets, ManageLinkage, ManageReview, ManageUsers, ReadAudit, Review,
+    };
     let need = Access::Permission;
     vec![
         // Public pages and assets.
@@ -437,6 +439,37 @@ fn table() -> Vec<RouteDef> {
             post(pages::projects::publish),
         ),
         r(M::GET, "/api/v1/projects", SignedIn, get(acc::projects)),
+        r(
+            M::GET,
+            "/api/v1/projects/{id}/extract",
+            SignedIn,
+            get(acc::extract),
+        ),
+        // The linkage authority's person index.
+        r(
+            M::GET,
+            "/linkage",
+            need(ManageLinkage),
+            get(pages::linkage::show),
+        ),
+        r(
+            M::POST,
+            "/linkage/run",
+            need(ManageLinkage),
+            post(pages::linkage::run),
+        ),
+        r(
+            M::GET,
+            "/api/v1/linkage/runs",
+            need(ManageLinkage),
+            get(acc::link_runs),
+        ),
+        r(
+            M::POST,
+            "/api/v1/linkage/runs",
+            need(ManageLinkage),
+            post(acc::link_run),
+        ),
         r(M::GET, "/api/v1/projects/{id}", SignedIn, get(acc::project)),
         r(
             M::GET,

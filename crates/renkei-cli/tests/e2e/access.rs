@@ -398,6 +398,35 @@ async fn from_application_to_register_over_http(store: Store) {
         call(&r2, Method::GET, access.clone(), None).await.0,
         StatusCode::OK
     );
+    // The extract waits for the linkage authority's person index; once it runs, the
+    // project's extract is made from what the permit grants.
+    let extract = format!("/api/v1/projects/{app}/extract");
+    let (s, v) = call(&r2, Method::GET, extract.clone(), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v.is_null(), "{v}");
+    let truth = world.join("ground_truth").display().to_string();
+    let linked = env.ok(&["link", "--truth", &truth], "");
+    assert!(linked.contains("person index v1"), "{linked}");
+    assert!(linked.contains("against ground truth"), "{linked}");
+    assert!(
+        linked.contains(&format!("made the extract of {app}")),
+        "{linked}"
+    );
+    let (s, v) = call(&r2, Method::GET, extract.clone(), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 1, "{v}");
+    let names: Vec<&str> = v["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["claims_receipts", "deaths"]);
+    assert!(v["tables"][0]["rows"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["persons"].as_u64().unwrap() > 0, "{v}");
+    // Someone not named on the permit sees nothing of it.
+    let (s, _) = call(&members[0], Method::GET, extract.clone(), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 
     // An amendment: one more variable, reviewed with its differences, expedited.
     let (_, v) = call(
@@ -554,6 +583,8 @@ async fn from_application_to_register_over_http(store: Store) {
         "project.close",
         "key.destroy",
         "accreditation.revoke",
+        "link.run",
+        "extract.make",
     ] {
         assert!(
             export.contains(&format!("\"action\":\"{action}\"")),

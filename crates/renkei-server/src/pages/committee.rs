@@ -226,7 +226,11 @@ pub async fn answer(
     let dataset = f.get("dataset").unwrap_or("");
     let reason = f.get("reason").unwrap_or("");
     match f.get("answer") {
-        Some("confirm") => desk.confirm(&id, dataset, reason).await?,
+        Some("confirm") => {
+            let s = desk.confirm(&id, dataset, reason).await?;
+            crate::access_api::spawn_extracts(st.clone());
+            s
+        }
         Some("refuse") => desk.refuse(&id, dataset, reason).await?,
         _ => return Err(AppError::BadRequest("confirm or refuse".into())),
     };

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod committee;
 pub mod datasets;
 pub mod home;
+pub mod linkage;
 pub mod projects;
 pub mod review;
 
@@ -63,6 +64,7 @@ pub(crate) fn layout(ctx: &RequestContext, title: &str, body: Markup) -> Markup 
                                 @if has(Permission::Review) { li { a href="/committee" { (ctx.t("nav.committee")) } } }
                                 @if has(Permission::ManageDatasets) { li { a href="/custody" { (ctx.t("nav.custody")) } } }
                                 @if has(Permission::ManageDatasets) { li { a href="/datasets" { (ctx.t("nav.datasets")) } } }
+                                @if has(Permission::ManageLinkage) { li { a href="/linkage" { (ctx.t("nav.linkage")) } } }
                                 @if has(Permission::ManageUsers) { li { a href="/admin/users" { (ctx.t("nav.users")) } } }
                                 @if has(Permission::ReadAudit) { li { a href="/audit" { (ctx.t("nav.audit")) } } }
                                 li { a href="/account" { (ctx.t("nav.account")) } }

@@ -116,6 +116,15 @@ pub async fn show(
     let may_close = v.closed.is_none()
         && (ctx.caller.has(Permission::ManageReview) || (researcher && is_applicant));
     let may_publish = researcher && (is_applicant || named);
+    // The extract is shown to the people the permit in force names, today.
+    let extract = if named && v.closed.is_none() {
+        match st.app.applications.in_force(&ctx.caller, &id).await {
+            Ok(permit) => Some(st.app.workspaces.current(&permit).await?),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
     Ok(layout(
         &ctx,
         &v.permit.title,
@@ -125,6 +134,7 @@ pub async fn show(
             @if v.closed.is_none() { @if let Some(n) = period_notice(&ctx, &v.period) { (n) } }
             @if v.overdue { (notice("warning", ctx.t("project.overdue"))) }
             (permit_section(&ctx, &v))
+            @if let Some(x) = &extract { (extract_section(&ctx, x.as_ref())) }
             @if let Some(c) = &v.closed {
                 section aria-labelledby="certificate" {
                     h2 #certificate { (ctx.t("project.certificate")) }
@@ -174,6 +184,60 @@ pub async fn show(
             }
         },
     ))
+}
+
+/// The project's extract: rows and people per table, and the smallest group over the
+/// quasi-identifiers present.
+fn extract_section(
+    ctx: &RequestContext,
+    x: Option<&renkei_workspace::extract::ExtractSummary>,
+) -> Markup {
+    html! {
+        section aria-labelledby="extract" {
+            h2 #extract { (ctx.t("extract.title")) }
+            @match x {
+                None => p { (ctx.t("extract.pending")) },
+                Some(x) => {
+                    p {
+                        (ctx.t("extract.version")) " " (x.version) " · "
+                        (ctx.t("extract.permit_version")) " " (x.permit_version) " · "
+                        (ctx.t("extract.persons")) " " (x.persons) " · "
+                        (ctx.t("extract.opted_out")) " " (x.opted_out_excluded)
+                    }
+                    table {
+                        caption { (ctx.t("extract.tables")) }
+                        thead { tr {
+                            th scope="col" { (ctx.t("extract.table")) }
+                            th scope="col" { (ctx.t("extract.source")) }
+                            th scope="col" { (ctx.t("extract.rows")) }
+                            th scope="col" { (ctx.t("extract.persons")) }
+                            th scope="col" { (ctx.t("extract.quasi")) }
+                            th scope="col" { (ctx.t("extract.smallest_group")) }
+                        } }
+                        tbody {
+                            @for t in &x.tables {
+                                tr {
+                                    td { code { (t.name) } }
+                                    td { (t.source) }
+                                    td.num { (t.rows) }
+                                    td.num { (t.persons) }
+                                    td { (t.quasi_identifiers.join(", ")) }
+                                    td.num {
+                                        @match t.smallest_group {
+                                            Some(k) if k < 10 => strong { (k) " " (ctx.t("extract.below_ten")) },
+                                            Some(k) => (k),
+                                            None => "—",
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    p { (ctx.t("extract.explained")) }
+                }
+            }
+        }
+    }
 }
 
 fn permit_section(ctx: &RequestContext, v: &ProjectView) -> Markup {

@@ -673,11 +673,15 @@ mod tests {
             .unwrap();
         let today = app.applications.today();
         let meeting = sec.schedule("臨時", today, &[]).await.unwrap();
-        let a = workspace_study(
+        let mut a = workspace_study(
             "二つ目の研究",
             researcher.user_id().unwrap().as_str(),
             today,
         );
+        // Row filters: claims of six months, people aged 40 to 74 at the visit.
+        a.data[0].from = Some(time::macros::date!(2025 - 03 - 01));
+        a.data[0].to = Some(time::macros::date!(2025 - 08 - 31));
+        a.data[0].ages = Some((40, 74));
         let id = desk.create(&a).await.unwrap();
         desk.submit(&id).await.unwrap();
         sec.send_to_meeting(&id, &meeting.id).await.unwrap();
@@ -705,13 +709,45 @@ mod tests {
             .unwrap();
         let receipts2 = y.read_table("claims_receipts").unwrap();
         let other = people(&receipts2);
-        assert_eq!(other.len(), people2.len());
+        assert!(!other.is_empty());
         assert!(other.is_disjoint(&claim_people));
+        for b in &receipts2 {
+            let months = b
+                .column(b.schema().index_of("service_month").unwrap())
+                .clone();
+            let months = months
+                .as_any()
+                .downcast_ref::<arrow_array::Date32Array>()
+                .unwrap();
+            let ages = b.column(b.schema().index_of("age").unwrap()).clone();
+            let ages = ages
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .unwrap();
+            for i in 0..b.num_rows() {
+                // 2025-03-01 and 2025-08-31, in days since 1970-01-01.
+                assert!(
+                    (20148..=20331).contains(&months.value(i)),
+                    "{}",
+                    months.value(i)
+                );
+                assert!((40..=74).contains(&ages.value(i)), "{}", ages.value(i));
+            }
+        }
         let rids2: std::collections::HashSet<String> = strings(&receipts2, "receipt_id")
             .into_iter()
             .flatten()
             .collect();
         assert!(rids2.is_disjoint(&rids));
+        // Diagnoses follow their receipts: only those of the receipts kept.
+        let diags2 = y.read_table("claims_diagnoses").unwrap();
+        assert!(!diags2.is_empty());
+        assert!(
+            strings(&diags2, "receipt_id")
+                .iter()
+                .flatten()
+                .all(|r| rids2.contains(r))
+        );
 
         // Closure destroys the extract: it no longer opens.
         let secretariat = as_user(

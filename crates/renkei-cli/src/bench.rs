@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 /// `renkei bench`
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Which figures: all, audit, signin, page, tokens, ingest, synth (or verify:
-    /// verification alone, repeated).
+    /// Which figures: all, audit, signin, page, tokens, ingest, synth, index, extract
+    /// (or verify: verification alone, repeated).
     #[arg(long, default_value = "all")]
     only: String,
     /// Audit entries to append and verify.
@@ -40,6 +40,12 @@ pub struct BenchArgs {
     /// Persons to generate for the synth figure (10000000 for the full figure).
     #[arg(long, default_value_t = 200_000)]
     synth_persons: u64,
+    /// Persons for the person-index figure (10000000 for the full figure).
+    #[arg(long, default_value_t = 1_000_000)]
+    index_persons: u64,
+    /// Persons in the world whose extract is materialized.
+    #[arg(long, default_value_t = 20_000)]
+    extract_persons: u64,
     /// Delete generated files as they are written (for 10 M persons on a small disk).
     #[arg(long)]
     discard: bool,
@@ -135,6 +141,13 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if all || a.only == "ingest" {
         crate::bench_data::ingest(a.ingest_persons).await?;
+    }
+    if all || a.only == "index" {
+        let n = a.index_persons;
+        tokio::task::spawn_blocking(move || crate::bench_link::index(n)).await??;
+    }
+    if all || a.only == "extract" {
+        crate::bench_link::extract(a.extract_persons).await?;
     }
     if all || a.only == "synth" {
         let (n, discard) = (a.synth_persons, a.discard);

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_data;
+mod bench_link;
 mod commands;
 mod witness;
 

@@ -598,7 +598,11 @@ impl DataStore {
         version: i64,
     ) -> Result<OpenVersion, DataStoreError> {
         let holder = Holder::extract(permit.project())?;
-        let r = self.open(holder.clone(), version).await;
+        let r = if caller.user_id() == Some(permit.user()) {
+            self.open(holder.clone(), version).await
+        } else {
+            Err(AccessDenied::Object("not_named_on_permit").into())
+        };
         self.audit_open(caller, holder.owner(), &r, serde_json::json!({}))
             .await?;
         r

@@ -160,10 +160,11 @@ pub fn materialize(
         }
         for (t, schema, cols) in &person_tables {
             let age = schema.index_of("age").ok();
+            let date = event_date(schema, cols);
             for b in v.batches(t)? {
                 let b = b?;
                 for i in 0..b.num_rows() {
-                    if !in_period(&b, cols.date, i, from, to) || !in_ages(&b, age, i, req.ages) {
+                    if !in_period(&b, date, i, from, to) || !in_ages(&b, age, i, req.ages) {
                         continue;
                     }
                     let p = inputs.index.person_of(&cols.observe(&b, i, 0));
@@ -248,6 +249,28 @@ pub fn materialize(
     Ok(summary)
 }
 
+/// The date a table with tokens is cut by: the first of these it has, else its first
+/// date column.
+const EVENT_DATES: [&str; 5] = [
+    "service_month",
+    "checkup_date",
+    "admission_date",
+    "death_date",
+    "valid_from",
+];
+
+fn event_date(schema: &Schema, cols: &LinkColumns) -> Option<usize> {
+    EVENT_DATES
+        .iter()
+        .find_map(|c| {
+            schema
+                .index_of(c)
+                .ok()
+                .filter(|&i| matches!(schema.field(i).data_type(), DataType::Date32))
+        })
+        .or(cols.date)
+}
+
 /// The quasi-identifiers a table may carry, by column name.
 const QUASI: [&str; 7] = [
     "sex",
@@ -279,6 +302,7 @@ fn write_table(
     let is_person_table = !cols.tokens.is_empty();
     let key = cols.key;
     let age = schema.index_of("age").ok();
+    let date = event_date(&schema, &cols);
     // Output columns: person_id, then the permitted variables in stored order, tokens
     // never.
     let mut out_fields = vec![Field::new("person_id", DataType::Int64, true)];
@@ -309,7 +333,7 @@ fn write_table(
         let mut ids: Vec<Option<i64>> = Vec::new();
         for i in 0..b.num_rows() {
             let person = if is_person_table {
-                if !in_period(&b, cols.date, i, from, to) || !in_ages(&b, age, i, ages) {
+                if !in_period(&b, date, i, from, to) || !in_ages(&b, age, i, ages) {
                     keep.push(false);
                     continue;
                 }

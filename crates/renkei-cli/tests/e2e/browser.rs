@@ -429,9 +429,23 @@ async fn every_page_is_accessible() {
         projects.push(a.attr("href").await.unwrap().unwrap());
     }
     assert_eq!(projects.len(), 2, "{projects:?}");
-    for link in projects {
+    for link in &projects {
         accessible(&c, &format!("{base}{link}")).await;
     }
+    // The project in use shows its extract, table by table.
+    let mut extract_shown = false;
+    for link in &projects {
+        c.goto(&format!("{base}{link}")).await.unwrap();
+        let text = c
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        extract_shown |= text.contains("claims_receipts") && text.contains("dpc_stays");
+    }
+    assert!(extract_shown, "no project page shows the extract");
     c.goto(&format!("{base}/applications")).await.unwrap();
     let link = c
         .find(Locator::Css("main table a"))
@@ -493,6 +507,21 @@ async fn every_page_is_accessible() {
         .unwrap()
         .unwrap();
     accessible(&c, &format!("{base}{link}")).await;
+    c.delete_all_cookies().await.unwrap();
+    let la = accs.iter().find(|w| w[0] == "linkage_authority").unwrap();
+    sign_in(&c, &base, la).await;
+    accessible(&c, &format!("{base}/linkage")).await;
+    let text = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("ndb_claims") && text.contains("precision"),
+        "{text}"
+    );
     c.close().await.unwrap();
     demo.stop();
 }

@@ -211,7 +211,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 /// the world's ground truth), then makes the extract of every project in use.
 pub async fn ensure_index(app: &App, say: &(dyn Fn(&str) + Sync)) -> Result<(), AppError> {
     let caller = renkei_core::Caller::operator("demo", renkei_core::Duty::Linkage);
-    let has_index = !app
+    let has_index = app
         .linkage
         .runs(&caller)
         .await

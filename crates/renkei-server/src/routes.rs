@@ -442,7 +442,7 @@ fn table() -> Vec<RouteDef> {
         r(
             M::GET,
             "/api/v1/projects/{id}/extract",
-            SignedIn,
+            need(Apply),
             get(acc::extract),
         ),
         // The linkage authority's person index.

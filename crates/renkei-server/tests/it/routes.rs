@@ -93,7 +93,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/review/{id}/meeting", "secretariat"),
     ("POST", "/review/{id}/decision", "secretariat"),
     ("GET", "/projects", "signed_in"),
-    ("GET", "/api/v1/projects/{id}/extract", "signed_in"),
+    ("GET", "/api/v1/projects/{id}/extract", "researcher"),
     ("GET", "/linkage", "linkage_authority"),
     ("POST", "/linkage/run", "linkage_authority"),
     ("GET", "/api/v1/linkage/runs", "linkage_authority"),

@@ -27,6 +27,7 @@ use renkei_datastore::{OpenVersion, PartWriter, Staging};
 use renkei_link::LinkColumns;
 use renkei_link::index::{Family, Lookup};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -80,30 +81,52 @@ pub fn table_name(dataset: &str, table: &str) -> String {
     }
 }
 
-/// The keyed pseudonyms of one project.
+/// The keyed pseudonyms of one project. Each is computed once per materialization
+/// (an HMAC per row would cost more than reading the row).
 pub struct Pseudonyms {
     mac: Macer,
+    persons: RefCell<HashMap<u64, i64>>,
+    /// Column → value → pseudonym.
+    keys: RefCell<HashMap<String, HashMap<String, Arc<str>>>>,
 }
 
 impl Pseudonyms {
     /// Under the project's derived key.
     pub fn new(mac: Macer) -> Self {
-        Self { mac }
+        Self {
+            mac,
+            persons: RefCell::default(),
+            keys: RefCell::default(),
+        }
     }
     /// A person's pseudonym: 63 bits of HMAC (collisions are negligible below a
     /// billion people, and an integer keeps joins fast).
     pub fn person(&self, person: u64) -> i64 {
-        let h = self.mac.mac_fields(&[b"person", &person.to_be_bytes()]);
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&h[..8]);
-        (u64::from_be_bytes(b) >> 1) as i64
+        *self.persons.borrow_mut().entry(person).or_insert_with(|| {
+            let h = self.mac.mac_fields(&[b"person", &person.to_be_bytes()]);
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&h[..8]);
+            (u64::from_be_bytes(b) >> 1) as i64
+        })
     }
     /// A record key's pseudonym: 80 bits of HMAC, hex.
-    pub fn key(&self, column: &str, value: &str) -> String {
+    pub fn key(&self, column: &str, value: &str) -> Arc<str> {
+        let mut keys = self.keys.borrow_mut();
+        if !keys.contains_key(column) {
+            keys.insert(column.to_owned(), HashMap::new());
+        }
+        let Some(col) = keys.get_mut(column) else {
+            return Arc::from("");
+        };
+        if let Some(k) = col.get(value) {
+            return k.clone();
+        }
         let h = self
             .mac
             .mac_fields(&[b"key", column.as_bytes(), value.as_bytes()]);
-        hex::encode(&h[..10])
+        let k: Arc<str> = hex::encode(&h[..10]).into();
+        col.insert(value.to_owned(), k.clone());
+        k
     }
 }
 
@@ -326,7 +349,8 @@ fn write_table(
         .copied()
         .filter(|&i| QUASI.contains(&schema.field(i).name().as_str()))
         .collect();
-    let mut groups: HashMap<Vec<String>, HashSet<u64>> = HashMap::new();
+    let mut groups: HashMap<Vec<u8>, HashSet<u64>> = HashMap::new();
+    let mut gk: Vec<u8> = Vec::new();
     for b in v.batches(cut.table)? {
         let b = b?;
         let mut keep = Vec::with_capacity(b.num_rows());
@@ -367,8 +391,18 @@ fn write_table(
             if !quasi.is_empty()
                 && let Some(p) = person
             {
-                let k: Vec<String> = quasi.iter().map(|&c| cell_text(&b, c, i)).collect();
-                groups.entry(k).or_default().insert(p);
+                gk.clear();
+                for &c in &quasi {
+                    cell_bytes(&b, c, i, &mut gk);
+                }
+                match groups.get_mut(gk.as_slice()) {
+                    Some(g) => {
+                        g.insert(p);
+                    }
+                    None => {
+                        groups.insert(gk.clone(), HashSet::from([p]));
+                    }
+                }
             }
             keep.push(true);
             ids.push(person.map(|p| pseudonyms.person(p)));
@@ -475,12 +509,35 @@ fn str_at(b: &RecordBatch, c: usize, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn cell_text(b: &RecordBatch, c: usize, i: usize) -> String {
+/// Appends one cell to a group key: a tag, then its bytes length-prefixed, so that no
+/// two different rows of cells give the same key. No text is formatted.
+fn cell_bytes(b: &RecordBatch, c: usize, i: usize, out: &mut Vec<u8>) {
     let col = b.column(c);
     if col.is_null(i) {
-        return String::new();
+        out.push(0);
+        return;
     }
-    arrow_cast::display::array_value_to_string(col, i).unwrap_or_default()
+    let any = col.as_any();
+    let mut put = |bytes: &[u8]| {
+        out.push(1);
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(bytes);
+    };
+    if let Some(a) = any.downcast_ref::<StringArray>() {
+        put(a.value(i).as_bytes());
+    } else if let Some(a) = any.downcast_ref::<Int64Array>() {
+        put(&a.value(i).to_le_bytes());
+    } else if let Some(a) = any.downcast_ref::<arrow_array::Int32Array>() {
+        put(&a.value(i).to_le_bytes());
+    } else if let Some(a) = any.downcast_ref::<Date32Array>() {
+        put(&a.value(i).to_le_bytes());
+    } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+        put(&[u8::from(a.value(i))]);
+    } else {
+        put(arrow_cast::display::array_value_to_string(col, i)
+            .unwrap_or_default()
+            .as_bytes());
+    }
 }
 
 /// Per-table counts of a stored summary, by table name.

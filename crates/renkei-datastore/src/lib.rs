@@ -598,10 +598,20 @@ impl DataStore {
         version: i64,
     ) -> Result<OpenVersion, DataStoreError> {
         let holder = Holder::extract(permit.project())?;
-        let r = if caller.user_id() == Some(permit.user()) {
-            self.open(holder.clone(), version).await
-        } else {
+        // Only the newest committed version made under the permit version in force.
+        let newest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(version) FROM extracts WHERE project = $1 AND permit_version = $2 AND status = 'committed'",
+        )
+        .bind(permit.project())
+        .bind(permit.permit().version)
+        .fetch_one(self.store.pool())
+        .await?;
+        let r = if caller.user_id() != Some(permit.user()) {
             Err(AccessDenied::Object("not_named_on_permit").into())
+        } else if newest != Some(version) {
+            Err(DataStoreError::NoSuchVersion(holder.clone()))
+        } else {
+            self.open(holder.clone(), version).await
         };
         self.audit_open(caller, holder.owner(), &r, serde_json::json!({}))
             .await?;
@@ -704,6 +714,12 @@ impl DataWriter {
                 id,
                 key: Arc::new(key),
             });
+        }
+        // A closed project's extract never gets a key again: its deletion stands.
+        if matches!(self.lock.holder(), Holder::Extract(_))
+            && !ds.vault.certificates(&owner).await?.is_empty()
+        {
+            return Err(AccessDenied::Object("project_closed").into());
         }
         let mut tx = ds.store.begin().await?;
         let (id, key) = ds.vault.create_in(&mut tx, &self.caller, &owner).await?;

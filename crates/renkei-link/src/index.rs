@@ -126,13 +126,14 @@ type Claim = (u64, u32);
 pub struct Builder {
     nodes: foldhash::HashMap<Token, u32>,
     tokens: Vec<Token>,
-    /// Strong–strong edges and weak–other edges, as node pairs packed in a `u64`
+    /// Edges as (attached token, node it attaches to), packed in a `u64`: strong tokens
+    /// attached to a record's primary, and weak tokens attached to anything
     /// (deduplicated by one sort at the end: cheaper than a set per record).
     strong_edges: Vec<u64>,
     weak_edges: Vec<u64>,
     /// The previous record's edges, to skip a record that repeats them (a person's
     /// records in one file often do).
-    last: Vec<u64>,
+    last: Vec<(u64, bool)>,
     /// Each node's claims, before any union (sorted, deduplicated at finish).
     claims: Vec<Vec<Claim>>,
     /// ID1 token → the ID1n nodes seen with it (for opt-outs by ID1).
@@ -172,7 +173,8 @@ impl Builder {
             let slot = (1u64 << 63) | (u64::from(o.dataset) << 32) | u64::from(m as u32);
             claim(&mut self.claims[p as usize], (slot, p));
         }
-        let mut edges: [u64; 8] = [0; 8];
+        // (attached token, the node it attaches to), weak or not.
+        let mut edges: [(u64, bool); 8] = [(0, false); 8];
         let mut ne = 0;
         for &t in &o.tokens {
             if t == primary {
@@ -189,42 +191,28 @@ impl Builder {
                 continue;
             }
             let n = self.node(t);
-            let e = if t.0.is_weak() || primary.0.is_weak() {
-                let (w, other) = if t.0.is_weak() { (n, p) } else { (p, n) };
-                (1 << 63) | (u64::from(w) << 31) | u64::from(other)
+            let e = if t.0.is_weak() || !primary.0.is_weak() {
+                (pack(n, p), t.0.is_weak())
             } else {
-                (u64::from(p) << 31) | u64::from(n)
+                // A record filed under a weak token attaches its strong ones to it.
+                (pack(p, n), true)
             };
             if ne < edges.len() {
                 edges[ne] = e;
                 ne += 1;
-            } else {
-                self.push_edge(e);
             }
         }
         if self.last[..] != edges[..ne] {
-            for &e in &edges[..ne] {
-                self.push_edge(e);
+            for &(e, weak) in &edges[..ne] {
+                if weak {
+                    self.weak_edges.push(e);
+                } else {
+                    self.strong_edges.push(e);
+                }
             }
             self.last.clear();
             self.last.extend_from_slice(&edges[..ne]);
         }
-    }
-
-    fn push_edge(&mut self, e: u64) {
-        if e >> 63 == 1 {
-            self.weak_edges.push(e & !(1 << 63));
-        } else {
-            self.strong_edges.push(e);
-        }
-    }
-
-    fn unpack(mut v: Vec<u64>) -> Vec<(u32, u32)> {
-        v.sort_unstable();
-        v.dedup();
-        v.into_iter()
-            .map(|e| ((e >> 31) as u32, (e & 0x7fff_ffff) as u32))
-            .collect()
     }
 
     /// Links everything observed.
@@ -244,81 +232,13 @@ impl Builder {
         for (r, &node) in order.iter().enumerate() {
             rank[node as usize] = r as u32;
         }
-        let key =
-            |hi: u32, lo: u32| (u64::from(rank[hi as usize]) << 32) | u64::from(rank[lo as usize]);
 
-        // Strong links, in token order.
-        let mut strong = Self::unpack(std::mem::take(&mut self.strong_edges));
-        strong.sort_unstable_by_key(|&(a, b)| key(b, a));
-        for &(a, b) in &strong {
-            if held[b as usize].is_some() {
-                continue;
-            }
-            let (ra, rb) = (uf.find(a), uf.find(b));
-            if ra == rb {
-                continue;
-            }
-            match merge(&claims[ra as usize], &claims[rb as usize]) {
-                Some(m) => {
-                    let r = uf.union(ra, rb);
-                    claims[ra as usize] = Vec::new();
-                    claims[rb as usize] = Vec::new();
-                    claims[r as usize] = m;
-                }
-                None => held[b as usize] = Some("would_join_people_seen_apart"),
-            }
-        }
-
-        // Weak links, one token at a time in token order: all of its neighbours join,
-        // or none do.
-        let mut weak = Self::unpack(std::mem::take(&mut self.weak_edges));
-        weak.sort_unstable_by_key(|&(w, o)| key(w, o));
-        let mut i = 0;
-        while i < weak.len() {
-            let w = weak[i].0;
-            let mut j = i;
-            let mut roots = vec![uf.find(w)];
-            while j < weak.len() && weak[j].0 == w {
-                let r = uf.find(weak[j].1);
-                if !roots.contains(&r) {
-                    roots.push(r);
-                }
-                j += 1;
-            }
-            i = j;
-            if roots.len() < 2 {
-                continue;
-            }
-            let ok = if roots.len() == 2 {
-                compatible(&claims[roots[0] as usize], &claims[roots[1] as usize])
-            } else {
-                let mut acc = claims[roots[0] as usize].clone();
-                roots[1..]
-                    .iter()
-                    .all(|r| match merge(&acc, &claims[*r as usize]) {
-                        Some(m) => {
-                            acc = m;
-                            true
-                        }
-                        None => false,
-                    })
-            };
-            if !ok {
-                held[w as usize] = Some("would_join_people_seen_apart");
-                continue;
-            }
-            let mut acc = std::mem::take(&mut claims[roots[0] as usize]);
-            for r in &roots[1..] {
-                if let Some(m) = merge(&acc, &claims[*r as usize]) {
-                    acc = m;
-                }
-            }
-            let mut root = roots[0];
-            for r in &roots {
-                claims[*r as usize] = Vec::new();
-                root = uf.union(root, *r);
-            }
-            claims[root as usize] = acc;
+        // Strong tokens first, then weak ones, each one at a time in token order: all
+        // of a token's links are made, or none are and it is held for review.
+        let strong = sorted_edges(std::mem::take(&mut self.strong_edges), &rank);
+        let weak = sorted_edges(std::mem::take(&mut self.weak_edges), &rank);
+        for edges in [&strong, &weak] {
+            attach_all(edges, &mut uf, &mut claims, &mut held);
         }
 
         // Person ids in order of each group's first token, so a rerun over the same
@@ -345,32 +265,34 @@ impl Builder {
         }
         let mut entries: Vec<(Token, u64)> = Vec::with_capacity(n);
         for (i, t) in self.tokens.iter().enumerate() {
-            if t.0 == Family::Id1 && self.id1_cards.contains_key(&t.1) {
-                continue;
-            }
             if let Some(p) = person[i] {
                 entries.push((*t, p));
             }
         }
-        // A token held for review that no record is filed under names everyone it
-        // would have joined (an opt-out through it reaches them all).
-        for &(w, o) in &weak {
-            if person[w as usize].is_none()
-                && let Some(p) = person[o as usize]
-            {
-                entries.push((self.tokens[w as usize], p));
-            }
-        }
-        // An ID1 names every person on the card with that birth date and sex.
-        for (card, nodes) in &self.id1_cards {
-            for &node in nodes {
-                if let Some(p) = person[node as usize] {
-                    entries.push(((Family::Id1, *card), p));
+        entries.sort_unstable();
+        // What else a token reaches, for opt-outs only: a token held for review that no
+        // record is filed under reaches everyone it would have joined, and an ID1 every
+        // person on the card with that birth date and sex.
+        let mut reach: Vec<(Token, u64)> = Vec::new();
+        for edges in [&strong, &weak] {
+            for &(t, o) in edges.iter() {
+                if held[t as usize].is_some()
+                    && person[t as usize].is_none()
+                    && let Some(p) = person[o as usize]
+                {
+                    reach.push((self.tokens[t as usize], p));
                 }
             }
         }
-        entries.sort_unstable();
-        entries.dedup();
+        for (card, nodes) in &self.id1_cards {
+            for &node in nodes {
+                if let Some(p) = person[node as usize] {
+                    reach.push(((Family::Id1, *card), p));
+                }
+            }
+        }
+        reach.sort_unstable();
+        reach.dedup();
         let conflicts = held
             .iter()
             .enumerate()
@@ -384,10 +306,75 @@ impl Builder {
             .collect();
         PersonIndex {
             entries,
+            reach,
             persons,
             records: self.records,
             conflicts,
         }
+    }
+}
+
+fn pack(hi: u32, lo: u32) -> u64 {
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Edges unpacked, deduplicated, in token order of the attached token.
+fn sorted_edges(mut v: Vec<u64>, rank: &[u32]) -> Vec<(u32, u32)> {
+    v.sort_unstable();
+    v.dedup();
+    let mut e: Vec<(u32, u32)> = v
+        .into_iter()
+        .map(|x| ((x >> 32) as u32, x as u32))
+        .collect();
+    e.sort_unstable_by_key(|&(t, o)| pack(rank[t as usize], rank[o as usize]));
+    e
+}
+
+/// Attaches each token (edges grouped by it) to everything it links to: the groups
+/// join if no two of them hold one slot through different primary tokens; otherwise
+/// none join and the token is held.
+fn attach_all(
+    edges: &[(u32, u32)],
+    uf: &mut UnionFind,
+    claims: &mut [Vec<Claim>],
+    held: &mut [Option<&'static str>],
+) {
+    let mut i = 0;
+    while i < edges.len() {
+        let t = edges[i].0;
+        let mut j = i;
+        let mut roots = vec![uf.find(t)];
+        while j < edges.len() && edges[j].0 == t {
+            let r = uf.find(edges[j].1);
+            if !roots.contains(&r) {
+                roots.push(r);
+            }
+            j += 1;
+        }
+        i = j;
+        if roots.len() < 2 {
+            continue;
+        }
+        let mut acc = claims[roots[0] as usize].clone();
+        let ok = roots[1..]
+            .iter()
+            .all(|r| match merge(&acc, &claims[*r as usize]) {
+                Some(m) => {
+                    acc = m;
+                    true
+                }
+                None => false,
+            });
+        if !ok {
+            held[t as usize] = Some("would_join_people_seen_apart");
+            continue;
+        }
+        let mut root = roots[0];
+        for r in &roots {
+            claims[*r as usize] = Vec::new();
+            root = uf.union(root, *r);
+        }
+        claims[root as usize] = acc;
     }
 }
 
@@ -429,26 +416,6 @@ fn claim(claims: &mut Vec<Claim>, c: Claim) {
     }
 }
 
-/// Whether two groups hold no slot through different primary tokens.
-fn compatible(a: &[Claim], b: &[Claim]) -> bool {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        if x.0 == y.0 {
-            if x.1 != y.1 {
-                return false;
-            }
-            i += 1;
-            j += 1;
-        } else if x.0 < y.0 {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    true
-}
-
 /// The merged claims of two groups, or `None` if they hold a slot through different
 /// primary tokens (two people).
 fn merge(a: &[Claim], b: &[Claim]) -> Option<Vec<Claim>> {
@@ -479,9 +446,11 @@ fn merge(a: &[Claim], b: &[Claim]) -> Option<Vec<Claim>> {
 /// The linked index: every token with its person, the people, and what was held.
 #[derive(Debug)]
 pub struct PersonIndex {
-    /// `(token, person)`, sorted; a token names one person, except an ID1 shared by
-    /// several people on one card.
+    /// `(token, person)`, sorted: the person each token's records belong to.
     pub entries: Vec<(Token, u64)>,
+    /// `(token, person)`, sorted: who else a token reaches, for opt-outs only (a card's
+    /// people through its ID1; everyone a held token would have joined).
+    pub reach: Vec<(Token, u64)>,
     /// How many people.
     pub persons: u64,
     /// Records filed.
@@ -496,9 +465,14 @@ impl PersonIndex {
         person_of(&self.entries, o)
     }
 
-    /// The people a token names.
+    /// Everyone a token reaches (its own person, and for opt-outs, the rest).
     pub fn lookup(&self, t: &Token) -> Vec<u64> {
-        lookup(&self.entries, t).collect()
+        let mut v: Vec<u64> = lookup(&self.entries, t)
+            .chain(lookup(&self.reach, t))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }
 
@@ -506,20 +480,21 @@ impl PersonIndex {
 #[derive(Debug, Default)]
 pub struct Lookup {
     entries: Vec<(Token, u64)>,
+    reach: Vec<(Token, u64)>,
 }
 
 impl Lookup {
-    /// From sorted entries.
-    pub fn new(entries: Vec<(Token, u64)>) -> Self {
-        Self { entries }
+    /// From sorted entries and reach (see [`PersonIndex`]).
+    pub fn new(entries: Vec<(Token, u64)>, reach: Vec<(Token, u64)>) -> Self {
+        Self { entries, reach }
     }
     /// The person a record belongs to.
     pub fn person_of(&self, o: &Observation) -> Option<u64> {
         person_of(&self.entries, o)
     }
-    /// The people a token names.
+    /// Everyone a token reaches: whom an opt-out through it leaves out.
     pub fn lookup(&self, t: &Token) -> impl Iterator<Item = u64> + '_ {
-        lookup(&self.entries, t)
+        lookup(&self.entries, t).chain(lookup(&self.reach, t))
     }
     /// How many entries.
     pub fn len(&self) -> usize {
@@ -662,6 +637,49 @@ mod tests {
         let ix = b.finish();
         assert_eq!(ix.persons, 2);
         assert_eq!(ix.conflicts.len(), 1);
+    }
+
+    #[test]
+    fn a_facility_token_seen_with_two_people_at_once_joins_neither() {
+        let mut b = Builder::new();
+        b.observe(&obs(
+            0,
+            4,
+            &[t(Family::Id1n, 1), t(Family::FacilityPatient, 5)],
+        ));
+        b.observe(&obs(
+            0,
+            4,
+            &[t(Family::Id1n, 2), t(Family::FacilityPatient, 5)],
+        ));
+        let ix = b.finish();
+        assert_eq!(ix.persons, 2);
+        assert_eq!(ix.conflicts.len(), 1);
+        assert_eq!(ix.conflicts[0].family, Family::FacilityPatient);
+        // Neither person gets it as theirs; an opt-out through it reaches both.
+        assert_eq!(ix.lookup(&t(Family::FacilityPatient, 5)).len(), 2);
+        assert!(
+            ix.entries
+                .iter()
+                .all(|e| e.0 != t(Family::FacilityPatient, 5))
+        );
+    }
+
+    #[test]
+    fn records_filed_under_id1_keep_their_own_person() {
+        let mut b = Builder::new();
+        // Twins on card 7, and a record that carries the card's ID1 but no ID1n.
+        b.observe(&obs(0, 1, &[t(Family::Id1n, 1), t(Family::Id1, 7)]));
+        b.observe(&obs(0, 2, &[t(Family::Id1n, 2), t(Family::Id1, 7)]));
+        let lone = obs(1, 3, &[t(Family::Id1, 7)]);
+        b.observe(&lone);
+        let ix = b.finish();
+        assert_eq!(ix.persons, 3);
+        let p = ix.person_of(&lone).unwrap();
+        assert_ne!(Some(p), ix.person_of(&obs(0, 1, &[t(Family::Id1n, 1)])));
+        assert_ne!(Some(p), ix.person_of(&obs(0, 2, &[t(Family::Id1n, 2)])));
+        // An opt-out by the card reaches all three.
+        assert_eq!(ix.lookup(&t(Family::Id1, 7)).len(), 3);
     }
 
     #[test]

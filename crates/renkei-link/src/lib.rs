@@ -12,7 +12,8 @@ pub mod index;
 pub mod truth;
 
 use arrow_array::{
-    Array, ArrayRef, Date32Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, Date32Array, FixedSizeBinaryArray, Int64Array, RecordBatch,
+    StringArray,
 };
 use arrow_schema::{DataType, Field, Schema};
 use index::{Builder, Conflict, Family, Observation, PersonIndex};
@@ -210,6 +211,13 @@ impl Linkage {
                 .await?
                 .unwrap_or(0)
                 + 1;
+        let mut opened = Vec::new();
+        for d in &datasets {
+            opened.push((d.clone(), self.data.open_for_linkage(caller, d).await?));
+        }
+        let key = writer.write_key().await?;
+        let staging = writer.begin(version, &key)?;
+        // Recorded as running only once everything it needs is open.
         let now = self.clock.now().micros();
         sqlx::query(
             "INSERT INTO link_runs (version, status, run_by, started_at) VALUES ($1, 'running', $2, $3)",
@@ -219,18 +227,15 @@ impl Linkage {
         .bind(now)
         .execute(self.store.pool())
         .await?;
-        let mut opened = Vec::new();
-        for d in &datasets {
-            opened.push((d.clone(), self.data.open_for_linkage(caller, d).await?));
-        }
-        let key = writer.write_key().await?;
-        let staging = writer.begin(version, &key)?;
         let truth = truth.cloned();
         let built = tokio::task::spawn_blocking(move || {
             let (ix, mut report) = link(&opened, truth.as_ref())?;
             let mut w = staging.writer(INDEX_TABLE, index_schema())?;
             for chunk in ix.entries.chunks(1 << 20) {
-                w.write(&index_batch(chunk)?)?;
+                w.write(&index_batch(chunk, true)?)?;
+            }
+            for chunk in ix.reach.chunks(1 << 20) {
+                w.write(&index_batch(chunk, false)?)?;
             }
             w.finish()?;
             staging.publish()?;
@@ -346,26 +351,30 @@ impl Linkage {
     }
 }
 
-/// The stored index's schema: family, token, person.
+/// The stored index's schema: family, token, person, and whether the person is the
+/// one the token's records belong to (or only one it reaches, for opt-outs).
 pub fn index_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("family", DataType::Utf8, false),
         Field::new("token", DataType::FixedSizeBinary(16), false),
         Field::new("person", DataType::Int64, false),
+        Field::new("records", DataType::Boolean, false),
     ]))
 }
 
-fn index_batch(entries: &[(index::Token, u64)]) -> Result<RecordBatch, LinkError> {
+fn index_batch(entries: &[(index::Token, u64)], records: bool) -> Result<RecordBatch, LinkError> {
     let family: StringArray = entries.iter().map(|e| Some(e.0.0.code())).collect();
     let token = FixedSizeBinaryArray::try_from_iter(entries.iter().map(|e| e.0.1))
         .map_err(|e| LinkError::Worker(e.to_string()))?;
     let person: Int64Array = entries.iter().map(|e| Some(e.1 as i64)).collect();
+    let flag = BooleanArray::from(vec![records; entries.len()]);
     RecordBatch::try_new(
         index_schema(),
         vec![
             Arc::new(family) as ArrayRef,
             Arc::new(token),
             Arc::new(person),
+            Arc::new(flag),
         ],
     )
     .map_err(|e| LinkError::Worker(e.to_string()))
@@ -373,13 +382,14 @@ fn index_batch(entries: &[(index::Token, u64)]) -> Result<RecordBatch, LinkError
 
 /// Reads a stored index back: for the extract, which maps records to people.
 pub fn read_index(v: &OpenVersion) -> Result<index::Lookup, LinkError> {
-    let mut entries = Vec::new();
+    let (mut entries, mut reach) = (Vec::new(), Vec::new());
     for b in v.batches(INDEX_TABLE)? {
         let b = b?;
-        let (Some(f), Some(t), Some(p)) = (
+        let (Some(f), Some(t), Some(p), Some(r)) = (
             b.column(0).as_any().downcast_ref::<StringArray>(),
             b.column(1).as_any().downcast_ref::<FixedSizeBinaryArray>(),
             b.column(2).as_any().downcast_ref::<Int64Array>(),
+            b.column(3).as_any().downcast_ref::<BooleanArray>(),
         ) else {
             return Err(LinkError::Worker(
                 "the index has an unexpected schema".into(),
@@ -391,12 +401,27 @@ pub fn read_index(v: &OpenVersion) -> Result<index::Lookup, LinkError> {
             };
             let mut tok = [0u8; 16];
             tok.copy_from_slice(t.value(i));
-            entries.push(((fam, tok), p.value(i) as u64));
+            let e = ((fam, tok), p.value(i) as u64);
+            if r.value(i) {
+                entries.push(e);
+            } else {
+                reach.push(e);
+            }
         }
     }
     entries.sort_unstable();
-    Ok(index::Lookup::new(entries))
+    reach.sort_unstable();
+    Ok(index::Lookup::new(entries, reach))
 }
+
+/// The names of event dates, in order of preference.
+const EVENT_DATES: [&str; 5] = [
+    "service_month",
+    "checkup_date",
+    "admission_date",
+    "death_date",
+    "valid_from",
+];
 
 /// A table's columns as linkage reads them.
 pub struct LinkColumns {
@@ -409,7 +434,9 @@ pub struct LinkColumns {
 }
 
 impl LinkColumns {
-    /// Finds them in a schema.
+    /// Finds them in a schema. The record's time is its event date where the table
+    /// has one by a known name (the service month of a claim, not its billing month),
+    /// else its first date.
     pub fn of(schema: &Schema) -> Self {
         let mut tokens = Vec::new();
         let (mut date, mut key) = (None, None);
@@ -425,7 +452,17 @@ impl LinkColumns {
                 _ => {}
             }
         }
-        Self { tokens, date, key }
+        let event = EVENT_DATES.iter().find_map(|c| {
+            schema
+                .index_of(c)
+                .ok()
+                .filter(|&i| matches!(schema.field(i).data_type(), DataType::Date32))
+        });
+        Self {
+            tokens,
+            date: event.or(date),
+            key,
+        }
     }
 
     /// Row `i`'s observation.

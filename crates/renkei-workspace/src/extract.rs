@@ -85,7 +85,8 @@ pub fn table_name(dataset: &str, table: &str) -> String {
 /// (an HMAC per row would cost more than reading the row).
 pub struct Pseudonyms {
     mac: Macer,
-    persons: RefCell<HashMap<u64, i64>>,
+    /// Linkage scope → person → pseudonym.
+    persons: RefCell<HashMap<String, HashMap<u64, i64>>>,
     /// Column → value → pseudonym.
     keys: RefCell<HashMap<String, HashMap<String, Arc<str>>>>,
 }
@@ -99,11 +100,22 @@ impl Pseudonyms {
             keys: RefCell::default(),
         }
     }
-    /// A person's pseudonym: 63 bits of HMAC (collisions are negligible below a
-    /// billion people, and an integer keeps joins fast).
-    pub fn person(&self, person: u64) -> i64 {
-        *self.persons.borrow_mut().entry(person).or_insert_with(|| {
-            let h = self.mac.mac_fields(&[b"person", &person.to_be_bytes()]);
+    /// A person's pseudonym within a linkage `scope`: 63 bits of HMAC (collisions are
+    /// negligible below a billion people, and an integer keeps joins fast). The
+    /// datasets the permit links share one scope; every other dataset has its own, so
+    /// its people cannot be joined to the rest.
+    pub fn person(&self, scope: &str, person: u64) -> i64 {
+        let mut all = self.persons.borrow_mut();
+        if !all.contains_key(scope) {
+            all.insert(scope.to_owned(), HashMap::new());
+        }
+        let Some(m) = all.get_mut(scope) else {
+            return 0;
+        };
+        *m.entry(person).or_insert_with(|| {
+            let h = self
+                .mac
+                .mac_fields(&[b"person", scope.as_bytes(), &person.to_be_bytes()]);
             let mut b = [0u8; 8];
             b.copy_from_slice(&h[..8]);
             (u64::from_be_bytes(b) >> 1) as i64
@@ -149,6 +161,8 @@ fn err(e: impl std::fmt::Display) -> WorkspaceError {
 /// One table's cut.
 struct Cut<'a> {
     dataset: &'a str,
+    /// The linkage scope of its people (see [`Pseudonyms::person`]).
+    scope: &'a str,
     table: &'a str,
     variables: &'a [String],
 }
@@ -183,7 +197,7 @@ pub fn materialize(
         }
         for (t, schema, cols) in &person_tables {
             let age = schema.index_of("age").ok();
-            let date = event_date(schema, cols);
+            let date = cols.date;
             for b in v.batches(t)? {
                 let b = b?;
                 for i in 0..b.num_rows() {
@@ -245,8 +259,12 @@ pub fn materialize(
             if !tables.contains(&tr.table) {
                 continue;
             }
+            let permit = inputs.order.permit();
+            let linked =
+                permit.linkage_allowed && permit.linked_datasets.iter().any(|d| d == dataset);
             let cut = Cut {
                 dataset,
+                scope: if linked { "linked" } else { dataset },
                 table: &tr.table,
                 variables: &tr.variables,
             };
@@ -270,28 +288,6 @@ pub fn materialize(
     summary.persons = all_persons.len() as u64;
     summary.opted_out_excluded = excluded_seen.len() as u64;
     Ok(summary)
-}
-
-/// The date a table with tokens is cut by: the first of these it has, else its first
-/// date column.
-const EVENT_DATES: [&str; 5] = [
-    "service_month",
-    "checkup_date",
-    "admission_date",
-    "death_date",
-    "valid_from",
-];
-
-fn event_date(schema: &Schema, cols: &LinkColumns) -> Option<usize> {
-    EVENT_DATES
-        .iter()
-        .find_map(|c| {
-            schema
-                .index_of(c)
-                .ok()
-                .filter(|&i| matches!(schema.field(i).data_type(), DataType::Date32))
-        })
-        .or(cols.date)
 }
 
 /// The quasi-identifiers a table may carry, by column name.
@@ -325,7 +321,7 @@ fn write_table(
     let is_person_table = !cols.tokens.is_empty();
     let key = cols.key;
     let age = schema.index_of("age").ok();
-    let date = event_date(&schema, &cols);
+    let date = cols.date;
     // Output columns: person_id, then the permitted variables in stored order, tokens
     // never.
     let mut out_fields = vec![Field::new("person_id", DataType::Int64, true)];
@@ -405,7 +401,7 @@ fn write_table(
                 }
             }
             keep.push(true);
-            ids.push(person.map(|p| pseudonyms.person(p)));
+            ids.push(person.map(|p| pseudonyms.person(cut.scope, p)));
         }
         let mask = BooleanArray::from(keep);
         let kept = arrow_select::filter::filter_record_batch(&b, &mask).map_err(err)?;
@@ -476,30 +472,34 @@ fn in_period(
     from: Option<i32>,
     to: Option<i32>,
 ) -> bool {
-    let Some(c) = date else {
+    if from.is_none() && to.is_none() {
         return true;
-    };
-    let Some(a) = b.column(c).as_any().downcast_ref::<Date32Array>() else {
-        return true;
+    }
+    // A period asked for and no date to judge it by: the row is not granted.
+    let Some(a) = date.and_then(|c| b.column(c).as_any().downcast_ref::<Date32Array>()) else {
+        return false;
     };
     if !a.is_valid(i) {
-        return from.is_none() && to.is_none();
+        return false;
     }
     let d = a.value(i);
     from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t)
 }
 
 fn in_ages(b: &RecordBatch, age: Option<usize>, i: usize, ages: Option<(u16, u16)>) -> bool {
-    let (Some(c), Some((lo, hi))) = (age, ages) else {
+    let Some((lo, hi)) = ages else {
         return true;
     };
-    let col = b.column(c);
+    // Ages asked for and no age to judge them by: the row is not granted.
+    let Some(col) = age.map(|c| b.column(c)) else {
+        return false;
+    };
     let v = if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
         a.is_valid(i).then(|| a.value(i))
     } else if let Some(a) = col.as_any().downcast_ref::<arrow_array::Int32Array>() {
         a.is_valid(i).then(|| i64::from(a.value(i)))
     } else {
-        return true;
+        None
     };
     v.is_some_and(|v| v >= i64::from(lo) && v <= i64::from(hi))
 }
@@ -556,6 +556,20 @@ mod tests {
         assert_eq!(table_name("ndb_checkups", "results"), "checkups_results");
         assert_eq!(table_name("deaths", "deaths"), "deaths");
         assert_eq!(table_name("dpc", "stays"), "dpc_stays");
+    }
+
+    #[test]
+    fn people_join_across_datasets_only_within_a_linkage_scope() {
+        let keys = renkei_crypto::KeyStore::from_keys(renkei_crypto::RootKey::generate(), None);
+        let p = Pseudonyms::new(keys.macer(renkei_crypto::Purpose::Csrf));
+        // Linked datasets share one scope, so one person is one pseudonym there...
+        assert_eq!(p.person("linked", 7), p.person("linked", 7));
+        // ...and a dataset the permit does not link gives the same person another.
+        assert_ne!(p.person("linked", 7), p.person("deaths", 7));
+        assert_ne!(p.person("ndb_claims", 7), p.person("deaths", 7));
+        assert!(p.person("linked", 7) >= 0);
+        assert_eq!(p.key("receipt_id", "a").len(), 20);
+        assert_ne!(p.key("receipt_id", "a"), p.key("stay_id", "a"));
     }
 
     #[test]

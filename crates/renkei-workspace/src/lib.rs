@@ -20,6 +20,9 @@ pub enum WorkspaceError {
     /// No person index yet: the linkage authority runs one first.
     #[error("there is no person index yet; the linkage authority runs the linkage first")]
     NoIndex,
+    /// The project closed, or its permit changed, since the order was handed out.
+    #[error("the project is closed or its permit has changed; nothing was made")]
+    Stale,
     /// Making the extract failed (nothing was made current).
     #[error("the extract could not be made: {0}")]
     Extract(String),
@@ -47,6 +50,7 @@ impl Coded for WorkspaceError {
     fn code(&self) -> &'static str {
         match self {
             WorkspaceError::NoIndex => "no_person_index",
+            WorkspaceError::Stale => "project_changed",
             WorkspaceError::Data(e) => e.code(),
             WorkspaceError::Link(e) => e.code(),
             WorkspaceError::Audit(e) => e.code(),
@@ -55,7 +59,7 @@ impl Coded for WorkspaceError {
     }
     fn kind(&self) -> ErrorKind {
         match self {
-            WorkspaceError::NoIndex => ErrorKind::Conflict,
+            WorkspaceError::NoIndex | WorkspaceError::Stale => ErrorKind::Conflict,
             WorkspaceError::Data(e) => e.kind(),
             WorkspaceError::Link(e) => e.kind(),
             WorkspaceError::Audit(e) => e.kind(),
@@ -115,20 +119,30 @@ impl Workspaces {
     ) -> Result<ExtractSummary, WorkspaceError> {
         let caller = order.caller();
         let project = order.project().to_owned();
-        let index_version: Option<i64> =
+        let has_index: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM link_runs WHERE status = 'committed'")
                 .fetch_one(self.store.pool())
                 .await?;
-        let Some(index_version) = index_version else {
+        if has_index.is_none() {
             return Err(WorkspaceError::NoIndex);
-        };
+        }
         let writer = self.data.extract_writer(order).await?;
-        let index = renkei_link::read_index(
-            &self
-                .data
-                .open_for_extract(order, ExtractSource::PersonIndex)
-                .await?,
-        )?;
+        // Under the writer lock (which a closure's destruction takes too): the project
+        // must still be open under this permit version, or the order is stale.
+        let current: Option<(Option<i64>, i64)> =
+            sqlx::query_as("SELECT closed_at, permit_version FROM projects WHERE id = $1")
+                .bind(&project)
+                .fetch_optional(self.store.pool())
+                .await?;
+        if !matches!(current, Some((None, v)) if v == order.permit().version) {
+            return Err(WorkspaceError::Stale);
+        }
+        let index_open = self
+            .data
+            .open_for_extract(order, ExtractSource::PersonIndex)
+            .await?;
+        let index_version = index_open.version();
+        let index = renkei_link::read_index(&index_open)?;
         let mut datasets = Vec::new();
         for req in &order.permit().data {
             let v = self
@@ -160,6 +174,10 @@ impl Workspaces {
         .unwrap_or(0)
             + 1;
         let permit_version = order.permit().version;
+        let key = writer.write_key().await?;
+        let pseudonyms = Pseudonyms::new(key.macer("renkei:pseudonym:v1"));
+        let staging = writer.begin(version, &key)?;
+        // Recorded as running only once everything it needs is open.
         sqlx::query(
             "INSERT INTO extracts (project, version, permit_version, index_version, status, made_at) \
              VALUES ($1, $2, $3, $4, 'running', $5)",
@@ -171,9 +189,6 @@ impl Workspaces {
         .bind(self.clock.now().micros())
         .execute(self.store.pool())
         .await?;
-        let key = writer.write_key().await?;
-        let pseudonyms = Pseudonyms::new(key.macer("renkei:pseudonym:v1"));
-        let staging = writer.begin(version, &key)?;
         let inputs = Inputs {
             order: order.clone(),
             datasets,
@@ -265,15 +280,18 @@ impl Workspaces {
     }
 
     /// The current extract of the project, as its page shows it, for a person the
-    /// permit in force names. `None` until one is made.
+    /// permit in force names: the newest made under the permit version in force.
+    /// `None` until one is made.
     pub async fn current(
         &self,
         permit: &PermitInForce,
     ) -> Result<Option<ExtractSummary>, WorkspaceError> {
         let s: Option<String> = sqlx::query_scalar(
-            "SELECT summary FROM extracts WHERE project = $1 AND status = 'committed' ORDER BY version DESC LIMIT 1",
+            "SELECT summary FROM extracts WHERE project = $1 AND permit_version = $2 AND status = 'committed' \
+             ORDER BY version DESC LIMIT 1",
         )
         .bind(permit.project())
+        .bind(permit.permit().version)
         .fetch_optional(self.store.pool())
         .await?
         .flatten();

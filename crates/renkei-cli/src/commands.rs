@@ -405,6 +405,10 @@ pub async fn opt_out(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         "opt-out requests in force: {}",
         app.ingestor.opt_outs_in_force().await?
     );
+    // Extracts made before these requests are remade without the people they name.
+    for p in app.ensure_extracts().await {
+        println!("remade the extract of {p} without the people who opted out");
+    }
     app.close().await?;
     Ok(if failed == 0 {
         ExitCode::SUCCESS

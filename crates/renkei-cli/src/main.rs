@@ -54,7 +54,7 @@ enum Command {
     /// Record opt-out requests (the linkage authority, with the linkage key): one JSON
     /// object per line on standard input, with any of `kana`, `kanji`, `insurer`/`kigo`/
     /// `bango`, and `birth` and `sex`. Only the linkage tokens they make are stored; every
-    /// extract made afterwards leaves the person out.
+    /// project's extract is remade without the person.
     OptOut,
     /// Run the linkage authority's person index over every dataset's current version:
     /// a new index version with its quality report (records and people per dataset,

@@ -68,6 +68,9 @@ pub struct ExtractSummary {
     pub opted_out_excluded: u64,
     /// Rows whose person the index does not know (kept, with no `person_id`).
     pub rows_without_person: u64,
+    /// Records the index does not know that carry an opted-out token: left out too.
+    #[serde(default)]
+    pub opted_out_unlinked_records: u64,
 }
 
 /// The workspace name of `table` of `dataset`: the dataset's id without `ndb_`, then
@@ -151,7 +154,7 @@ pub struct Inputs {
     /// The person index.
     pub index: Lookup,
     /// Opted-out tokens (family, token).
-    pub opt_outs: Vec<(Family, [u8; 16])>,
+    pub opt_outs: HashSet<(Family, [u8; 16])>,
 }
 
 fn err(e: impl std::fmt::Display) -> WorkspaceError {
@@ -204,7 +207,13 @@ pub fn materialize(
                     if !in_period(&b, date, i, from, to) || !in_ages(&b, age, i, req.ages) {
                         continue;
                     }
-                    let p = inputs.index.person_of(&cols.observe(&b, i, 0));
+                    let o = cols.observe(&b, i, 0);
+                    let p = inputs.index.person_of(&o);
+                    if p.is_none() && opted_out(&o, &inputs.opt_outs) {
+                        // Unknown to the index but opted out: the record and what hangs
+                        // off it stay out.
+                        continue;
+                    }
                     if let Some(k) = cols.key.and_then(|k| str_at(&b, k, i)) {
                         keep_key.insert(k.to_owned(), p);
                     }
@@ -281,6 +290,7 @@ pub fn materialize(
                 &mut all_persons,
                 &mut excluded_seen,
                 &mut summary.rows_without_person,
+                &mut summary.opted_out_unlinked_records,
             )?;
             summary.tables.push(s);
         }
@@ -315,6 +325,7 @@ fn write_table(
     all_persons: &mut HashSet<u64>,
     excluded_seen: &mut HashSet<u64>,
     rows_without_person: &mut u64,
+    opted_out_unlinked: &mut u64,
 ) -> Result<TableSummary, WorkspaceError> {
     let schema = v.schema(cut.table)?;
     let cols = LinkColumns::of(&schema);
@@ -357,7 +368,14 @@ fn write_table(
                     keep.push(false);
                     continue;
                 }
-                Some(inputs.index.person_of(&cols.observe(&b, i, 0)))
+                let o = cols.observe(&b, i, 0);
+                let p = inputs.index.person_of(&o);
+                if p.is_none() && opted_out(&o, &inputs.opt_outs) {
+                    *opted_out_unlinked += 1;
+                    keep.push(false);
+                    continue;
+                }
+                Some(p)
             } else {
                 key.and_then(|k| str_at(&b, k, i))
                     .and_then(|k| keep_key.get(k).copied())
@@ -459,6 +477,11 @@ fn write_table(
             .then(|| groups.values().map(|s| s.len() as u64).min())
             .flatten(),
     })
+}
+
+/// Whether a record carries an opted-out token.
+fn opted_out(o: &renkei_link::index::Observation, opt_outs: &HashSet<(Family, [u8; 16])>) -> bool {
+    !opt_outs.is_empty() && o.tokens.iter().any(|t| opt_outs.contains(t))
 }
 
 fn days(d: time::Date) -> i32 {

@@ -119,6 +119,9 @@ impl Workspaces {
     ) -> Result<ExtractSummary, WorkspaceError> {
         let caller = order.caller();
         let project = order.project().to_owned();
+        // What it is made from is read after this moment: an opt-out recorded since is
+        // newer than the extract, and the next round remakes it.
+        let started = self.clock.now().micros();
         let has_index: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM link_runs WHERE status = 'committed'")
                 .fetch_one(self.store.pool())
@@ -186,7 +189,7 @@ impl Workspaces {
         .bind(version)
         .bind(permit_version)
         .bind(index_version)
-        .bind(self.clock.now().micros())
+        .bind(started)
         .execute(self.store.pool())
         .await?;
         let inputs = Inputs {
@@ -253,7 +256,8 @@ impl Workspaces {
     }
 
     /// Makes every extract the platform should hold and does not: each project in use
-    /// whose permit version has no extract yet. Returns the projects made; one that
+    /// whose permit version has no extract yet, or whose extract predates the current
+    /// person index or the latest opt-out (a new version replaces it). Returns the projects made; one that
     /// fails is logged and left for the next round.
     pub async fn ensure(&self, orders: &[ExtractOrder]) -> Result<Vec<String>, WorkspaceError> {
         let mut made = Vec::new();
@@ -265,7 +269,9 @@ impl Workspaces {
             .bind(o.permit().version)
             .fetch_one(self.store.pool())
             .await?;
-            if have.is_some() {
+            if let Some(v) = have
+                && !self.outdated(o.project(), v).await?
+            {
                 continue;
             }
             match self.materialize(o).await {
@@ -277,6 +283,29 @@ impl Workspaces {
             }
         }
         Ok(made)
+    }
+
+    /// Whether extract `version` of `project` predates what it was made from: a newer
+    /// person index, or an opt-out recorded or withdrawn since.
+    async fn outdated(&self, project: &str, version: i64) -> Result<bool, WorkspaceError> {
+        let (made_at, index_version): (i64, i64) = sqlx::query_as(
+            "SELECT made_at, index_version FROM extracts WHERE project = $1 AND version = $2",
+        )
+        .bind(project)
+        .bind(version)
+        .fetch_one(self.store.pool())
+        .await?;
+        let index: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM link_runs WHERE status = 'committed'")
+                .fetch_one(self.store.pool())
+                .await?;
+        let opt_out: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(CASE WHEN withdrawn_at IS NOT NULL AND withdrawn_at > recorded_at \
+             THEN withdrawn_at ELSE recorded_at END) FROM opt_outs",
+        )
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(index.is_some_and(|i| i > index_version) || opt_out.is_some_and(|t| t >= made_at))
     }
 
     /// The current extract of the project, as its page shows it, for a person the

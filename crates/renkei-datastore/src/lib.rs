@@ -342,30 +342,9 @@ impl DataStore {
             self.open(holder, version).await
         }
         .await;
-        match checked {
-            Ok(v) => {
-                self.audit
-                    .record(
-                        caller
-                            .event(Action::DatasetOpen, object, Outcome::Allowed)
-                            .detail(serde_json::json!({ "version": v.version })),
-                    )
-                    .await?;
-                Ok(v)
-            }
-            Err(e) => {
-                if e.kind().is_refusal() {
-                    self.audit
-                        .record(caller.event(
-                            Action::DatasetOpen,
-                            object,
-                            Outcome::denied(e.code()),
-                        ))
-                        .await?;
-                }
-                Err(e)
-            }
-        }
+        self.audit_open(caller, object, &checked, serde_json::json!({}))
+            .await?;
+        checked
     }
 
     async fn current_version(&self, dataset: &str) -> Result<Option<i64>, DataStoreError> {

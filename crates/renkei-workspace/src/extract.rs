@@ -28,7 +28,7 @@ use renkei_link::LinkColumns;
 use renkei_link::index::{Family, Lookup};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::WorkspaceError;
@@ -232,14 +232,11 @@ pub fn materialize(
                     .iter()
                     .filter_map(|c| schema.index_of(c).ok())
                     .collect();
-                let key = schema
-                    .index_of("receipt_id")
-                    .ok()
-                    .or(LinkColumns::of(&schema).key);
+                let cols = LinkColumns::of(&schema);
+                let key = schema.index_of("receipt_id").ok().or(cols.key);
                 if code_cols.is_empty() {
                     continue;
                 }
-                let cols = LinkColumns::of(&schema);
                 for b in v.batches(t)? {
                     let b = b?;
                     for i in 0..b.num_rows() {
@@ -561,11 +558,6 @@ fn cell_bytes(b: &RecordBatch, c: usize, i: usize, out: &mut Vec<u8>) {
             .unwrap_or_default()
             .as_bytes());
     }
-}
-
-/// Per-table counts of a stored summary, by table name.
-pub fn by_name(s: &ExtractSummary) -> BTreeMap<&str, &TableSummary> {
-    s.tables.iter().map(|t| (t.name.as_str(), t)).collect()
 }
 
 #[cfg(test)]

@@ -780,4 +780,193 @@ mod tests {
         assert_eq!(certs.len(), 1);
         assert_eq!(certs[0].key_ids.len(), 1);
     }
+
+    /// The researcher queries the project's extract in the workspace: answers come
+    /// from the extract alone, refusals are audited with their reason, a query can be
+    /// stopped by its owner, and a revoked accreditation stops a running query at once.
+    #[tokio::test]
+    async fn workspace_queries_run_on_the_extract_under_the_permit_in_force() {
+        let d = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: d.path().to_path_buf(),
+            ..Default::default()
+        };
+        let app = App::open(config, crate::Keys::CreateIfMissing)
+            .await
+            .unwrap();
+        crate::demo::ensure_accounts(&app).await.unwrap();
+        crate::demo::ensure_world(&app, 300, &|_| {}).await.unwrap();
+        crate::demo::assign_custodians(&app).await.unwrap();
+        seed_review(&app).await.unwrap();
+        crate::demo::ensure_index(&app, &|_| {}).await.unwrap();
+        let project = app
+            .applications
+            .extract_orders(&Caller::system())
+            .await
+            .unwrap()[0]
+            .project()
+            .to_owned();
+        let admin = app
+            .accounts
+            .admin(&Caller::operator("t", Duty::Accounts))
+            .await
+            .unwrap();
+        let researcher = as_user(
+            &admin.find_user("researcher").await.unwrap(),
+            Role::Researcher,
+        );
+        let permit = app
+            .applications
+            .in_force(&researcher, &project)
+            .await
+            .unwrap();
+        let ws = app
+            .workspaces
+            .clone()
+            .with_limits(renkei_workspace::query::QueryLimits {
+                per_user: 1,
+                permit_check: std::time::Duration::from_millis(100),
+                ..Default::default()
+            });
+        use renkei_workspace::query::QueryState;
+        let wait = std::time::Duration::from_secs(60);
+
+        let tables = ws.tables(&researcher, &permit).await.unwrap();
+        assert_eq!(tables.len(), 7);
+        assert!(
+            tables[0]
+                .columns
+                .iter()
+                .any(|(n, t)| n == "person_id" && t == "Int64")
+        );
+
+        // People by sex, and a join from claims to deaths.
+        let id = ws
+            .start_query(
+                &researcher,
+                &permit,
+                "SELECT sex, count(DISTINCT person_id) AS persons FROM claims_receipts GROUP BY sex ORDER BY sex",
+            )
+            .await
+            .unwrap();
+        let v = ws.wait_query(&permit, &id, wait).await.unwrap();
+        let QueryState::Finished { result } = v.state else {
+            panic!("{v:?}")
+        };
+        assert_eq!(result.columns, ["sex", "persons"]);
+        assert_eq!(result.rows.len(), 2, "{result:?}");
+        assert_eq!(result.plan_hash.len(), 64);
+        let id = ws
+            .start_query(
+                &researcher,
+                &permit,
+                "SELECT count(DISTINCT r.person_id) FROM claims_receipts r JOIN deaths d ON d.person_id = r.person_id",
+            )
+            .await
+            .unwrap();
+        let v = ws.wait_query(&permit, &id, wait).await.unwrap();
+        let QueryState::Finished { result } = v.state else {
+            panic!("{v:?}")
+        };
+        let n: i64 = result.rows[0][0].as_deref().unwrap().parse().unwrap();
+        assert!(n > 0);
+
+        // A refusal names its reason and is audited as a denial.
+        let id = ws
+            .start_query(
+                &researcher,
+                &permit,
+                "COPY claims_receipts TO '/tmp/out.csv'",
+            )
+            .await
+            .unwrap();
+        let v = ws.wait_query(&permit, &id, wait).await.unwrap();
+        let QueryState::Failed { code, message } = v.state else {
+            panic!("{v:?}")
+        };
+        assert_eq!(code, "query_copy");
+        assert!(message.contains("checked release"), "{message}");
+        let audited: Vec<(String, String, String)> = renkei_store::sqlx::query_as(
+            "SELECT outcome, reason, detail FROM audit_log WHERE action = 'query.run' ORDER BY seq",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(audited.len(), 3);
+        assert_eq!(audited[0].0, "allowed");
+        assert!(audited[0].2.contains("plan_hash") && audited[0].2.contains("count(DISTINCT"));
+        assert_eq!(
+            (audited[2].0.as_str(), audited[2].1.as_str()),
+            ("denied", "query_copy")
+        );
+
+        // A query that would never end: its owner stops it; meanwhile a second one of
+        // theirs waits its turn.
+        let forever = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
+        let id = ws.start_query(&researcher, &permit, forever).await.unwrap();
+        assert!(matches!(
+            ws.query(&permit, &id).unwrap().state,
+            QueryState::Running { .. }
+        ));
+        assert_eq!(
+            ws.start_query(&researcher, &permit, "SELECT 1")
+                .await
+                .unwrap_err()
+                .code(),
+            "query_busy_user"
+        );
+        assert!(ws.cancel_query(&permit, &id));
+        let v = ws.wait_query(&permit, &id, wait).await.unwrap();
+        assert!(
+            matches!(&v.state, QueryState::Stopped { reason } if reason == "cancelled"),
+            "{v:?}"
+        );
+
+        // Saved queries and the history.
+        ws.save_query(&permit, "性別", "SELECT sex FROM claims_receipts")
+            .await
+            .unwrap();
+        ws.save_query(&permit, "性別", "SELECT DISTINCT sex FROM claims_receipts")
+            .await
+            .unwrap();
+        let saved = ws.saved_queries(&permit).await.unwrap();
+        assert_eq!(saved.len(), 1);
+        assert!(saved[0].sql_text.starts_with("SELECT DISTINCT"));
+        assert_eq!(
+            ws.save_query(&permit, " ", "SELECT 1")
+                .await
+                .unwrap_err()
+                .code(),
+            "bad_name"
+        );
+        let history = ws.history(&permit, 10).await.unwrap();
+        let states: Vec<&str> = history.iter().map(|h| h.status.as_str()).collect();
+        assert_eq!(states, ["stopped", "failed", "finished", "finished"]);
+
+        // Revoking the researcher's accreditation stops their running query at once.
+        let id = ws.start_query(&researcher, &permit, forever).await.unwrap();
+        let sec = app
+            .applications
+            .secretariat(&as_user(
+                &admin.find_user("secretariat").await.unwrap(),
+                Role::Secretariat,
+            ))
+            .await
+            .unwrap();
+        sec.revoke(researcher.user_id().unwrap().as_str(), "規約違反の疑い")
+            .await
+            .unwrap();
+        let v = ws.wait_query(&permit, &id, wait).await.unwrap();
+        assert!(
+            matches!(&v.state, QueryState::Stopped { reason } if reason == "accreditation_revoked"),
+            "{v:?}"
+        );
+        let last: (String, String) = renkei_store::sqlx::query_as(
+            "SELECT outcome, reason FROM audit_log WHERE action = 'query.run' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(last, ("denied".into(), "accreditation_revoked".into()));
+    }
 }

@@ -178,14 +178,15 @@ impl App {
         let catalog = Catalog::new(store.clone(), audit.clone());
         let linkage =
             renkei_link::Linkage::new(store.clone(), data.clone(), audit.clone(), clock.clone());
+        let applications =
+            renkei_access::Applications::new(store.clone(), audit.clone(), clock.clone());
         let workspaces = renkei_workspace::Workspaces::new(
             store.clone(),
             data.clone(),
             audit.clone(),
             clock.clone(),
+            applications.clone(),
         );
-        let applications =
-            renkei_access::Applications::new(store.clone(), audit.clone(), clock.clone());
         // A writer killed mid-way leaves a staging directory; the previous version was
         // never touched, so the leftovers just go.
         let cleaned = data.clean_staging().map_err(|e| AppError::Io {

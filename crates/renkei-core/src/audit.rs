@@ -185,6 +185,8 @@ actions! {
     LinkRun = "link.run",
     /// A project's extract was materialized under its permit (or refused).
     ExtractMake = "extract.make",
+    /// A query ran in a project's workspace (or was refused, or stopped).
+    QueryRun = "query.run",
     /// An API token was created.
     TokenCreate = "token.create",
     /// An API token was revoked.

@@ -842,6 +842,49 @@ impl OpenVersion {
         }))
     }
 
+    /// How many part files a table has: the units a query engine reads in parallel.
+    pub fn part_count(&self, table: &str) -> Result<usize, DataStoreError> {
+        Ok(self.tree.parts(&self.holder, self.version, table)?.len())
+    }
+
+    /// One part of a table, batch by batch, only `columns` when given (in the table's
+    /// order); owned, so another thread can read it.
+    pub fn part(
+        &self,
+        table: &str,
+        index: usize,
+        columns: Option<&[String]>,
+    ) -> Result<
+        impl Iterator<Item = Result<RecordBatch, DataStoreError>> + Send + use<>,
+        DataStoreError,
+    > {
+        let parts = self.tree.parts(&self.holder, self.version, table)?;
+        let Some(p) = parts.get(index) else {
+            return Err(DataStoreError::NoSuchVersion(self.holder.clone()));
+        };
+        let columns = if self.linkage_only {
+            let allowed = self.schema(table)?;
+            Some(
+                allowed
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .filter(|n| columns.is_none_or(|c| c.contains(n)))
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            columns.map(<[String]>::to_vec)
+        };
+        Tree::part_batches(
+            &self.holder,
+            self.version,
+            table,
+            p,
+            &self.key,
+            columns.as_deref(),
+        )
+    }
+
     /// A table's schema as this reader returns it.
     pub fn schema(&self, table: &str) -> Result<arrow_schema::SchemaRef, DataStoreError> {
         let parts = self.tree.parts(&self.holder, self.version, table)?;

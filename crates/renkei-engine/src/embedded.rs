@@ -11,6 +11,8 @@ use std::time::Instant;
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
+use datafusion::catalog::cte_worktable::CteWorkTable;
+use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, project_schema};
@@ -19,6 +21,7 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::TableSource;
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -108,10 +111,14 @@ async fn run(query: Query) -> Result<Answer, EngineError> {
         .sql_to_statement(&sql, &dialect)
         .map_err(EngineError::from_datafusion)?;
     gate::statement(&stmt).map_err(EngineError::Refused)?;
-    let refs = state
-        .resolve_table_references(&stmt)
+    let normalize = state
+        .config()
+        .options()
+        .sql_parser
+        .enable_ident_normalization;
+    let (refs, ctes) = datafusion::sql::resolve::resolve_table_references(&stmt, normalize)
         .map_err(EngineError::from_datafusion)?;
-    gate::references(&refs, &names).map_err(EngineError::Refused)?;
+    gate::references(&refs, &ctes, &names).map_err(EngineError::Refused)?;
     let plan = state
         .statement_to_plan(stmt)
         .await
@@ -152,6 +159,22 @@ async fn run(query: Query) -> Result<Answer, EngineError> {
         truncated,
         plan_hash,
         elapsed: started.elapsed(),
+    })
+}
+
+/// Whether a scan reads a table this engine registered (not one DataFusion made up).
+pub(crate) fn is_project_table(source: &Arc<dyn TableSource>) -> bool {
+    source_as_provider(source).is_ok_and(|p| {
+        let p: &dyn std::any::Any = p.as_ref();
+        p.is::<Provider>()
+    })
+}
+
+/// Whether a scan reads a recursive CTE's work table (its rows so far).
+pub(crate) fn is_cte_work_table(source: &Arc<dyn TableSource>) -> bool {
+    source_as_provider(source).is_ok_and(|p| {
+        let p: &dyn std::any::Any = p.as_ref();
+        p.is::<CteWorkTable>()
     })
 }
 

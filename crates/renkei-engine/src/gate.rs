@@ -148,10 +148,17 @@ pub fn statement(stmt: &DfStatement) -> Result<(), Refused> {
 }
 
 /// Every table the statement names must be one of `tables`, under its bare name or the
-/// default schema. CTE names are not table references here (the resolver leaves them
-/// out).
-pub fn references(refs: &[TableReference], tables: &BTreeSet<String>) -> Result<(), Refused> {
+/// default schema; `ctes` are the statement's own CTE names.
+pub fn references(
+    refs: &[TableReference],
+    ctes: &[TableReference],
+    tables: &BTreeSet<String>,
+) -> Result<(), Refused> {
     for r in refs {
+        // A recursive CTE's reference to itself (its scans are checked in the plan).
+        if ctes.contains(r) {
+            continue;
+        }
         if r.schema()
             .is_some_and(|s| s.eq_ignore_ascii_case("information_schema"))
         {
@@ -171,7 +178,8 @@ fn own_table(r: &TableReference, tables: &BTreeSet<String>) -> bool {
 }
 
 /// The planned query may hold only relational operators, through every subquery, and
-/// may scan only `tables`.
+/// may scan only `tables` as the engine registered them (or a recursive CTE's own
+/// work table).
 pub fn plan(plan: &LogicalPlan, tables: &BTreeSet<String>) -> Result<(), Refused> {
     let mut refused = None;
     let walk = plan.apply_with_subqueries(|node| {
@@ -192,8 +200,12 @@ pub fn plan(plan: &LogicalPlan, tables: &BTreeSet<String>) -> Result<(), Refused
             | LogicalPlan::Distinct(_)
             | LogicalPlan::Unnest(_)
             | LogicalPlan::RecursiveQuery(_) => None,
-            LogicalPlan::TableScan(scan) => (!own_table(&scan.table_name, tables))
-                .then(|| Refused::new(Refusal::NotAProjectTable, scan.table_name.to_string())),
+            LogicalPlan::TableScan(scan) => {
+                let ours = own_table(&scan.table_name, tables)
+                    && crate::embedded::is_project_table(&scan.source);
+                (!ours && !crate::embedded::is_cte_work_table(&scan.source))
+                    .then(|| Refused::new(Refusal::NotAProjectTable, scan.table_name.to_string()))
+            }
             LogicalPlan::Ddl(d) => Some(Refused::new(Refusal::Ddl, d.name())),
             LogicalPlan::Dml(_) => Some(Refused::new(Refusal::Dml, "DML")),
             LogicalPlan::Copy(_) => Some(Refused::new(Refusal::Copy, "COPY")),

@@ -251,6 +251,12 @@ async fn the_project_s_own_names_work_under_the_default_schema_and_in_ctes() {
         .await
         .unwrap();
     assert!(a.batch.column(0).as_primitive::<Int64Type>().value(0) > 0);
+    let a = run(
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT sum(n) FROM r",
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.batch.column(0).as_primitive::<Int64Type>().value(0), 15);
 }
 
 #[tokio::test]

@@ -3,13 +3,18 @@
 #![warn(missing_docs)]
 
 pub mod extract;
+pub mod query;
 
 use extract::{ExtractSummary, Inputs, Pseudonyms};
-use renkei_access::{ExtractOrder, PermitInForce};
+use std::sync::Arc;
+
+use query::QueryLimits;
+use renkei_access::{Applications, ExtractOrder, PermitInForce};
 use renkei_audit::Audit;
 use renkei_core::time::SharedClock;
 use renkei_core::{Action, Caller, Coded, ErrorKind, Outcome};
 use renkei_datastore::{DataStore, DataStoreError, ExtractSource};
+use renkei_engine::Engine;
 use renkei_link::index::Family;
 use renkei_store::Store;
 use renkei_store::sqlx;
@@ -23,6 +28,24 @@ pub enum WorkspaceError {
     /// The project closed, or its permit changed, since the order was handed out.
     #[error("the project is closed or its permit has changed; nothing was made")]
     Stale,
+    /// The project has no extract yet.
+    #[error("the project's extract is not ready yet")]
+    NoExtract,
+    /// Someone other than the person the permit in force names.
+    #[error("only the person the permit names may use this workspace")]
+    NotYours,
+    /// The SQL is longer than the workspace accepts.
+    #[error("the query is longer than {0} bytes")]
+    SqlTooLong(usize),
+    /// No SQL at all.
+    #[error("the query is empty")]
+    EmptySql,
+    /// A saved query's name is empty or too long.
+    #[error("a saved query needs a name of 1 to 100 characters")]
+    BadName,
+    /// Too many queries running (the caller's, or the server's).
+    #[error("too many queries are running; wait for one to finish")]
+    Busy(&'static str),
     /// Making the extract failed (nothing was made current).
     #[error("the extract could not be made: {0}")]
     Extract(String),
@@ -50,6 +73,12 @@ impl Coded for WorkspaceError {
     fn code(&self) -> &'static str {
         match self {
             WorkspaceError::NoIndex => "no_person_index",
+            WorkspaceError::NoExtract => "no_extract",
+            WorkspaceError::NotYours => "not_named_on_permit",
+            WorkspaceError::SqlTooLong(_) => "query_too_long",
+            WorkspaceError::EmptySql => "query_empty",
+            WorkspaceError::BadName => "bad_name",
+            WorkspaceError::Busy(code) => code,
             WorkspaceError::Stale => "project_changed",
             WorkspaceError::Data(e) => e.code(),
             WorkspaceError::Link(e) => e.code(),
@@ -59,7 +88,14 @@ impl Coded for WorkspaceError {
     }
     fn kind(&self) -> ErrorKind {
         match self {
-            WorkspaceError::NoIndex | WorkspaceError::Stale => ErrorKind::Conflict,
+            WorkspaceError::NoIndex | WorkspaceError::Stale | WorkspaceError::NoExtract => {
+                ErrorKind::Conflict
+            }
+            WorkspaceError::NotYours => ErrorKind::Denied,
+            WorkspaceError::SqlTooLong(_) | WorkspaceError::EmptySql | WorkspaceError::BadName => {
+                ErrorKind::InvalidInput
+            }
+            WorkspaceError::Busy(_) => ErrorKind::Throttled,
             WorkspaceError::Data(e) => e.kind(),
             WorkspaceError::Link(e) => e.kind(),
             WorkspaceError::Audit(e) => e.kind(),
@@ -75,17 +111,43 @@ pub struct Workspaces {
     data: DataStore,
     audit: Audit,
     clock: SharedClock,
+    /// Asked afresh while a query runs: a permit that stops holding stops its queries.
+    applications: Applications,
+    engine: Arc<dyn Engine>,
+    limits: Arc<QueryLimits>,
+    queries: Arc<query::Registry>,
 }
 
 impl Workspaces {
-    /// The service.
-    pub fn new(store: Store, data: DataStore, audit: Audit, clock: SharedClock) -> Self {
+    /// The service, with the embedded engine and the default limits.
+    pub fn new(
+        store: Store,
+        data: DataStore,
+        audit: Audit,
+        clock: SharedClock,
+        applications: Applications,
+    ) -> Self {
         Self {
             store,
             data,
             audit,
             clock,
+            applications,
+            engine: Arc::new(renkei_engine::Embedded),
+            limits: Arc::new(QueryLimits::default()),
+            queries: Arc::default(),
         }
+    }
+
+    /// The same service with other query limits.
+    pub fn with_limits(mut self, limits: QueryLimits) -> Self {
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &QueryLimits {
+        &self.limits
     }
 
     /// Materializes a new version of the order's extract and makes it current; audited

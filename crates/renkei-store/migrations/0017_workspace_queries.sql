@@ -1,0 +1,28 @@
+-- Queries run in projects' workspaces: what was asked and how it ended. The rows a
+-- query returned are never stored; they are shown from memory while they are fresh.
+CREATE TABLE workspace_queries (
+    id          TEXT PRIMARY KEY,
+    project     TEXT NOT NULL REFERENCES projects(id),
+    user_id     TEXT NOT NULL,
+    sql_text    TEXT NOT NULL,
+    status      TEXT NOT NULL,            -- running | finished | failed | stopped
+    reason      TEXT,                     -- the code of a failure or stop
+    plan_hash   TEXT,
+    rows_out    BIGINT,
+    bytes_out   BIGINT,
+    truncated   BOOLEAN,
+    elapsed_ms  BIGINT,
+    started_at  BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX workspace_queries_by_user ON workspace_queries (project, user_id, started_at);
+
+-- Queries a researcher keeps under a name, per project.
+CREATE TABLE saved_queries (
+    project    TEXT NOT NULL REFERENCES projects(id),
+    user_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    sql_text   TEXT NOT NULL,
+    saved_at   BIGINT NOT NULL,
+    PRIMARY KEY (project, user_id, name)
+);

@@ -1,0 +1,691 @@
+//! Queries in a project's workspace: run off the request path on the governed engine,
+//! over the project's current extract only, under the permit in force for as long as
+//! they run; each one audited and recorded in the project's history.
+//!
+//! The rows a query returns stay in memory, shown to the person who ran it while they
+//! are fresh, and are never written anywhere: the only way out is a release request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use renkei_access::PermitInForce;
+use renkei_core::{Action, Caller, Coded, Outcome, UserId};
+use renkei_datastore::OpenVersion;
+use renkei_engine::{Answer, Batches, EngineError, Limits, Progress, Source, SourceError};
+use renkei_store::sqlx;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::{WorkspaceError, Workspaces};
+
+/// Limits of the workspace as a whole.
+#[derive(Debug, Clone)]
+pub struct QueryLimits {
+    /// Limits of each query (memory, time, rows shown).
+    pub query: Limits,
+    /// Queries one person may have running at once.
+    pub per_user: usize,
+    /// Queries running at once on this server, everyone's together: with the memory
+    /// limit of each, this bounds what the engine may take.
+    pub total: usize,
+    /// Longest SQL text accepted.
+    pub max_sql_bytes: usize,
+    /// How often a running query checks that its permit still holds.
+    pub permit_check: Duration,
+    /// Finished results kept in memory per person (older ones are dropped).
+    pub kept_per_user: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            query: Limits::default(),
+            per_user: 2,
+            total: 4,
+            max_sql_bytes: 64 << 10,
+            permit_check: Duration::from_secs(1),
+            kept_per_user: 10,
+        }
+    }
+}
+
+/// Where a query stands.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum QueryState {
+    /// Still running.
+    Running {
+        /// Rows read from the extract so far.
+        rows_read: u64,
+        /// Milliseconds since it started.
+        elapsed_ms: u64,
+    },
+    /// It answered.
+    Finished {
+        /// The rows, as text.
+        result: QueryResult,
+    },
+    /// It failed or was refused.
+    Failed {
+        /// The stable code (`query_ddl`, `query_timeout`, ...).
+        code: String,
+        /// What went wrong, safe to show.
+        message: String,
+    },
+    /// It was stopped: by its owner, or because the permit no longer holds.
+    Stopped {
+        /// `cancelled`, or the permit check's reason (`permit_expired`, ...).
+        reason: String,
+    },
+}
+
+impl QueryState {
+    fn status(&self) -> &'static str {
+        match self {
+            QueryState::Running { .. } => "running",
+            QueryState::Finished { .. } => "finished",
+            QueryState::Failed { .. } => "failed",
+            QueryState::Stopped { .. } => "stopped",
+        }
+    }
+}
+
+/// A result as the workspace shows it: column names and types, and the rows (at most
+/// the row cap) as display text. No way to download it exists.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryResult {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Their types, as Arrow names them.
+    pub types: Vec<String>,
+    /// The rows shown; `None` for null.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Whether the query had more rows than are shown.
+    pub truncated: bool,
+    /// The plan's hash (what the audit log records).
+    pub plan_hash: String,
+    /// How long it took.
+    pub elapsed_ms: u64,
+}
+
+impl QueryResult {
+    fn of(a: &Answer) -> Result<Self, EngineError> {
+        let b: &RecordBatch = &a.batch;
+        let opts = FormatOptions::default().with_null("");
+        let fmts = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let rows = (0..b.num_rows())
+            .map(|r| {
+                b.columns()
+                    .iter()
+                    .zip(&fmts)
+                    .map(|(c, f)| (!c.is_null(r)).then(|| f.value(r).to_string()))
+                    .collect()
+            })
+            .collect();
+        let schema = b.schema();
+        Ok(Self {
+            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            types: schema
+                .fields()
+                .iter()
+                .map(|f| f.data_type().to_string())
+                .collect(),
+            rows,
+            truncated: a.truncated,
+            plan_hash: a.plan_hash.clone(),
+            elapsed_ms: a.elapsed.as_millis() as u64,
+        })
+    }
+}
+
+/// A query as its owner sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryView {
+    /// Its id.
+    pub id: String,
+    /// The project.
+    pub project: String,
+    /// The SQL as written.
+    pub sql: String,
+    /// When it started (microseconds since the epoch).
+    pub started_at: i64,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: QueryState,
+}
+
+/// A line of the project's query history (no rows: those are never stored).
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryLine {
+    /// The query's id.
+    pub id: String,
+    /// The SQL.
+    pub sql_text: String,
+    /// running, finished, failed or stopped.
+    pub status: String,
+    /// The code of a failure or stop.
+    pub reason: Option<String>,
+    /// Rows returned.
+    pub rows_out: Option<i64>,
+    /// Milliseconds taken.
+    pub elapsed_ms: Option<i64>,
+    /// When it started.
+    pub started_at: i64,
+}
+
+/// A saved query.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedQuery {
+    /// Its name.
+    pub name: String,
+    /// The SQL.
+    pub sql_text: String,
+    /// When it was saved.
+    pub saved_at: i64,
+}
+
+/// One table of the workspace, for the schema browser.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableInfo {
+    /// Its name in SQL.
+    pub name: String,
+    /// Its columns: name and type.
+    pub columns: Vec<(String, String)>,
+}
+
+struct Entry {
+    user: UserId,
+    project: String,
+    sql: String,
+    started_at: i64,
+    clock: Instant,
+    progress: Progress,
+    stop: Arc<Notify>,
+    state: Option<QueryState>,
+}
+
+/// The queries this server holds in memory.
+#[derive(Default)]
+pub(crate) struct Registry {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A table of an opened extract, read part by part on the engine's threads.
+#[derive(Debug)]
+struct ExtractTable {
+    open: Arc<OpenVersionHandle>,
+    table: String,
+    schema: arrow_schema::SchemaRef,
+    parts: usize,
+}
+
+/// `OpenVersion` holds the key; it is shared by the tables of one query and dropped
+/// with it.
+struct OpenVersionHandle(OpenVersion);
+
+impl std::fmt::Debug for OpenVersionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenVersion")
+    }
+}
+
+impl Source for ExtractTable {
+    fn schema(&self) -> arrow_schema::SchemaRef {
+        self.schema.clone()
+    }
+    fn partitions(&self) -> usize {
+        self.parts
+    }
+    fn read(&self, partition: usize, columns: Option<&[String]>) -> Result<Batches, SourceError> {
+        let table = self.table.clone();
+        let failed = move |e: renkei_datastore::DataStoreError| {
+            // The detail (a path) goes to the server's log, not to the researcher.
+            tracing::error!(table = %table, error = %e, "extract part unreadable");
+            SourceError(format!("the extract's table {table} could not be read"))
+        };
+        let it = self
+            .open
+            .0
+            .part(&self.table, partition, columns)
+            .map_err(failed.clone())?;
+        Ok(Box::new(it.map(move |b| b.map_err(failed.clone()))))
+    }
+}
+
+impl Workspaces {
+    /// The tables of the project's current extract, for the schema browser.
+    pub async fn tables(
+        &self,
+        caller: &Caller,
+        permit: &PermitInForce,
+    ) -> Result<Vec<TableInfo>, WorkspaceError> {
+        let Some(open) = self.open(caller, permit).await? else {
+            return Err(WorkspaceError::NoExtract);
+        };
+        let mut out = Vec::new();
+        for t in open.tables()? {
+            let s = open.schema(&t)?;
+            out.push(TableInfo {
+                name: t,
+                columns: s
+                    .fields()
+                    .iter()
+                    .map(|f| (f.name().clone(), f.data_type().to_string()))
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Starts a query on the project's current extract and returns its id at once; it
+    /// runs off the request path. Refused (and audited) when the caller has too many
+    /// running, the server is at its limit, or the SQL is too long.
+    pub async fn start_query(
+        &self,
+        caller: &Caller,
+        permit: &PermitInForce,
+        sql: &str,
+    ) -> Result<String, WorkspaceError> {
+        let project = permit.project().to_owned();
+        let object = format!("project:{project}");
+        let user = permit.user().clone();
+        let refuse = |e: WorkspaceError| self.refuse_query(caller, &object, sql, e);
+        if caller.user_id() != Some(&user) {
+            return Err(refuse(WorkspaceError::NotYours).await);
+        }
+        if sql.len() > self.limits.max_sql_bytes {
+            return Err(refuse(WorkspaceError::SqlTooLong(self.limits.max_sql_bytes)).await);
+        }
+        if sql.trim().is_empty() {
+            return Err(refuse(WorkspaceError::EmptySql).await);
+        }
+        let Some(open) = self.open(caller, permit).await? else {
+            return Err(refuse(WorkspaceError::NoExtract).await);
+        };
+        let open = Arc::new(OpenVersionHandle(open));
+        let mut tables = Vec::new();
+        for t in open.0.tables()? {
+            tables.push(renkei_engine::Table {
+                name: t.clone(),
+                source: Arc::new(ExtractTable {
+                    schema: open.0.schema(&t)?,
+                    parts: open.0.part_count(&t)?,
+                    open: open.clone(),
+                    table: t,
+                }),
+            });
+        }
+        let id = new_id();
+        let started_at = self.clock.now().micros();
+        let progress = Progress::default();
+        let stop = Arc::new(Notify::new());
+        {
+            let mut reg = self.queries.lock();
+            let running_total = reg.values().filter(|e| e.state.is_none()).count();
+            let running_mine = reg
+                .values()
+                .filter(|e| e.state.is_none() && e.user == user)
+                .count();
+            if running_mine >= self.limits.per_user {
+                drop(reg);
+                return Err(refuse(WorkspaceError::Busy("query_busy_user")).await);
+            }
+            if running_total >= self.limits.total {
+                drop(reg);
+                return Err(refuse(WorkspaceError::Busy("query_busy_server")).await);
+            }
+            reg.insert(
+                id.clone(),
+                Entry {
+                    user: user.clone(),
+                    project: project.clone(),
+                    sql: sql.to_owned(),
+                    started_at,
+                    clock: Instant::now(),
+                    progress: progress.clone(),
+                    stop: stop.clone(),
+                    state: None,
+                },
+            );
+        }
+        let recorded = sqlx::query(
+            "INSERT INTO workspace_queries (id, project, user_id, sql_text, status, started_at) \
+             VALUES ($1, $2, $3, $4, 'running', $5)",
+        )
+        .bind(&id)
+        .bind(&project)
+        .bind(user.as_str())
+        .bind(sql)
+        .bind(started_at)
+        .execute(self.store.pool())
+        .await;
+        if let Err(e) = recorded {
+            self.queries.lock().remove(&id);
+            return Err(e.into());
+        }
+        let query = renkei_engine::Query {
+            sql: sql.to_owned(),
+            tables,
+            limits: self.limits.query.clone(),
+            progress,
+        };
+        let ws = self.clone();
+        let caller = caller.clone();
+        let qid = id.clone();
+        tokio::spawn(async move {
+            let run = ws.engine.run(query);
+            let watch = ws.watch_permit(&caller, &project);
+            let outcome = tokio::select! {
+                r = run => match r.and_then(|a| QueryResult::of(&a)) {
+                    Ok(result) => QueryState::Finished { result },
+                    Err(e) => QueryState::Failed { code: e.code().into(), message: e.to_string() },
+                },
+                reason = watch => QueryState::Stopped { reason },
+                _ = stop.notified() => QueryState::Stopped { reason: "cancelled".into() },
+            };
+            drop(open);
+            ws.finish(&caller, &qid, outcome).await;
+        });
+        Ok(id)
+    }
+
+    async fn refuse_query(
+        &self,
+        caller: &Caller,
+        object: &str,
+        sql: &str,
+        e: WorkspaceError,
+    ) -> WorkspaceError {
+        let event = caller
+            .event(Action::QueryRun, object, Outcome::denied(e.code()))
+            .detail(serde_json::json!({ "sql": truncate(sql, 4096) }));
+        match self.audit.record(event).await {
+            Ok(_) => e,
+            Err(a) => a.into(),
+        }
+    }
+
+    /// Resolves with the reason once the permit no longer holds for the caller.
+    async fn watch_permit(&self, caller: &Caller, project: &str) -> String {
+        loop {
+            tokio::time::sleep(self.limits.permit_check).await;
+            match self.applications.in_force(caller, project).await {
+                Ok(_) => {}
+                Err(e) if e.kind().is_refusal() => return e.code().to_owned(),
+                // The store hiccupped: keep checking.
+                Err(e) => tracing::warn!(error = %e, "permit check failed"),
+            }
+        }
+    }
+
+    async fn finish(&self, caller: &Caller, id: &str, state: QueryState) {
+        let (project, sql, elapsed) = {
+            let reg = self.queries.lock();
+            let Some(e) = reg.get(id) else { return };
+            (e.project.clone(), e.sql.clone(), e.clock.elapsed())
+        };
+        let (reason, plan_hash, rows, bytes, truncated) = match &state {
+            QueryState::Finished { result } => (
+                None,
+                Some(result.plan_hash.clone()),
+                Some(result.rows.len() as i64),
+                Some(
+                    result
+                        .rows
+                        .iter()
+                        .flatten()
+                        .flatten()
+                        .map(|c| c.len() as i64)
+                        .sum::<i64>(),
+                ),
+                Some(result.truncated),
+            ),
+            QueryState::Failed { code, .. } => (Some(code.clone()), None, None, None, None),
+            QueryState::Stopped { reason } => (Some(reason.clone()), None, None, None, None),
+            QueryState::Running { .. } => (None, None, None, None, None),
+        };
+        let elapsed_ms = elapsed.as_millis() as i64;
+        let outcome = match &state {
+            QueryState::Failed { code, .. } if is_refusal(code) => Outcome::denied(code.clone()),
+            QueryState::Stopped { reason } if reason != "cancelled" => {
+                Outcome::denied(reason.clone())
+            }
+            _ => Outcome::Allowed,
+        };
+        let event = caller
+            .event(Action::QueryRun, format!("project:{project}"), outcome)
+            .detail(serde_json::json!({
+                "query": id,
+                "sql": truncate(&sql, 4096),
+                "status": state.status(),
+                "reason": reason,
+                "plan_hash": plan_hash,
+                "duration_ms": elapsed_ms,
+                "rows": rows,
+                "bytes": bytes,
+                "truncated": truncated,
+                "engine": self.engine.name(),
+            }));
+        if let Err(e) = self.audit.record(event).await {
+            tracing::error!(error = %e, "query audit entry not recorded");
+        }
+        let r = sqlx::query(
+            "UPDATE workspace_queries SET status = $1, reason = $2, plan_hash = $3, rows_out = $4, \
+             bytes_out = $5, truncated = $6, elapsed_ms = $7, finished_at = $8 WHERE id = $9",
+        )
+        .bind(state.status())
+        .bind(&reason)
+        .bind(&plan_hash)
+        .bind(rows)
+        .bind(bytes)
+        .bind(truncated)
+        .bind(elapsed_ms)
+        .bind(self.clock.now().micros())
+        .bind(id)
+        .execute(self.store.pool())
+        .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "query history not updated");
+        }
+        let mut reg = self.queries.lock();
+        let user = match reg.get_mut(id) {
+            Some(e) => {
+                e.state = Some(state);
+                e.user.clone()
+            }
+            None => return,
+        };
+        // Keep only the newest finished results of this person.
+        let mut done: Vec<(i64, String)> = reg
+            .iter()
+            .filter(|(_, e)| e.user == user && e.state.is_some())
+            .map(|(k, e)| (e.started_at, k.clone()))
+            .collect();
+        done.sort();
+        let extra = done.len().saturating_sub(self.limits.kept_per_user);
+        for (_, k) in done.into_iter().take(extra) {
+            reg.remove(&k);
+        }
+    }
+
+    /// A query of the caller's, as it stands; `None` when it is not theirs, not of this
+    /// project, or no longer held.
+    pub fn query(&self, permit: &PermitInForce, id: &str) -> Option<QueryView> {
+        let reg = self.queries.lock();
+        let e = reg.get(id)?;
+        if &e.user != permit.user() || e.project != permit.project() {
+            return None;
+        }
+        Some(QueryView {
+            id: id.to_owned(),
+            project: e.project.clone(),
+            sql: e.sql.clone(),
+            started_at: e.started_at,
+            state: e.state.clone().unwrap_or(QueryState::Running {
+                rows_read: e.progress.rows_read(),
+                elapsed_ms: e.clock.elapsed().as_millis() as u64,
+            }),
+        })
+    }
+
+    /// Waits up to `wait` for a query to finish, then gives it as it stands.
+    pub async fn wait_query(
+        &self,
+        permit: &PermitInForce,
+        id: &str,
+        wait: Duration,
+    ) -> Option<QueryView> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let v = self.query(permit, id)?;
+            if !matches!(v.state, QueryState::Running { .. }) || Instant::now() >= deadline {
+                return Some(v);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops a running query of the caller's. `false` when there was none to stop.
+    pub fn cancel_query(&self, permit: &PermitInForce, id: &str) -> bool {
+        let reg = self.queries.lock();
+        match reg.get(id) {
+            Some(e)
+                if &e.user == permit.user()
+                    && e.project == permit.project()
+                    && e.state.is_none() =>
+            {
+                e.stop.notify_one();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The caller's query history in this project, newest first.
+    pub async fn history(
+        &self,
+        permit: &PermitInForce,
+        limit: i64,
+    ) -> Result<Vec<HistoryLine>, WorkspaceError> {
+        let rows: Vec<(String, String, String, Option<String>, Option<i64>, Option<i64>, i64)> =
+            sqlx::query_as(
+                "SELECT id, sql_text, status, reason, rows_out, elapsed_ms, started_at FROM workspace_queries \
+                 WHERE project = $1 AND user_id = $2 ORDER BY started_at DESC, id DESC LIMIT $3",
+            )
+            .bind(permit.project())
+            .bind(permit.user().as_str())
+            .bind(limit)
+            .fetch_all(self.store.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, sql_text, status, reason, rows_out, elapsed_ms, started_at)| HistoryLine {
+                    id,
+                    sql_text,
+                    status,
+                    reason,
+                    rows_out,
+                    elapsed_ms,
+                    started_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Saves (or replaces) a named query of the caller's in this project.
+    pub async fn save_query(
+        &self,
+        permit: &PermitInForce,
+        name: &str,
+        sql: &str,
+    ) -> Result<(), WorkspaceError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(WorkspaceError::BadName);
+        }
+        if sql.trim().is_empty() {
+            return Err(WorkspaceError::EmptySql);
+        }
+        if sql.len() > self.limits.max_sql_bytes {
+            return Err(WorkspaceError::SqlTooLong(self.limits.max_sql_bytes));
+        }
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query("DELETE FROM saved_queries WHERE project = $1 AND user_id = $2 AND name = $3")
+            .bind(permit.project())
+            .bind(permit.user().as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO saved_queries (project, user_id, name, sql_text, saved_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(permit.project())
+        .bind(permit.user().as_str())
+        .bind(name)
+        .bind(sql)
+        .bind(self.clock.now().micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The caller's saved queries in this project, by name.
+    pub async fn saved_queries(
+        &self,
+        permit: &PermitInForce,
+    ) -> Result<Vec<SavedQuery>, WorkspaceError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT name, sql_text, saved_at FROM saved_queries WHERE project = $1 AND user_id = $2 ORDER BY name",
+        )
+        .bind(permit.project())
+        .bind(permit.user().as_str())
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, sql_text, saved_at)| SavedQuery {
+                name,
+                sql_text,
+                saved_at,
+            })
+            .collect())
+    }
+}
+/// Whether a failure's code is the gate's refusal (audited as a denial) rather than an
+/// error in the query.
+fn is_refusal(code: &str) -> bool {
+    code.starts_with("query_")
+        && !matches!(code, "query_invalid" | "query_memory" | "query_timeout")
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn new_id() -> String {
+    format!("q-{}", hex::encode(renkei_crypto::random_bytes::<10>()))
+}

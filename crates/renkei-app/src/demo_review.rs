@@ -871,6 +871,25 @@ mod tests {
         let n: i64 = result.rows[0][0].as_deref().unwrap().parse().unwrap();
         assert!(n > 0);
 
+        // Every example query runs on the demo's extract and finds people.
+        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+        let examples: Vec<_> = renkei_workspace::examples::for_tables(&names).collect();
+        assert_eq!(examples.len(), renkei_workspace::examples::EXAMPLES.len());
+        for e in examples {
+            let id = ws.start_query(&researcher, &permit, e.sql).await.unwrap();
+            let v = ws.wait_query(&permit, &id, wait).await.unwrap();
+            let QueryState::Finished { result } = v.state else {
+                panic!("{}: {v:?}", e.id)
+            };
+            assert!(!result.rows.is_empty(), "{}", e.id);
+            let some_people = result.rows.iter().any(|r| {
+                r.iter()
+                    .flatten()
+                    .any(|c| c.parse::<f64>().is_ok_and(|n| n > 0.0))
+            });
+            assert!(some_people, "{}: {result:?}", e.id);
+        }
+
         // A refusal names its reason and is audited as a denial.
         let id = ws
             .start_query(
@@ -892,11 +911,11 @@ mod tests {
         .fetch_all(app.store.pool())
         .await
         .unwrap();
-        assert_eq!(audited.len(), 3);
+        assert_eq!(audited.len(), 2 + renkei_workspace::examples::EXAMPLES.len() + 1);
         assert_eq!(audited[0].0, "allowed");
         assert!(audited[0].2.contains("plan_hash") && audited[0].2.contains("count(DISTINCT"));
         assert_eq!(
-            (audited[2].0.as_str(), audited[2].1.as_str()),
+            (audited[7].0.as_str(), audited[7].1.as_str()),
             ("denied", "query_copy")
         );
 
@@ -941,7 +960,8 @@ mod tests {
         );
         let history = ws.history(&permit, 10).await.unwrap();
         let states: Vec<&str> = history.iter().map(|h| h.status.as_str()).collect();
-        assert_eq!(states, ["stopped", "failed", "finished", "finished"]);
+        assert_eq!(states[..3], ["stopped", "failed", "finished"]);
+        assert_eq!(history.len(), 9);
 
         // Revoking the researcher's accreditation stops their running query at once.
         let id = ws.start_query(&researcher, &permit, forever).await.unwrap();

@@ -911,7 +911,10 @@ mod tests {
         .fetch_all(app.store.pool())
         .await
         .unwrap();
-        assert_eq!(audited.len(), 2 + renkei_workspace::examples::EXAMPLES.len() + 1);
+        assert_eq!(
+            audited.len(),
+            2 + renkei_workspace::examples::EXAMPLES.len() + 1
+        );
         assert_eq!(audited[0].0, "allowed");
         assert!(audited[0].2.contains("plan_hash") && audited[0].2.contains("count(DISTINCT"));
         assert_eq!(

@@ -138,7 +138,7 @@ impl Answer {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// Not allowed in the workspace.
-    #[error("refused: {} ({})", .0.reason.explain(), .0.subject)]
+    #[error("refused: {} ({})", .0.reason.explain(), clean(&.0.subject))]
     Refused(Refused),
     /// The SQL is wrong (syntax, unknown column, types, a division by zero).
     #[error("{0}")]

@@ -518,17 +518,20 @@ impl Modify for Security {
         acc::roster, acc::appoint, acc::dismiss, acc::accredit, acc::revoke,
         acc::agenda, acc::member_view, acc::conflict, acc::comment,
         acc::custody_pending, acc::custody_view, acc::confirm, acc::refuse,
-        acc::projects, acc::project, acc::permit, acc::access, acc::extract, acc::link_runs, acc::link_run, acc::close, acc::publish, acc::amend, acc::register, acc::attach, acc::attachment),
+        acc::projects, acc::project, acc::permit, acc::access, acc::extract, acc::link_runs, acc::link_run, acc::close, acc::publish, acc::amend, acc::register, acc::attach, acc::attachment,
+        crate::workspace_api::tables, crate::workspace_api::start, crate::workspace_api::show, crate::workspace_api::cancel, crate::workspace_api::history),
     components(schemas(Me, UserOut, AuditEntryOut, VerifyOut, ProblemOut, CheckpointOut, ChainEntryOut, WitnessIn, ErrorBody, ErrorDetail, LinkOut,
         acc::ApplicationOut, acc::ApplicationIn, acc::CreatedOut, acc::StateOut, acc::SavedOut, acc::ReasonIn, acc::MeetingIn,
         acc::DecisionIn, acc::MemberIo, acc::RosterOut, acc::AccreditationIn, acc::StandingOut, acc::ConflictIn, acc::AnswerIn,
-        acc::ProjectOut, acc::PermitOut, acc::AccessOut, acc::PublicationIn, acc::RegisterOut, acc::AttachmentOut, acc::ScheduleIn, acc::MeetingOut, acc::CommentIn)),
+        acc::ProjectOut, acc::PermitOut, acc::AccessOut, acc::PublicationIn, acc::RegisterOut, acc::AttachmentOut, acc::ScheduleIn, acc::MeetingOut, acc::CommentIn,
+        crate::workspace_api::TablesOut, crate::workspace_api::QueryIn, crate::workspace_api::QueryOut, crate::workspace_api::HistoryOut, crate::workspace_api::CancelOut)),
     modifiers(&Security),
     tags((name = "accounts", description = "Who is calling; users and roles"), (name = "audit", description = "The audit log, for the supervisory body"),
         (name = "catalog", description = "The public dataset catalogue (no authentication); small counts are shown as `<10`"),
         (name = "applications", description = "A researcher's applications for access to data"),
         (name = "review", description = "The review of applications: secretariat, committee members, custodians"),
-        (name = "projects", description = "Projects under a permit: the permit, the check every access makes, closure, results; the public register"))
+        (name = "projects", description = "Projects under a permit: the permit, the check every access makes, closure, results; the public register"),
+        (name = "workspace", description = "The Visiting workspace: the project's tables and governed SQL queries over its extract; results are shown, never exported"))
 )]
 struct ApiDoc;
 

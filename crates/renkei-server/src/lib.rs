@@ -22,6 +22,7 @@ mod ops;
 mod pages;
 pub mod routes;
 mod wire;
+mod workspace_api;
 
 pub use context::{CSRF_HEADER, LANG_COOKIE, PRE_COOKIE, RequestContext, SESSION_COOKIE};
 pub use error::AppError;

@@ -438,6 +438,61 @@ fn table() -> Vec<RouteDef> {
             SignedIn,
             post(pages::projects::publish),
         ),
+        // The workspace: the permit in force is asked on every request.
+        r(
+            M::GET,
+            "/projects/{id}/workspace",
+            need(Apply),
+            get(pages::workspace::show),
+        ),
+        r(
+            M::POST,
+            "/projects/{id}/workspace/queries",
+            need(Apply),
+            post(pages::workspace::run),
+        ),
+        r(
+            M::POST,
+            "/projects/{id}/workspace/queries/{qid}/cancel",
+            need(Apply),
+            post(pages::workspace::cancel),
+        ),
+        r(
+            M::POST,
+            "/projects/{id}/workspace/saved",
+            need(Apply),
+            post(pages::workspace::save),
+        ),
+        r(
+            M::GET,
+            "/api/v1/projects/{id}/tables",
+            need(Apply),
+            get(crate::workspace_api::tables),
+        ),
+        r(
+            M::GET,
+            "/api/v1/projects/{id}/queries",
+            need(Apply),
+            get(crate::workspace_api::history),
+        ),
+        r(
+            M::POST,
+            "/api/v1/projects/{id}/queries",
+            need(Apply),
+            post(crate::workspace_api::start),
+        ),
+        r(
+            M::GET,
+            "/api/v1/projects/{id}/queries/{qid}",
+            need(Apply),
+            get(crate::workspace_api::show),
+        ),
+        r(
+            M::POST,
+            "/api/v1/projects/{id}/queries/{qid}/cancel",
+            need(Apply),
+            post(crate::workspace_api::cancel),
+        ),
         r(M::GET, "/api/v1/projects", SignedIn, get(acc::projects)),
         r(
             M::GET,

@@ -334,7 +334,7 @@ impl Workspaces {
         let started_at = self.clock.now().micros();
         let progress = Progress::default();
         let stop = Arc::new(Notify::new());
-        {
+        let busy = {
             let mut reg = self.queries.lock();
             let running_total = reg.values().filter(|e| e.state.is_none()).count();
             let running_mine = reg
@@ -342,26 +342,28 @@ impl Workspaces {
                 .filter(|e| e.state.is_none() && e.user == user)
                 .count();
             if running_mine >= self.limits.per_user {
-                drop(reg);
-                return Err(refuse(WorkspaceError::Busy("query_busy_user")).await);
+                Some("query_busy_user")
+            } else if running_total >= self.limits.total {
+                Some("query_busy_server")
+            } else {
+                reg.insert(
+                    id.clone(),
+                    Entry {
+                        user: user.clone(),
+                        project: project.clone(),
+                        sql: sql.to_owned(),
+                        started_at,
+                        clock: Instant::now(),
+                        progress: progress.clone(),
+                        stop: stop.clone(),
+                        state: None,
+                    },
+                );
+                None
             }
-            if running_total >= self.limits.total {
-                drop(reg);
-                return Err(refuse(WorkspaceError::Busy("query_busy_server")).await);
-            }
-            reg.insert(
-                id.clone(),
-                Entry {
-                    user: user.clone(),
-                    project: project.clone(),
-                    sql: sql.to_owned(),
-                    started_at,
-                    clock: Instant::now(),
-                    progress: progress.clone(),
-                    stop: stop.clone(),
-                    state: None,
-                },
-            );
+        };
+        if let Some(code) = busy {
+            return Err(refuse(WorkspaceError::Busy(code)).await);
         }
         let recorded = sqlx::query(
             "INSERT INTO workspace_queries (id, project, user_id, sql_text, status, started_at) \

@@ -428,6 +428,106 @@ async fn from_application_to_register_over_http(store: Store) {
     let (s, _) = call(&members[0], Method::GET, extract.clone(), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
+    // The workspace over the API: the project's tables, a governed query, and every
+    // escape refused by name, audited, with no path in any answer.
+    let (s, v) = call(
+        &r2,
+        Method::GET,
+        format!("/api/v1/projects/{app}/tables"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["name"], "claims_receipts", "{v}");
+    let queries = format!("/api/v1/projects/{app}/queries");
+    let ask = |sql: &str| json!({ "sql": sql, "wait_ms": 30000 });
+    let (s, v) = call(
+        &r2,
+        Method::POST,
+        queries.clone(),
+        Some(ask("SELECT r.sex, count(DISTINCT r.person_id) AS persons, count(d.person_id) AS died \
+                  FROM claims_receipts r LEFT JOIN deaths d ON d.person_id = r.person_id GROUP BY r.sex ORDER BY r.sex")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "finished", "{v}");
+    assert_eq!(v["result"]["columns"], json!(["sex", "persons", "died"]));
+    assert!(!v["result"]["rows"].as_array().unwrap().is_empty(), "{v}");
+    let data_dir = env.data_dir().display().to_string();
+    let escapes = [
+        (
+            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/'",
+            "query_ddl",
+        ),
+        ("COPY claims_receipts TO '/tmp/out.csv'", "query_copy"),
+        ("INSERT INTO deaths SELECT * FROM deaths", "query_dml"),
+        ("SET datafusion.execution.batch_size = 1", "query_statement"),
+        ("EXPLAIN SELECT * FROM claims_receipts", "query_explain"),
+        ("SHOW TABLES", "query_describe"),
+        (
+            "SELECT * FROM information_schema.tables",
+            "query_information_schema",
+        ),
+        (
+            &format!("SELECT * FROM '{data_dir}/datasets'"),
+            "query_not_a_project_table",
+        ),
+        (
+            "SELECT * FROM \"../../datasets/ndb_claims/receipts\"",
+            "query_not_a_project_table",
+        ),
+        (
+            "SELECT * FROM generate_series(1, 3)",
+            "query_not_a_project_table",
+        ),
+        ("SELECT * FROM receipts", "query_not_a_project_table"),
+    ];
+    for (sql, code) in escapes {
+        let (s, v) = call(&r2, Method::POST, queries.clone(), Some(ask(sql))).await;
+        assert_eq!(s, StatusCode::OK, "{sql}: {v}");
+        assert_eq!(v["state"], "failed", "{sql}: {v}");
+        assert_eq!(v["code"], code, "{sql}: {v}");
+        // Nothing but the researcher's own SQL, echoed, names a path.
+        let mut answer = v.clone();
+        answer["sql"] = Value::Null;
+        let text = answer.to_string();
+        assert!(
+            !text.contains(&data_dir) && !text.contains(".parquet"),
+            "{sql}: {text}"
+        );
+    }
+    let (s, v) = call(
+        &r2,
+        Method::POST,
+        queries.clone(),
+        Some(ask("SELECT nope FROM deaths")),
+    )
+    .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::OK, Some("query_invalid")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains(&data_dir), "{v}");
+    // Not named on the permit: no queries, no tables.
+    let (s, _) = call(
+        &members[0],
+        Method::POST,
+        queries.clone(),
+        Some(ask("SELECT 1")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(&r2, Method::GET, queries.clone(), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v.as_array().unwrap().len(), 1 + escapes.len() + 1);
+    let audit = env.ok(&["audit", "export"], "");
+    assert!(
+        audit.contains("query.run")
+            && audit.contains("query_copy")
+            && audit.contains("query_not_a_project_table")
+    );
+
     // An amendment: one more variable, reviewed with its differences, expedited.
     let (_, v) = call(
         &r1,
@@ -481,7 +581,34 @@ async fn from_application_to_register_over_http(store: Store) {
     let (_, v) = call(&r1, Method::GET, access.clone(), None).await;
     assert_eq!(v["permit_version"], 2, "{v}");
 
-    // Revocation stops the very next request; a new accreditation restores access.
+    // Revocation stops the very next request, and a query already running; a new
+    // accreditation restores access.
+    // (The amended permit's extract is made in the background after the last
+    // confirmation.)
+    let mut made = false;
+    for _ in 0..100 {
+        let (_, v) = call(&r2, Method::GET, extract.clone(), None).await;
+        if !v.is_null() {
+            made = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(made, "the amended permit's extract was not made");
+    let forever =
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
+    let (s, v) = call(
+        &r2,
+        Method::POST,
+        queries.clone(),
+        Some(json!({ "sql": forever })),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("running")),
+        "{v}"
+    );
     let (s, _) = call(
         &sec,
         Method::POST,
@@ -494,6 +621,25 @@ async fn from_application_to_register_over_http(store: Store) {
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("accreditation_revoked"))
+    );
+    let (s, _) = call(
+        &r2,
+        Method::POST,
+        queries.clone(),
+        Some(json!({ "sql": "SELECT 1" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let stopped = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let audit = env.ok(&["audit", "export"], "");
+        audit
+            .lines()
+            .any(|l| l.contains("query.run") && l.contains("accreditation_revoked"))
+    });
+    assert!(
+        stopped,
+        "the running query was not stopped by the revocation"
     );
     call(
         &sec,

@@ -14,6 +14,7 @@ pub mod home;
 pub mod linkage;
 pub mod projects;
 pub mod review;
+pub mod workspace;
 
 use crate::context::RequestContext;
 use axum::http::{StatusCode, header};

@@ -134,7 +134,7 @@ pub async fn show(
             @if v.closed.is_none() { @if let Some(n) = period_notice(&ctx, &v.period) { (n) } }
             @if v.overdue { (notice("warning", ctx.t("project.overdue"))) }
             (permit_section(&ctx, &v))
-            @if let Some(x) = &extract { (extract_section(&ctx, x.as_ref())) }
+            @if let Some(x) = &extract { (extract_section(&ctx, &v.permit.project, x.as_ref())) }
             @if let Some(c) = &v.closed {
                 section aria-labelledby="certificate" {
                     h2 #certificate { (ctx.t("project.certificate")) }
@@ -190,6 +190,7 @@ pub async fn show(
 /// quasi-identifiers present.
 fn extract_section(
     ctx: &RequestContext,
+    project: &str,
     x: Option<&renkei_workspace::extract::ExtractSummary>,
 ) -> Markup {
     html! {
@@ -234,6 +235,7 @@ fn extract_section(
                         }
                     }
                     p { (ctx.t("extract.explained")) }
+                    p { a.button href=(format!("/projects/{project}/workspace")) { (ctx.t("ws.open")) } }
                 }
             }
         }

@@ -1,0 +1,137 @@
+//! The workspace's JSON API, for programmatic analysis under the same rules as the
+//! page: the permit in force is asked on every request, queries run on the governed
+//! engine, every one is audited, and results come back as at most the row cap of
+//! display text: there is no bulk export.
+
+use crate::api::ErrorBody;
+use crate::context::RequestContext;
+use crate::{AppError, AppState};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// The project's tables: `[{name, columns: [[name, type]]}]`.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct TablesOut(Vec<renkei_workspace::query::TableInfo>);
+
+/// A query to run.
+#[derive(Deserialize, ToSchema)]
+pub struct QueryIn {
+    /// One SQL statement (a query).
+    sql: String,
+    /// Milliseconds to wait for it to finish before answering (at most 30,000; 0 to
+    /// answer at once with its id).
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+/// A query as it stands: `{id, project, sql, started_at, state: running|finished|
+/// failed|stopped, ...}`; a finished one has `result: {columns, types, rows,
+/// truncated, plan_hash, elapsed_ms}`, a failed one `code` and `message`.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct QueryOut(renkei_workspace::query::QueryView);
+
+/// The caller's query history in the project, newest first (no rows).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct HistoryOut(Vec<renkei_workspace::query::HistoryLine>);
+
+/// Whether a running query was stopped.
+#[derive(Serialize, ToSchema)]
+pub struct CancelOut {
+    stopped: bool,
+}
+
+/// GET /api/v1/projects/{id}/tables
+#[utoipa::path(get, path = "/api/v1/projects/{id}/tables", tag = "workspace",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = TablesOut), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn tables(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<TablesOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    Ok(Json(TablesOut(
+        st.app.workspaces.tables(&ctx.caller, &permit).await?,
+    )))
+}
+
+/// POST /api/v1/projects/{id}/queries: runs a query on the project's extract.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/queries", tag = "workspace", request_body = QueryIn,
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = QueryOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn start(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(q): Json<QueryIn>,
+) -> Result<Json<QueryOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    let ws = &st.app.workspaces;
+    let qid = ws.start_query(&ctx.caller, &permit, &q.sql).await?;
+    let wait = Duration::from_millis(q.wait_ms.min(30_000));
+    let v = ws
+        .wait_query(&permit, &qid, wait)
+        .await
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(QueryOut(v)))
+}
+
+/// GET /api/v1/projects/{id}/queries/{qid}
+#[utoipa::path(get, path = "/api/v1/projects/{id}/queries/{qid}", tag = "workspace",
+    params(("id" = String, Path, description = "Project id"), ("qid" = String, Path, description = "Query id")),
+    responses((status = 200, body = QueryOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, qid)): Path<(String, String)>,
+) -> Result<Json<QueryOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    let v = st
+        .app
+        .workspaces
+        .query(&permit, &qid)
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(QueryOut(v)))
+}
+
+/// POST /api/v1/projects/{id}/queries/{qid}/cancel
+#[utoipa::path(post, path = "/api/v1/projects/{id}/queries/{qid}/cancel", tag = "workspace",
+    params(("id" = String, Path, description = "Project id"), ("qid" = String, Path, description = "Query id")),
+    responses((status = 200, body = CancelOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, qid)): Path<(String, String)>,
+) -> Result<Json<CancelOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    Ok(Json(CancelOut {
+        stopped: st.app.workspaces.cancel_query(&permit, &qid),
+    }))
+}
+
+/// GET /api/v1/projects/{id}/queries
+#[utoipa::path(get, path = "/api/v1/projects/{id}/queries", tag = "workspace",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = HistoryOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn history(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<HistoryOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    Ok(Json(HistoryOut(
+        st.app.workspaces.history(&permit, 100).await?,
+    )))
+}

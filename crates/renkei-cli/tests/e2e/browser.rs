@@ -170,7 +170,9 @@ function bg(el) { for (; el; el = el.parentElement) { const c = getComputedStyle
 for (const el of document.querySelectorAll('body *')) {
   if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
   const st = getComputedStyle(el);
-  if (st.display === 'none' || st.visibility === 'hidden' || el.closest('.visually-hidden')) continue;
+  // Decoration hidden from assistive technology (the workspace's watermark) is exempt
+  // from contrast (WCAG 1.4.3, "pure decoration").
+  if (st.display === 'none' || st.visibility === 'hidden' || el.closest('.visually-hidden') || el.closest('[aria-hidden="true"]')) continue;
   const a = lum(st.color), b = lum(bg(el));
   const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
   const size = parseFloat(st.fontSize), large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
@@ -446,6 +448,100 @@ async fn every_page_is_accessible() {
         extract_shown |= text.contains("claims_receipts") && text.contains("dpc_stays");
     }
     assert!(extract_shown, "no project page shows the extract");
+    // The workspace: every example query runs and shows its rows, marked with who
+    // looks; a chart is drawn; a refused query says why.
+    let mut workspace = None;
+    for link in &projects {
+        c.goto(&format!("{base}{link}")).await.unwrap();
+        if let Ok(a) = c.find(Locator::Css("main a[href$='/workspace']")).await {
+            workspace = a.attr("href").await.unwrap();
+        }
+    }
+    let workspace = workspace.expect("the project in use links to its workspace");
+    accessible(&c, &format!("{base}{workspace}")).await;
+    let mut examples = Vec::new();
+    for a in c
+        .find_all(Locator::Css("main a[href*='?example=']"))
+        .await
+        .unwrap()
+    {
+        examples.push(a.attr("href").await.unwrap().unwrap());
+    }
+    assert_eq!(examples.len(), 5, "{examples:?}");
+    let mut charts = 0;
+    for e in &examples {
+        c.goto(&format!("{base}{e}")).await.unwrap();
+        c.find(Locator::Css("main form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The page refreshes itself while the query runs.
+        let mut rows = 0;
+        for _ in 0..200 {
+            rows = c
+                .find_all(Locator::Css("main table.result tbody tr"))
+                .await
+                .map(|r| r.len())
+                .unwrap_or(0);
+            if rows > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(rows > 0, "{e}: no rows shown");
+        let caption = c
+            .find(Locator::Css("main table.result caption"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            caption.contains(&researcher[1]) && caption.contains("JST"),
+            "{caption}"
+        );
+        charts += c
+            .find_all(Locator::Css("main figure.chart svg"))
+            .await
+            .unwrap()
+            .len();
+        // (Without the `#result` fragment, which moves the keyboard's start point to
+        // the result, as it should.)
+        let mut here = c.current_url().await.unwrap();
+        here.set_fragment(None);
+        accessible(&c, here.as_str()).await;
+    }
+    assert!(charts > 0, "no example drew a chart");
+    c.goto(&format!("{base}{workspace}")).await.unwrap();
+    let editor = c.find(Locator::Css("#sql")).await.unwrap();
+    editor.clear().await.unwrap();
+    editor.send_keys("DROP TABLE deaths").await.unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut refused = String::new();
+    for _ in 0..100 {
+        // (Read in one step: the page may be replaced between two.)
+        refused = c
+            .execute(
+                "const m = document.querySelector('main'); return m ? m.innerText : ''",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if refused.contains("query_ddl") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused.contains("query_ddl"), "{refused}");
     c.goto(&format!("{base}/applications")).await.unwrap();
     let link = c
         .find(Locator::Css("main table a"))

@@ -856,6 +856,43 @@ mod tests {
         assert_eq!(result.columns, ["sex", "persons"]);
         assert_eq!(result.rows.len(), 2, "{result:?}");
         assert_eq!(result.plan_hash.len(), 64);
+        // The result becomes a pending output, sealed under the project's key.
+        assert_eq!(
+            ws.request_release(&researcher, &permit, &id, " ")
+                .await
+                .unwrap_err()
+                .code(),
+            "bad_name"
+        );
+        let out = ws
+            .request_release(&researcher, &permit, &id, "性別の人数")
+            .await
+            .unwrap();
+        let outputs = ws.outputs(&permit).await.unwrap();
+        assert_eq!(outputs.len(), 1);
+        assert_eq!(
+            (
+                outputs[0].id.as_str(),
+                outputs[0].status.as_str(),
+                outputs[0].rows
+            ),
+            (out.as_str(), "pending", 2)
+        );
+        let sealed: String =
+            renkei_store::sqlx::query_scalar("SELECT sealed FROM outputs WHERE id = $1")
+                .bind(&out)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        assert!(!sealed.contains("persons") && !sealed.contains("SELECT"));
+        let x = ws.open(&researcher, &permit).await.unwrap().unwrap();
+        let body = x
+            .sealer("renkei:output:v1")
+            .open(&sealed, &format!("output:{out}"))
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(body["sql"].as_str().unwrap().starts_with("SELECT sex"));
+        assert_eq!(body["rows"].as_array().unwrap().len(), 2);
         let id = ws
             .start_query(
                 &researcher,
@@ -905,6 +942,13 @@ mod tests {
         };
         assert_eq!(code, "query_copy");
         assert!(message.contains("checked release"), "{message}");
+        assert_eq!(
+            ws.request_release(&researcher, &permit, &id, "コピー")
+                .await
+                .unwrap_err()
+                .code(),
+            "no_result"
+        );
         let audited: Vec<(String, String, String)> = renkei_store::sqlx::query_as(
             "SELECT outcome, reason, detail FROM audit_log WHERE action = 'query.run' ORDER BY seq",
         )

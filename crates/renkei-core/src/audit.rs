@@ -187,6 +187,8 @@ actions! {
     ExtractMake = "extract.make",
     /// A query ran in a project's workspace (or was refused, or stopped).
     QueryRun = "query.run",
+    /// A researcher asked for a workspace result to be released (a pending output).
+    OutputRequest = "output.request",
     /// An API token was created.
     TokenCreate = "token.create",
     /// An API token was revoked.

@@ -101,12 +101,25 @@ impl DataKey {
     /// pseudonyms are made under its extract's data key, so destroying the key at
     /// closure also makes its pseudonyms impossible to recompute.
     pub fn derived_macer(&self, purpose: &str) -> crate::Macer {
+        crate::Macer::new(&self.derive(purpose)[..])
+    }
+
+    /// A sealer derived from this key for `purpose`: what a project keeps inside the
+    /// platform besides its extract (outputs awaiting checking) is sealed under it, and
+    /// shredded with it.
+    pub fn derived_sealer(&self, purpose: &str) -> Sealer {
+        Sealer {
+            cipher: Aes256Gcm::new((&*self.derive(purpose)).into()),
+        }
+    }
+
+    fn derive(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
         let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"renkei:data-key"), &self.0[..]);
         let mut okm = zeroize::Zeroizing::new([0u8; 32]);
         #[allow(clippy::expect_used)] // 32 bytes is far below HKDF-SHA256's limit.
         hk.expand(purpose.as_bytes(), &mut okm[..])
             .expect("32-byte HKDF output");
-        crate::Macer::new(&okm[..])
+        okm
     }
 }
 

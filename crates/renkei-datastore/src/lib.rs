@@ -842,6 +842,12 @@ impl OpenVersion {
         }))
     }
 
+    /// A sealer under a key derived from this holder's data key for `purpose`: for
+    /// what the holder keeps beside its files, destroyed with them.
+    pub fn sealer(&self, purpose: &str) -> renkei_crypto::Sealer {
+        self.key.derived_sealer(purpose)
+    }
+
     /// How many part files a table has: the units a query engine reads in parallel.
     pub fn part_count(&self, table: &str) -> Result<usize, DataStoreError> {
         Ok(self.tree.parts(&self.holder, self.version, table)?.len())

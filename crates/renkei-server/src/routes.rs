@@ -459,6 +459,24 @@ fn table() -> Vec<RouteDef> {
         ),
         r(
             M::POST,
+            "/projects/{id}/workspace/queries/{qid}/release",
+            need(Apply),
+            post(pages::workspace::release),
+        ),
+        r(
+            M::POST,
+            "/api/v1/projects/{id}/queries/{qid}/release",
+            need(Apply),
+            post(crate::workspace_api::release),
+        ),
+        r(
+            M::GET,
+            "/api/v1/projects/{id}/outputs",
+            need(Apply),
+            get(crate::workspace_api::outputs),
+        ),
+        r(
+            M::POST,
             "/projects/{id}/workspace/saved",
             need(Apply),
             post(pages::workspace::save),

@@ -135,3 +135,57 @@ pub async fn history(
         st.app.workspaces.history(&permit, 100).await?,
     )))
 }
+
+/// A release request for a finished result.
+#[derive(Deserialize, ToSchema)]
+pub struct ReleaseIn {
+    /// What the output shows, in a few words.
+    title: String,
+}
+
+/// The new pending output's id.
+#[derive(Serialize, ToSchema)]
+pub struct ReleaseOut {
+    id: String,
+}
+
+/// The caller's pending outputs in the project: `[{id, title, status, query_id,
+/// plan_hash, rows, created_at}]` (the rows stay sealed inside the platform).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct OutputsOut(Vec<renkei_workspace::query::PendingOutput>);
+
+/// POST /api/v1/projects/{id}/queries/{qid}/release: saves a finished result, with its
+/// query, as a pending output for checking. Nothing leaves until it is checked.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/queries/{qid}/release", tag = "workspace", request_body = ReleaseIn,
+    params(("id" = String, Path, description = "Project id"), ("qid" = String, Path, description = "Query id")),
+    responses((status = 200, body = ReleaseOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn release(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, qid)): Path<(String, String)>,
+    Json(r): Json<ReleaseIn>,
+) -> Result<Json<ReleaseOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    let id = st
+        .app
+        .workspaces
+        .request_release(&ctx.caller, &permit, &qid, &r.title)
+        .await?;
+    Ok(Json(ReleaseOut { id }))
+}
+
+/// GET /api/v1/projects/{id}/outputs
+#[utoipa::path(get, path = "/api/v1/projects/{id}/outputs", tag = "workspace",
+    params(("id" = String, Path, description = "Project id")),
+    responses((status = 200, body = OutputsOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn outputs(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<OutputsOut>, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    Ok(Json(OutputsOut(st.app.workspaces.outputs(&permit).await?)))
+}

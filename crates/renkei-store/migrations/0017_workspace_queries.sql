@@ -26,3 +26,20 @@ CREATE TABLE saved_queries (
     saved_at   BIGINT NOT NULL,
     PRIMARY KEY (project, user_id, name)
 );
+
+-- Results a researcher asked to take out: pending outputs, for output checking. The
+-- result and its query are sealed under a key derived from the project's extract key,
+-- so closure shreds them with the extract.
+CREATE TABLE outputs (
+    id          TEXT PRIMARY KEY,
+    project     TEXT NOT NULL REFERENCES projects(id),
+    user_id     TEXT NOT NULL,
+    query_id    TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    status      TEXT NOT NULL,            -- pending (checking comes next)
+    plan_hash   TEXT NOT NULL,
+    rows_out    BIGINT NOT NULL,
+    sealed      TEXT NOT NULL,            -- {sql, result} as JSON, sealed
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX outputs_by_project ON outputs (project, created_at);

@@ -44,6 +44,10 @@ pub enum WorkspaceError {
     /// A saved query's name is empty or too long.
     #[error("a saved query needs a name of 1 to 100 characters")]
     BadName,
+    /// No finished result of the caller's under that id (it ended otherwise, or is no
+    /// longer held).
+    #[error("there is no finished result to release under that id; run the query again")]
+    NoResult,
     /// Too many queries running (the caller's, or the server's).
     #[error("too many queries are running; wait for one to finish")]
     Busy(&'static str),
@@ -80,6 +84,7 @@ impl Coded for WorkspaceError {
             WorkspaceError::EmptySql => "query_empty",
             WorkspaceError::BadName => "bad_name",
             WorkspaceError::Busy(code) => code,
+            WorkspaceError::NoResult => "no_result",
             WorkspaceError::Stale => "project_changed",
             WorkspaceError::Data(e) => e.code(),
             WorkspaceError::Link(e) => e.code(),
@@ -89,9 +94,10 @@ impl Coded for WorkspaceError {
     }
     fn kind(&self) -> ErrorKind {
         match self {
-            WorkspaceError::NoIndex | WorkspaceError::Stale | WorkspaceError::NoExtract => {
-                ErrorKind::Conflict
-            }
+            WorkspaceError::NoIndex
+            | WorkspaceError::Stale
+            | WorkspaceError::NoExtract
+            | WorkspaceError::NoResult => ErrorKind::Conflict,
             WorkspaceError::NotYours => ErrorKind::Denied,
             WorkspaceError::SqlTooLong(_) | WorkspaceError::EmptySql | WorkspaceError::BadName => {
                 ErrorKind::InvalidInput

@@ -670,6 +670,156 @@ impl Workspaces {
             .collect())
     }
 }
+/// A result awaiting output checking, as its list shows it (the rows stay sealed).
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingOutput {
+    /// Its id.
+    pub id: String,
+    /// What the researcher called it.
+    pub title: String,
+    /// `pending` until checking begins.
+    pub status: String,
+    /// The query it came from.
+    pub query_id: String,
+    /// The plan's hash.
+    pub plan_hash: String,
+    /// Rows in it.
+    pub rows: i64,
+    /// When it was asked for.
+    pub created_at: i64,
+}
+
+/// What an output keeps: the query and the result it gave.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct OutputBody {
+    sql: String,
+    columns: Vec<String>,
+    types: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+    truncated: bool,
+    plan_hash: String,
+}
+
+const OUTPUT_SEAL: &str = "renkei:output:v1";
+
+impl Workspaces {
+    /// Saves a finished result of the caller's, with its query, as a pending output
+    /// for checking (audited). The rows are sealed under the project's extract key.
+    pub async fn request_release(
+        &self,
+        caller: &Caller,
+        permit: &PermitInForce,
+        query_id: &str,
+        title: &str,
+    ) -> Result<String, WorkspaceError> {
+        let project = permit.project().to_owned();
+        let object = format!("project:{project}");
+        let title = title.trim();
+        let view = self.query(permit, query_id);
+        let problem = match &view {
+            _ if caller.user_id() != Some(permit.user()) => Some(WorkspaceError::NotYours),
+            _ if title.is_empty() || title.chars().count() > 200 => Some(WorkspaceError::BadName),
+            None => Some(WorkspaceError::NoResult),
+            Some(v) if !matches!(v.state, QueryState::Finished { .. }) => {
+                Some(WorkspaceError::NoResult)
+            }
+            _ => None,
+        };
+        if let Some(e) = problem {
+            let event = caller
+                .event(Action::OutputRequest, object, Outcome::denied(e.code()))
+                .detail(serde_json::json!({ "query": query_id }));
+            self.audit.record(event).await?;
+            return Err(e);
+        }
+        let Some(QueryView {
+            sql,
+            state: QueryState::Finished { result },
+            ..
+        }) = view
+        else {
+            return Err(WorkspaceError::NoResult);
+        };
+        let Some(open) = self.open(caller, permit).await? else {
+            return Err(WorkspaceError::NoExtract);
+        };
+        let id = format!("o-{}", hex::encode(renkei_crypto::random_bytes::<10>()));
+        let body = OutputBody {
+            sql,
+            columns: result.columns,
+            types: result.types,
+            rows: result.rows,
+            truncated: result.truncated,
+            plan_hash: result.plan_hash,
+        };
+        let plain =
+            serde_json::to_vec(&body).map_err(|e| WorkspaceError::Extract(e.to_string()))?;
+        let sealed = open
+            .sealer(OUTPUT_SEAL)
+            .seal(&plain, &format!("output:{id}"));
+        drop(open);
+        let rows = body.rows.len() as i64;
+        let mut tx = self.store.begin().await?;
+        sqlx::query(
+            "INSERT INTO outputs (id, project, user_id, query_id, title, status, plan_hash, rows_out, sealed, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(&project)
+        .bind(permit.user().as_str())
+        .bind(query_id)
+        .bind(title)
+        .bind(&body.plan_hash)
+        .bind(rows)
+        .bind(&sealed)
+        .bind(self.clock.now().micros())
+        .execute(&mut *tx)
+        .await?;
+        self.audit
+            .append_in(
+                &mut tx,
+                &[caller
+                    .event(Action::OutputRequest, object, Outcome::Allowed)
+                    .detail(serde_json::json!({
+                        "output": id, "query": query_id, "plan_hash": body.plan_hash,
+                        "rows": rows, "truncated": body.truncated,
+                    }))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The project's pending outputs of the caller's, newest first.
+    pub async fn outputs(
+        &self,
+        permit: &PermitInForce,
+    ) -> Result<Vec<PendingOutput>, WorkspaceError> {
+        let rows: Vec<(String, String, String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, title, status, query_id, plan_hash, rows_out, created_at FROM outputs \
+             WHERE project = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(permit.project())
+        .bind(permit.user().as_str())
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, title, status, query_id, plan_hash, rows, created_at)| PendingOutput {
+                    id,
+                    title,
+                    status,
+                    query_id,
+                    plan_hash,
+                    rows,
+                    created_at,
+                },
+            )
+            .collect())
+    }
+}
+
 /// Whether a failure's code is the gate's refusal (audited as a denial) rather than an
 /// error in the query.
 fn is_refusal(code: &str) -> bool {

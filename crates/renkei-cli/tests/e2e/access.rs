@@ -453,6 +453,27 @@ async fn from_application_to_register_over_http(store: Store) {
     assert_eq!(v["state"], "finished", "{v}");
     assert_eq!(v["result"]["columns"], json!(["sex", "persons", "died"]));
     assert!(!v["result"]["rows"].as_array().unwrap().is_empty(), "{v}");
+    // The result, with its query, becomes a pending output; nothing is exported.
+    let qid = v["id"].as_str().unwrap().to_owned();
+    let (s, out) = call(
+        &r2,
+        Method::POST,
+        format!("/api/v1/projects/{app}/queries/{qid}/release"),
+        Some(json!({ "title": "性別の人数と死亡" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let (s, v) = call(
+        &r2,
+        Method::GET,
+        format!("/api/v1/projects/{app}/outputs"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["id"], out["id"], "{v}");
+    assert_eq!(v[0]["status"], "pending", "{v}");
+    assert!(v[0].get("rows_data").is_none() && !v.to_string().contains("persons"));
     let data_dir = env.data_dir().display().to_string();
     let escapes = [
         (

@@ -514,6 +514,23 @@ async fn every_page_is_accessible() {
         accessible(&c, here.as_str()).await;
     }
     assert!(charts > 0, "no example drew a chart");
+    // The last result is sent for checking.
+    fill(&c, "#title", "DPC在院日数").await;
+    c.find(Locator::Css("form[action$='/release'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, &workspace).await;
+    let pending = c
+        .find(Locator::Css("#outputs + div table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(pending.contains("DPC在院日数"), "{pending}");
     c.goto(&format!("{base}{workspace}")).await.unwrap();
     let editor = c.find(Locator::Css("#sql")).await.unwrap();
     editor.clear().await.unwrap();

@@ -50,6 +50,7 @@ pub async fn show(
     let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
     let saved = ws.saved_queries(&permit).await?;
     let history = ws.history(&permit, 20).await?;
+    let outputs = ws.outputs(&permit).await?;
     let shown = q.q.as_deref().map(|qid| (qid, ws.query(&permit, qid)));
     let running = matches!(
         shown,
@@ -79,7 +80,11 @@ pub async fn show(
         &ctx,
         &title,
         html! {
-            @if done.done.as_deref() == Some("saved") { (notice("ok", ctx.t("ws.done.saved"))) }
+            @match done.done.as_deref() {
+                Some("saved") => { (notice("ok", ctx.t("ws.done.saved"))) }
+                Some("release") => { (notice("ok", ctx.t("ws.done.release"))) }
+                _ => {}
+            }
             p { (ctx.t("ws.explained")) }
             p { a href=(format!("/projects/{id}")) { (ctx.t("ws.back")) } }
             div.workspace {
@@ -144,6 +149,28 @@ pub async fn show(
                     }
                 }
             }
+            @if !outputs.is_empty() {
+                section aria-labelledby="outputs" {
+                    h2 #outputs { (ctx.t("ws.outputs")) }
+                    div.scroll { table {
+                        caption.visually-hidden { (ctx.t("ws.outputs")) }
+                        thead { tr {
+                            th scope="col" { (ctx.t("ws.release_title")) }
+                            th scope="col" { (ctx.t("ws.status")) }
+                            th scope="col" { (ctx.t("ws.rows")) }
+                            th scope="col" { (ctx.t("ws.requested")) }
+                        } }
+                        tbody { @for o in &outputs {
+                            tr {
+                                td { (o.title) }
+                                td { (ctx.t(&format!("ws.output.{}", o.status))) }
+                                td.num { (o.rows) }
+                                td { (jst(renkei_core::Timestamp(o.created_at))) }
+                            }
+                        } }
+                    } }
+                }
+            }
             section aria-labelledby="history" {
                 h2 #history { (ctx.t("ws.history")) }
                 @if history.is_empty() { p.empty { (ctx.t("ws.no_history")) } } @else {
@@ -197,7 +224,10 @@ fn result(
                     button.secondary type="submit" { (ctx.t("ws.cancel")) }
                 }
             }
-            QueryState::Finished { result } => { (grid(ctx, result, now)) }
+            QueryState::Finished { result } => {
+                (grid(ctx, result, now))
+                (release_form(ctx, base, qid))
+            }
             QueryState::Failed { code, message } => {
                 div.alert role="alert" {
                     p { strong { (ctx.t("ws.failed")) } " " code { (code) } }
@@ -242,6 +272,20 @@ fn grid(ctx: &RequestContext, r: &QueryResult, now: renkei_core::Timestamp) -> M
             } }
         }
         p.small { (ctx.t("ws.no_download")) }
+    }
+}
+
+/// The form that turns a shown result into a pending output.
+fn release_form(ctx: &RequestContext, base: &str, qid: &str) -> Markup {
+    html! {
+        form.card method="post" action=(format!("{base}/queries/{qid}/release")) {
+            (csrf_field(ctx))
+            div.field {
+                label for="title" { (ctx.t("ws.release_title")) }
+                input #title type="text" name="title" maxlength="200" required;
+            }
+            button type="submit" { (ctx.t("ws.release")) }
+        }
     }
 }
 
@@ -391,4 +435,20 @@ pub async fn save(
         urlencode(&name)
     ))
     .into_response())
+}
+
+/// POST /projects/{id}/workspace/queries/{qid}/release: the result, with its query,
+/// becomes a pending output for checking.
+pub async fn release(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, qid)): Path<(String, String)>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    st.app
+        .workspaces
+        .request_release(&ctx.caller, &permit, &qid, f.get("title").unwrap_or(""))
+        .await?;
+    Ok(Redirect::to(&format!("/projects/{id}/workspace?done=release#outputs")).into_response())
 }

@@ -102,6 +102,17 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "researcher",
     ),
     ("POST", "/projects/{id}/workspace/saved", "researcher"),
+    (
+        "POST",
+        "/projects/{id}/workspace/queries/{qid}/release",
+        "researcher",
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{id}/queries/{qid}/release",
+        "researcher",
+    ),
+    ("GET", "/api/v1/projects/{id}/outputs", "researcher"),
     ("GET", "/api/v1/projects/{id}/tables", "researcher"),
     ("GET", "/api/v1/projects/{id}/queries", "researcher"),
     ("POST", "/api/v1/projects/{id}/queries", "researcher"),

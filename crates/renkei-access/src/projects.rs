@@ -649,6 +649,16 @@ impl Applications {
                 )
                 .await;
         };
+        if caller.token_project().is_some_and(|p| p != id) {
+            return self
+                .refuse(
+                    caller,
+                    Action::PermitCheck,
+                    object,
+                    AccessDenied::Object("token_other_project").into(),
+                )
+                .await;
+        }
         let Some(v) = self.project_row(id).await? else {
             return self
                 .refuse(

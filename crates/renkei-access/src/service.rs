@@ -128,7 +128,12 @@ impl Applications {
     }
 
     async fn desk(&self, caller: &Caller, p: Permission, object: &str) -> Result<(), AccessError> {
-        match caller.require(p) {
+        // A token limited to one project's workspace opens no desk.
+        let check = match caller.token_project() {
+            Some(_) => Err(AccessDenied::Object("token_project_only")),
+            None => caller.require(p),
+        };
+        match check {
             Ok(()) => Ok(()),
             Err(d) => {
                 self.refuse(caller, Action::ApplicationRead, object, d.into())

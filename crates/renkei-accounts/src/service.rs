@@ -1059,7 +1059,7 @@ impl Accounts {
             expires_at: now.plus_secs(ttl_days * 86_400),
             revoked_at: None,
             last_used_at: None,
-            scope: scope.code().to_owned(),
+            scope: scope.code(),
         };
         let mut tx = self.inner.store.begin().await?;
         sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7)")

@@ -46,14 +46,20 @@ pub enum TokenScope {
     /// Reading only: of the owner's permissions, only those that read
     /// ([`Permission::reads_only`]), and no state-changing request at all.
     ReadOnly,
+    /// One project's workspace, for programmatic analysis: only
+    /// [`Permission::Apply`] (what the workspace asks for), and only on that project
+    /// (the route gate keeps it to the project's routes; the permit check refuses any
+    /// other project).
+    Project(String),
 }
 
 impl TokenScope {
-    /// Stable code, as stored.
-    pub fn code(&self) -> &'static str {
+    /// Stable code, as stored: `all`, `read_only` or `project:<id>`.
+    pub fn code(&self) -> String {
         match self {
-            TokenScope::All => "all",
-            TokenScope::ReadOnly => "read_only",
+            TokenScope::All => "all".into(),
+            TokenScope::ReadOnly => "read_only".into(),
+            TokenScope::Project(p) => format!("project:{p}"),
         }
     }
 
@@ -62,7 +68,15 @@ impl TokenScope {
         match code {
             "all" => Some(TokenScope::All),
             "read_only" => Some(TokenScope::ReadOnly),
-            _ => None,
+            _ => code
+                .strip_prefix("project:")
+                .filter(|p| {
+                    !p.is_empty()
+                        && p.len() <= 100
+                        && p.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                })
+                .map(|p| TokenScope::Project(p.to_owned())),
         }
     }
 }
@@ -278,8 +292,26 @@ impl Caller {
                     ..
                 },
             ) => p.reads_only() && roles.iter().any(|r| r.has(p)),
+            (
+                Principal::User { roles, .. },
+                AuthMethod::ApiToken {
+                    scope: TokenScope::Project(_),
+                    ..
+                },
+            ) => p == Permission::Apply && roles.iter().any(|r| r.has(p)),
             (Principal::Operator { duty, .. }, AuthMethod::Operator) => duty.grants() == p,
             _ => false,
+        }
+    }
+
+    /// The one project an API token is limited to, if it is.
+    pub fn token_project(&self) -> Option<&str> {
+        match &self.auth {
+            AuthMethod::ApiToken {
+                scope: TokenScope::Project(p),
+                ..
+            } => Some(p),
+            _ => None,
         }
     }
 
@@ -378,6 +410,41 @@ mod tests {
             Err(AccessDenied::NotSignedIn)
         );
         assert!(!Caller::system().has(Permission::ManageUsers));
+    }
+
+    #[test]
+    fn a_project_token_holds_only_the_workspace_s_permission_for_its_project() {
+        let t = user(
+            &[Role::Researcher, Role::Auditor],
+            AuthMethod::ApiToken {
+                token_id: "t".into(),
+                scope: TokenScope::Project("app-1".into()),
+            },
+        );
+        let held: Vec<Permission> = Permission::ALL.into_iter().filter(|p| t.has(*p)).collect();
+        assert_eq!(held, [Permission::Apply]);
+        assert_eq!(t.token_project(), Some("app-1"));
+        assert!(t.may_change());
+        assert_eq!(
+            user(&[Role::Researcher], AuthMethod::SessionMfa).token_project(),
+            None
+        );
+        for s in [
+            TokenScope::All,
+            TokenScope::ReadOnly,
+            TokenScope::Project("app-01a2-x_y".into()),
+        ] {
+            assert_eq!(TokenScope::parse(&s.code()), Some(s));
+        }
+        for bad in [
+            "project:",
+            "project:../x",
+            "project:a b",
+            "projects:x",
+            "ALL",
+        ] {
+            assert_eq!(TokenScope::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

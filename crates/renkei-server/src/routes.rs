@@ -945,6 +945,38 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
         }
         return mark_denied(AppError::Denied(denied));
     }
+    // A token limited to one project reaches only that project's API routes.
+    if let Some(project) = ctx.caller.token_project() {
+        let path = req.uri().path();
+        let code = match path
+            .strip_prefix("/api/v1/projects/")
+            .map(|r| r.split_once('/').unwrap_or((r, "")))
+        {
+            Some((id, _)) if id != project => Some("token_other_project"),
+            // The workspace and what it reads; not closing, amending or publishing.
+            Some((_, rest))
+                if matches!(
+                    rest.split('/').next(),
+                    Some("" | "access" | "permit" | "extract" | "tables" | "queries" | "outputs")
+                ) =>
+            {
+                None
+            }
+            _ => Some("token_project_only"),
+        };
+        if let Some(code) = code {
+            let denied = renkei_core::role::AccessDenied::Object(code);
+            let ev = ctx.caller.event(
+                Action::HttpAccess,
+                format!("route:{}", g.label),
+                Outcome::denied(denied.code()),
+            );
+            if let Err(e) = g.st.app.audit.record_refusal(ev).await {
+                return AppError::from(e).into_response();
+            }
+            return mark_denied(AppError::Denied(denied));
+        }
+    }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && !ctx.caller.may_change() {
         let denied = renkei_core::role::AccessDenied::Object("token_read_only");

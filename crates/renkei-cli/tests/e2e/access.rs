@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 struct Person {
     token: String,
     id: String,
+    /// Their signed-in browser session.
+    web: reqwest::Client,
 }
 
 async fn person(env: &Env, base: &str, username: &str, role: &str) -> Person {
@@ -42,6 +44,7 @@ async fn person(env: &Env, base: &str, username: &str, role: &str) -> Person {
     Person {
         token,
         id: me["id"].as_str().unwrap().to_owned(),
+        web: c,
     }
 }
 
@@ -542,7 +545,79 @@ async fn from_application_to_register_over_http(store: Store) {
     let (s, v) = call(&r2, Method::GET, queries.clone(), None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v.as_array().unwrap().len(), 1 + escapes.len() + 1);
+    // A token limited to this project's workspace works there and nowhere else.
+    let pt =
+        create_scoped_api_token(&r2.web, &base, "解析スクリプト", &format!("project:{app}")).await;
+    let (s, v) = api(
+        &base,
+        &pt,
+        Method::POST,
+        &queries,
+        Some(ask("SELECT count(*) AS n FROM deaths")),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("finished")),
+        "{v}"
+    );
+    for (method, path, code) in [
+        (
+            Method::GET,
+            "/api/v1/projects/app-00000000-0000-0000-0000-000000000000/tables".to_owned(),
+            "token_other_project",
+        ),
+        (
+            Method::POST,
+            "/api/v1/projects/app-00000000-0000-0000-0000-000000000000/queries".to_owned(),
+            "token_other_project",
+        ),
+        (
+            Method::GET,
+            "/api/v1/applications".to_owned(),
+            "token_project_only",
+        ),
+        (Method::GET, "/api/v1/me".to_owned(), "token_project_only"),
+        (
+            Method::POST,
+            format!("/api/v1/projects/{app}/close"),
+            "token_project_only",
+        ),
+    ] {
+        let (s, v) = api(&base, &pt, method, &path, Some(ask("SELECT 1"))).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some(code)),
+            "{path}: {v}"
+        );
+    }
+    // No project token for a project that does not name you.
+    let page = members[0]
+        .web
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains(&format!("project:{app}")));
+    let resp = members[0]
+        .web
+        .post(format!("{base}/account/tokens"))
+        .form(&[
+            ("csrf", csrf(&page).as_str()),
+            ("name", "x"),
+            ("days", "7"),
+            ("scope", &format!("project:{app}")),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let audit = env.ok(&["audit", "export"], "");
+    assert!(audit.contains("token_other_project") && audit.contains("token_project_only"));
     assert!(
         audit.contains("query.run")
             && audit.contains("query_copy")

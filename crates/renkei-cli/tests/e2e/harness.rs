@@ -246,6 +246,17 @@ pub async fn sign_in_and_enrol(
 /// Creates an API token (all the user's permissions) on the account page of the
 /// signed-in client, confirming with the password [`PW`]. Returns its value.
 pub async fn create_api_token(c: &reqwest::Client, base: &str, name: &str) -> String {
+    create_scoped_api_token(c, base, name, "all").await
+}
+
+/// Creates an API token of `scope` (`all`, `read_only`, `project:<id>`) through the
+/// account page, and returns its value.
+pub async fn create_scoped_api_token(
+    c: &reqwest::Client,
+    base: &str,
+    name: &str,
+    scope: &str,
+) -> String {
     let account = c
         .get(format!("{base}/account"))
         .send()
@@ -260,7 +271,7 @@ pub async fn create_api_token(c: &reqwest::Client, base: &str, name: &str) -> St
             ("csrf", csrf(&account).as_str()),
             ("name", name),
             ("days", "7"),
-            ("scope", "all"),
+            ("scope", scope),
             ("password", PW),
         ])
         .send()

@@ -24,6 +24,17 @@ async fn page(
     let tokens = st.app.accounts.list_api_tokens(&ctx.caller).await?;
     let now = st.app.clock.now();
     let max_days = renkei_accounts::token_max_days(&u.roles);
+    // Projects whose workspace a token may be limited to: those the caller is named on.
+    let me = u.id.as_str().to_owned();
+    let projects: Vec<(String, String)> = st
+        .app
+        .applications
+        .projects(&ctx.caller)
+        .await?
+        .into_iter()
+        .filter(|p| p.closed.is_none() && p.permit.names(&me))
+        .map(|p| (p.permit.project, p.permit.title))
+        .collect();
     Ok(layout(
         ctx,
         ctx.t("account.title"),
@@ -89,7 +100,12 @@ async fn page(
                                     td { (jst(t.created_at)) }
                                     td { (jst(t.expires_at)) }
                                     td { @if let Some(l) = t.last_used_at { (jst(l)) } @else { "—" } }
-                                    td { (ctx.t(if t.scope == "all" { "account.token_scope_all" } else { "account.token_scope_read_only" })) }
+                                    td {
+                                        @match t.scope.strip_prefix("project:") {
+                                            Some(p) => { (ctx.t("account.token_scope_project")) " " code { (p) } }
+                                            None => { (ctx.t(if t.scope == "all" { "account.token_scope_all" } else { "account.token_scope_read_only" })) }
+                                        }
+                                    }
                                     td { (ctx.t(if t.revoked_at.is_some() { "account.token_revoked" } else if active { "account.token_active" } else { "account.token_expired" })) }
                                     td {
                                         @if t.revoked_at.is_none() {
@@ -119,6 +135,9 @@ async fn page(
                         select #token-scope name="scope" {
                             option value="read_only" selected { (ctx.t("account.token_scope_read_only")) }
                             option value="all" { (ctx.t("account.token_scope_all")) }
+                            @for (id, title) in &projects {
+                                option value=(format!("project:{id}")) { (ctx.t("account.token_scope_project")) ": " (title) }
+                            }
                         }
                     }
                     div.field {
@@ -192,6 +211,13 @@ pub async fn create_token(
         )
         .await);
     };
+    let scope = renkei_core::TokenScope::parse(form.get("scope").unwrap_or("read_only"))
+        .unwrap_or(renkei_core::TokenScope::ReadOnly);
+    // A token limited to a project is made only for one whose permit names the caller
+    // today (refused and audited otherwise).
+    if let renkei_core::TokenScope::Project(p) = &scope {
+        st.app.applications.in_force(&ctx.caller, p).await?;
+    }
     match st
         .app
         .accounts
@@ -199,8 +225,7 @@ pub async fn create_token(
             &ctx.caller,
             form.get("name").unwrap_or(""),
             days,
-            renkei_core::TokenScope::parse(form.get("scope").unwrap_or("read_only"))
-                .unwrap_or(renkei_core::TokenScope::ReadOnly),
+            scope,
             form.get("password").unwrap_or(""),
         )
         .await

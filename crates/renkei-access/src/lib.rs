@@ -39,8 +39,8 @@ pub use projects::{
 };
 pub use schema::CatalogSchema;
 pub use service::{
-    ApplicantDesk, ApplicationView, Applications, CustodianDesk, HistoryEntry, MAX_CONTENT_BYTES,
-    MemberDesk, SecretariatDesk,
+    ApplicantDesk, ApplicationView, Applications, CustodianDesk, DummyGrant, HistoryEntry,
+    MAX_CONTENT_BYTES, MemberDesk, SecretariatDesk,
 };
 
 #[cfg(test)]

@@ -865,6 +865,41 @@ pub(crate) fn content_json(app: &Application) -> Result<String, AccessError> {
 // ----- the applicant -----------------------------------------------------------------
 
 /// A researcher's own applications. Made by [`Applications::applicant`].
+/// An application of the caller's that may have a dummy workspace: made only by
+/// [`ApplicantDesk::dummy`].
+#[derive(Clone, Debug)]
+pub struct DummyGrant {
+    application: String,
+    project: String,
+    title: String,
+    data: Vec<crate::application::DataRequest>,
+    user: UserId,
+}
+
+impl DummyGrant {
+    /// The application.
+    pub fn application(&self) -> &str {
+        &self.application
+    }
+    /// The project its queries are kept under (the application itself, or the project
+    /// it amends), so that saved queries carry over to the real workspace.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+    /// Its title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+    /// The data it requests.
+    pub fn data(&self) -> &[crate::application::DataRequest] {
+        &self.data
+    }
+    /// The applicant.
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+}
+
 pub struct ApplicantDesk {
     pub(crate) s: Applications,
     pub(crate) caller: Caller,
@@ -1177,6 +1212,40 @@ impl ApplicantDesk {
     pub async fn view(&self, id: &str) -> Result<ApplicationView, AccessError> {
         let v = self.own(id, Action::ApplicationRead).await?;
         self.s.read_audited(&self.caller, v, false).await
+    }
+
+    /// The authority to open a dummy workspace for one of the caller's applications
+    /// while it is written or in review (not once permitted, refused, withdrawn or
+    /// closed): the data it requests, to be mimicked over synthetic data. Refusals
+    /// are audited.
+    pub async fn dummy(&self, id: &str) -> Result<DummyGrant, AccessError> {
+        let v = self.own(id, Action::ApplicationRead).await?;
+        let open = matches!(
+            v.state,
+            State::Draft
+                | State::Submitted
+                | State::Returned { .. }
+                | State::InReview { .. }
+                | State::Approved { .. }
+        );
+        if !open {
+            return self
+                .s
+                .refuse(
+                    &self.caller,
+                    Action::ApplicationRead,
+                    format!("application:{id}"),
+                    AccessDenied::Object("not_in_review").into(),
+                )
+                .await;
+        }
+        Ok(DummyGrant {
+            application: v.id.clone(),
+            project: v.amendment_of.clone().unwrap_or_else(|| v.id.clone()),
+            title: v.content.title.clone(),
+            data: v.content.data.clone(),
+            user: self.user.clone(),
+        })
     }
 
     /// The caller's applications.

@@ -1036,4 +1036,168 @@ mod tests {
         .unwrap();
         assert_eq!(last, ("denied".into(), "accreditation_revoked".into()));
     }
+
+    /// While an application is in review its researcher queries dummy data with the
+    /// schema it requests: rows always come back, the same every time, labelled as
+    /// dummy; what they save is there in the real workspace once the permit is in force.
+    #[tokio::test]
+    async fn a_dummy_workspace_serves_an_application_in_review() {
+        let d = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: d.path().to_path_buf(),
+            ..Default::default()
+        };
+        let app = App::open(config, crate::Keys::CreateIfMissing)
+            .await
+            .unwrap();
+        crate::demo::ensure_accounts(&app).await.unwrap();
+        crate::demo::ensure_world(&app, 300, &|_| {}).await.unwrap();
+        crate::demo::assign_custodians(&app).await.unwrap();
+        seed_review(&app).await.unwrap();
+        crate::demo::ensure_index(&app, &|_| {}).await.unwrap();
+        let admin = app
+            .accounts
+            .admin(&Caller::operator("t", Duty::Accounts))
+            .await
+            .unwrap();
+        let researcher = as_user(
+            &admin.find_user("researcher").await.unwrap(),
+            Role::Researcher,
+        );
+        let desk = app.applications.applicant(&researcher).await.unwrap();
+        let today = app.applications.today();
+        let a = workspace_study(
+            "ダミーから始める研究",
+            researcher.user_id().unwrap().as_str(),
+            today,
+        );
+        let id = desk.create(&a).await.unwrap();
+        desk.submit(&id).await.unwrap();
+        let grant = desk.dummy(&id).await.unwrap();
+        let ws = &app.workspaces;
+        use renkei_workspace::query::QueryState;
+        let wait = std::time::Duration::from_secs(60);
+
+        // The schema the extract will have: the same tables and columns.
+        let schema = ws.dummy_schema(&grant).await.unwrap();
+        let names: Vec<&str> = schema.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "claims_receipts",
+                "claims_diagnoses",
+                "claims_drugs",
+                "checkups",
+                "checkups_results",
+                "dpc_stays",
+                "deaths"
+            ]
+        );
+        // Every example finds rows, and the same rows twice.
+        let tables: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        for e in renkei_workspace::examples::for_tables(&tables) {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let q = ws
+                    .start_dummy_query(&researcher, &grant, e.sql)
+                    .await
+                    .unwrap();
+                let v = ws.wait_query(&grant, &q, wait).await.unwrap();
+                assert!(v.dummy);
+                let QueryState::Finished { result } = v.state else {
+                    panic!("{}: {v:?}", e.id)
+                };
+                assert!(!result.rows.is_empty(), "{}", e.id);
+                let some = result.rows.iter().any(|r| {
+                    r.iter()
+                        .flatten()
+                        .any(|c| c.parse::<f64>().is_ok_and(|n| n > 0.0))
+                });
+                assert!(some, "{}: {result:?}", e.id);
+                seen.push(result.rows);
+            }
+            assert_eq!(seen[0], seen[1], "{}", e.id);
+        }
+        // The gate is the same.
+        let q = ws
+            .start_dummy_query(
+                &researcher,
+                &grant,
+                "SELECT * FROM information_schema.tables",
+            )
+            .await
+            .unwrap();
+        let v = ws.wait_query(&grant, &q, wait).await.unwrap();
+        assert!(
+            matches!(&v.state, QueryState::Failed { code, .. } if code == "query_information_schema")
+        );
+        let audited: Vec<(String, String)> = renkei_store::sqlx::query_as(
+            "SELECT object, detail FROM audit_log WHERE action = 'query.run' ORDER BY seq",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+        assert!(
+            audited
+                .iter()
+                .all(|(o, d)| o == &format!("application:{id}") && d.contains("\"dummy\":true"))
+        );
+        ws.save_query(
+            &grant,
+            "糖尿病",
+            renkei_workspace::examples::EXAMPLES[0].sql,
+        )
+        .await
+        .unwrap();
+
+        // Approved and confirmed: the permit comes into force, and the query saved on
+        // dummy data is in the real workspace.
+        let sec = app
+            .applications
+            .secretariat(&as_user(
+                &admin.find_user("secretariat").await.unwrap(),
+                Role::Secretariat,
+            ))
+            .await
+            .unwrap();
+        let custody = app
+            .applications
+            .custodian(&as_user(
+                &admin.find_user("custodian").await.unwrap(),
+                Role::Custodian,
+            ))
+            .await
+            .unwrap();
+        let meeting = sec.schedule("臨時", today, &[]).await.unwrap();
+        sec.send_to_meeting(&id, &meeting.id).await.unwrap();
+        let present: Vec<String> = sec
+            .roster()
+            .await
+            .unwrap()
+            .0
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        sec.decide(&id, Decision::Approve, &present, "可")
+            .await
+            .unwrap();
+        for r in &a.data {
+            custody.confirm(&id, &r.dataset, "").await.unwrap();
+        }
+        assert_eq!(desk.dummy(&id).await.unwrap_err().code(), "not_in_review");
+        app.ensure_extracts().await;
+        let permit = app.applications.in_force(&researcher, &id).await.unwrap();
+        let saved = ws.saved_queries(&permit).await.unwrap();
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].name, "糖尿病");
+        // The history shows the dummy runs, labelled.
+        let history = ws.history(&permit, 50).await.unwrap();
+        assert!(!history.is_empty() && history.iter().all(|h| h.dummy));
+        // A dummy query's id does not open in the real workspace.
+        let q = ws
+            .start_dummy_query(&researcher, &grant, "SELECT 1")
+            .await
+            .unwrap();
+        assert!(ws.query(&permit, &q).is_none());
+    }
 }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 /// `renkei bench`
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Which figures: all, audit, signin, page, tokens, ingest, synth, index, extract
-    /// (or verify: verification alone, repeated).
+    /// Which figures: all, audit, signin, page, tokens, ingest, synth, index, extract,
+    /// query (or verify: verification alone, repeated).
     #[arg(long, default_value = "all")]
     only: String,
     /// Audit entries to append and verify.
@@ -46,6 +46,12 @@ pub struct BenchArgs {
     /// Persons in the world whose extract is materialized.
     #[arg(long, default_value_t = 20_000)]
     extract_persons: u64,
+    /// Persons in the world whose project extract the query workload runs on.
+    #[arg(long, default_value_t = 20_000)]
+    query_persons: u64,
+    /// Runs of each query (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    query_runs: usize,
     /// Delete generated files as they are written (for 10 M persons on a small disk).
     #[arg(long)]
     discard: bool,
@@ -148,6 +154,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if all || a.only == "extract" {
         crate::bench_link::extract(a.extract_persons).await?;
+    }
+    if all || a.only == "query" {
+        crate::bench_query::queries(a.query_persons, a.query_runs.max(1)).await?;
     }
     if all || a.only == "synth" {
         let (n, discard) = (a.synth_persons, a.discard);

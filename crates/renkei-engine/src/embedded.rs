@@ -58,6 +58,47 @@ impl Engine for Embedded {
     }
 }
 
+impl Embedded {
+    /// Runs `query` in a plain DataFusion session over the same tables and reader, with
+    /// no gate, no limits and no row cap: the baseline the benchmark measures the
+    /// governance against. The workspace never calls it.
+    pub fn ungoverned(&self, query: Query) -> BoxFuture<'static, Result<Answer, EngineError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let ctx = SessionContext::new_with_config(
+                SessionConfig::new().with_target_partitions(query.limits.partitions.max(1)),
+            );
+            for t in query.tables {
+                let provider = Provider {
+                    schema: t.source.schema(),
+                    source: t.source,
+                    progress: query.progress.clone(),
+                };
+                ctx.register_table(t.name.as_str(), Arc::new(provider))
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+            }
+            let df = ctx
+                .sql(&query.sql)
+                .await
+                .map_err(EngineError::from_datafusion)?;
+            let batches = df.collect().await.map_err(EngineError::from_datafusion)?;
+            let schema = batches
+                .first()
+                .map(|b| b.schema())
+                .unwrap_or_else(|| Arc::new(arrow_schema::Schema::empty()));
+            let batch = arrow_select::concat::concat_batches(&schema, &batches)
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            Ok(Answer {
+                bytes: batch.get_array_memory_size() as u64,
+                batch,
+                truncated: false,
+                plan_hash: String::new(),
+                elapsed: started.elapsed(),
+            })
+        })
+    }
+}
+
 fn context(limits: &Limits) -> Result<SessionContext, EngineError> {
     let pool = TrackConsumersPool::new(
         GreedyMemoryPool::new(limits.memory_bytes),

@@ -1,8 +1,10 @@
 -- Queries run in projects' workspaces: what was asked and how it ended. The rows a
 -- query returned are never stored; they are shown from memory while they are fresh.
+-- `project` is the project's id, which is its first application's: queries on an
+-- application's dummy data (`dummy`) are kept under it before the project exists.
 CREATE TABLE workspace_queries (
     id          TEXT PRIMARY KEY,
-    project     TEXT NOT NULL REFERENCES projects(id),
+    project     TEXT NOT NULL,
     user_id     TEXT NOT NULL,
     sql_text    TEXT NOT NULL,
     status      TEXT NOT NULL,            -- running | finished | failed | stopped
@@ -10,7 +12,8 @@ CREATE TABLE workspace_queries (
     plan_hash   TEXT,
     rows_out    BIGINT,
     bytes_out   BIGINT,
-    truncated   BOOLEAN,
+    truncated   BIGINT,                   -- 1 when more rows than shown
+    dummy       BIGINT NOT NULL,          -- 1 on an application's dummy data
     elapsed_ms  BIGINT,
     started_at  BIGINT NOT NULL,
     finished_at BIGINT
@@ -19,7 +22,7 @@ CREATE INDEX workspace_queries_by_user ON workspace_queries (project, user_id, s
 
 -- Queries a researcher keeps under a name, per project.
 CREATE TABLE saved_queries (
-    project    TEXT NOT NULL REFERENCES projects(id),
+    project    TEXT NOT NULL,
     user_id    TEXT NOT NULL,
     name       TEXT NOT NULL,
     sql_text   TEXT NOT NULL,

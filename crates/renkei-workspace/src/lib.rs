@@ -2,6 +2,7 @@
 //! permit in force ([`extract`]), and read only by the people the permit names.
 #![warn(missing_docs)]
 
+pub mod dummy;
 pub mod examples;
 pub mod extract;
 pub mod query;

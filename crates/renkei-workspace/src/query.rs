@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use renkei_access::PermitInForce;
+use renkei_access::{DummyGrant, PermitInForce};
 use renkei_core::{Action, Caller, Coded, Outcome, UserId};
 use renkei_datastore::OpenVersion;
 use renkei_engine::{Answer, Batches, EngineError, Limits, Progress, Source, SourceError};
@@ -20,6 +20,53 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::{WorkspaceError, Workspaces};
+
+/// Where queries run: a project's extract under the permit in force, or the dummy data
+/// of an application in review. Queries, history and saved queries are kept per person
+/// and project, so what was written on dummy data is there in the real workspace.
+#[derive(Clone, Copy, Debug)]
+pub enum Space<'a> {
+    /// The real extract.
+    Project(&'a PermitInForce),
+    /// Synthetic rows with the schema the application requests.
+    Dummy(&'a DummyGrant),
+}
+
+impl Space<'_> {
+    fn user(&self) -> &UserId {
+        match self {
+            Space::Project(p) => p.user(),
+            Space::Dummy(g) => g.user(),
+        }
+    }
+    fn project(&self) -> &str {
+        match self {
+            Space::Project(p) => p.project(),
+            Space::Dummy(g) => g.project(),
+        }
+    }
+    fn is_dummy(&self) -> bool {
+        matches!(self, Space::Dummy(_))
+    }
+    fn object(&self) -> String {
+        match self {
+            Space::Project(p) => format!("project:{}", p.project()),
+            Space::Dummy(g) => format!("application:{}", g.application()),
+        }
+    }
+}
+
+impl<'a> From<&'a PermitInForce> for Space<'a> {
+    fn from(p: &'a PermitInForce) -> Self {
+        Space::Project(p)
+    }
+}
+
+impl<'a> From<&'a DummyGrant> for Space<'a> {
+    fn from(g: &'a DummyGrant) -> Self {
+        Space::Dummy(g)
+    }
+}
 
 /// Limits of the workspace as a whole.
 #[derive(Debug, Clone)]
@@ -153,6 +200,8 @@ pub struct QueryView {
     pub id: String,
     /// The project.
     pub project: String,
+    /// Whether it ran on dummy (synthetic) data.
+    pub dummy: bool,
     /// The SQL as written.
     pub sql: String,
     /// When it started (microseconds since the epoch).
@@ -179,6 +228,8 @@ pub struct HistoryLine {
     pub elapsed_ms: Option<i64>,
     /// When it started.
     pub started_at: i64,
+    /// Whether it ran on dummy data.
+    pub dummy: bool,
 }
 
 /// A saved query.
@@ -204,6 +255,9 @@ pub struct TableInfo {
 struct Entry {
     user: UserId,
     project: String,
+    /// What the audit log names: `project:<id>`, or `application:<id>` for dummy data.
+    object: String,
+    dummy: bool,
     sql: String,
     started_at: i64,
     clock: Instant,
@@ -267,7 +321,59 @@ impl Source for ExtractTable {
     }
 }
 
+/// The extract's tables as the engine reads them.
+fn engine_tables(
+    open: &Arc<OpenVersionHandle>,
+) -> Result<Vec<renkei_engine::Table>, WorkspaceError> {
+    let mut tables = Vec::new();
+    for t in open.0.tables()? {
+        tables.push(renkei_engine::Table {
+            name: t.clone(),
+            source: Arc::new(ExtractTable {
+                schema: open.0.schema(&t)?,
+                parts: open.0.part_count(&t)?,
+                open: open.clone(),
+                table: t,
+            }),
+        });
+    }
+    Ok(tables)
+}
+
 impl Workspaces {
+    /// The project's current extract as the engine reads it, opened (and audited) for
+    /// a person the permit names: for the benchmark, which runs the same queries
+    /// governed, ungoverned and elsewhere.
+    pub async fn engine_tables(
+        &self,
+        caller: &Caller,
+        permit: &PermitInForce,
+    ) -> Result<Vec<renkei_engine::Table>, WorkspaceError> {
+        let Some(open) = self.open(caller, permit).await? else {
+            return Err(WorkspaceError::NoExtract);
+        };
+        engine_tables(&Arc::new(OpenVersionHandle(open)))
+    }
+
+    /// The tables of an application's dummy workspace, for the schema browser.
+    pub async fn dummy_schema(&self, grant: &DummyGrant) -> Result<Vec<TableInfo>, WorkspaceError> {
+        Ok(self
+            .dummy_tables(grant)
+            .await?
+            .into_iter()
+            .map(|t| TableInfo {
+                columns: t
+                    .source
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| (f.name().clone(), f.data_type().to_string()))
+                    .collect(),
+                name: t.name,
+            })
+            .collect())
+    }
+
     /// The tables of the project's current extract, for the schema browser.
     pub async fn tables(
         &self,
@@ -301,35 +407,71 @@ impl Workspaces {
         permit: &PermitInForce,
         sql: &str,
     ) -> Result<String, WorkspaceError> {
-        let project = permit.project().to_owned();
-        let object = format!("project:{project}");
-        let user = permit.user().clone();
-        let refuse = |e: WorkspaceError| self.refuse_query(caller, &object, sql, e);
-        if caller.user_id() != Some(&user) {
-            return Err(refuse(WorkspaceError::NotYours).await);
-        }
-        if sql.len() > self.limits.max_sql_bytes {
-            return Err(refuse(WorkspaceError::SqlTooLong(self.limits.max_sql_bytes)).await);
-        }
-        if sql.trim().is_empty() {
-            return Err(refuse(WorkspaceError::EmptySql).await);
+        let space = Space::from(permit);
+        let object = space.object();
+        if let Err(e) = self.precheck(caller, space, sql) {
+            return Err(self.refuse_query(caller, &object, sql, e).await);
         }
         let Some(open) = self.open(caller, permit).await? else {
-            return Err(refuse(WorkspaceError::NoExtract).await);
+            return Err(self
+                .refuse_query(caller, &object, sql, WorkspaceError::NoExtract)
+                .await);
         };
-        let open = Arc::new(OpenVersionHandle(open));
-        let mut tables = Vec::new();
-        for t in open.0.tables()? {
-            tables.push(renkei_engine::Table {
-                name: t.clone(),
-                source: Arc::new(ExtractTable {
-                    schema: open.0.schema(&t)?,
-                    parts: open.0.part_count(&t)?,
-                    open: open.clone(),
-                    table: t,
-                }),
-            });
+        let tables = engine_tables(&Arc::new(OpenVersionHandle(open)))?;
+        self.launch(caller, space, tables, sql).await
+    }
+
+    /// Starts a query on the application's dummy data (synthetic rows with the schema
+    /// it requests), under the same engine, limits and audit as a real one.
+    pub async fn start_dummy_query(
+        &self,
+        caller: &Caller,
+        grant: &DummyGrant,
+        sql: &str,
+    ) -> Result<String, WorkspaceError> {
+        let space = Space::from(grant);
+        if let Err(e) = self.precheck(caller, space, sql) {
+            return Err(self.refuse_query(caller, &space.object(), sql, e).await);
         }
+        let tables = self.dummy_tables(grant).await?;
+        self.launch(caller, space, tables, sql).await
+    }
+
+    /// The tables of an application's dummy workspace.
+    pub(crate) async fn dummy_tables(
+        &self,
+        grant: &DummyGrant,
+    ) -> Result<Vec<renkei_engine::Table>, WorkspaceError> {
+        let catalogue = renkei_catalog::datasets(&self.store)
+            .await
+            .map_err(|e| WorkspaceError::Extract(e.to_string()))?;
+        Ok(crate::dummy::tables(grant, &catalogue))
+    }
+
+    fn precheck(&self, caller: &Caller, space: Space<'_>, sql: &str) -> Result<(), WorkspaceError> {
+        if caller.user_id() != Some(space.user()) {
+            return Err(WorkspaceError::NotYours);
+        }
+        if sql.len() > self.limits.max_sql_bytes {
+            return Err(WorkspaceError::SqlTooLong(self.limits.max_sql_bytes));
+        }
+        if sql.trim().is_empty() {
+            return Err(WorkspaceError::EmptySql);
+        }
+        Ok(())
+    }
+
+    async fn launch(
+        &self,
+        caller: &Caller,
+        space: Space<'_>,
+        tables: Vec<renkei_engine::Table>,
+        sql: &str,
+    ) -> Result<String, WorkspaceError> {
+        let project = space.project().to_owned();
+        let user = space.user().clone();
+        let dummy = space.is_dummy();
+        let object = space.object();
         let id = new_id();
         let started_at = self.clock.now().micros();
         let progress = Progress::default();
@@ -351,6 +493,8 @@ impl Workspaces {
                     Entry {
                         user: user.clone(),
                         project: project.clone(),
+                        object: object.clone(),
+                        dummy,
                         sql: sql.to_owned(),
                         started_at,
                         clock: Instant::now(),
@@ -363,16 +507,19 @@ impl Workspaces {
             }
         };
         if let Some(code) = busy {
-            return Err(refuse(WorkspaceError::Busy(code)).await);
+            return Err(self
+                .refuse_query(caller, &object, sql, WorkspaceError::Busy(code))
+                .await);
         }
         let recorded = sqlx::query(
-            "INSERT INTO workspace_queries (id, project, user_id, sql_text, status, started_at) \
-             VALUES ($1, $2, $3, $4, 'running', $5)",
+            "INSERT INTO workspace_queries (id, project, user_id, sql_text, status, dummy, started_at) \
+             VALUES ($1, $2, $3, $4, 'running', $5, $6)",
         )
         .bind(&id)
         .bind(&project)
         .bind(user.as_str())
         .bind(sql)
+        .bind(i64::from(dummy))
         .bind(started_at)
         .execute(self.store.pool())
         .await;
@@ -391,7 +538,14 @@ impl Workspaces {
         let qid = id.clone();
         tokio::spawn(async move {
             let run = ws.engine.run(query);
-            let watch = ws.watch_permit(&caller, &project);
+            // Real data: the permit must hold for as long as the query runs.
+            let watch = async {
+                if dummy {
+                    std::future::pending().await
+                } else {
+                    ws.watch_permit(&caller, &project).await
+                }
+            };
             let outcome = tokio::select! {
                 r = run => match r.and_then(|a| QueryResult::of(&a)) {
                     Ok(result) => QueryState::Finished { result },
@@ -400,7 +554,6 @@ impl Workspaces {
                 reason = watch => QueryState::Stopped { reason },
                 _ = stop.notified() => QueryState::Stopped { reason: "cancelled".into() },
             };
-            drop(open);
             ws.finish(&caller, &qid, outcome).await;
         });
         Ok(id)
@@ -436,10 +589,10 @@ impl Workspaces {
     }
 
     async fn finish(&self, caller: &Caller, id: &str, state: QueryState) {
-        let (project, sql, elapsed) = {
+        let (object, dummy, sql, elapsed) = {
             let reg = self.queries.lock();
             let Some(e) = reg.get(id) else { return };
-            (e.project.clone(), e.sql.clone(), e.clock.elapsed())
+            (e.object.clone(), e.dummy, e.sql.clone(), e.clock.elapsed())
         };
         let (reason, plan_hash, rows, bytes, truncated) = match &state {
             QueryState::Finished { result } => (
@@ -470,9 +623,10 @@ impl Workspaces {
             _ => Outcome::Allowed,
         };
         let event = caller
-            .event(Action::QueryRun, format!("project:{project}"), outcome)
+            .event(Action::QueryRun, object, outcome)
             .detail(serde_json::json!({
                 "query": id,
+                "dummy": dummy,
                 "sql": truncate(&sql, 4096),
                 "status": state.status(),
                 "reason": reason,
@@ -495,7 +649,7 @@ impl Workspaces {
         .bind(&plan_hash)
         .bind(rows)
         .bind(bytes)
-        .bind(truncated)
+        .bind(truncated.map(i64::from))
         .bind(elapsed_ms)
         .bind(self.clock.now().micros())
         .bind(id)
@@ -527,14 +681,16 @@ impl Workspaces {
 
     /// A query of the caller's, as it stands; `None` when it is not theirs, not of this
     /// project, or no longer held.
-    pub fn query(&self, permit: &PermitInForce, id: &str) -> Option<QueryView> {
+    pub fn query<'a>(&self, space: impl Into<Space<'a>>, id: &str) -> Option<QueryView> {
+        let space: Space<'a> = space.into();
         let reg = self.queries.lock();
         let e = reg.get(id)?;
-        if &e.user != permit.user() || e.project != permit.project() {
+        if &e.user != space.user() || e.project != space.project() || e.dummy != space.is_dummy() {
             return None;
         }
         Some(QueryView {
             id: id.to_owned(),
+            dummy: e.dummy,
             project: e.project.clone(),
             sql: e.sql.clone(),
             started_at: e.started_at,
@@ -546,15 +702,16 @@ impl Workspaces {
     }
 
     /// Waits up to `wait` for a query to finish, then gives it as it stands.
-    pub async fn wait_query(
+    pub async fn wait_query<'a>(
         &self,
-        permit: &PermitInForce,
+        space: impl Into<Space<'a>>,
         id: &str,
         wait: Duration,
     ) -> Option<QueryView> {
+        let space: Space<'a> = space.into();
         let deadline = Instant::now() + wait;
         loop {
-            let v = self.query(permit, id)?;
+            let v = self.query(space, id)?;
             if !matches!(v.state, QueryState::Running { .. }) || Instant::now() >= deadline {
                 return Some(v);
             }
@@ -563,12 +720,14 @@ impl Workspaces {
     }
 
     /// Stops a running query of the caller's. `false` when there was none to stop.
-    pub fn cancel_query(&self, permit: &PermitInForce, id: &str) -> bool {
+    pub fn cancel_query<'a>(&self, space: impl Into<Space<'a>>, id: &str) -> bool {
+        let space: Space<'a> = space.into();
         let reg = self.queries.lock();
         match reg.get(id) {
             Some(e)
-                if &e.user == permit.user()
-                    && e.project == permit.project()
+                if &e.user == space.user()
+                    && e.project == space.project()
+                    && e.dummy == space.is_dummy()
                     && e.state.is_none() =>
             {
                 e.stop.notify_one();
@@ -579,44 +738,50 @@ impl Workspaces {
     }
 
     /// The caller's query history in this project, newest first.
-    pub async fn history(
+    pub async fn history<'a>(
         &self,
-        permit: &PermitInForce,
+        space: impl Into<Space<'a>>,
         limit: i64,
     ) -> Result<Vec<HistoryLine>, WorkspaceError> {
-        let rows: Vec<(String, String, String, Option<String>, Option<i64>, Option<i64>, i64)> =
+        let space: Space<'a> = space.into();
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(String, String, String, Option<String>, Option<i64>, Option<i64>, i64, i64)> =
             sqlx::query_as(
-                "SELECT id, sql_text, status, reason, rows_out, elapsed_ms, started_at FROM workspace_queries \
+                "SELECT id, sql_text, status, reason, rows_out, elapsed_ms, started_at, dummy FROM workspace_queries \
                  WHERE project = $1 AND user_id = $2 ORDER BY started_at DESC, id DESC LIMIT $3",
             )
-            .bind(permit.project())
-            .bind(permit.user().as_str())
+            .bind(space.project())
+            .bind(space.user().as_str())
             .bind(limit)
             .fetch_all(self.store.pool())
             .await?;
         Ok(rows
             .into_iter()
             .map(
-                |(id, sql_text, status, reason, rows_out, elapsed_ms, started_at)| HistoryLine {
-                    id,
-                    sql_text,
-                    status,
-                    reason,
-                    rows_out,
-                    elapsed_ms,
-                    started_at,
+                |(id, sql_text, status, reason, rows_out, elapsed_ms, started_at, dummy)| {
+                    HistoryLine {
+                        id,
+                        dummy: dummy != 0,
+                        sql_text,
+                        status,
+                        reason,
+                        rows_out,
+                        elapsed_ms,
+                        started_at,
+                    }
                 },
             )
             .collect())
     }
 
     /// Saves (or replaces) a named query of the caller's in this project.
-    pub async fn save_query(
+    pub async fn save_query<'a>(
         &self,
-        permit: &PermitInForce,
+        space: impl Into<Space<'a>>,
         name: &str,
         sql: &str,
     ) -> Result<(), WorkspaceError> {
+        let space: Space<'a> = space.into();
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(WorkspaceError::BadName);
@@ -629,16 +794,16 @@ impl Workspaces {
         }
         let mut tx = self.store.pool().begin().await?;
         sqlx::query("DELETE FROM saved_queries WHERE project = $1 AND user_id = $2 AND name = $3")
-            .bind(permit.project())
-            .bind(permit.user().as_str())
+            .bind(space.project())
+            .bind(space.user().as_str())
             .bind(name)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT INTO saved_queries (project, user_id, name, sql_text, saved_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(permit.project())
-        .bind(permit.user().as_str())
+        .bind(space.project())
+        .bind(space.user().as_str())
         .bind(name)
         .bind(sql)
         .bind(self.clock.now().micros())
@@ -649,15 +814,16 @@ impl Workspaces {
     }
 
     /// The caller's saved queries in this project, by name.
-    pub async fn saved_queries(
+    pub async fn saved_queries<'a>(
         &self,
-        permit: &PermitInForce,
+        space: impl Into<Space<'a>>,
     ) -> Result<Vec<SavedQuery>, WorkspaceError> {
+        let space: Space<'a> = space.into();
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT name, sql_text, saved_at FROM saved_queries WHERE project = $1 AND user_id = $2 ORDER BY name",
         )
-        .bind(permit.project())
-        .bind(permit.user().as_str())
+        .bind(space.project())
+        .bind(space.user().as_str())
         .fetch_all(self.store.pool())
         .await?;
         Ok(rows

@@ -483,6 +483,48 @@ fn table() -> Vec<RouteDef> {
         ),
         r(
             M::GET,
+            "/applications/{id}/workspace",
+            need(Apply),
+            get(pages::workspace::show_dummy),
+        ),
+        r(
+            M::POST,
+            "/applications/{id}/workspace/queries",
+            need(Apply),
+            post(pages::workspace::run_dummy),
+        ),
+        r(
+            M::POST,
+            "/applications/{id}/workspace/queries/{qid}/cancel",
+            need(Apply),
+            post(pages::workspace::cancel_dummy),
+        ),
+        r(
+            M::POST,
+            "/applications/{id}/workspace/saved",
+            need(Apply),
+            post(pages::workspace::save_dummy),
+        ),
+        r(
+            M::GET,
+            "/api/v1/applications/{id}/dummy/tables",
+            need(Apply),
+            get(crate::workspace_api::dummy_tables),
+        ),
+        r(
+            M::POST,
+            "/api/v1/applications/{id}/dummy/queries",
+            need(Apply),
+            post(crate::workspace_api::dummy_start),
+        ),
+        r(
+            M::GET,
+            "/api/v1/applications/{id}/dummy/queries/{qid}",
+            need(Apply),
+            get(crate::workspace_api::dummy_show),
+        ),
+        r(
+            M::GET,
             "/api/v1/projects/{id}/tables",
             need(Apply),
             get(crate::workspace_api::tables),

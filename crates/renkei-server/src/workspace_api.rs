@@ -189,3 +189,79 @@ pub async fn outputs(
     let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
     Ok(Json(OutputsOut(st.app.workspaces.outputs(&permit).await?)))
 }
+
+/// GET /api/v1/applications/{id}/dummy/tables: the dummy workspace's tables (the schema
+/// the application requests).
+#[utoipa::path(get, path = "/api/v1/applications/{id}/dummy/tables", tag = "workspace",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = TablesOut), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn dummy_tables(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Json<TablesOut>, AppError> {
+    let grant = st
+        .app
+        .applications
+        .applicant(&ctx.caller)
+        .await?
+        .dummy(&id)
+        .await?;
+    Ok(Json(TablesOut(
+        st.app.workspaces.dummy_schema(&grant).await?,
+    )))
+}
+
+/// POST /api/v1/applications/{id}/dummy/queries: a query on dummy data with the
+/// schema the application requests (synthetic rows; `dummy: true` in the answer).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/dummy/queries", tag = "workspace", request_body = QueryIn,
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = QueryOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn dummy_start(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Json(q): Json<QueryIn>,
+) -> Result<Json<QueryOut>, AppError> {
+    let grant = st
+        .app
+        .applications
+        .applicant(&ctx.caller)
+        .await?
+        .dummy(&id)
+        .await?;
+    let ws = &st.app.workspaces;
+    let qid = ws.start_dummy_query(&ctx.caller, &grant, &q.sql).await?;
+    let v = ws
+        .wait_query(&grant, &qid, Duration::from_millis(q.wait_ms.min(30_000)))
+        .await
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(QueryOut(v)))
+}
+
+/// GET /api/v1/applications/{id}/dummy/queries/{qid}
+#[utoipa::path(get, path = "/api/v1/applications/{id}/dummy/queries/{qid}", tag = "workspace",
+    params(("id" = String, Path, description = "Application id"), ("qid" = String, Path, description = "Query id")),
+    responses((status = 200, body = QueryOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn dummy_show(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, qid)): Path<(String, String)>,
+) -> Result<Json<QueryOut>, AppError> {
+    let grant = st
+        .app
+        .applications
+        .applicant(&ctx.caller)
+        .await?
+        .dummy(&id)
+        .await?;
+    let v = st
+        .app
+        .workspaces
+        .query(&grant, &qid)
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(QueryOut(v)))
+}

@@ -559,6 +559,60 @@ async fn every_page_is_accessible() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(refused.contains("query_ddl"), "{refused}");
+    // An application in review has a dummy workspace, labelled as synthetic, whose
+    // examples return rows.
+    c.goto(&format!("{base}/applications")).await.unwrap();
+    let mut apps = Vec::new();
+    for a in c.find_all(Locator::Css("main table a")).await.unwrap() {
+        apps.push(a.attr("href").await.unwrap().unwrap());
+    }
+    let mut dummy = None;
+    for a in &apps {
+        c.goto(&format!("{base}{a}")).await.unwrap();
+        if let Ok(l) = c.find(Locator::Css("main a[href$='/workspace']")).await {
+            dummy = l.attr("href").await.unwrap();
+            break;
+        }
+    }
+    let dummy = dummy.expect("an application in review links to its dummy workspace");
+    accessible(&c, &format!("{base}{dummy}")).await;
+    let banner = c
+        .find(Locator::Css("main .notice.warning"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        banner.contains("ダミー") || banner.contains("dummy"),
+        "{banner}"
+    );
+    // The editor starts with a count over the first requested table.
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut rows = 0;
+    for _ in 0..200 {
+        rows = c
+            .find_all(Locator::Css("main table.result tbody tr"))
+            .await
+            .map(|r| r.len())
+            .unwrap_or(0);
+        if rows > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(rows > 0, "the dummy workspace showed no rows");
+    // Synthetic rows are not for release.
+    assert!(
+        c.find(Locator::Css("form[action$='/release']"))
+            .await
+            .is_err()
+    );
     c.goto(&format!("{base}/applications")).await.unwrap();
     let link = c
         .find(Locator::Css("main table a"))

@@ -527,6 +527,9 @@ async fn show_page(
             @if matches!(v.state, ReviewState::Permitted { .. } | ReviewState::Closed) {
                 p { a.button href=(format!("/projects/{}", v.project())) { (ctx.t("project.open_page")) } }
             }
+            @if matches!(v.state, ReviewState::Draft | ReviewState::Submitted | ReviewState::Returned { .. } | ReviewState::InReview { .. } | ReviewState::Approved { .. }) {
+                p { a href=(format!("/applications/{}/workspace", v.id)) { (ctx.t("ws.dummy_open")) } }
+            }
             @if editable {
                 div.actions {
                     form.inline method="post" action=(format!("/applications/{}/submit", v.id)) {

@@ -13,7 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_workspace::examples;
-use renkei_workspace::query::{QueryResult, QueryState, QueryView};
+use renkei_workspace::query::{
+    HistoryLine, PendingOutput, QueryResult, QueryState, QueryView, SavedQuery, Space, TableInfo,
+};
 use std::time::Duration;
 
 /// `?q=` a query to show, `?example=` or `?saved=` SQL to put in the editor.
@@ -24,8 +26,30 @@ pub struct WorkspaceQuery {
     saved: Option<String>,
 }
 
-/// What the editor starts with when nothing else is asked for.
-const STARTER: &str = "SELECT sex, count(DISTINCT person_id) AS persons\nFROM claims_receipts\nGROUP BY sex\nORDER BY sex";
+/// What the editor starts with when nothing else is asked for: a count over the first
+/// table.
+fn starter(tables: &[TableInfo]) -> String {
+    match tables.first() {
+        Some(t) => format!(
+            "SELECT count(*) AS rows, count(DISTINCT person_id) AS persons\nFROM {}",
+            t.name
+        ),
+        None => "SELECT 1".to_owned(),
+    }
+}
+
+/// What a workspace page shows, for a project or for an application's dummy data.
+struct View<'a> {
+    space: Space<'a>,
+    title: String,
+    base: String,
+    /// Rows per table, for the real extract.
+    summary: Option<renkei_workspace::extract::ExtractSummary>,
+    tables: Vec<TableInfo>,
+    saved: Vec<SavedQuery>,
+    history: Vec<HistoryLine>,
+    outputs: Vec<PendingOutput>,
+}
 
 /// GET /projects/{id}/workspace
 pub async fn show(
@@ -46,12 +70,69 @@ pub async fn show(
         )
         .into_response());
     };
-    let tables = ws.tables(&ctx.caller, &permit).await?;
+    let view = View {
+        space: Space::from(&permit),
+        title,
+        base: format!("/projects/{id}/workspace"),
+        summary: Some(summary),
+        tables: ws.tables(&ctx.caller, &permit).await?,
+        saved: ws.saved_queries(&permit).await?,
+        history: ws.history(&permit, 20).await?,
+        outputs: ws.outputs(&permit).await?,
+    };
+    Ok(render(&st, &ctx, view, &q, &done))
+}
+
+/// GET /applications/{id}/workspace: the dummy workspace of an application in review.
+pub async fn show_dummy(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    Query(q): Query<WorkspaceQuery>,
+    Query(done): Query<Done>,
+) -> Result<Response, AppError> {
+    let grant = st
+        .app
+        .applications
+        .applicant(&ctx.caller)
+        .await?
+        .dummy(&id)
+        .await?;
+    let ws = &st.app.workspaces;
+    let view = View {
+        space: Space::from(&grant),
+        title: format!("{} — {}", grant.title(), ctx.t("ws.dummy_title")),
+        base: format!("/applications/{id}/workspace"),
+        summary: None,
+        tables: ws.dummy_schema(&grant).await?,
+        saved: ws.saved_queries(&grant).await?,
+        history: ws.history(&grant, 20).await?,
+        outputs: Vec::new(),
+    };
+    Ok(render(&st, &ctx, view, &q, &done))
+}
+
+fn render(
+    st: &AppState,
+    ctx: &RequestContext,
+    view: View<'_>,
+    q: &WorkspaceQuery,
+    done: &Done,
+) -> Response {
+    let ws = &st.app.workspaces;
+    let View {
+        space,
+        title,
+        base,
+        summary,
+        tables,
+        saved,
+        history,
+        outputs,
+    } = view;
+    let dummy = matches!(space, Space::Dummy(_));
     let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
-    let saved = ws.saved_queries(&permit).await?;
-    let history = ws.history(&permit, 20).await?;
-    let outputs = ws.outputs(&permit).await?;
-    let shown = q.q.as_deref().map(|qid| (qid, ws.query(&permit, qid)));
+    let shown = q.q.as_deref().map(|qid| (qid, ws.query(space, qid)));
     let running = matches!(
         shown,
         Some((
@@ -67,17 +148,17 @@ pub async fn show(
         (_, Some(e), _) => examples::EXAMPLES
             .iter()
             .find(|x| x.id == e)
-            .map_or(STARTER.to_owned(), |x| x.sql.to_owned()),
+            .map_or_else(|| starter(&tables), |x| x.sql.to_owned()),
         (_, _, Some(name)) => saved
             .iter()
             .find(|s| &s.name == name)
-            .map_or(STARTER.to_owned(), |s| s.sql_text.clone()),
-        _ => STARTER.to_owned(),
+            .map_or_else(|| starter(&tables), |s| s.sql_text.clone()),
+        _ => starter(&tables),
     };
-    let base = format!("/projects/{id}/workspace");
     let ja = ctx.lang == crate::i18n::Lang::Ja;
+    let now = st.app.clock.now();
     let page = layout(
-        &ctx,
+        ctx,
         &title,
         html! {
             @match done.done.as_deref() {
@@ -85,14 +166,19 @@ pub async fn show(
                 Some("release") => { (notice("ok", ctx.t("ws.done.release"))) }
                 _ => {}
             }
-            p { (ctx.t("ws.explained")) }
-            p { a href=(format!("/projects/{id}")) { (ctx.t("ws.back")) } }
+            @if dummy {
+                div.notice.warning role="status" { strong { (ctx.t("ws.dummy_banner")) } }
+                p { (ctx.t("ws.dummy_explained")) }
+            } @else {
+                p { (ctx.t("ws.explained")) }
+            }
+            p { a href=(base.trim_end_matches("/workspace")) { (ctx.t("ws.back")) } }
             div.workspace {
                 section aria-labelledby="schema" {
                     h2 #schema { (ctx.t("ws.schema")) }
-                    p.small { (ctx.t("extract.version")) " " (summary.version) }
+                    @if let Some(s) = &summary { p.small { (ctx.t("extract.version")) " " (s.version) } }
                     @for t in &tables {
-                        @let rows = summary.tables.iter().find(|s| s.name == t.name);
+                        @let rows = summary.as_ref().and_then(|s| s.tables.iter().find(|s| s.name == t.name));
                         details {
                             summary {
                                 code { (t.name) }
@@ -114,7 +200,7 @@ pub async fn show(
                 section aria-labelledby="editor" {
                     h2 #editor { (ctx.t("ws.editor")) }
                     form method="post" action=(format!("{base}/queries")) {
-                        (csrf_field(&ctx))
+                        (csrf_field(ctx))
                         div.field {
                             label for="sql" { (ctx.t("ws.sql_label")) }
                             textarea #sql name="sql" rows="12" spellcheck="false" autocomplete="off" { (sql) }
@@ -145,7 +231,7 @@ pub async fn show(
                     h2 #result-h { (ctx.t("ws.result")) }
                     @match v {
                         None => { (notice("status", ctx.t("ws.not_kept"))) }
-                        Some(v) => { (result(&ctx, &base, qid, v, st.app.clock.now())) }
+                        Some(v) => { (result(ctx, &base, qid, v, now)) }
                     }
                 }
             }
@@ -186,7 +272,11 @@ pub async fn show(
                         tbody { @for h in &history {
                             tr {
                                 td { a href=(format!("{base}?q={}#result", h.id)) { (jst(renkei_core::Timestamp(h.started_at))) } }
-                                td { (ctx.t(&format!("ws.state.{}", h.status))) @if let Some(r) = &h.reason { " (" code { (r) } ")" } }
+                                td {
+                                    (ctx.t(&format!("ws.state.{}", h.status)))
+                                    @if let Some(r) = &h.reason { " (" code { (r) } ")" }
+                                    @if h.dummy { " " span.tag { (ctx.t("ws.dummy_tag")) } }
+                                }
                                 td.num { @if let Some(n) = h.rows_out { (n) } }
                                 td.num { @if let Some(n) = h.elapsed_ms { (n) " ms" } }
                                 td { code { (first_line(&h.sql_text)) } }
@@ -199,9 +289,9 @@ pub async fn show(
     );
     if running {
         // Without JavaScript: the browser asks again in a second until the query ends.
-        return Ok(([("refresh", "1")], page).into_response());
+        return ([("refresh", "1")], page).into_response();
     }
-    Ok(page.into_response())
+    page.into_response()
 }
 
 fn result(
@@ -225,8 +315,9 @@ fn result(
                 }
             }
             QueryState::Finished { result } => {
-                (grid(ctx, result, now))
-                (release_form(ctx, base, qid))
+                (grid(ctx, result, now, v.dummy))
+                // Dummy rows are synthetic: there is nothing to release.
+                @if !v.dummy { (release_form(ctx, base, qid)) }
             }
             QueryState::Failed { code, message } => {
                 div.alert role="alert" {
@@ -242,9 +333,12 @@ fn result(
 }
 
 /// The rows, marked with who is looking and when: a screenshot carries both.
-fn grid(ctx: &RequestContext, r: &QueryResult, now: renkei_core::Timestamp) -> Markup {
+fn grid(ctx: &RequestContext, r: &QueryResult, now: renkei_core::Timestamp, dummy: bool) -> Markup {
     let who = ctx.caller.actor().name;
-    let mark = format!("{who} · {}", jst(now));
+    let mut mark = format!("{who} · {}", jst(now));
+    if dummy {
+        mark = format!("{} · {mark}", ctx.t("ws.dummy_tag"));
+    }
     html! {
         p {
             (r.rows.len()) " " (ctx.t("ws.rows_shown"))
@@ -451,4 +545,74 @@ pub async fn release(
         .request_release(&ctx.caller, &permit, &qid, f.get("title").unwrap_or(""))
         .await?;
     Ok(Redirect::to(&format!("/projects/{id}/workspace?done=release#outputs")).into_response())
+}
+
+/// POST /applications/{id}/workspace/queries: a query on the application's dummy data.
+pub async fn run_dummy(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let grant = st
+        .app
+        .applications
+        .applicant(&ctx.caller)
+        .await?
+        .dummy(&id)
+        .await?;
+    let ws = &st.app.workspaces;
+    let qid = ws
+        .start_dummy_query(&ctx.caller, &grant, f.get("sql").unwrap_or(""))
+        .await?;
+    ws.wait_query(&grant, &qid, Duration::from_secs(2)).await;
+    Ok(Redirect::to(&format!("/applications/{id}/workspace?q={qid}#result")).into_response())
+}
+
+/// POST /applications/{id}/workspace/queries/{qid}/cancel
+pub async fn cancel_dummy(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, qid)): Path<(String, String)>,
+    _f: FormData,
+) -> Result<Response, AppError> {
+    let grant = st
+        .app
+        .applications
+        .applicant(&ctx.caller)
+        .await?
+        .dummy(&id)
+        .await?;
+    let ws = &st.app.workspaces;
+    if ws.cancel_query(&grant, &qid) {
+        ws.wait_query(&grant, &qid, Duration::from_secs(2)).await;
+    }
+    Ok(Redirect::to(&format!("/applications/{id}/workspace?q={qid}#result")).into_response())
+}
+
+/// POST /applications/{id}/workspace/saved: saved under the project the application
+/// becomes, so the query is there in the real workspace.
+pub async fn save_dummy(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    let grant = st
+        .app
+        .applications
+        .applicant(&ctx.caller)
+        .await?
+        .dummy(&id)
+        .await?;
+    let name = f.get("name").unwrap_or("").trim().to_owned();
+    st.app
+        .workspaces
+        .save_query(&grant, &name, f.get("sql").unwrap_or(""))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/applications/{id}/workspace?saved={}&done=saved",
+        urlencode(&name)
+    ))
+    .into_response())
 }

@@ -102,7 +102,7 @@ impl Embedded {
 fn context(limits: &Limits) -> Result<SessionContext, EngineError> {
     let pool = TrackConsumersPool::new(
         GreedyMemoryPool::new(limits.memory_bytes),
-        NonZeroUsize::new(3).expect("three is not zero"),
+        NonZeroUsize::MIN.saturating_add(2),
     );
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(pool))

@@ -170,7 +170,7 @@ fn column(f: &Field, rows: std::ops::Range<u64>, seed: u64) -> ArrayRef {
             }
         }))),
         DataType::Boolean => Arc::new(BooleanArray::from_iter(
-            rows.map(|r| Some(draw(seed, r, name) % 5 == 0)),
+            rows.map(|r| Some(draw(seed, r, name).is_multiple_of(5))),
         )),
         _ => Arc::new(StringArray::from_iter_values(
             rows.map(|r| text(name, r, draw(seed, r, name))),
@@ -186,7 +186,7 @@ fn text(name: &str, r: u64, d: u64) -> String {
     let p = person(r);
     let pick = |xs: &[&str]| xs[(d % xs.len() as u64) as usize].to_owned();
     match name {
-        "sex" => if personal(p, "sex") % 2 == 0 {
+        "sex" => if personal(p, "sex").is_multiple_of(2) {
             "1"
         } else {
             "2"

@@ -229,6 +229,38 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// HTTP server limits.
     pub http: HttpConfig,
+    /// The workspace's query limits.
+    pub workspace: WorkspaceConfig,
+}
+
+/// Limits on queries in the workspace. With `queries_total` × `query_memory_mib` they
+/// bound what the engine may take of the server's memory.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    /// Memory one query may use, in MiB; a query that needs more fails alone.
+    pub query_memory_mib: usize,
+    /// Wall-clock seconds one query may run.
+    pub query_timeout_secs: u64,
+    /// Rows a result shows at most (1–10,000).
+    pub max_rows: usize,
+    /// Queries one person may have running at once.
+    pub queries_per_user: usize,
+    /// Queries running at once on this server, everyone's together (more wait their
+    /// turn, up to 64 waiting).
+    pub queries_total: usize,
+}
+
+impl Default for WorkspaceConfig {
+    fn default() -> Self {
+        Self {
+            query_memory_mib: 512,
+            query_timeout_secs: 120,
+            max_rows: 100,
+            queries_per_user: 2,
+            queries_total: 4,
+        }
+    }
 }
 
 /// Ingest settings.
@@ -273,6 +305,7 @@ impl std::fmt::Debug for Config {
             .field("metrics", &self.metrics)
             .field("ingest", &self.ingest)
             .field("http", &self.http)
+            .field("workspace", &self.workspace)
             .finish()
     }
 }
@@ -295,6 +328,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             ingest: IngestConfig::default(),
             http: HttpConfig::default(),
+            workspace: WorkspaceConfig::default(),
         }
     }
 }
@@ -344,6 +378,20 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "ingest.max_reject_rate (0–1)",
     ),
     ("RENKEI_INGEST_MASTERS_DIR", "ingest.masters_dir"),
+    (
+        "RENKEI_WORKSPACE_QUERY_MEMORY_MIB",
+        "workspace.query_memory_mib",
+    ),
+    (
+        "RENKEI_WORKSPACE_QUERY_TIMEOUT_SECS",
+        "workspace.query_timeout_secs",
+    ),
+    ("RENKEI_WORKSPACE_MAX_ROWS", "workspace.max_rows"),
+    (
+        "RENKEI_WORKSPACE_QUERIES_PER_USER",
+        "workspace.queries_per_user",
+    ),
+    ("RENKEI_WORKSPACE_QUERIES_TOTAL", "workspace.queries_total"),
     (
         "RENKEI_AUDIT_WITNESS_KEYS",
         "audit.witness_keys (comma-separated hex)",
@@ -465,6 +513,22 @@ impl Config {
         if let Some(v) = get("RENKEI_INGEST_MAX_REJECT_RATE") {
             self.ingest.max_reject_rate = num("RENKEI_INGEST_MAX_REJECT_RATE", &v)?;
         }
+        {
+            let w = &mut self.workspace;
+            for (key, field) in [
+                ("RENKEI_WORKSPACE_QUERY_MEMORY_MIB", &mut w.query_memory_mib),
+                ("RENKEI_WORKSPACE_MAX_ROWS", &mut w.max_rows),
+                ("RENKEI_WORKSPACE_QUERIES_PER_USER", &mut w.queries_per_user),
+                ("RENKEI_WORKSPACE_QUERIES_TOTAL", &mut w.queries_total),
+            ] {
+                if let Some(v) = get(key) {
+                    *field = num(key, &v)?;
+                }
+            }
+            if let Some(v) = get("RENKEI_WORKSPACE_QUERY_TIMEOUT_SECS") {
+                w.query_timeout_secs = num("RENKEI_WORKSPACE_QUERY_TIMEOUT_SECS", &v)?;
+            }
+        }
         if let Some(v) = get("RENKEI_INGEST_MASTERS_DIR") {
             self.ingest.masters_dir =
                 Some(v.into()).filter(|p: &PathBuf| !p.as_os_str().is_empty());
@@ -555,6 +619,18 @@ impl Config {
             || h.per_client_per_sec == 0
         {
             return bad("http", "every limit is at least 1");
+        }
+        let w = &self.workspace;
+        if w.query_memory_mib == 0
+            || w.query_timeout_secs == 0
+            || w.queries_per_user == 0
+            || w.queries_total == 0
+            || !(1..=10_000).contains(&w.max_rows)
+        {
+            return bad(
+                "workspace",
+                "every limit is at least 1, and max_rows at most 10000",
+            );
         }
         if self.metrics.token.is_none() && !self.binds_loopback() {
             return bad(

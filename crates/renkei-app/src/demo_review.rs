@@ -988,6 +988,41 @@ mod tests {
             "{v:?}"
         );
 
+        // Beyond the server's turns, queries wait; beyond the queue, they are refused.
+        let narrow = app
+            .workspaces
+            .clone()
+            .with_limits(renkei_workspace::query::QueryLimits {
+                per_user: 5,
+                total: 1,
+                queue: 1,
+                ..Default::default()
+            });
+        let first = narrow
+            .start_query(&researcher, &permit, forever)
+            .await
+            .unwrap();
+        let second = narrow
+            .start_query(&researcher, &permit, "SELECT count(*) FROM deaths")
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(matches!(
+            narrow.query(&permit, &second).unwrap().state,
+            QueryState::Running { waiting: true, .. }
+        ));
+        assert_eq!(
+            narrow
+                .start_query(&researcher, &permit, "SELECT 1")
+                .await
+                .unwrap_err()
+                .code(),
+            "query_busy_server"
+        );
+        assert!(narrow.cancel_query(&permit, &first));
+        let v = narrow.wait_query(&permit, &second, wait).await.unwrap();
+        assert!(matches!(v.state, QueryState::Finished { .. }), "{v:?}");
+
         // Saved queries and the history.
         ws.save_query(&permit, "性別", "SELECT sex FROM claims_receipts")
             .await
@@ -1005,10 +1040,13 @@ mod tests {
                 .code(),
             "bad_name"
         );
-        let history = ws.history(&permit, 10).await.unwrap();
+        let history = ws.history(&permit, 50).await.unwrap();
         let states: Vec<&str> = history.iter().map(|h| h.status.as_str()).collect();
-        assert_eq!(states[..3], ["stopped", "failed", "finished"]);
-        assert_eq!(history.len(), 9);
+        assert_eq!(
+            states[..5],
+            ["finished", "stopped", "stopped", "failed", "finished"]
+        );
+        assert_eq!(history.len(), 11);
 
         // Revoking the researcher's accreditation stops their running query at once.
         let id = ws.start_query(&researcher, &permit, forever).await.unwrap();

@@ -14,7 +14,7 @@ pub mod demo_review;
 mod projects;
 pub mod world;
 
-pub use config::{Config, ConfigError, CookieSecure, ENV_VARS, TlsConfig};
+pub use config::{Config, ConfigError, CookieSecure, ENV_VARS, TlsConfig, WorkspaceConfig};
 
 use renkei_accounts::Accounts;
 use renkei_audit::Audit;
@@ -92,6 +92,9 @@ pub struct App {
     pub linkage: renkei_link::Linkage,
     /// Project extracts and the workspaces over them.
     pub workspaces: renkei_workspace::Workspaces,
+    /// The code masters in force (the embedded ones and any official files configured),
+    /// public reference data: the workspace's code look-up reads them.
+    pub masters: Arc<renkei_masters::Masters>,
     /// The clock.
     pub clock: SharedClock,
     store: Store,
@@ -166,13 +169,14 @@ impl App {
             audit.clone(),
             clock.clone(),
         );
+        let masters = Arc::new(config.masters()?);
         let ingestor = renkei_ingest::Ingestor::new(
             store.clone(),
             audit.clone(),
             keystore.clone(),
             data.clone(),
             &config.data_dir,
-            Arc::new(config.masters()?),
+            masters.clone(),
             clock.clone(),
         );
         let catalog = Catalog::new(store.clone(), audit.clone());
@@ -180,13 +184,25 @@ impl App {
             renkei_link::Linkage::new(store.clone(), data.clone(), audit.clone(), clock.clone());
         let applications =
             renkei_access::Applications::new(store.clone(), audit.clone(), clock.clone());
+        let w = &config.workspace;
         let workspaces = renkei_workspace::Workspaces::new(
             store.clone(),
             data.clone(),
             audit.clone(),
             clock.clone(),
             applications.clone(),
-        );
+        )
+        .with_limits(renkei_workspace::query::QueryLimits {
+            query: renkei_engine::Limits {
+                memory_bytes: w.query_memory_mib << 20,
+                timeout: std::time::Duration::from_secs(w.query_timeout_secs),
+                max_rows: w.max_rows,
+                ..Default::default()
+            },
+            per_user: w.queries_per_user,
+            total: w.queries_total,
+            ..Default::default()
+        });
         // A writer killed mid-way leaves a staging directory; the previous version was
         // never touched, so the leftovers just go.
         let cleaned = data.clean_staging().map_err(|e| AppError::Io {
@@ -209,6 +225,7 @@ impl App {
             data,
             linkage,
             workspaces,
+            masters,
             clock,
             store,
             keys: keystore,

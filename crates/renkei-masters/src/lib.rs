@@ -162,6 +162,19 @@ pub struct CareService {
     pub name: String,
 }
 
+/// A code found by [`Masters::search`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CodeHit {
+    /// `disease`, `drug`, `procedure` or `lab`.
+    pub system: &'static str,
+    /// The code as the data carries it.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// What it maps to (ICD-10, YJ code and class, billing category, unit).
+    pub related: String,
+}
+
 /// All masters, with look-ups by code.
 #[derive(Clone, Debug, Default)]
 pub struct Masters {
@@ -606,6 +619,74 @@ impl Masters {
         Ok(m)
     }
 
+    /// Codes whose name contains `q` (ignoring case and full/half width of Latin
+    /// letters and digits) or whose code starts with it: diseases (with their ICD-10),
+    /// drugs (with YJ code and class), procedures and checkup/lab items, at most
+    /// `limit`, in that order. For the workspace's code look-up.
+    pub fn search(&self, q: &str, limit: usize) -> Vec<CodeHit> {
+        let norm = |s: &str| -> String {
+            s.chars()
+                .map(|c| match c {
+                    // Full-width ASCII (U+FF01–U+FF5E) to its half-width form.
+                    '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                    _ => c,
+                })
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let q = norm(q.trim());
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let hit = |name: &str, codes: &[&str]| {
+            norm(name).contains(&q) || codes.iter().any(|c| norm(c).starts_with(&q))
+        };
+        let mut out = Vec::new();
+        for d in &self.diseases {
+            if hit(&d.name, &[&d.code, &d.icd10]) {
+                out.push(CodeHit {
+                    system: "disease",
+                    code: d.code.clone(),
+                    name: d.name.clone(),
+                    related: format!("ICD-10 {}", d.icd10),
+                });
+            }
+        }
+        for d in &self.drugs {
+            let yj = d.yj.as_deref().unwrap_or("");
+            if hit(&d.name, &[&d.code, yj, &d.class]) {
+                out.push(CodeHit {
+                    system: "drug",
+                    code: d.code.clone(),
+                    name: d.name.clone(),
+                    related: format!("YJ {yj} / class {}", d.class),
+                });
+            }
+        }
+        for p in &self.procedures {
+            if hit(&p.name, &[&p.code]) {
+                out.push(CodeHit {
+                    system: "procedure",
+                    code: p.code.clone(),
+                    name: p.name.clone(),
+                    related: format!("診療識別 {}", p.care_category),
+                });
+            }
+        }
+        for l in &self.lab_items {
+            if hit(&l.name_ja, &[&l.code]) || norm(&l.name_en).contains(&q) {
+                out.push(CodeHit {
+                    system: "lab",
+                    code: l.code.clone(),
+                    name: format!("{} / {}", l.name_ja, l.name_en),
+                    related: l.unit.clone(),
+                });
+            }
+        }
+        out.truncate(limit);
+        out
+    }
+
     /// A disease by its 7-digit code.
     pub fn disease(&self, code: &str) -> Option<&Disease> {
         self.disease_idx.get(code).map(|&i| &self.diseases[i])
@@ -770,6 +851,36 @@ pub fn insurer_kind(n: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_found_by_name_or_code_prefix() {
+        let m = Masters::embedded();
+        let hits = m.search("高血圧", 50);
+        assert!(
+            hits.iter()
+                .any(|h| h.system == "disease" && h.related == "ICD-10 I10"),
+            "{hits:?}"
+        );
+        // Full-width letters and digits match their ASCII forms, both ways.
+        let hits = m.search("ｈｂａ１ｃ", 10);
+        assert!(
+            hits.iter()
+                .any(|h| h.system == "lab" && h.code == "3D046000001906202"),
+            "{hits:?}"
+        );
+        assert!(
+            hits.iter()
+                .any(|h| h.system == "procedure" && h.name == "ＨｂＡ１ｃ"),
+            "{hits:?}"
+        );
+        let hits = m.search("2189", 50);
+        assert!(
+            hits.iter().all(|h| h.system == "drug") && hits.len() >= 3,
+            "{hits:?}"
+        );
+        assert!(m.search("  ", 10).is_empty());
+        assert_eq!(m.search("高血圧", 1).len(), 1);
+    }
 
     #[test]
     fn embedded_masters_parse_and_are_consistent() {

@@ -124,6 +124,8 @@ pub struct Workspaces {
     engine: Arc<dyn Engine>,
     limits: Arc<QueryLimits>,
     queries: Arc<query::Registry>,
+    /// Turns to run a query: `limits.total` of them.
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Workspaces {
@@ -144,11 +146,13 @@ impl Workspaces {
             engine: Arc::new(renkei_engine::Embedded),
             limits: Arc::new(QueryLimits::default()),
             queries: Arc::default(),
+            turns: Arc::new(tokio::sync::Semaphore::new(QueryLimits::default().total)),
         }
     }
 
     /// The same service with other query limits.
     pub fn with_limits(mut self, limits: QueryLimits) -> Self {
+        self.turns = Arc::new(tokio::sync::Semaphore::new(limits.total.max(1)));
         self.limits = Arc::new(limits);
         self
     }

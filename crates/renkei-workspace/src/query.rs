@@ -76,8 +76,10 @@ pub struct QueryLimits {
     /// Queries one person may have running at once.
     pub per_user: usize,
     /// Queries running at once on this server, everyone's together: with the memory
-    /// limit of each, this bounds what the engine may take.
+    /// limit of each, this bounds what the engine may take. More wait their turn.
     pub total: usize,
+    /// Queries that may wait for a turn; beyond that a new one is refused.
+    pub queue: usize,
     /// Longest SQL text accepted.
     pub max_sql_bytes: usize,
     /// How often a running query checks that its permit still holds.
@@ -92,6 +94,7 @@ impl Default for QueryLimits {
             query: Limits::default(),
             per_user: 2,
             total: 4,
+            queue: 64,
             max_sql_bytes: 64 << 10,
             permit_check: Duration::from_secs(1),
             kept_per_user: 10,
@@ -105,6 +108,8 @@ impl Default for QueryLimits {
 pub enum QueryState {
     /// Still running.
     Running {
+        /// Waiting for a turn (the server runs a few queries at once).
+        waiting: bool,
         /// Rows read from the extract so far.
         rows_read: u64,
         /// Milliseconds since it started.
@@ -262,6 +267,8 @@ struct Entry {
     started_at: i64,
     clock: Instant,
     progress: Progress,
+    /// Set while the query waits for a turn.
+    waiting: Arc<std::sync::atomic::AtomicBool>,
     stop: Arc<Notify>,
     state: Option<QueryState>,
 }
@@ -476,6 +483,7 @@ impl Workspaces {
         let started_at = self.clock.now().micros();
         let progress = Progress::default();
         let stop = Arc::new(Notify::new());
+        let waiting = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let busy = {
             let mut reg = self.queries.lock();
             let running_total = reg.values().filter(|e| e.state.is_none()).count();
@@ -485,7 +493,7 @@ impl Workspaces {
                 .count();
             if running_mine >= self.limits.per_user {
                 Some("query_busy_user")
-            } else if running_total >= self.limits.total {
+            } else if running_total >= self.limits.total + self.limits.queue {
                 Some("query_busy_server")
             } else {
                 reg.insert(
@@ -499,6 +507,7 @@ impl Workspaces {
                         started_at,
                         clock: Instant::now(),
                         progress: progress.clone(),
+                        waiting: waiting.clone(),
                         stop: stop.clone(),
                         state: None,
                     },
@@ -537,7 +546,13 @@ impl Workspaces {
         let caller = caller.clone();
         let qid = id.clone();
         tokio::spawn(async move {
-            let run = ws.engine.run(query);
+            let run = async {
+                // One of the server's turns: the engine's memory stays within
+                // `total` queries' limits however many are asked for.
+                let _turn = ws.turns.acquire().await;
+                waiting.store(false, std::sync::atomic::Ordering::Relaxed);
+                ws.engine.run(query).await
+            };
             // Real data: the permit must hold for as long as the query runs.
             let watch = async {
                 if dummy {
@@ -695,6 +710,7 @@ impl Workspaces {
             sql: e.sql.clone(),
             started_at: e.started_at,
             state: e.state.clone().unwrap_or(QueryState::Running {
+                waiting: e.waiting.load(std::sync::atomic::Ordering::Relaxed),
                 rows_read: e.progress.rows_read(),
                 elapsed_ms: e.clock.elapsed().as_millis() as u64,
             }),

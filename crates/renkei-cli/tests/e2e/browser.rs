@@ -136,6 +136,37 @@ async fn wait_path(c: &Client, want: &str) {
     panic!("never reached {want}; at {}", path(c).await);
 }
 
+/// Waits (up to 3 minutes: unoptimised test builds of the engine are slow on a busy
+/// machine) for a query's result rows on the page, which refreshes itself meanwhile.
+async fn result_rows(c: &Client) -> usize {
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(180) {
+        let rows = c
+            .find_all(Locator::Css("main table.result tbody tr"))
+            .await
+            .map(|r| r.len())
+            .unwrap_or(0);
+        if rows > 0 {
+            return rows;
+        }
+        // A query that failed or stopped shows no rows and does not refresh.
+        let text = c
+            .execute(
+                "const m = document.querySelector('main'); return m ? m.innerText : ''",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if c.find(Locator::Css("main #result .alert")).await.is_ok() {
+            panic!("the query failed: {text}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    0
+}
+
 /// Signs in through the pages: username, password, Enter; then the code.
 async fn sign_in(c: &Client, base: &str, who: &[String]) {
     c.goto(&format!("{base}/login")).await.unwrap();
@@ -459,6 +490,17 @@ async fn every_page_is_accessible() {
     }
     let workspace = workspace.expect("the project in use links to its workspace");
     accessible(&c, &format!("{base}{workspace}")).await;
+    // The code look-up finds checkup items and diseases by name.
+    accessible(&c, &format!("{base}{workspace}?lookup=HbA1c")).await;
+    let found = c
+        .find(Locator::Css("main form.lookup + div table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains("3D046000001906202"), "{found}");
+    c.goto(&format!("{base}{workspace}")).await.unwrap();
     let mut examples = Vec::new();
     for a in c
         .find_all(Locator::Css("main a[href*='?example=']"))
@@ -471,25 +513,14 @@ async fn every_page_is_accessible() {
     let mut charts = 0;
     for e in &examples {
         c.goto(&format!("{base}{e}")).await.unwrap();
-        c.find(Locator::Css("main form button[type=submit]"))
+        c.find(Locator::Css("main form[action$='/queries'] button[type=submit]"))
             .await
             .unwrap()
             .click()
             .await
             .unwrap();
         // The page refreshes itself while the query runs.
-        let mut rows = 0;
-        for _ in 0..200 {
-            rows = c
-                .find_all(Locator::Css("main table.result tbody tr"))
-                .await
-                .map(|r| r.len())
-                .unwrap_or(0);
-            if rows > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let rows = result_rows(&c).await;
         assert!(rows > 0, "{e}: no rows shown");
         let caption = c
             .find(Locator::Css("main table.result caption"))
@@ -535,7 +566,7 @@ async fn every_page_is_accessible() {
     let editor = c.find(Locator::Css("#sql")).await.unwrap();
     editor.clear().await.unwrap();
     editor.send_keys("DROP TABLE deaths").await.unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
+    c.find(Locator::Css("main form[action$='/queries'] button[type=submit]"))
         .await
         .unwrap()
         .click()
@@ -588,24 +619,13 @@ async fn every_page_is_accessible() {
         "{banner}"
     );
     // The editor starts with a count over the first requested table.
-    c.find(Locator::Css("main form button[type=submit]"))
+    c.find(Locator::Css("main form[action$='/queries'] button[type=submit]"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    let mut rows = 0;
-    for _ in 0..200 {
-        rows = c
-            .find_all(Locator::Css("main table.result tbody tr"))
-            .await
-            .map(|r| r.len())
-            .unwrap_or(0);
-        if rows > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let rows = result_rows(&c).await;
     assert!(rows > 0, "the dummy workspace showed no rows");
     // Synthetic rows are not for release.
     assert!(

@@ -22,6 +22,8 @@ use std::time::Duration;
 #[derive(serde::Deserialize, Default)]
 pub struct WorkspaceQuery {
     q: Option<String>,
+    /// Words or a code prefix to look up in the code masters.
+    lookup: Option<String>,
     example: Option<String>,
     saved: Option<String>,
 }
@@ -198,6 +200,7 @@ fn render(
                     }
                 }
                 section aria-labelledby="editor" {
+                    (lookup(ctx, &base, q.lookup.as_deref(), &st.app.masters))
                     h2 #editor { (ctx.t("ws.editor")) }
                     form method="post" action=(format!("{base}/queries")) {
                         (csrf_field(ctx))
@@ -294,6 +297,48 @@ fn render(
     page.into_response()
 }
 
+/// The code look-up: names and codes of diseases, drugs, procedures and checkup items
+/// from the code masters (public reference data), to write conditions with.
+fn lookup(
+    ctx: &RequestContext,
+    base: &str,
+    q: Option<&str>,
+    masters: &renkei_masters::Masters,
+) -> Markup {
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    let hits = q.map(|q| masters.search(q, 50));
+    html! {
+        form.lookup method="get" action=(base) {
+            div.field {
+                label for="lookup" { (ctx.t("ws.lookup")) }
+                input #lookup type="search" name="lookup" value=(q.unwrap_or("")) maxlength="100";
+            }
+            button.secondary type="submit" { (ctx.t("ws.lookup_go")) }
+        }
+        @if let Some(hits) = hits {
+            @if hits.is_empty() { p.empty { (ctx.t("ws.lookup_none")) } } @else {
+                div.scroll { table.compact {
+                    caption { (ctx.t("ws.lookup")) ": " (q.unwrap_or("")) }
+                    thead { tr {
+                        th scope="col" { (ctx.t("ws.lookup_system")) }
+                        th scope="col" { (ctx.t("ws.lookup_code")) }
+                        th scope="col" { (ctx.t("ws.lookup_name")) }
+                        th scope="col" { (ctx.t("ws.lookup_related")) }
+                    } }
+                    tbody { @for h in &hits {
+                        tr {
+                            td { (ctx.t(&format!("ws.system.{}", h.system))) }
+                            td { code { (h.code) } }
+                            td { (h.name) }
+                            td { (h.related) }
+                        }
+                    } }
+                } }
+            }
+        }
+    }
+}
+
 fn result(
     ctx: &RequestContext,
     base: &str,
@@ -304,10 +349,14 @@ fn result(
     html! {
         pre.sql { code { (v.sql) } }
         @match &v.state {
-            QueryState::Running { rows_read, elapsed_ms } => {
+            QueryState::Running { waiting, rows_read, elapsed_ms } => {
                 p role="status" {
-                    (ctx.t("ws.running")) " " (rows_read) " " (ctx.t("ws.rows_read")) ", "
-                    (elapsed_ms / 1000) " s"
+                    @if *waiting {
+                        (ctx.t("ws.waiting")) " " (elapsed_ms / 1000) " s"
+                    } @else {
+                        (ctx.t("ws.running")) " " (rows_read) " " (ctx.t("ws.rows_read")) ", "
+                        (elapsed_ms / 1000) " s"
+                    }
                 }
                 form method="post" action=(format!("{base}/queries/{qid}/cancel")) {
                     (csrf_field(ctx))

@@ -341,6 +341,69 @@ pub async fn seed_review(app: &App) -> Result<(), AppError> {
     Ok(())
 }
 
+/// For the load benchmark: a project in use under the demo's review, naming
+/// `researchers` (each accredited for a year), the first of them applying, with the
+/// workspace study's data. Needs [`seed_review`] first. Returns the project id.
+pub async fn seed_shared_project(
+    app: &App,
+    researchers: &[renkei_accounts::User],
+) -> Result<String, AppError> {
+    let Some(first) = researchers.first() else {
+        return Err(AppError::Config(crate::ConfigError::Invalid {
+            key: "researchers".into(),
+            msg: "at least one".into(),
+        }));
+    };
+    let op = Caller::operator("renkei-bench", Duty::Accounts);
+    let admin = app.accounts.admin(&op).await?;
+    let sec = app
+        .applications
+        .secretariat(&as_user(
+            &admin.find_user("secretariat").await?,
+            Role::Secretariat,
+        ))
+        .await?;
+    let custody = app
+        .applications
+        .custodian(&as_user(
+            &admin.find_user("custodian").await?,
+            Role::Custodian,
+        ))
+        .await?;
+    let today = app.applications.today();
+    for r in researchers {
+        sec.accredit(&Accreditation {
+            user: r.id.to_string(),
+            course: "NDB・連結データ利用者研修".into(),
+            trained_on: Some(today),
+            pledge_signed_on: Some(today),
+            institution: "合成大学".into(),
+            safety_measures: "施錠した解析室、入退室記録、二要素認証".into(),
+            expires_on: today
+                .checked_add(time::Duration::days(365))
+                .unwrap_or(today),
+            revoked: None,
+        })
+        .await?;
+    }
+    let desk = app
+        .applications
+        .applicant(&as_user(first, Role::Researcher))
+        .await?;
+    let mut a = workspace_study("共同研究（負荷試験）", first.id.as_str(), today);
+    a.handlers = researchers.iter().map(|r| r.id.to_string()).collect();
+    let id = desk.create(&a).await?;
+    desk.submit(&id).await?;
+    let meeting = sec.schedule("負荷試験", today, &[]).await?;
+    sec.send_to_meeting(&id, &meeting.id).await?;
+    let present: Vec<String> = sec.roster().await?.0.iter().map(|m| m.id.clone()).collect();
+    sec.decide(&id, Decision::Approve, &present, "可").await?;
+    for d in &a.data {
+        custody.confirm(&id, &d.dataset, "").await?;
+    }
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

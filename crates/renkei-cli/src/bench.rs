@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Args)]
 pub struct BenchArgs {
     /// Which figures: all, audit, signin, page, tokens, ingest, synth, index, extract,
-    /// query (or verify: verification alone, repeated).
+    /// query, load (or verify: verification alone, repeated).
     #[arg(long, default_value = "all")]
     only: String,
     /// Audit entries to append and verify.
@@ -52,6 +52,15 @@ pub struct BenchArgs {
     /// Runs of each query (the median is reported).
     #[arg(long, default_value_t = 5)]
     query_runs: usize,
+    /// Researchers running queries at once in the load test.
+    #[arg(long, default_value_t = 20)]
+    load_researchers: usize,
+    /// Queries each of them runs, back to back.
+    #[arg(long, default_value_t = 10)]
+    load_rounds: usize,
+    /// Persons in the world of the load test.
+    #[arg(long, default_value_t = 20_000)]
+    load_persons: u64,
     /// Delete generated files as they are written (for 10 M persons on a small disk).
     #[arg(long)]
     discard: bool,
@@ -157,6 +166,14 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if all || a.only == "query" {
         crate::bench_query::queries(a.query_persons, a.query_runs.max(1)).await?;
+    }
+    if all || a.only == "load" {
+        crate::bench_load::load(
+            a.load_persons,
+            a.load_researchers.max(1),
+            a.load_rounds.max(1),
+        )
+        .await?;
     }
     if all || a.only == "synth" {
         let (n, discard) = (a.synth_persons, a.discard);

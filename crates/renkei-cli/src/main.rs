@@ -5,6 +5,7 @@
 mod bench;
 mod bench_data;
 mod bench_link;
+mod bench_load;
 mod bench_query;
 mod commands;
 mod witness;

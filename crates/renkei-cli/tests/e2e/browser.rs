@@ -513,12 +513,14 @@ async fn every_page_is_accessible() {
     let mut charts = 0;
     for e in &examples {
         c.goto(&format!("{base}{e}")).await.unwrap();
-        c.find(Locator::Css("main form[action$='/queries'] button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        c.find(Locator::Css(
+            "main form[action$='/queries'] button[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
         // The page refreshes itself while the query runs.
         let rows = result_rows(&c).await;
         assert!(rows > 0, "{e}: no rows shown");
@@ -566,12 +568,14 @@ async fn every_page_is_accessible() {
     let editor = c.find(Locator::Css("#sql")).await.unwrap();
     editor.clear().await.unwrap();
     editor.send_keys("DROP TABLE deaths").await.unwrap();
-    c.find(Locator::Css("main form[action$='/queries'] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(
+        "main form[action$='/queries'] button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     let mut refused = String::new();
     for _ in 0..100 {
         // (Read in one step: the page may be replaced between two.)
@@ -619,12 +623,14 @@ async fn every_page_is_accessible() {
         "{banner}"
     );
     // The editor starts with a count over the first requested table.
-    c.find(Locator::Css("main form[action$='/queries'] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(
+        "main form[action$='/queries'] button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     let rows = result_rows(&c).await;
     assert!(rows > 0, "the dummy workspace showed no rows");
     // Synthetic rows are not for release.

@@ -107,7 +107,10 @@ fn content(handlers: &[&str]) -> Value {
 }
 
 async fn from_application_to_register_over_http(store: Store) {
-    let env = Env::new(store.url());
+    let mut env = Env::new(store.url());
+    // A small memory limit per query, so that a query can be made to exceed it.
+    env.vars
+        .push(("RENKEI_WORKSPACE_QUERY_MEMORY_MIB".into(), "16".into()));
     env.ok(&["init"], "");
     std::fs::write(env.data_dir().join("keys/linkage.key"), "cd".repeat(32)).unwrap();
     let world = env.data_dir().join("world");
@@ -505,6 +508,11 @@ async fn from_application_to_register_over_http(store: Store) {
             "query_not_a_project_table",
         ),
         ("SELECT * FROM receipts", "query_not_a_project_table"),
+        // Sorting a cross product needs more than the query's memory; it fails alone.
+        (
+            "SELECT a.person_id, b.person_id, c.person_id FROM claims_receipts a, claims_receipts b, claims_receipts c ORDER BY 1, 2, 3",
+            "query_memory",
+        ),
     ];
     for (sql, code) in escapes {
         let (s, v) = call(&r2, Method::POST, queries.clone(), Some(ask(sql))).await;

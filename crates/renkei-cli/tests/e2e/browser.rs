@@ -555,6 +555,16 @@ async fn every_page_is_accessible() {
         .click()
         .await
         .unwrap();
+    // (The page was the workspace already: wait for the answer's notice.)
+    for _ in 0..200 {
+        if c.current_url()
+            .await
+            .is_ok_and(|u| u.query().is_some_and(|q| q.contains("done=release")))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     wait_path(&c, &workspace).await;
     let pending = c
         .find(Locator::Css("#outputs + div table"))

@@ -1000,7 +1000,7 @@ mod tests {
             .await
             .unwrap();
         let v = ws.wait_query(&permit, &id, wait).await.unwrap();
-        let QueryState::Failed { code, message } = v.state else {
+        let QueryState::Failed { code, message, .. } = v.state else {
             panic!("{v:?}")
         };
         assert_eq!(code, "query_copy");

@@ -123,8 +123,27 @@ fn context(limits: &Limits) -> Result<SessionContext, EngineError> {
         // defaults, which would bring them back.
         .with_table_function_list(vec![])
         .build();
-    Ok(SessionContext::new_with_state(state))
+    let ctx = SessionContext::new_with_state(state);
+    for f in UNBOUNDED_FUNCTIONS {
+        ctx.deregister_udf(f);
+    }
+    Ok(ctx)
 }
+
+/// Scalar functions whose output size an argument chooses (`repeat('x', 1e9)`,
+/// `range(1e9)`): they allocate outside the memory pool, so one call could take the
+/// server's memory. Not offered.
+const UNBOUNDED_FUNCTIONS: [&str; 9] = [
+    "repeat",
+    "lpad",
+    "rpad",
+    "array_repeat",
+    "list_repeat",
+    "array_resize",
+    "list_resize",
+    "range",
+    "generate_series",
+];
 
 async fn run(query: Query) -> Result<Answer, EngineError> {
     let started = Instant::now();
@@ -178,9 +197,14 @@ async fn run(query: Query) -> Result<Answer, EngineError> {
     let schema = stream.schema();
     let mut kept: Vec<RecordBatch> = Vec::new();
     let mut rows = 0usize;
+    let mut bytes = 0usize;
     let mut truncated = false;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(EngineError::from_datafusion)?;
+        bytes += batch.get_array_memory_size();
+        if bytes > limits.max_bytes {
+            return Err(EngineError::TooLarge(limits.max_bytes));
+        }
         let room = limits.max_rows - rows;
         if batch.num_rows() > room {
             kept.push(batch.slice(0, room));

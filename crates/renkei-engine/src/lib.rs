@@ -69,6 +69,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Rows returned at most; the rest of the query is not computed.
     pub max_rows: usize,
+    /// Bytes of result batches taken in at most (a second wall against huge values).
+    pub max_bytes: usize,
     /// Partitions the query is split into (threads it may use).
     pub partitions: usize,
 }
@@ -79,6 +81,7 @@ impl Default for Limits {
             memory_bytes: 512 << 20,
             timeout: Duration::from_secs(120),
             max_rows: 100,
+            max_bytes: 16 << 20,
             partitions: 2,
         }
     }
@@ -151,6 +154,9 @@ pub enum EngineError {
     /// The query ran out of time.
     #[error("the query did not finish within {} seconds", .0.as_secs())]
     Timeout(Duration),
+    /// The result's values are larger than a workspace result may be.
+    #[error("the result is larger than {} MiB; select fewer or shorter values", .0 >> 20)]
+    TooLarge(usize),
     /// A table could not be read.
     #[error("a table could not be read: {0}")]
     Source(String),
@@ -166,15 +172,17 @@ impl Coded for EngineError {
             EngineError::Invalid(_) => "query_invalid",
             EngineError::Memory => "query_memory",
             EngineError::Timeout(_) => "query_timeout",
+            EngineError::TooLarge(_) => "query_too_large",
             EngineError::Source(_) | EngineError::Internal(_) => "internal",
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             EngineError::Refused(_) => ErrorKind::Denied,
-            EngineError::Invalid(_) | EngineError::Memory | EngineError::Timeout(_) => {
-                ErrorKind::InvalidInput
-            }
+            EngineError::Invalid(_)
+            | EngineError::Memory
+            | EngineError::Timeout(_)
+            | EngineError::TooLarge(_) => ErrorKind::InvalidInput,
             EngineError::Source(_) | EngineError::Internal(_) => ErrorKind::Internal,
         }
     }

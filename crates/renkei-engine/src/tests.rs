@@ -236,6 +236,36 @@ async fn every_statement_that_is_not_a_query_is_refused_by_category() {
 }
 
 #[tokio::test]
+async fn functions_whose_output_size_an_argument_chooses_are_not_offered() {
+    for sql in [
+        "SELECT repeat('x', 1000000000)",
+        "SELECT lpad('x', 1000000000)",
+        "SELECT range(1000000000)",
+        "SELECT generate_series(1, 1000000000)",
+        "SELECT array_repeat(1, 1000000000)",
+    ] {
+        let e = run(sql).await.unwrap_err();
+        assert_eq!(e.code(), "query_invalid", "{sql}: {e}");
+    }
+    // Ordinary functions are there.
+    run("SELECT upper(sex), substr(sex, 1, 1), round(avg(age), 1) FROM people GROUP BY sex")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_result_larger_than_its_byte_cap_is_refused() {
+    let mut q = query(
+        "SELECT id, sex || sex || sex || sex AS s FROM people",
+        Arc::new(Generated::new(1, 4, 8192)),
+    );
+    q.limits.max_rows = 1_000_000;
+    q.limits.max_bytes = 64 << 10;
+    let e = Embedded.run(q).await.unwrap_err();
+    assert_eq!(e.code(), "query_too_large", "{e}");
+}
+
+#[tokio::test]
 async fn several_statements_in_one_go_are_not_run() {
     let e = run("SELECT 1; DROP TABLE people").await.unwrap_err();
     assert_eq!(e.code(), "query_invalid", "{e}");

@@ -124,6 +124,9 @@ pub enum QueryState {
     Failed {
         /// The stable code (`query_ddl`, `query_timeout`, ...).
         code: String,
+        /// Whether the engine refused it (a denial in the audit log), rather than it
+        /// failing (wrong SQL, too much memory or time).
+        refused: bool,
         /// What went wrong, safe to show.
         message: String,
     },
@@ -564,7 +567,11 @@ impl Workspaces {
             let outcome = tokio::select! {
                 r = run => match r.and_then(|a| QueryResult::of(&a)) {
                     Ok(result) => QueryState::Finished { result },
-                    Err(e) => QueryState::Failed { code: e.code().into(), message: e.to_string() },
+                    Err(e) => QueryState::Failed {
+                        code: e.code().into(),
+                        refused: e.kind() == renkei_core::ErrorKind::Denied,
+                        message: e.to_string(),
+                    },
                 },
                 reason = watch => QueryState::Stopped { reason },
                 _ = stop.notified() => QueryState::Stopped { reason: "cancelled".into() },
@@ -631,7 +638,11 @@ impl Workspaces {
         };
         let elapsed_ms = elapsed.as_millis() as i64;
         let outcome = match &state {
-            QueryState::Failed { code, .. } if is_refusal(code) => Outcome::denied(code.clone()),
+            QueryState::Failed {
+                code,
+                refused: true,
+                ..
+            } => Outcome::denied(code.clone()),
             QueryState::Stopped { reason } if reason != "cancelled" => {
                 Outcome::denied(reason.clone())
             }
@@ -1000,13 +1011,6 @@ impl Workspaces {
             )
             .collect())
     }
-}
-
-/// Whether a failure's code is the gate's refusal (audited as a denial) rather than an
-/// error in the query.
-fn is_refusal(code: &str) -> bool {
-    code.starts_with("query_")
-        && !matches!(code, "query_invalid" | "query_memory" | "query_timeout")
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -368,7 +368,7 @@ fn result(
                 // Dummy rows are synthetic: there is nothing to release.
                 @if !v.dummy { (release_form(ctx, base, qid)) }
             }
-            QueryState::Failed { code, message } => {
+            QueryState::Failed { code, message, .. } => {
                 div.alert role="alert" {
                     p { strong { (ctx.t("ws.failed")) } " " code { (code) } }
                     p { (message) }

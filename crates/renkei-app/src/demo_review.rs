@@ -1217,7 +1217,23 @@ mod tests {
                 assert!(some, "{}: {result:?}", e.id);
                 seen.push(result.rows);
             }
-            assert_eq!(seen[0], seen[1], "{}", e.id);
+            // The same rows (floating-point sums may differ in their last bits with
+            // the order partial sums meet in).
+            let rounded = |rows: &Vec<Vec<Option<String>>>| -> Vec<Vec<Option<String>>> {
+                rows.iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|c| {
+                                c.as_ref().map(|c| match c.parse::<f64>() {
+                                    Ok(x) if c.contains('.') => format!("{x:.4}"),
+                                    _ => c.clone(),
+                                })
+                            })
+                            .collect()
+                    })
+                    .collect()
+            };
+            assert_eq!(rounded(&seen[0]), rounded(&seen[1]), "{}", e.id);
         }
         // The gate is the same.
         let q = ws

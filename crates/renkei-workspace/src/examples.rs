@@ -36,7 +36,7 @@ GROUP BY r.age_band, r.sex\nORDER BY r.age_band, r.sex",
         title_en: "Statin prescriptions by month",
         tables: &["claims_receipts", "claims_drugs"],
         sql: "-- Drug class 2189 (hyperlipidaemia agents: statins and others), people per month\n\
-SELECT r.service_month AS month, count(DISTINCT g.person_id) AS persons,\n       sum(g.quantity * g.days) AS total_quantity\n\
+SELECT r.service_month AS month, count(DISTINCT g.person_id) AS persons,\n       round(sum(g.quantity * g.days), 1) AS total_quantity\n\
 FROM claims_drugs g\nJOIN claims_receipts r ON r.receipt_id = g.receipt_id\n\
 WHERE g.drug_class = '2189'\nGROUP BY r.service_month\nORDER BY month",
     },

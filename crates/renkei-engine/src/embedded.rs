@@ -178,6 +178,7 @@ async fn run(query: Query) -> Result<Answer, EngineError> {
         .enable_ident_normalization;
     let (refs, ctes) = datafusion::sql::resolve::resolve_table_references(&stmt, normalize)
         .map_err(EngineError::from_datafusion)?;
+    let ctes = gate::recursive_ctes(&stmt, ctes);
     gate::references(&refs, &ctes, &names).map_err(EngineError::Refused)?;
     let plan = state
         .statement_to_plan(stmt)
@@ -200,19 +201,23 @@ async fn run(query: Query) -> Result<Answer, EngineError> {
     let mut bytes = 0usize;
     let mut truncated = false;
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(EngineError::from_datafusion)?;
-        bytes += batch.get_array_memory_size();
+        let mut batch = batch.map_err(EngineError::from_datafusion)?;
+        let room = limits.max_rows - rows;
+        let full = batch.num_rows() > room;
+        if full {
+            batch = batch.slice(0, room);
+        }
+        // What is kept, not the buffers a slice shares with the rest.
+        bytes += slice_bytes(&batch);
         if bytes > limits.max_bytes {
             return Err(EngineError::TooLarge(limits.max_bytes));
         }
-        let room = limits.max_rows - rows;
-        if batch.num_rows() > room {
-            kept.push(batch.slice(0, room));
+        rows += batch.num_rows();
+        kept.push(batch);
+        if full {
             truncated = true;
             break;
         }
-        rows += batch.num_rows();
-        kept.push(batch);
     }
     // Stop the rest of the query at once.
     drop(stream);
@@ -225,6 +230,18 @@ async fn run(query: Query) -> Result<Answer, EngineError> {
         plan_hash,
         elapsed: started.elapsed(),
     })
+}
+
+fn slice_bytes(b: &RecordBatch) -> usize {
+    use arrow_array::Array as _;
+    b.columns()
+        .iter()
+        .map(|c| {
+            let d = c.to_data();
+            d.get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
 }
 
 /// Whether a scan reads a table this engine registered (not one DataFusion made up).

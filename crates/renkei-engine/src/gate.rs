@@ -106,13 +106,20 @@ pub fn statement(stmt: &DfStatement) -> Result<(), Refused> {
         DfStatement::Reset(_) => return Err(Refused::new(Refusal::Statement, "RESET")),
     };
     if let SqlStatement::Query(q) = s {
-        // `SELECT ... INTO t` creates a table.
-        if let datafusion::sql::sqlparser::ast::SetExpr::Select(sel) = q.body.as_ref()
-            && sel.into.is_some()
-        {
-            return Err(Refused::new(Refusal::Ddl, "SELECT INTO"));
-        }
-        return Ok(());
+        use datafusion::sql::sqlparser::ast::SetExpr;
+        return match q.body.as_ref() {
+            // `SELECT ... INTO t` creates a table.
+            SetExpr::Select(sel) if sel.into.is_some() => {
+                Err(Refused::new(Refusal::Ddl, "SELECT INTO"))
+            }
+            SetExpr::Select(_)
+            | SetExpr::Query(_)
+            | SetExpr::SetOperation { .. }
+            | SetExpr::Values(_)
+            | SetExpr::Table(_) => Ok(()),
+            // `WITH ... INSERT/UPDATE/DELETE` and whatever else a body may be.
+            _ => Err(Refused::new(Refusal::Dml, "WITH ... DML")),
+        };
     }
     let reason = match s {
         SqlStatement::Insert(_)
@@ -148,7 +155,8 @@ pub fn statement(stmt: &DfStatement) -> Result<(), Refused> {
 }
 
 /// Every table the statement names must be one of `tables`, under its bare name or the
-/// default schema; `ctes` are the statement's own CTE names.
+/// default schema. `ctes` are the CTE names of a `WITH RECURSIVE` (whose bodies name
+/// themselves); a plain CTE's name never hides a table its body reads.
 pub fn references(
     refs: &[TableReference],
     ctes: &[TableReference],
@@ -239,4 +247,15 @@ pub fn plan(plan: &LogicalPlan, tables: &BTreeSet<String>) -> Result<(), Refused
         .with_allow_statements(false)
         .verify_plan(plan)
         .map_err(|_| Refused::new(Refusal::Statement, "statement"))
+}
+
+/// The CTE names a statement may use to refer to itself: those of a `WITH RECURSIVE`.
+pub fn recursive_ctes(stmt: &DfStatement, ctes: Vec<TableReference>) -> Vec<TableReference> {
+    match stmt {
+        DfStatement::Statement(s) => match s.as_ref() {
+            SqlStatement::Query(q) if q.with.as_ref().is_some_and(|w| w.recursive) => ctes,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }

@@ -166,6 +166,15 @@ async fn results_are_cut_at_the_row_cap_and_say_so() {
         .unwrap();
     assert_eq!(a.rows(), 100);
     assert!(!a.truncated);
+    // The byte cap counts what is kept, not the batch a few rows were cut from.
+    let mut q = query(
+        "SELECT * FROM people",
+        Arc::new(Generated::new(1, 1, 100_000)),
+    );
+    q.limits.max_rows = 10;
+    q.limits.max_bytes = 4 << 10;
+    let a = Embedded.run(q).await.unwrap();
+    assert_eq!(a.rows(), 10);
 }
 
 #[tokio::test]
@@ -225,6 +234,14 @@ async fn every_statement_that_is_not_a_query_is_refused_by_category() {
         (
             "WITH x AS (SELECT * FROM secret) SELECT * FROM x",
             Refusal::NotAProjectTable,
+        ),
+        (
+            "WITH secret AS (SELECT * FROM secret) SELECT * FROM secret",
+            Refusal::NotAProjectTable,
+        ),
+        (
+            "WITH x AS (SELECT 1) INSERT INTO people SELECT * FROM people",
+            Refusal::Dml,
         ),
     ];
     for (sql, want) in cases {

@@ -126,6 +126,8 @@ pub struct Workspaces {
     queries: Arc<query::Registry>,
     /// Turns to run a query: `limits.total` of them.
     turns: Arc<tokio::sync::Semaphore>,
+    /// The threads queries run on.
+    engine_rt: Arc<query::EngineRuntime>,
 }
 
 impl Workspaces {
@@ -147,6 +149,7 @@ impl Workspaces {
             limits: Arc::new(QueryLimits::default()),
             queries: Arc::default(),
             turns: Arc::new(tokio::sync::Semaphore::new(QueryLimits::default().total)),
+            engine_rt: Arc::default(),
         }
     }
 

@@ -280,6 +280,9 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct Registry {
     entries: Mutex<HashMap<String, Entry>>,
+    /// The schema browser's tables per (project, extract version): read once, not on
+    /// every page (a running query's page asks every second).
+    schemas: Mutex<HashMap<(String, i64), Vec<TableInfo>>>,
 }
 
 impl Registry {
@@ -328,6 +331,55 @@ impl Source for ExtractTable {
             .part(&self.table, partition, columns)
             .map_err(failed.clone())?;
         Ok(Box::new(it.map(move |b| b.map_err(failed.clone()))))
+    }
+}
+
+/// A task that is aborted when this handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The threads queries run on, apart from the server's: started on first use, shut
+/// down without waiting when the service goes.
+#[derive(Default)]
+pub(crate) struct EngineRuntime(std::sync::OnceLock<Option<tokio::runtime::Runtime>>);
+
+impl EngineRuntime {
+    fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.0
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+                    .thread_name("renkei-query")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| tracing::error!(error = %e, "no query runtime"))
+                    .ok()
+            })
+            .as_ref()
+            .map(|rt| rt.handle().clone())
+    }
+}
+
+impl Drop for EngineRuntime {
+    fn drop(&mut self) {
+        if let Some(Some(rt)) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -390,6 +442,13 @@ impl Workspaces {
         caller: &Caller,
         permit: &PermitInForce,
     ) -> Result<Vec<TableInfo>, WorkspaceError> {
+        let Some(current) = self.current(permit).await? else {
+            return Err(WorkspaceError::NoExtract);
+        };
+        let key = (permit.project().to_owned(), current.version);
+        if let Some(t) = self.schemas().get(&key) {
+            return Ok(t.clone());
+        }
         let Some(open) = self.open(caller, permit).await? else {
             return Err(WorkspaceError::NoExtract);
         };
@@ -405,6 +464,7 @@ impl Workspaces {
                     .collect(),
             });
         }
+        self.schemas().insert(key, out.clone());
         Ok(out)
     }
 
@@ -549,12 +609,23 @@ impl Workspaces {
         let caller = caller.clone();
         let qid = id.clone();
         tokio::spawn(async move {
+            let deadline = ws.limits.query.timeout + Duration::from_secs(5);
             let run = async {
                 // One of the server's turns: the engine's memory stays within
                 // `total` queries' limits however many are asked for.
                 let _turn = ws.turns.acquire().await;
                 waiting.store(false, std::sync::atomic::Ordering::Relaxed);
-                ws.engine.run(query).await
+                // On the engine's own threads, so that a heavy query never starves the
+                // server's pages; aborted when this future is dropped (stopped,
+                // cancelled); a panic inside the engine becomes a failure.
+                let task = AbortOnDrop(ws.engine_runtime().spawn(ws.engine.run(query)));
+                match tokio::time::timeout(deadline, task).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(_)) => Err(EngineError::Internal("the engine's task ended".into())),
+                    // The engine's own timeout did not fire (a step that never
+                    // yields): report it, and free the turn.
+                    Err(_) => Err(EngineError::Timeout(ws.limits.query.timeout)),
+                }
             };
             // Real data: the permit must hold for as long as the query runs.
             let watch = async {
@@ -590,11 +661,28 @@ impl Workspaces {
     ) -> WorkspaceError {
         let event = caller
             .event(Action::QueryRun, object, Outcome::denied(e.code()))
-            .detail(serde_json::json!({ "sql": truncate(sql, 4096) }));
+            .detail(serde_json::json!({
+                "sql": truncate(sql, self.limits.max_sql_bytes),
+                "sql_sha256": renkei_crypto::sha256_hex(sql.as_bytes()),
+            }));
         match self.audit.record(event).await {
             Ok(_) => e,
             Err(a) => a.into(),
         }
+    }
+
+    fn schemas(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Vec<TableInfo>>> {
+        self.queries
+            .schemas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where queries run: the engine's own runtime, or this one if it could not start.
+    fn engine_runtime(&self) -> tokio::runtime::Handle {
+        self.engine_rt
+            .handle()
+            .unwrap_or_else(tokio::runtime::Handle::current)
     }
 
     /// Resolves with the reason once the permit no longer holds for the caller.
@@ -610,7 +698,7 @@ impl Workspaces {
         }
     }
 
-    async fn finish(&self, caller: &Caller, id: &str, state: QueryState) {
+    async fn finish(&self, caller: &Caller, id: &str, mut state: QueryState) {
         let (object, dummy, sql, elapsed) = {
             let reg = self.queries.lock();
             let Some(e) = reg.get(id) else { return };
@@ -653,7 +741,9 @@ impl Workspaces {
             .detail(serde_json::json!({
                 "query": id,
                 "dummy": dummy,
-                "sql": truncate(&sql, 4096),
+                // The whole SQL (at most the accepted length) and its hash.
+                "sql": sql,
+                "sql_sha256": renkei_crypto::sha256_hex(sql.as_bytes()),
                 "status": state.status(),
                 "reason": reason,
                 "plan_hash": plan_hash,
@@ -664,7 +754,14 @@ impl Workspaces {
                 "engine": self.engine.name(),
             }));
         if let Err(e) = self.audit.record(event).await {
+            // Nothing is shown that the log does not hold.
             tracing::error!(error = %e, "query audit entry not recorded");
+            state = QueryState::Failed {
+                code: "internal".into(),
+                refused: false,
+                message: "the query could not be recorded in the audit log; nothing is shown"
+                    .into(),
+            };
         }
         let r = sqlx::query(
             "UPDATE workspace_queries SET status = $1, reason = $2, plan_hash = $3, rows_out = $4, \
@@ -1024,6 +1121,39 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// Whether `id` has the form of a query id (`q-` and 20 hexadecimal digits).
+pub fn is_query_id(id: &str) -> bool {
+    id.strip_prefix("q-")
+        .is_some_and(|h| h.len() == 20 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn new_id() -> String {
     format!("q-{}", hex::encode(renkei_crypto::random_bytes::<10>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_ids_have_one_form() {
+        let id = new_id();
+        assert!(is_query_id(&id), "{id}");
+        for bad in [
+            "",
+            "q-",
+            "q-123",
+            "q-0123456789abcdef012g",
+            "x-0123456789abcdef0123",
+            "q-0123456789abcdef0123\n",
+        ] {
+            assert!(!is_query_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sql_is_cut_on_a_character_boundary() {
+        assert_eq!(truncate("年齢", 4), "年");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
 }

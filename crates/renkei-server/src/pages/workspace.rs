@@ -552,6 +552,9 @@ pub async fn cancel(
     Path((id, qid)): Path<(String, String)>,
     _f: FormData,
 ) -> Result<Response, AppError> {
+    if !renkei_workspace::query::is_query_id(&qid) {
+        return Err(AppError::NotFound);
+    }
     let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
     let ws = &st.app.workspaces;
     if ws.cancel_query(&permit, &qid) {
@@ -588,6 +591,9 @@ pub async fn release(
     Path((id, qid)): Path<(String, String)>,
     f: FormData,
 ) -> Result<Response, AppError> {
+    if !renkei_workspace::query::is_query_id(&qid) {
+        return Err(AppError::NotFound);
+    }
     let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
     st.app
         .workspaces
@@ -625,6 +631,9 @@ pub async fn cancel_dummy(
     Path((id, qid)): Path<(String, String)>,
     _f: FormData,
 ) -> Result<Response, AppError> {
+    if !renkei_workspace::query::is_query_id(&qid) {
+        return Err(AppError::NotFound);
+    }
     let grant = st
         .app
         .applications

@@ -523,6 +523,25 @@ mod tests {
     use arrow_array::Array as _;
     use renkei_core::Coded as _;
 
+    /// The demo over a small world: accounts, review, and the person index (so the
+    /// project in use has its extract).
+    async fn linked_demo() -> (tempfile::TempDir, App) {
+        let d = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: d.path().to_path_buf(),
+            ..Default::default()
+        };
+        let app = App::open(config, crate::Keys::CreateIfMissing)
+            .await
+            .unwrap();
+        crate::demo::ensure_accounts(&app).await.unwrap();
+        crate::demo::ensure_world(&app, 300, &|_| {}).await.unwrap();
+        crate::demo::assign_custodians(&app).await.unwrap();
+        seed_review(&app).await.unwrap();
+        crate::demo::ensure_index(&app, &|_| {}).await.unwrap();
+        (d, app)
+    }
+
     fn strings(batches: &[arrow_array::RecordBatch], col: &str) -> Vec<Option<String>> {
         let mut out = Vec::new();
         for b in batches {
@@ -849,19 +868,7 @@ mod tests {
     /// stopped by its owner, and a revoked accreditation stops a running query at once.
     #[tokio::test]
     async fn workspace_queries_run_on_the_extract_under_the_permit_in_force() {
-        let d = tempfile::tempdir().unwrap();
-        let config = crate::Config {
-            data_dir: d.path().to_path_buf(),
-            ..Default::default()
-        };
-        let app = App::open(config, crate::Keys::CreateIfMissing)
-            .await
-            .unwrap();
-        crate::demo::ensure_accounts(&app).await.unwrap();
-        crate::demo::ensure_world(&app, 300, &|_| {}).await.unwrap();
-        crate::demo::assign_custodians(&app).await.unwrap();
-        seed_review(&app).await.unwrap();
-        crate::demo::ensure_index(&app, &|_| {}).await.unwrap();
+        let (_d, app) = linked_demo().await;
         let project = app
             .applications
             .extract_orders(&Caller::system())
@@ -1143,19 +1150,7 @@ mod tests {
     /// dummy; what they save is there in the real workspace once the permit is in force.
     #[tokio::test]
     async fn a_dummy_workspace_serves_an_application_in_review() {
-        let d = tempfile::tempdir().unwrap();
-        let config = crate::Config {
-            data_dir: d.path().to_path_buf(),
-            ..Default::default()
-        };
-        let app = App::open(config, crate::Keys::CreateIfMissing)
-            .await
-            .unwrap();
-        crate::demo::ensure_accounts(&app).await.unwrap();
-        crate::demo::ensure_world(&app, 300, &|_| {}).await.unwrap();
-        crate::demo::assign_custodians(&app).await.unwrap();
-        seed_review(&app).await.unwrap();
-        crate::demo::ensure_index(&app, &|_| {}).await.unwrap();
+        let (_d, app) = linked_demo().await;
         let admin = app
             .accounts
             .admin(&Caller::operator("t", Duty::Accounts))

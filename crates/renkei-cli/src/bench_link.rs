@@ -134,9 +134,9 @@ pub fn index(persons: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Extract materialization over the demo's world of `persons` people: rows written per
-/// second, against reading the same datasets' tables through the data store.
-pub async fn extract(persons: u64) -> anyhow::Result<()> {
+/// A fresh platform in a temporary directory with the demo's accounts, a synthetic
+/// world of `persons` ingested, custodians, and the demo's review (one project in use).
+pub(crate) async fn demo_world(persons: u64) -> anyhow::Result<(tempfile::TempDir, App)> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::default();
     config.data_dir = dir.path().to_path_buf();
@@ -145,6 +145,13 @@ pub async fn extract(persons: u64) -> anyhow::Result<()> {
     renkei_app::demo::ensure_world(&app, persons, &|_| {}).await?;
     renkei_app::demo::assign_custodians(&app).await?;
     renkei_app::demo_review::seed_review(&app).await?;
+    Ok((dir, app))
+}
+
+/// Extract materialization over the demo's world of `persons` people: rows written per
+/// second, against reading the same datasets' tables through the data store.
+pub async fn extract(persons: u64) -> anyhow::Result<()> {
+    let (_dir, app) = demo_world(persons).await?;
     let la = Caller::operator("bench", Duty::Linkage);
     let t = Instant::now();
     let r = app.linkage.run(&la, None).await?;

@@ -10,7 +10,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use renkei_app::{App, Config, Keys};
 use renkei_core::{AuthMethod, Caller, Duty, Role, TokenScope};
 use serde_json::{Value, json};
 
@@ -59,14 +58,7 @@ async fn probe(c: &reqwest::Client, base: &str, token: &str, n: usize) -> Vec<f6
 
 /// Runs the load test.
 pub async fn load(persons: u64, researchers: usize, rounds: usize) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
-    let app = App::open(config, Keys::CreateIfMissing).await?;
-    renkei_app::demo::ensure_accounts(&app).await?;
-    renkei_app::demo::ensure_world(&app, persons, &|_| {}).await?;
-    renkei_app::demo::assign_custodians(&app).await?;
-    renkei_app::demo_review::seed_review(&app).await?;
+    let (dir, app) = crate::bench_link::demo_world(persons).await?;
     app.linkage
         .run(&Caller::operator("bench", Duty::Linkage), None)
         .await?;

@@ -17,7 +17,6 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use renkei_app::{App, Config, Keys};
 use renkei_core::{AuthMethod, Caller, Duty, Role};
 use renkei_engine::{
     Batches, Embedded, Engine as _, Limits, Progress, Query, Source, SourceError, Table,
@@ -152,14 +151,7 @@ fn duckdb_times(dir: &Path, tables: &[Table], sqls: &[&str], runs: usize) -> Opt
 
 /// The workload over the demo's project extract in a world of `persons` people.
 pub async fn queries(persons: u64, runs: usize) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
-    let app = App::open(config, Keys::CreateIfMissing).await?;
-    renkei_app::demo::ensure_accounts(&app).await?;
-    renkei_app::demo::ensure_world(&app, persons, &|_| {}).await?;
-    renkei_app::demo::assign_custodians(&app).await?;
-    renkei_app::demo_review::seed_review(&app).await?;
+    let (dir, app) = crate::bench_link::demo_world(persons).await?;
     app.linkage
         .run(&Caller::operator("bench", Duty::Linkage), None)
         .await?;

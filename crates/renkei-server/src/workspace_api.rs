@@ -5,6 +5,7 @@
 
 use crate::api::ErrorBody;
 use crate::context::RequestContext;
+use crate::pages::workspace::Authority;
 use crate::{AppError, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -74,13 +75,39 @@ pub async fn start(
     Path(id): Path<String>,
     Json(q): Json<QueryIn>,
 ) -> Result<Json<QueryOut>, AppError> {
-    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    start_in(&st, &ctx, false, &id, &q).await
+}
+
+async fn start_in(
+    st: &AppState,
+    ctx: &RequestContext,
+    dummy: bool,
+    id: &str,
+    q: &QueryIn,
+) -> Result<Json<QueryOut>, AppError> {
+    let auth = Authority::of(st, ctx, dummy, id).await?;
     let ws = &st.app.workspaces;
-    let qid = ws.start_query(&ctx.caller, &permit, &q.sql).await?;
+    let qid = ws.start_in(&ctx.caller, auth.space(), &q.sql).await?;
     let wait = Duration::from_millis(q.wait_ms.min(30_000));
     let v = ws
-        .wait_query(&permit, &qid, wait)
+        .wait_query(auth.space(), &qid, wait)
         .await
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(QueryOut(v)))
+}
+
+async fn show_in(
+    st: &AppState,
+    ctx: &RequestContext,
+    dummy: bool,
+    id: &str,
+    qid: &str,
+) -> Result<Json<QueryOut>, AppError> {
+    let auth = Authority::of(st, ctx, dummy, id).await?;
+    let v = st
+        .app
+        .workspaces
+        .query(auth.space(), qid)
         .ok_or(AppError::NotFound)?;
     Ok(Json(QueryOut(v)))
 }
@@ -95,13 +122,7 @@ pub async fn show(
     ctx: RequestContext,
     Path((id, qid)): Path<(String, String)>,
 ) -> Result<Json<QueryOut>, AppError> {
-    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
-    let v = st
-        .app
-        .workspaces
-        .query(&permit, &qid)
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(QueryOut(v)))
+    show_in(&st, &ctx, false, &id, &qid).await
 }
 
 /// POST /api/v1/projects/{id}/queries/{qid}/cancel
@@ -225,20 +246,7 @@ pub async fn dummy_start(
     Path(id): Path<String>,
     Json(q): Json<QueryIn>,
 ) -> Result<Json<QueryOut>, AppError> {
-    let grant = st
-        .app
-        .applications
-        .applicant(&ctx.caller)
-        .await?
-        .dummy(&id)
-        .await?;
-    let ws = &st.app.workspaces;
-    let qid = ws.start_dummy_query(&ctx.caller, &grant, &q.sql).await?;
-    let v = ws
-        .wait_query(&grant, &qid, Duration::from_millis(q.wait_ms.min(30_000)))
-        .await
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(QueryOut(v)))
+    start_in(&st, &ctx, true, &id, &q).await
 }
 
 /// GET /api/v1/applications/{id}/dummy/queries/{qid}
@@ -251,17 +259,5 @@ pub async fn dummy_show(
     ctx: RequestContext,
     Path((id, qid)): Path<(String, String)>,
 ) -> Result<Json<QueryOut>, AppError> {
-    let grant = st
-        .app
-        .applications
-        .applicant(&ctx.caller)
-        .await?
-        .dummy(&id)
-        .await?;
-    let v = st
-        .app
-        .workspaces
-        .query(&grant, &qid)
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(QueryOut(v)))
+    show_in(&st, &ctx, true, &id, &qid).await
 }

@@ -507,6 +507,19 @@ impl Workspaces {
         self.launch(caller, space, tables, sql).await
     }
 
+    /// Starts a query in `space`: [`Self::start_query`] or [`Self::start_dummy_query`].
+    pub async fn start_in(
+        &self,
+        caller: &Caller,
+        space: Space<'_>,
+        sql: &str,
+    ) -> Result<String, WorkspaceError> {
+        match space {
+            Space::Project(p) => self.start_query(caller, p, sql).await,
+            Space::Dummy(g) => self.start_dummy_query(caller, g, sql).await,
+        }
+    }
+
     /// The tables of an application's dummy workspace.
     pub(crate) async fn dummy_tables(
         &self,

@@ -529,20 +529,129 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// POST /projects/{id}/workspace/queries: starts the query and shows it (at once when
-/// it is quick).
+/// What a workspace request acts under, asked afresh on every request: the permit in
+/// force (a project's workspace), or the dummy grant of an application in review.
+pub(crate) enum Authority {
+    Permit(Box<renkei_access::PermitInForce>),
+    Dummy(renkei_access::DummyGrant),
+}
+
+impl Authority {
+    pub(crate) async fn of(
+        st: &AppState,
+        ctx: &RequestContext,
+        dummy: bool,
+        id: &str,
+    ) -> Result<Self, AppError> {
+        Ok(if dummy {
+            Authority::Dummy(
+                st.app
+                    .applications
+                    .applicant(&ctx.caller)
+                    .await?
+                    .dummy(id)
+                    .await?,
+            )
+        } else {
+            Authority::Permit(Box::new(
+                st.app.applications.in_force(&ctx.caller, id).await?,
+            ))
+        })
+    }
+
+    pub(crate) fn space(&self) -> Space<'_> {
+        match self {
+            Authority::Permit(p) => Space::from(p.as_ref()),
+            Authority::Dummy(g) => Space::from(g),
+        }
+    }
+
+    fn base(&self, id: &str) -> String {
+        match self {
+            Authority::Permit(_) => format!("/projects/{id}/workspace"),
+            Authority::Dummy(_) => format!("/applications/{id}/workspace"),
+        }
+    }
+}
+
+/// Starts the query and shows it (at once when it is quick).
+async fn run_in(
+    st: &AppState,
+    ctx: &RequestContext,
+    dummy: bool,
+    id: &str,
+    f: &FormData,
+) -> Result<Response, AppError> {
+    let auth = Authority::of(st, ctx, dummy, id).await?;
+    let ws = &st.app.workspaces;
+    let qid = ws
+        .start_in(&ctx.caller, auth.space(), f.get("sql").unwrap_or(""))
+        .await?;
+    ws.wait_query(auth.space(), &qid, Duration::from_secs(2))
+        .await;
+    Ok(Redirect::to(&format!("{}?q={qid}#result", auth.base(id))).into_response())
+}
+
+async fn cancel_in(
+    st: &AppState,
+    ctx: &RequestContext,
+    dummy: bool,
+    id: &str,
+    qid: &str,
+) -> Result<Response, AppError> {
+    if !renkei_workspace::query::is_query_id(qid) {
+        return Err(AppError::NotFound);
+    }
+    let auth = Authority::of(st, ctx, dummy, id).await?;
+    let ws = &st.app.workspaces;
+    if ws.cancel_query(auth.space(), qid) {
+        ws.wait_query(auth.space(), qid, Duration::from_secs(2))
+            .await;
+    }
+    Ok(Redirect::to(&format!("{}?q={qid}#result", auth.base(id))).into_response())
+}
+
+/// Saves the editor's SQL under a name (for a dummy workspace, under the project the
+/// application becomes, so the query is there in the real workspace).
+async fn save_in(
+    st: &AppState,
+    ctx: &RequestContext,
+    dummy: bool,
+    id: &str,
+    f: &FormData,
+) -> Result<Response, AppError> {
+    let auth = Authority::of(st, ctx, dummy, id).await?;
+    let name = f.get("name").unwrap_or("").trim().to_owned();
+    st.app
+        .workspaces
+        .save_query(auth.space(), &name, f.get("sql").unwrap_or(""))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "{}?saved={}&done=saved",
+        auth.base(id),
+        urlencode(&name)
+    ))
+    .into_response())
+}
+
+/// POST /projects/{id}/workspace/queries
 pub async fn run(
     State(st): State<AppState>,
     ctx: RequestContext,
     Path(id): Path<String>,
     f: FormData,
 ) -> Result<Response, AppError> {
-    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
-    let sql = f.get("sql").unwrap_or("");
-    let ws = &st.app.workspaces;
-    let qid = ws.start_query(&ctx.caller, &permit, sql).await?;
-    ws.wait_query(&permit, &qid, Duration::from_secs(2)).await;
-    Ok(Redirect::to(&format!("/projects/{id}/workspace?q={qid}#result")).into_response())
+    run_in(&st, &ctx, false, &id, &f).await
+}
+
+/// POST /applications/{id}/workspace/queries: on the application's dummy data.
+pub async fn run_dummy(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    run_in(&st, &ctx, true, &id, &f).await
 }
 
 /// POST /projects/{id}/workspace/queries/{qid}/cancel
@@ -552,35 +661,37 @@ pub async fn cancel(
     Path((id, qid)): Path<(String, String)>,
     _f: FormData,
 ) -> Result<Response, AppError> {
-    if !renkei_workspace::query::is_query_id(&qid) {
-        return Err(AppError::NotFound);
-    }
-    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
-    let ws = &st.app.workspaces;
-    if ws.cancel_query(&permit, &qid) {
-        ws.wait_query(&permit, &qid, Duration::from_secs(2)).await;
-    }
-    Ok(Redirect::to(&format!("/projects/{id}/workspace?q={qid}#result")).into_response())
+    cancel_in(&st, &ctx, false, &id, &qid).await
 }
 
-/// POST /projects/{id}/workspace/saved: saves the editor's SQL under a name.
+/// POST /applications/{id}/workspace/queries/{qid}/cancel
+pub async fn cancel_dummy(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, qid)): Path<(String, String)>,
+    _f: FormData,
+) -> Result<Response, AppError> {
+    cancel_in(&st, &ctx, true, &id, &qid).await
+}
+
+/// POST /projects/{id}/workspace/saved
 pub async fn save(
     State(st): State<AppState>,
     ctx: RequestContext,
     Path(id): Path<String>,
     f: FormData,
 ) -> Result<Response, AppError> {
-    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
-    let name = f.get("name").unwrap_or("").trim().to_owned();
-    st.app
-        .workspaces
-        .save_query(&permit, &name, f.get("sql").unwrap_or(""))
-        .await?;
-    Ok(Redirect::to(&format!(
-        "/projects/{id}/workspace?saved={}&done=saved",
-        urlencode(&name)
-    ))
-    .into_response())
+    save_in(&st, &ctx, false, &id, &f).await
+}
+
+/// POST /applications/{id}/workspace/saved
+pub async fn save_dummy(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    f: FormData,
+) -> Result<Response, AppError> {
+    save_in(&st, &ctx, true, &id, &f).await
 }
 
 /// POST /projects/{id}/workspace/queries/{qid}/release: the result, with its query,
@@ -600,77 +711,4 @@ pub async fn release(
         .request_release(&ctx.caller, &permit, &qid, f.get("title").unwrap_or(""))
         .await?;
     Ok(Redirect::to(&format!("/projects/{id}/workspace?done=release#outputs")).into_response())
-}
-
-/// POST /applications/{id}/workspace/queries: a query on the application's dummy data.
-pub async fn run_dummy(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-    f: FormData,
-) -> Result<Response, AppError> {
-    let grant = st
-        .app
-        .applications
-        .applicant(&ctx.caller)
-        .await?
-        .dummy(&id)
-        .await?;
-    let ws = &st.app.workspaces;
-    let qid = ws
-        .start_dummy_query(&ctx.caller, &grant, f.get("sql").unwrap_or(""))
-        .await?;
-    ws.wait_query(&grant, &qid, Duration::from_secs(2)).await;
-    Ok(Redirect::to(&format!("/applications/{id}/workspace?q={qid}#result")).into_response())
-}
-
-/// POST /applications/{id}/workspace/queries/{qid}/cancel
-pub async fn cancel_dummy(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    Path((id, qid)): Path<(String, String)>,
-    _f: FormData,
-) -> Result<Response, AppError> {
-    if !renkei_workspace::query::is_query_id(&qid) {
-        return Err(AppError::NotFound);
-    }
-    let grant = st
-        .app
-        .applications
-        .applicant(&ctx.caller)
-        .await?
-        .dummy(&id)
-        .await?;
-    let ws = &st.app.workspaces;
-    if ws.cancel_query(&grant, &qid) {
-        ws.wait_query(&grant, &qid, Duration::from_secs(2)).await;
-    }
-    Ok(Redirect::to(&format!("/applications/{id}/workspace?q={qid}#result")).into_response())
-}
-
-/// POST /applications/{id}/workspace/saved: saved under the project the application
-/// becomes, so the query is there in the real workspace.
-pub async fn save_dummy(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-    f: FormData,
-) -> Result<Response, AppError> {
-    let grant = st
-        .app
-        .applications
-        .applicant(&ctx.caller)
-        .await?
-        .dummy(&id)
-        .await?;
-    let name = f.get("name").unwrap_or("").trim().to_owned();
-    st.app
-        .workspaces
-        .save_query(&grant, &name, f.get("sql").unwrap_or(""))
-        .await?;
-    Ok(Redirect::to(&format!(
-        "/applications/{id}/workspace?saved={}&done=saved",
-        urlencode(&name)
-    ))
-    .into_response())
 }

@@ -363,13 +363,6 @@ pub async fn seed_shared_project(
             Role::Secretariat,
         ))
         .await?;
-    let custody = app
-        .applications
-        .custodian(&as_user(
-            &admin.find_user("custodian").await?,
-            Role::Custodian,
-        ))
-        .await?;
     let today = app.applications.today();
     for r in researchers {
         sec.accredit(&Accreditation {
@@ -394,14 +387,39 @@ pub async fn seed_shared_project(
     a.handlers = researchers.iter().map(|r| r.id.to_string()).collect();
     let id = desk.create(&a).await?;
     desk.submit(&id).await?;
-    let meeting = sec.schedule("負荷試験", today, &[]).await?;
-    sec.send_to_meeting(&id, &meeting.id).await?;
-    let present: Vec<String> = sec.roster().await?.0.iter().map(|m| m.id.clone()).collect();
-    sec.decide(&id, Decision::Approve, &present, "可").await?;
-    for d in &a.data {
-        custody.confirm(&id, &d.dataset, "").await?;
-    }
+    permit_now(app, &id, &a).await?;
     Ok(id)
+}
+
+/// Takes a submitted application through a meeting held today, where the whole roster
+/// approves it, and through every custodian's confirmation: its permit is then in force.
+pub(crate) async fn permit_now(app: &App, id: &str, a: &Application) -> Result<(), AppError> {
+    let op = Caller::operator("renkei-demo", Duty::Accounts);
+    let admin = app.accounts.admin(&op).await?;
+    let sec = app
+        .applications
+        .secretariat(&as_user(
+            &admin.find_user("secretariat").await?,
+            Role::Secretariat,
+        ))
+        .await?;
+    let custody = app
+        .applications
+        .custodian(&as_user(
+            &admin.find_user("custodian").await?,
+            Role::Custodian,
+        ))
+        .await?;
+    let meeting = sec
+        .schedule("臨時審査", app.applications.today(), &[])
+        .await?;
+    sec.send_to_meeting(id, &meeting.id).await?;
+    let present: Vec<String> = sec.roster().await?.0.iter().map(|m| m.id.clone()).collect();
+    sec.decide(id, Decision::Approve, &present, "可").await?;
+    for d in &a.data {
+        custody.confirm(id, &d.dataset, "").await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -745,24 +763,7 @@ mod tests {
 
         // A second project over the same data shares no pseudonym with the first.
         let desk = app.applications.applicant(&researcher).await.unwrap();
-        let sec = app
-            .applications
-            .secretariat(&as_user(
-                &admin.find_user("secretariat").await.unwrap(),
-                Role::Secretariat,
-            ))
-            .await
-            .unwrap();
-        let custody = app
-            .applications
-            .custodian(&as_user(
-                &admin.find_user("custodian").await.unwrap(),
-                Role::Custodian,
-            ))
-            .await
-            .unwrap();
         let today = app.applications.today();
-        let meeting = sec.schedule("臨時", today, &[]).await.unwrap();
         let mut a = workspace_study(
             "二つ目の研究",
             researcher.user_id().unwrap().as_str(),
@@ -774,21 +775,7 @@ mod tests {
         a.data[0].ages = Some((40, 74));
         let id = desk.create(&a).await.unwrap();
         desk.submit(&id).await.unwrap();
-        sec.send_to_meeting(&id, &meeting.id).await.unwrap();
-        let present: Vec<String> = sec
-            .roster()
-            .await
-            .unwrap()
-            .0
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        sec.decide(&id, Decision::Approve, &present, "可")
-            .await
-            .unwrap();
-        for d in &a.data {
-            custody.confirm(&id, &d.dataset, "").await.unwrap();
-        }
+        permit_now(&app, &id, &a).await.unwrap();
         assert_eq!(app.ensure_extracts().await, std::slice::from_ref(&id));
         let permit2 = app.applications.in_force(&researcher, &id).await.unwrap();
         let y = app
@@ -1264,38 +1251,7 @@ mod tests {
 
         // Approved and confirmed: the permit comes into force, and the query saved on
         // dummy data is in the real workspace.
-        let sec = app
-            .applications
-            .secretariat(&as_user(
-                &admin.find_user("secretariat").await.unwrap(),
-                Role::Secretariat,
-            ))
-            .await
-            .unwrap();
-        let custody = app
-            .applications
-            .custodian(&as_user(
-                &admin.find_user("custodian").await.unwrap(),
-                Role::Custodian,
-            ))
-            .await
-            .unwrap();
-        let meeting = sec.schedule("臨時", today, &[]).await.unwrap();
-        sec.send_to_meeting(&id, &meeting.id).await.unwrap();
-        let present: Vec<String> = sec
-            .roster()
-            .await
-            .unwrap()
-            .0
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        sec.decide(&id, Decision::Approve, &present, "可")
-            .await
-            .unwrap();
-        for r in &a.data {
-            custody.confirm(&id, &r.dataset, "").await.unwrap();
-        }
+        permit_now(&app, &id, &a).await.unwrap();
         assert_eq!(desk.dummy(&id).await.unwrap_err().code(), "not_in_review");
         app.ensure_extracts().await;
         let permit = app.applications.in_force(&researcher, &id).await.unwrap();

@@ -136,6 +136,20 @@ async fn wait_path(c: &Client, want: &str) {
     panic!("never reached {want}; at {}", path(c).await);
 }
 
+/// Runs the SQL in the workspace's editor and waits for its rows (see
+/// [`result_rows`]).
+async fn run_editor(c: &Client) -> usize {
+    c.find(Locator::Css(
+        "main form[action$='/queries'] button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    result_rows(c).await
+}
+
 /// Waits (up to 3 minutes: unoptimised test builds of the engine are slow on a busy
 /// machine) for a query's result rows on the page, which refreshes itself meanwhile.
 async fn result_rows(c: &Client) -> usize {
@@ -513,16 +527,7 @@ async fn every_page_is_accessible() {
     let mut charts = 0;
     for e in &examples {
         c.goto(&format!("{base}{e}")).await.unwrap();
-        c.find(Locator::Css(
-            "main form[action$='/queries'] button[type=submit]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-        // The page refreshes itself while the query runs.
-        let rows = result_rows(&c).await;
+        let rows = run_editor(&c).await;
         assert!(rows > 0, "{e}: no rows shown");
         let caption = c
             .find(Locator::Css("main table.result caption"))
@@ -633,15 +638,7 @@ async fn every_page_is_accessible() {
         "{banner}"
     );
     // The editor starts with a count over the first requested table.
-    c.find(Locator::Css(
-        "main form[action$='/queries'] button[type=submit]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    let rows = result_rows(&c).await;
+    let rows = run_editor(&c).await;
     assert!(rows > 0, "the dummy workspace showed no rows");
     // Synthetic rows are not for release.
     assert!(

@@ -950,6 +950,101 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert!(body["sql"].as_str().unwrap().starts_with("SELECT sex"));
         assert_eq!(body["rows"].as_array().unwrap().len(), 2);
+
+        // Declared as a table of persons by sex, it passes the checks; audited.
+        use renkei_workspace::output::{Declaration, DimRole, DimSpec};
+        let declare = |dims: &[&str], count: &str| Declaration {
+            kind: renkei_sdc::OutputKind::Frequency,
+            dims: dims
+                .iter()
+                .map(|c| DimSpec {
+                    column: c.to_string(),
+                    role: DimRole::Plain,
+                })
+                .collect(),
+            count: count.to_string(),
+            unit: renkei_sdc::Unit::Persons,
+            margins: true,
+            profile: renkei_sdc::Profile::Japan,
+            protection: Default::default(),
+        };
+        let none = |_: &str| None;
+        let d = ws
+            .check_output(
+                &researcher,
+                &permit,
+                &out,
+                declare(&["sex"], "persons"),
+                &none,
+            )
+            .await
+            .unwrap();
+        assert_eq!(d.report.unwrap().outcome, renkei_sdc::Outcome::Pass);
+        assert_eq!(
+            ws.outputs(&permit).await.unwrap()[0].verdict.as_deref(),
+            Some("pass")
+        );
+        // A declaration that does not fit is refused with the place named, and the
+        // verdict kept is the last good one.
+        let e = ws
+            .check_output(
+                &researcher,
+                &permit,
+                &out,
+                declare(&["age"], "persons"),
+                &none,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_declaration");
+        assert!(e.to_string().contains("no column \"age\""), "{e}");
+        // Five people by sex: every non-empty cell fails, with its numbers.
+        let small = ws
+            .start_query(
+                &researcher,
+                &permit,
+                "SELECT sex, count(DISTINCT person_id) AS persons FROM claims_receipts \
+                 WHERE person_id IN (SELECT DISTINCT person_id FROM claims_receipts ORDER BY person_id LIMIT 5) \
+                 GROUP BY sex ORDER BY sex",
+            )
+            .await
+            .unwrap();
+        ws.wait_query(&permit, &small, wait).await.unwrap();
+        let small_out = ws
+            .request_release(&researcher, &permit, &small, "5人")
+            .await
+            .unwrap();
+        let d = ws
+            .check_output(
+                &researcher,
+                &permit,
+                &small_out,
+                declare(&["sex"], "persons"),
+                &none,
+            )
+            .await
+            .unwrap();
+        let report = d.report.unwrap();
+        assert_eq!(report.outcome, renkei_sdc::Outcome::Fail);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.evidence.ends_with("persons < 10") && f.evidence.starts_with("cell (")),
+            "{report:?}"
+        );
+        let checks: Vec<String> = renkei_store::sqlx::query_scalar(
+            "SELECT detail FROM audit_log WHERE action = 'output.check' ORDER BY seq",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(checks.len(), 2);
+        assert!(
+            checks[1].contains("\"verdict\":\"fail\"") && checks[1].contains("threshold"),
+            "{}",
+            checks[1]
+        );
         let id = ws
             .start_query(
                 &researcher,
@@ -1014,12 +1109,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             audited.len(),
-            2 + renkei_workspace::examples::EXAMPLES.len() + 1
+            3 + renkei_workspace::examples::EXAMPLES.len() + 1
         );
         assert_eq!(audited[0].0, "allowed");
         assert!(audited[0].2.contains("plan_hash") && audited[0].2.contains("count(DISTINCT"));
         assert_eq!(
-            (audited[7].0.as_str(), audited[7].1.as_str()),
+            (audited[8].0.as_str(), audited[8].1.as_str()),
             ("denied", "query_copy")
         );
 
@@ -1103,7 +1198,7 @@ mod tests {
             states[..5],
             ["finished", "stopped", "stopped", "failed", "finished"]
         );
-        assert_eq!(history.len(), 11);
+        assert_eq!(history.len(), 12);
 
         // Revoking the researcher's accreditation stops their running query at once.
         let id = ws.start_query(&researcher, &permit, forever).await.unwrap();

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Args)]
 pub struct BenchArgs {
     /// Which figures: all, audit, signin, page, tokens, ingest, synth, index, extract,
-    /// query, load (or verify: verification alone, repeated).
+    /// query, load, sdc (or verify: verification alone, repeated).
     #[arg(long, default_value = "all")]
     only: String,
     /// Audit entries to append and verify.
@@ -58,6 +58,15 @@ pub struct BenchArgs {
     /// Queries each of them runs, back to back.
     #[arg(long, default_value_t = 10)]
     load_rounds: usize,
+    /// Cells of the frequency table the output checks run on.
+    #[arg(long, default_value_t = 1_000_000)]
+    sdc_cells: usize,
+    /// Earlier releases the differencing check compares a new table with.
+    #[arg(long, default_value_t = 1_000)]
+    sdc_releases: usize,
+    /// Skip the comparison with ACRO (which takes a minute or more on 1,000,000 cells).
+    #[arg(long)]
+    no_acro: bool,
     /// Persons in the world of the load test.
     #[arg(long, default_value_t = 20_000)]
     load_persons: u64,
@@ -174,6 +183,9 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             a.load_rounds.max(1),
         )
         .await?;
+    }
+    if all || a.only == "sdc" {
+        crate::bench_sdc::figures(a.sdc_cells.max(1), a.sdc_releases.max(1), !a.no_acro)?;
     }
     if all || a.only == "synth" {
         let (n, discard) = (a.synth_persons, a.discard);

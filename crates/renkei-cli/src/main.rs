@@ -7,6 +7,7 @@ mod bench_data;
 mod bench_link;
 mod bench_load;
 mod bench_query;
+mod bench_sdc;
 mod commands;
 mod witness;
 

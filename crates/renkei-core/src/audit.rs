@@ -189,6 +189,8 @@ actions! {
     QueryRun = "query.run",
     /// A researcher asked for a workspace result to be released (a pending output).
     OutputRequest = "output.request",
+    /// A researcher declared what an output is and ran the disclosure checks on it.
+    OutputCheck = "output.check",
     /// An API token was created.
     TokenCreate = "token.create",
     /// An API token was revoked.

@@ -476,6 +476,30 @@ fn table() -> Vec<RouteDef> {
             get(crate::workspace_api::outputs),
         ),
         r(
+            M::GET,
+            "/api/v1/projects/{id}/outputs/{oid}",
+            need(Apply),
+            get(crate::workspace_api::output),
+        ),
+        r(
+            M::POST,
+            "/api/v1/projects/{id}/outputs/{oid}/check",
+            need(Apply),
+            post(crate::workspace_api::check_output),
+        ),
+        r(
+            M::GET,
+            "/projects/{id}/outputs/{oid}",
+            need(Apply),
+            get(pages::outputs::show),
+        ),
+        r(
+            M::POST,
+            "/projects/{id}/outputs/{oid}/check",
+            need(Apply),
+            post(pages::outputs::check),
+        ),
+        r(
             M::POST,
             "/projects/{id}/workspace/saved",
             need(Apply),

@@ -211,6 +211,68 @@ pub async fn outputs(
     Ok(Json(OutputsOut(st.app.workspaces.outputs(&permit).await?)))
 }
 
+/// One output with its query, result, declaration and the checks' report (`report`:
+/// `outcome`, per-rule `summary`, `findings` with the numbers behind each, per-cell
+/// `cells`, and the `published` table after the protection asked for).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct OutputOut(renkei_workspace::output::OutputDetail);
+
+/// A declaration of what an output is: `{kind: "frequency" | "chart", dims: [{column,
+/// role}], count, unit: {type: "persons" | "rows" | ...}, margins, profile: "japan" |
+/// "general", protection: {suppress, round_to}}`.
+#[derive(Deserialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct DeclarationIn(renkei_workspace::output::Declaration);
+
+/// GET /api/v1/projects/{id}/outputs/{oid}
+#[utoipa::path(get, path = "/api/v1/projects/{id}/outputs/{oid}", tag = "workspace",
+    params(("id" = String, Path, description = "Project id"), ("oid" = String, Path, description = "Output id")),
+    responses((status = 200, body = OutputOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn output(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, oid)): Path<(String, String)>,
+) -> Result<Json<OutputOut>, AppError> {
+    if !renkei_workspace::query::is_output_id(&oid) {
+        return Err(AppError::NotFound);
+    }
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    let pop = crate::pages::outputs::population(&st);
+    Ok(Json(OutputOut(
+        st.app
+            .workspaces
+            .output(&ctx.caller, &permit, &oid, &pop)
+            .await?,
+    )))
+}
+
+/// POST /api/v1/projects/{id}/outputs/{oid}/check: declares what the output is and runs
+/// the disclosure checks on it; answers the output with its report.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/outputs/{oid}/check", tag = "workspace", request_body = DeclarationIn,
+    params(("id" = String, Path, description = "Project id"), ("oid" = String, Path, description = "Output id")),
+    responses((status = 200, body = OutputOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn check_output(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    Path((id, oid)): Path<(String, String)>,
+    Json(DeclarationIn(d)): Json<DeclarationIn>,
+) -> Result<Json<OutputOut>, AppError> {
+    if !renkei_workspace::query::is_output_id(&oid) {
+        return Err(AppError::NotFound);
+    }
+    let permit = st.app.applications.in_force(&ctx.caller, &id).await?;
+    let pop = crate::pages::outputs::population(&st);
+    Ok(Json(OutputOut(
+        st.app
+            .workspaces
+            .check_output(&ctx.caller, &permit, &oid, d, &pop)
+            .await?,
+    )))
+}
+
 /// GET /api/v1/applications/{id}/dummy/tables: the dummy workspace's tables (the schema
 /// the application requests).
 #[utoipa::path(get, path = "/api/v1/applications/{id}/dummy/tables", tag = "workspace",

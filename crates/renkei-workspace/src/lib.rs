@@ -5,6 +5,7 @@
 pub mod dummy;
 pub mod examples;
 pub mod extract;
+pub mod output;
 pub mod query;
 
 use extract::{ExtractSummary, Inputs, Pseudonyms};
@@ -55,6 +56,12 @@ pub enum WorkspaceError {
     /// Making the extract failed (nothing was made current).
     #[error("the extract could not be made: {0}")]
     Extract(String),
+    /// No output of the caller's under that id in this project.
+    #[error("there is no such output of yours in this project")]
+    NoOutput,
+    /// A declaration that does not fit the output (the place is named).
+    #[error("{0}")]
+    Declaration(String),
     /// The data store.
     #[error(transparent)]
     Data(#[from] DataStoreError),
@@ -86,11 +93,20 @@ impl Coded for WorkspaceError {
             WorkspaceError::BadName => "bad_name",
             WorkspaceError::Busy(code) => code,
             WorkspaceError::NoResult => "no_result",
+            WorkspaceError::NoOutput => "no_output",
+            WorkspaceError::Declaration(_) => "bad_declaration",
             WorkspaceError::Stale => "project_changed",
             WorkspaceError::Data(e) => e.code(),
             WorkspaceError::Link(e) => e.code(),
             WorkspaceError::Audit(e) => e.code(),
             WorkspaceError::Extract(_) | WorkspaceError::Store(_) => "internal",
+        }
+    }
+    fn public_detail(&self) -> Option<String> {
+        match self {
+            // Column names and row numbers of the caller's own result.
+            WorkspaceError::Declaration(m) => Some(m.clone()),
+            _ => None,
         }
     }
     fn kind(&self) -> ErrorKind {
@@ -100,9 +116,11 @@ impl Coded for WorkspaceError {
             | WorkspaceError::NoExtract
             | WorkspaceError::NoResult => ErrorKind::Conflict,
             WorkspaceError::NotYours => ErrorKind::Denied,
-            WorkspaceError::SqlTooLong(_) | WorkspaceError::EmptySql | WorkspaceError::BadName => {
-                ErrorKind::InvalidInput
-            }
+            WorkspaceError::SqlTooLong(_)
+            | WorkspaceError::EmptySql
+            | WorkspaceError::BadName
+            | WorkspaceError::Declaration(_) => ErrorKind::InvalidInput,
+            WorkspaceError::NoOutput => ErrorKind::NotFound,
             WorkspaceError::Busy(_) => ErrorKind::Throttled,
             WorkspaceError::Data(e) => e.kind(),
             WorkspaceError::Link(e) => e.kind(),

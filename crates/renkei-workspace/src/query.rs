@@ -39,7 +39,8 @@ impl Space<'_> {
             Space::Dummy(g) => g.user(),
         }
     }
-    fn project(&self) -> &str {
+    /// The project's id (an application's, for dummy data).
+    pub fn project(&self) -> &str {
         match self {
             Space::Project(p) => p.project(),
             Space::Dummy(g) => g.project(),
@@ -990,20 +991,22 @@ pub struct PendingOutput {
     pub rows: i64,
     /// When it was asked for.
     pub created_at: i64,
+    /// The disclosure checks' verdict when last run (`pass`, `review`, `fail`).
+    pub verdict: Option<String>,
 }
 
 /// What an output keeps: the query and the result it gave.
 #[derive(Debug, Serialize, serde::Deserialize)]
-struct OutputBody {
-    sql: String,
-    columns: Vec<String>,
-    types: Vec<String>,
-    rows: Vec<Vec<Option<String>>>,
-    truncated: bool,
-    plan_hash: String,
+pub(crate) struct OutputBody {
+    pub(crate) sql: String,
+    pub(crate) columns: Vec<String>,
+    pub(crate) types: Vec<String>,
+    pub(crate) rows: Vec<Vec<Option<String>>>,
+    pub(crate) truncated: bool,
+    pub(crate) plan_hash: String,
 }
 
-const OUTPUT_SEAL: &str = "renkei:output:v1";
+pub(crate) const OUTPUT_SEAL: &str = "renkei:output:v1";
 
 impl Workspaces {
     /// Saves a finished result of the caller's, with its query, as a pending output
@@ -1098,8 +1101,18 @@ impl Workspaces {
         &self,
         permit: &PermitInForce,
     ) -> Result<Vec<PendingOutput>, WorkspaceError> {
-        let rows: Vec<(String, String, String, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, title, status, query_id, plan_hash, rows_out, created_at FROM outputs \
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, title, status, query_id, plan_hash, rows_out, created_at, verdict FROM outputs \
              WHERE project = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
         )
         .bind(permit.project())
@@ -1109,14 +1122,17 @@ impl Workspaces {
         Ok(rows
             .into_iter()
             .map(
-                |(id, title, status, query_id, plan_hash, rows, created_at)| PendingOutput {
-                    id,
-                    title,
-                    status,
-                    query_id,
-                    plan_hash,
-                    rows,
-                    created_at,
+                |(id, title, status, query_id, plan_hash, rows, created_at, verdict)| {
+                    PendingOutput {
+                        id,
+                        title,
+                        status,
+                        query_id,
+                        plan_hash,
+                        rows,
+                        created_at,
+                        verdict,
+                    }
                 },
             )
             .collect())
@@ -1132,6 +1148,12 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// Whether `id` has the form of an output id (`o-` and 20 hexadecimal digits).
+pub fn is_output_id(id: &str) -> bool {
+    id.strip_prefix("o-")
+        .is_some_and(|h| h.len() == 20 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Whether `id` has the form of a query id (`q-` and 20 hexadecimal digits).

@@ -480,6 +480,120 @@ async fn from_application_to_register_over_http(store: Store) {
     assert_eq!(v[0]["id"], out["id"], "{v}");
     assert_eq!(v[0]["status"], "pending", "{v}");
     assert!(v[0].get("rows_data").is_none() && !v.to_string().contains("persons"));
+
+    // Output checking: the researcher declares a result as a table and runs the
+    // checks. Seven people split by sex fail, cell by cell; a declaration that does
+    // not fit is refused with the place named; aggregated further, it passes.
+    let seven = "SELECT sex, count(DISTINCT person_id) AS persons FROM claims_receipts \
+                 WHERE person_id IN (SELECT DISTINCT person_id FROM claims_receipts ORDER BY person_id LIMIT 7) \
+                 GROUP BY sex ORDER BY sex";
+    let release = |sql: String, title: &'static str| {
+        let r2 = &r2;
+        let app = &app;
+        let queries = queries.clone();
+        async move {
+            let (s, v) = call(
+                r2,
+                Method::POST,
+                queries,
+                Some(json!({ "sql": sql, "wait_ms": 30000 })),
+            )
+            .await;
+            assert_eq!(v["state"], "finished", "{s} {v}");
+            let qid = v["id"].as_str().unwrap().to_owned();
+            let (s, out) = call(
+                r2,
+                Method::POST,
+                format!("/api/v1/projects/{app}/queries/{qid}/release"),
+                Some(json!({ "title": title })),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{out}");
+            out["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let fine = release(seven.to_string(), "7人を性別で").await;
+    let declare = |dims: Value, count: &str| {
+        json!({ "kind": "frequency", "dims": dims, "count": count,
+                "unit": { "type": "persons" }, "margins": false, "profile": "japan" })
+    };
+    let check = format!("/api/v1/projects/{app}/outputs/{fine}/check");
+    let (s, v) = call(
+        &r2,
+        Method::POST,
+        check.clone(),
+        Some(declare(json!([{ "column": "sex" }]), "persons")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["report"]["outcome"], "fail", "{v}");
+    let evidence: Vec<&str> = v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["evidence"].as_str().unwrap())
+        .collect();
+    assert!(
+        evidence
+            .iter()
+            .all(|e| e.starts_with("cell (") && e.ends_with("persons < 10")),
+        "{v}"
+    );
+    assert!(!evidence.is_empty());
+    let (s, v) = call(
+        &r2,
+        Method::POST,
+        check.clone(),
+        Some(declare(json!([{ "column": "age" }]), "persons")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "bad_declaration", "{v}");
+    assert!(
+        v["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no column \"age\""),
+        "{v}"
+    );
+    // Someone not on the permit reaches neither the output nor its checks.
+    let (s, _) = call(
+        &members[0],
+        Method::GET,
+        format!("/api/v1/projects/{app}/outputs/{fine}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let everyone = release(
+        "SELECT 'all' AS everyone, count(DISTINCT person_id) AS persons FROM claims_receipts"
+            .to_string(),
+        "全員",
+    )
+    .await;
+    let (s, v) = call(
+        &r2,
+        Method::POST,
+        format!("/api/v1/projects/{app}/outputs/{everyone}/check"),
+        Some(declare(json!([{ "column": "everyone" }]), "persons")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["report"]["outcome"], "pass", "{v}");
+    let (_, v) = call(
+        &r2,
+        Method::GET,
+        format!("/api/v1/projects/{app}/outputs"),
+        None,
+    )
+    .await;
+    let verdicts: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["verdict"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(verdicts, ["pass", "fail", "-"], "{v}");
     let data_dir = env.data_dir().display().to_string();
     let escapes = [
         (
@@ -552,7 +666,8 @@ async fn from_application_to_register_over_http(store: Store) {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, v) = call(&r2, Method::GET, queries.clone(), None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v.as_array().unwrap().len(), 1 + escapes.len() + 1);
+    // The first query, the two made into outputs, the escapes, and `SELECT 1`.
+    assert_eq!(v.as_array().unwrap().len(), 3 + escapes.len() + 1);
     // A token limited to this project's workspace works there and nowhere else.
     let pt =
         create_scoped_api_token(&r2.web, &base, "解析スクリプト", &format!("project:{app}")).await;

@@ -12,6 +12,7 @@ pub mod committee;
 pub mod datasets;
 pub mod home;
 pub mod linkage;
+pub mod outputs;
 pub mod projects;
 pub mod review;
 pub mod workspace;

@@ -246,13 +246,18 @@ fn render(
                         thead { tr {
                             th scope="col" { (ctx.t("ws.release_title")) }
                             th scope="col" { (ctx.t("ws.status")) }
+                            th scope="col" { (ctx.t("out.verdict")) }
                             th scope="col" { (ctx.t("ws.rows")) }
                             th scope="col" { (ctx.t("ws.requested")) }
                         } }
                         tbody { @for o in &outputs {
                             tr {
-                                td { (o.title) }
+                                td { a href=(format!("/projects/{}/outputs/{}", space.project(), o.id)) { (o.title) } }
                                 td { (ctx.t(&format!("ws.output.{}", o.status))) }
+                                td { @match o.verdict.as_deref() {
+                                    Some(v @ ("pass" | "review" | "fail")) => { (ctx.t(&format!("out.outcome.{v}"))) }
+                                    _ => { (ctx.t("out.not_checked")) }
+                                } }
                                 td.num { (o.rows) }
                                 td { (jst(renkei_core::Timestamp(o.created_at))) }
                             }

@@ -499,17 +499,40 @@ pub(crate) fn check_table(
     }
 
     // Words for the cell-level findings, now that we know which there are.
+    // (Built once per finding with as few allocations as possible: a fine table may
+    // have hundreds of thousands of failing cells.)
     let named = |mut f: Finding| {
         if let Some(i) = f.cell {
-            f.labels = t.labels_of(i);
-            let what = cell_words(&f.labels);
-            f.evidence = if f.evidence.is_empty() {
-                format!("{what} = 0")
-            } else if f.evidence.starts_with(':') {
-                format!("{what}{}", f.evidence)
+            let mut idx = [0usize; 4];
+            let mut rest = i;
+            for d in (0..shape.len()).rev() {
+                idx[d] = rest % shape[d];
+                rest /= shape[d];
+            }
+            f.labels = t
+                .dims
+                .iter()
+                .zip(idx)
+                .map(|(d, k)| d.labels[k].clone())
+                .collect();
+            let mut ev = String::with_capacity(16 + f.evidence.len() + 8 * shape.len());
+            ev.push_str("cell (");
+            for (k, l) in f.labels.iter().enumerate() {
+                if k > 0 {
+                    ev.push_str(", ");
+                }
+                ev.push_str(l);
+            }
+            ev.push(')');
+            if f.evidence.is_empty() {
+                ev.push_str(" = 0");
             } else {
-                format!("{what} {}", f.evidence)
-            };
+                if !f.evidence.starts_with(':') {
+                    ev.push(' ');
+                }
+                ev.push_str(&f.evidence);
+            }
+            f.evidence = ev;
         }
         f
     };

@@ -579,6 +579,89 @@ async fn every_page_is_accessible() {
         .await
         .unwrap();
     assert!(pending.contains("DPC在院日数"), "{pending}");
+    // Its page: the researcher declares it (diagnosis as the dimension, stays as a
+    // count of rows) and runs the disclosure checks; the verdict marks each unsafe
+    // cell, and each mark has its finding in words.
+    let output = c
+        .find(Locator::Css("#outputs + div table a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    accessible(&c, &format!("{base}{output}")).await;
+    c.find(Locator::Css("select[name='role.0']"))
+        .await
+        .unwrap()
+        .select_by_value("dim:plain")
+        .await
+        .unwrap();
+    c.find(Locator::Css("select[name='role.1']"))
+        .await
+        .unwrap()
+        .select_by_value("count")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#unit"))
+        .await
+        .unwrap()
+        .select_by_value("rows")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action$='/check'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut outcome = None;
+    for _ in 0..200 {
+        if let Ok(v) = c.find(Locator::Css("#verdict + p strong.verdict")).await {
+            outcome = v.attr("data-outcome").await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Rows, not persons: at best the checker looks at it.
+    assert!(
+        matches!(outcome.as_deref(), Some("review" | "fail")),
+        "{outcome:?}"
+    );
+    let unsafe_cells = c
+        .find_all(Locator::Css("table.cells td.cell-fail"))
+        .await
+        .unwrap()
+        .len();
+    let threshold_findings = c
+        .find_all(Locator::Css(
+            "ul.findings li.cell-fail[data-check=threshold]",
+        ))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(unsafe_cells, threshold_findings);
+    let findings = c
+        .find(Locator::Css("ul.findings"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(findings.contains("行数"), "{findings}");
+    accessible(&c, &format!("{base}{output}")).await;
+    c.goto(&format!("{base}{workspace}")).await.unwrap();
+    let listed = c
+        .find(Locator::Css("#outputs + div table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("要確認") || listed.contains("不合格"),
+        "{listed}"
+    );
     c.goto(&format!("{base}{workspace}")).await.unwrap();
     let editor = c.find(Locator::Css("#sql")).await.unwrap();
     editor.clear().await.unwrap();

@@ -301,7 +301,7 @@ fn verdict(ctx: &RequestContext, r: &Report, t: &Table) -> Markup {
                             tr { th scope="row" { (la) }
                                 @for b in 0..shape[1] {
                                     @let i = a * shape[1] + b;
-                                    td.num class=(outcome_class(r.cells[i])) data-cell=(i) { (shown(i)) }
+                                    td class=(format!("num {}", outcome_class(r.cells[i]))) data-cell=(i) { (shown(i)) }
                                 }
                             }
                         } }
@@ -312,7 +312,7 @@ fn verdict(ctx: &RequestContext, r: &Report, t: &Table) -> Markup {
                         thead { tr { @for dim in &t.dims { th scope="col" { (dim.name) } } th scope="col" { (ctx.t("out.value")) } } }
                         tbody { @for i in 0..t.cells.len() {
                             tr { @for l in t.labels_of(i) { td { (l) } }
-                                td.num class=(outcome_class(r.cells[i])) data-cell=(i) { (shown(i)) } }
+                                td class=(format!("num {}", outcome_class(r.cells[i]))) data-cell=(i) { (shown(i)) } }
                         } }
                     } }
                 }

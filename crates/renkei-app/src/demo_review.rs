@@ -1033,6 +1033,25 @@ mod tests {
                 .any(|f| f.evidence.ends_with("persons < 10") && f.evidence.starts_with("cell (")),
             "{report:?}"
         );
+        // A result cut at its row cap is not a whole table: declaring it is refused.
+        let long = ws
+            .start_query(
+                &researcher,
+                &permit,
+                "SELECT DISTINCT person_id AS p, 1 AS n FROM claims_receipts",
+            )
+            .await
+            .unwrap();
+        ws.wait_query(&permit, &long, wait).await.unwrap();
+        let long_out = ws
+            .request_release(&researcher, &permit, &long, "全員の一覧")
+            .await
+            .unwrap();
+        let e = ws
+            .check_output(&researcher, &permit, &long_out, declare(&["p"], "n"), &none)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("cut at 100 rows"), "{e}");
         let checks: Vec<String> = renkei_store::sqlx::query_scalar(
             "SELECT detail FROM audit_log WHERE action = 'output.check' ORDER BY seq",
         )
@@ -1109,12 +1128,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             audited.len(),
-            3 + renkei_workspace::examples::EXAMPLES.len() + 1
+            4 + renkei_workspace::examples::EXAMPLES.len() + 1
         );
         assert_eq!(audited[0].0, "allowed");
         assert!(audited[0].2.contains("plan_hash") && audited[0].2.contains("count(DISTINCT"));
         assert_eq!(
-            (audited[8].0.as_str(), audited[8].1.as_str()),
+            (audited[9].0.as_str(), audited[9].1.as_str()),
             ("denied", "query_copy")
         );
 
@@ -1198,7 +1217,7 @@ mod tests {
             states[..5],
             ["finished", "stopped", "stopped", "failed", "finished"]
         );
-        assert_eq!(history.len(), 12);
+        assert_eq!(history.len(), 13);
 
         // Revoking the researcher's accreditation stops their running query at once.
         let id = ws.start_query(&researcher, &permit, forever).await.unwrap();

@@ -260,6 +260,15 @@ pub fn build_table(
     Ok(t)
 }
 
+/// The output a declaration says the table is (a chart's counts are checked as a
+/// frequency table's, under its own kind).
+fn as_output(d: &Declaration, t: Table) -> Output {
+    match d.kind {
+        OutputKind::Chart => Output::Chart(t),
+        _ => Output::Frequency(t),
+    }
+}
+
 impl crate::Workspaces {
     /// One of the caller's outputs in this project, unsealed, with its verdict if it
     /// has been declared.
@@ -278,7 +287,7 @@ impl crate::Workspaces {
             Some(d) => {
                 let t = build_table(&body.columns, &body.rows, d, population)?;
                 let r = renkei_sdc::check(
-                    &Output::Frequency(t.clone()),
+                    &as_output(d, t.clone()),
                     &Rules::for_profile(d.profile),
                     d.protection,
                 )
@@ -312,9 +321,16 @@ impl crate::Workspaces {
     ) -> Result<OutputDetail, WorkspaceError> {
         let (_, sealed, _) = self.output_row(permit, id).await?;
         let body = self.unseal(caller, permit, id, &sealed).await?;
+        if body.truncated {
+            // Cells beyond the cut would be read as zero: a wrong table, judged wrongly.
+            return Err(WorkspaceError::Declaration(format!(
+                "the result was cut at {} rows, so the table would be incomplete; aggregate further so that it fits",
+                body.rows.len()
+            )));
+        }
         let table = build_table(&body.columns, &body.rows, &declaration, population)?;
         let report = renkei_sdc::check(
-            &Output::Frequency(table),
+            &as_output(&declaration, table),
             &Rules::for_profile(declaration.profile),
             declaration.protection,
         )

@@ -4,7 +4,7 @@
 //! as often as they like before asking for release; every run is audited.
 
 use crate::WorkspaceError;
-use crate::query::{OUTPUT_SEAL, OutputBody, PendingOutput};
+use crate::query::{OUTPUT_SEAL, OutputBody, OutputRow, PendingOutput};
 use renkei_access::PermitInForce;
 use renkei_core::{Action, Caller, Outcome};
 use renkei_sdc::{
@@ -260,6 +260,41 @@ pub fn build_table(
     Ok(t)
 }
 
+/// The table a declaration describes, and the checks' verdict on it.
+fn judge(
+    body: &OutputBody,
+    d: &Declaration,
+    population: &(dyn Fn(&str) -> Option<u64> + Sync),
+) -> Result<(Table, Report), WorkspaceError> {
+    let t = build_table(&body.columns, &body.rows, d, population)?;
+    let r = renkei_sdc::check(
+        &as_output(d, t.clone()),
+        &Rules::for_profile(d.profile),
+        d.protection,
+    )
+    .map_err(|e| WorkspaceError::Declaration(e.to_string()))?;
+    Ok((t, r))
+}
+
+fn detail(
+    meta: PendingOutput,
+    body: OutputBody,
+    declaration: Option<Declaration>,
+    judged: Option<(Table, Report)>,
+) -> OutputDetail {
+    let (table, report) = judged.unzip();
+    OutputDetail {
+        meta,
+        sql: body.sql,
+        columns: body.columns,
+        rows: body.rows,
+        truncated: body.truncated,
+        declaration,
+        table,
+        report,
+    }
+}
+
 /// The output a declaration says the table is (a chart's counts are checked as a
 /// frequency table's, under its own kind).
 fn as_output(d: &Declaration, t: Table) -> Output {
@@ -283,29 +318,11 @@ impl crate::Workspaces {
         let body = self.unseal(caller, permit, id, &sealed).await?;
         let declaration: Option<Declaration> =
             declaration.and_then(|d| serde_json::from_str(&d).ok());
-        let (table, report) = match &declaration {
-            Some(d) => {
-                let t = build_table(&body.columns, &body.rows, d, population)?;
-                let r = renkei_sdc::check(
-                    &as_output(d, t.clone()),
-                    &Rules::for_profile(d.profile),
-                    d.protection,
-                )
-                .map_err(|e| WorkspaceError::Declaration(e.to_string()))?;
-                (Some(t), Some(r))
-            }
-            None => (None, None),
+        let judged = match &declaration {
+            Some(d) => Some(judge(&body, d, population)?),
+            None => None,
         };
-        Ok(OutputDetail {
-            meta,
-            sql: body.sql,
-            columns: body.columns,
-            rows: body.rows,
-            truncated: body.truncated,
-            declaration,
-            table,
-            report,
-        })
+        Ok(detail(meta, body, declaration, judged))
     }
 
     /// Declares what an output is and runs the checks on it (audited as
@@ -319,7 +336,7 @@ impl crate::Workspaces {
         declaration: Declaration,
         population: &(dyn Fn(&str) -> Option<u64> + Sync),
     ) -> Result<OutputDetail, WorkspaceError> {
-        let (_, sealed, _) = self.output_row(permit, id).await?;
+        let (mut meta, sealed, _) = self.output_row(permit, id).await?;
         let body = self.unseal(caller, permit, id, &sealed).await?;
         if body.truncated {
             // Cells beyond the cut would be read as zero: a wrong table, judged wrongly.
@@ -328,13 +345,7 @@ impl crate::Workspaces {
                 body.rows.len()
             )));
         }
-        let table = build_table(&body.columns, &body.rows, &declaration, population)?;
-        let report = renkei_sdc::check(
-            &as_output(&declaration, table),
-            &Rules::for_profile(declaration.profile),
-            declaration.protection,
-        )
-        .map_err(|e| WorkspaceError::Declaration(e.to_string()))?;
+        let (table, report) = judge(&body, &declaration, population)?;
         let json = serde_json::to_string(&declaration)
             .map_err(|e| WorkspaceError::Declaration(e.to_string()))?;
         let mut tx = self.store.begin().await?;
@@ -361,7 +372,8 @@ impl crate::Workspaces {
             )
             .await?;
         tx.commit().await?;
-        self.output(caller, permit, id, population).await
+        meta.verdict = Some(report.outcome.code().to_string());
+        Ok(detail(meta, body, Some(declaration), Some((table, report))))
     }
 
     async fn output_row(
@@ -369,7 +381,7 @@ impl crate::Workspaces {
         permit: &PermitInForce,
         id: &str,
     ) -> Result<(PendingOutput, String, Option<String>), WorkspaceError> {
-        type Row = (
+        type Full = (
             String,
             String,
             String,
@@ -377,12 +389,12 @@ impl crate::Workspaces {
             String,
             i64,
             i64,
-            String,
             Option<String>,
+            String,
             Option<String>,
         );
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT id, title, status, query_id, plan_hash, rows_out, created_at, sealed, declaration, verdict \
+        let row: Option<Full> = sqlx::query_as(
+            "SELECT id, title, status, query_id, plan_hash, rows_out, created_at, verdict, sealed, declaration \
              FROM outputs WHERE id = $1 AND project = $2 AND user_id = $3",
         )
         .bind(id)
@@ -390,32 +402,11 @@ impl crate::Workspaces {
         .bind(permit.user().as_str())
         .fetch_optional(self.store.pool())
         .await?;
-        let Some((
-            id,
-            title,
-            status,
-            query_id,
-            plan_hash,
-            rows,
-            created_at,
-            sealed,
-            declaration,
-            verdict,
-        )) = row
-        else {
+        let Some((a, b, c, d, e, f, g, h, sealed, declaration)) = row else {
             return Err(WorkspaceError::NoOutput);
         };
-        let meta = PendingOutput {
-            id,
-            title,
-            status,
-            query_id,
-            plan_hash,
-            rows,
-            created_at,
-            verdict,
-        };
-        Ok((meta, sealed, declaration))
+        let meta: OutputRow = (a, b, c, d, e, f, g, h);
+        Ok((PendingOutput::from(meta), sealed, declaration))
     }
 
     async fn unseal(

@@ -995,6 +995,35 @@ pub struct PendingOutput {
     pub verdict: Option<String>,
 }
 
+/// An `outputs` row as [`PendingOutput`] reads it: id, title, status, query id, plan
+/// hash, rows, created at, verdict (in that order in every SELECT).
+pub(crate) type OutputRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+);
+
+impl From<OutputRow> for PendingOutput {
+    fn from(r: OutputRow) -> Self {
+        let (id, title, status, query_id, plan_hash, rows, created_at, verdict) = r;
+        PendingOutput {
+            id,
+            title,
+            status,
+            query_id,
+            plan_hash,
+            rows,
+            created_at,
+            verdict,
+        }
+    }
+}
+
 /// What an output keeps: the query and the result it gave.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub(crate) struct OutputBody {
@@ -1101,17 +1130,7 @@ impl Workspaces {
         &self,
         permit: &PermitInForce,
     ) -> Result<Vec<PendingOutput>, WorkspaceError> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<OutputRow> = sqlx::query_as(
             "SELECT id, title, status, query_id, plan_hash, rows_out, created_at, verdict FROM outputs \
              WHERE project = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
         )
@@ -1119,23 +1138,7 @@ impl Workspaces {
         .bind(permit.user().as_str())
         .fetch_all(self.store.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, title, status, query_id, plan_hash, rows, created_at, verdict)| {
-                    PendingOutput {
-                        id,
-                        title,
-                        status,
-                        query_id,
-                        plan_hash,
-                        rows,
-                        created_at,
-                        verdict,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(PendingOutput::from).collect())
     }
 }
 
